@@ -1,0 +1,36 @@
+"""blazepose_sdk: on-device BlazePose-style human pose estimation.
+
+Quick start::
+
+    from blazepose_sdk import PoseTracker, TrackerOptions
+
+    with PoseTracker(TrackerOptions(model="reference-full")) as tracker:
+        result = tracker.process(frame_rgb, timestamp_ms=0)
+"""
+
+from .detector import Detection
+from .errors import (
+    BlazePoseError,
+    FetchError,
+    InvalidFrameError,
+    ModelError,
+    ModelHashMismatchError,
+    ModelLoadError,
+    ModelNotFoundError,
+    ModelSignatureError,
+    RuntimeUnavailableError,
+    VideoError,
+)
+from .results import Landmark, Pose, PoseResult, WorldLandmark
+from .roi import Roi
+from .smoothing import SmoothingOptions
+from .tracker import PoseTracker, TrackerOptions
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BlazePoseError", "Detection", "FetchError", "InvalidFrameError", "Landmark", "ModelError",
+    "ModelHashMismatchError", "ModelLoadError", "ModelNotFoundError", "ModelSignatureError", "Pose",
+    "PoseResult", "PoseTracker", "Roi", "RuntimeUnavailableError", "SmoothingOptions", "TrackerOptions",
+    "VideoError", "WorldLandmark", "__version__",
+]

@@ -1,0 +1,191 @@
+"""Command line: ``blazepose run`` on images, folders, videos and webcams; ``blazepose models``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .drawing import draw_pose
+from .errors import BlazePoseError, VideoError
+from .models import available_pipelines, fetch_reference, reference_dir, REFERENCE_FILES
+from .tracker import DEFAULT_MODEL, PoseTracker, TrackerOptions
+from .video import IMAGE_SUFFIXES, VideoReader, VideoWriter, is_image_path, read_image, write_image
+
+
+def _parse_source(text: str) -> str | int:
+    return int(text) if text.isdigit() and not Path(text).exists() else text
+
+
+def _options(args: argparse.Namespace, static: bool) -> TrackerOptions:
+    return TrackerOptions(
+        model=args.model,
+        detector_model=args.detector,
+        landmark_model=args.landmark,
+        num_threads=args.threads,
+        delegate=args.delegate,
+        static_image_mode=static,
+        min_detection_confidence=args.min_detection_confidence,
+        min_tracking_confidence=args.min_tracking_confidence,
+        smooth_landmarks=not args.no_smooth,
+    )
+
+
+def _caption(result, tracker: PoseTracker, fps: float | None) -> str:
+    parts = [f"frame {result.frame_index}"]
+    if fps:
+        parts.append(f"{fps:.1f} fps")
+    parts.append(f"detector runs {tracker.detector_runs}")
+    if result.pose is not None:
+        parts.append(f"presence {result.pose.presence:.2f}")
+    return "  ".join(parts)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    source = _parse_source(args.input)
+    json_file = open(args.json, "w") if args.json else None
+    coco: list[dict] = []
+    try:
+        if isinstance(source, str) and (Path(source).is_dir() or is_image_path(source)):
+            summary = _run_images(source, args, json_file, coco)
+        else:
+            summary = _run_video(source, args, json_file, coco)
+    finally:
+        if json_file is not None:
+            json_file.close()
+    if args.coco:
+        Path(args.coco).write_text(json.dumps(coco))
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def _run_images(source: str, args: argparse.Namespace, json_file, coco: list[dict]) -> dict:
+    path = Path(source)
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
+    if not files:
+        raise VideoError(f"no images in {path}")
+    out_dir = Path(args.out) if args.out and path.is_dir() else None
+    poses = 0
+    start = time.perf_counter()
+    with PoseTracker(_options(args, static=True)) as tracker:
+        for image_id, file in enumerate(files):
+            frame = read_image(file)
+            result = tracker.process(frame, timestamp_ms=0.0)
+            poses += result.pose is not None
+            record = result.to_dict() | {"source": str(file)}
+            if json_file:
+                json_file.write(json.dumps(record) + "\n")
+            coco.extend(result.to_coco(image_id))
+            if args.out:
+                target = out_dir / file.name if out_dir else Path(args.out)
+                write_image(target, draw_pose(frame, result))
+        elapsed = time.perf_counter() - start
+        return {"images": len(files), "with_pose": poses, "seconds": round(elapsed, 3),
+                "detector_runs": tracker.detector_runs}
+
+
+def _run_video(source: str | int, args: argparse.Namespace, json_file, coco: list[dict]) -> dict:
+    poses = 0
+    progress = None
+    with VideoReader(source) as reader, PoseTracker(_options(args, static=args.static)) as tracker:
+        writer = VideoWriter(args.out, reader.fps) if args.out else None
+        total = reader.frame_count if args.max_frames is None else min(reader.frame_count or args.max_frames, args.max_frames)
+        if not args.no_progress:
+            from tqdm import tqdm
+
+            progress = tqdm(total=total, unit="frame", desc=str(source), file=sys.stderr)
+        start = time.perf_counter()
+        try:
+            for t_ms, frame in reader:
+                if args.max_frames is not None and tracker.frames_processed >= args.max_frames:
+                    break
+                result = tracker.process(frame, timestamp_ms=t_ms)
+                poses += result.pose is not None
+                if json_file:
+                    json_file.write(json.dumps(result.to_dict()) + "\n")
+                coco.extend(result.to_coco(result.frame_index))
+                elapsed = time.perf_counter() - start
+                fps = tracker.frames_processed / elapsed if elapsed > 0 else None
+                if writer:
+                    writer.write(draw_pose(frame, result, text=_caption(result, tracker, fps)))
+                if progress is not None:
+                    progress.update(1)
+        finally:
+            if writer:
+                writer.close()
+            if progress is not None:
+                progress.close()
+        elapsed = time.perf_counter() - start
+        frames = tracker.frames_processed
+        return {
+            "frames": frames,
+            "with_pose": poses,
+            "detector_runs": tracker.detector_runs,
+            "fps": round(frames / elapsed, 2) if elapsed > 0 else None,
+            "seconds": round(elapsed, 3),
+        }
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    if args.models_command == "fetch-reference":
+        target = fetch_reference(tarball=args.tarball)
+        print(f"reference models ready in {target}")
+        return 0
+    folder = reference_dir()
+    for name in available_pipelines():
+        print(name)
+    print(f"reference cache: {folder}")
+    for filename in REFERENCE_FILES:
+        print(f"  {filename}: {'present' if (folder / filename).is_file() else 'missing'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="blazepose", description="BlazePose-style pose tracking on the edge.")
+    parser.add_argument("--version", action="version", version=f"blazepose-sdk {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run on an image, a folder of images, a video file or a webcam index")
+    run.add_argument("input", help="image, folder, video file, or camera index (0, 1, ...)")
+    run.add_argument("--model", default=DEFAULT_MODEL, help=f"pipeline name: {', '.join(available_pipelines())}")
+    run.add_argument("--detector", help="detector .tflite to use instead of the pipeline's")
+    run.add_argument("--landmark", help="landmark .tflite to use instead of the pipeline's")
+    run.add_argument("--out", help="annotated output: an image, an .mp4/.avi, or a folder for image folders")
+    run.add_argument("--json", help="write one JSON line per frame to this file")
+    run.add_argument("--coco", help="write COCO keypoint results (17 keypoints) to this JSON file")
+    run.add_argument("--static", action="store_true", help="detect on every frame (no tracking, no smoothing)")
+    run.add_argument("--threads", type=int, default=None, help="CPU threads per model")
+    run.add_argument("--delegate", default=None, help="gpu, edgetpu, or a delegate library path")
+    run.add_argument("--no-smooth", action="store_true", help="turn landmark smoothing off")
+    run.add_argument("--min-detection-confidence", type=float, default=0.5)
+    run.add_argument("--min-tracking-confidence", type=float, default=0.5)
+    run.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    models = sub.add_parser("models", help="manage model files")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    fetch = models_sub.add_parser("fetch-reference", help="fetch the official BlazePose models with npm")
+    fetch.add_argument("--tarball", help="use this @mediapipe/pose .tgz instead of running npm pack")
+    models_sub.add_parser("list", help="list pipelines and the reference cache")
+    models.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BlazePoseError as exc:
+        print(f"blazepose: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

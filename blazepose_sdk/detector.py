@@ -1,0 +1,130 @@
+"""Stage 1: the BlazePose face-proxy person detector.
+
+The network sees the whole frame letterboxed to 224x224 and, per SSD anchor, regresses a face
+box and four alignment points. Decoding (anchors, sigmoid scores, weighted NMS) is pure numpy in
+:mod:`blazepose_sdk.anchors` and :mod:`blazepose_sdk.nms`; this module adds the interpreter
+call and maps the result back to image pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors
+from .errors import ModelSignatureError
+from .image import crop_roi
+from .nms import weighted_nms
+from .roi import Roi, letterbox_roi, roi_to_image
+
+# NonMaxSuppressionCalculator min_suppression_threshold in pose_detection_cpu.pbtxt.
+NMS_IOU_THRESHOLD = 0.3
+# ImageToTensorCalculator output_tensor_float_range in pose_detection_cpu.pbtxt.
+DETECTOR_VALUE_RANGE = (-1.0, 1.0)
+# Legacy solution's min_detection_confidence default (mediapipe/python/solutions/pose.py).
+DEFAULT_MIN_SCORE = 0.5
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected person, all coordinates in image pixels.
+
+    Attributes:
+        score: detector confidence in [0, 1].
+        box_px: face box (xmin, ymin, xmax, ymax).
+        hip_center_px, body_circle_px: full-body alignment points (ROI centre and scale point).
+        shoulder_center_px, upper_body_circle_px: upper-body alignment points.
+    """
+
+    score: float
+    box_px: tuple[float, float, float, float]
+    hip_center_px: tuple[float, float]
+    body_circle_px: tuple[float, float]
+    shoulder_center_px: tuple[float, float]
+    upper_body_circle_px: tuple[float, float]
+
+    def to_dict(self) -> dict:
+        return {
+            "score": float(self.score),
+            "box_px": [float(v) for v in self.box_px],
+            "hip_center_px": [float(v) for v in self.hip_center_px],
+            "body_circle_px": [float(v) for v in self.body_circle_px],
+            "shoulder_center_px": [float(v) for v in self.shoulder_center_px],
+            "upper_body_circle_px": [float(v) for v in self.upper_body_circle_px],
+        }
+
+
+def detections_from_decoded(boxes_norm: np.ndarray, scores: np.ndarray, frame_roi: Roi) -> list[Detection]:
+    """Turn decoded rows (normalized to the letterboxed tensor) into image-pixel detections."""
+    out = []
+    for row, score in zip(boxes_norm, scores):
+        pts = roi_to_image(row.reshape(-1, 2), frame_roi)  # box corners then 4 keypoints
+        out.append(
+            Detection(
+                score=float(score),
+                box_px=(float(pts[0, 0]), float(pts[0, 1]), float(pts[1, 0]), float(pts[1, 1])),
+                hip_center_px=(float(pts[2, 0]), float(pts[2, 1])),
+                body_circle_px=(float(pts[3, 0]), float(pts[3, 1])),
+                shoulder_center_px=(float(pts[4, 0]), float(pts[4, 1])),
+                upper_body_circle_px=(float(pts[5, 0]), float(pts[5, 1])),
+            )
+        )
+    return out
+
+
+class PoseDetector:
+    """Runs the person detector on a whole RGB frame.
+
+    Args:
+        model: a loaded :class:`~blazepose_sdk.runtime.TFLiteModel` with one (1, S, S, 3) input
+            and two outputs, (1, N, 12) raw boxes and (1, N, 1) raw scores.
+        min_score: detections below this confidence are dropped.
+    """
+
+    def __init__(self, model, min_score: float = DEFAULT_MIN_SCORE) -> None:
+        self.model = model
+        if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4 or model.inputs[0].shape[1] != model.inputs[0].shape[2]:
+            raise ModelSignatureError(f"detector {model.path.name} must take one square (1, S, S, 3) image")
+        self.input_size = int(model.inputs[0].shape[1])
+        self.anchors = generate_anchors(
+            AnchorOptions(input_size_width=self.input_size, input_size_height=self.input_size)
+        )
+        self._box_out, self._score_out = self._find_outputs()
+        num_coords = model.outputs[self._box_out].shape[-1]
+        scale = float(self.input_size)
+        self.decode_options = DecodeOptions(
+            num_keypoints=(num_coords - 4) // 2, x_scale=scale, y_scale=scale, w_scale=scale, h_scale=scale
+        )
+        self.min_score = float(min_score)
+
+    def _find_outputs(self) -> tuple[int, int]:
+        n = self.anchors.shape[0]
+        boxes = scores = None
+        for i, spec in enumerate(self.model.outputs):
+            if len(spec.shape) == 3 and spec.shape[1] == n:
+                if spec.shape[2] == 1:
+                    scores = i
+                elif spec.shape[2] >= 12:
+                    boxes = i
+        if boxes is None or scores is None:
+            shapes = [s.shape for s in self.model.outputs]
+            raise ModelSignatureError(
+                f"detector {self.model.path.name} outputs {shapes} do not match {n} anchors x (12 coords, 1 score)"
+            )
+        return boxes, scores
+
+    def __call__(self, frame_rgb: np.ndarray) -> list[Detection]:
+        """Detect people in an RGB uint8 frame; best first, image pixels."""
+        h, w = frame_rgb.shape[:2]
+        frame_roi = letterbox_roi(w, h)
+        tensor = crop_roi(frame_rgb, frame_roi, self.input_size, DETECTOR_VALUE_RANGE, border="zero")
+        outputs = self.model.run(tensor)
+        raw_boxes, raw_scores = outputs[self._box_out][0], outputs[self._score_out][0]
+        scores = decode_scores(raw_scores, self.decode_options)
+        keep = scores >= self.min_score
+        if not keep.any():
+            return []
+        boxes = decode_boxes(raw_boxes, self.anchors, self.decode_options)[keep]
+        boxes, scores = weighted_nms(boxes, scores[keep], NMS_IOU_THRESHOLD)
+        return detections_from_decoded(boxes, scores, frame_roi)

@@ -1,0 +1,53 @@
+"""Drawing poses on frames (OpenCV); returns new images, never modifies its input."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .results import PoseResult
+from .topology import SKELETON_EDGES
+
+LEFT_COLOR = (255, 138, 0)  # RGB orange for the person's left side
+RIGHT_COLOR = (0, 200, 255)  # RGB cyan for the right side
+CENTER_COLOR = (255, 255, 255)
+ROI_COLOR = (0, 255, 0)
+
+
+def _side_color(i: int) -> tuple[int, int, int]:
+    if i == 0:
+        return CENTER_COLOR
+    left = i in (1, 2, 3, 7, 9) or (i >= 11 and i % 2 == 1)
+    return LEFT_COLOR if left else RIGHT_COLOR
+
+
+def draw_pose(
+    frame_rgb: np.ndarray,
+    result: PoseResult,
+    min_visibility: float = 0.5,
+    draw_roi: bool = True,
+    text: str | None = None,
+) -> np.ndarray:
+    """Return a copy of ``frame_rgb`` with the skeleton, the ROI and an optional caption."""
+    canvas = np.ascontiguousarray(frame_rgb).copy()
+    h, w = canvas.shape[:2]
+    thickness = max(1, round(max(h, w) / 400))
+    if result.pose is not None:
+        lm = result.pose.array_px
+        if draw_roi:
+            corners = np.round(result.pose.roi.corners_px()).astype(np.int32)
+            cv2.polylines(canvas, [corners], True, ROI_COLOR, thickness, cv2.LINE_AA)
+        shown = lm[:, 3] >= min_visibility
+        for a, b in SKELETON_EDGES:
+            if shown[a] and shown[b]:
+                pa = tuple(int(round(v)) for v in lm[a, :2])
+                pb = tuple(int(round(v)) for v in lm[b, :2])
+                cv2.line(canvas, pa, pb, _side_color(b), thickness + 1, cv2.LINE_AA)
+        for i, row in enumerate(lm):
+            if shown[i]:
+                cv2.circle(canvas, (int(round(row[0])), int(round(row[1]))), thickness + 2, _side_color(i), -1, cv2.LINE_AA)
+    if text:
+        scale = max(0.4, max(h, w) / 1200)
+        cv2.putText(canvas, text, (8, int(24 * scale / 0.6)), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(canvas, text, (8, int(24 * scale / 0.6)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 0), 1, cv2.LINE_AA)
+    return canvas

@@ -1,0 +1,48 @@
+"""One exception hierarchy for everything the SDK refuses.
+
+Callers can catch :class:`BlazePoseError` for any SDK failure, or a subclass for a
+specific kind. Every subclass also derives from the closest builtin (``ValueError``,
+``FileNotFoundError``, ``RuntimeError``) so generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+
+class BlazePoseError(Exception):
+    """Base class of every error raised on purpose by blazepose_sdk."""
+
+
+class InvalidFrameError(BlazePoseError, ValueError):
+    """A frame is not an image we can run on (None, empty, wrong dtype, NaN, ...)."""
+
+
+class ModelError(BlazePoseError):
+    """A model file or model name cannot be used."""
+
+
+class ModelNotFoundError(ModelError, FileNotFoundError):
+    """A model file or a named model is missing (e.g. reference models not fetched yet)."""
+
+
+class ModelHashMismatchError(ModelError, ValueError):
+    """A model file's sha256 differs from the one recorded in the manifest."""
+
+
+class ModelLoadError(ModelError, RuntimeError):
+    """The TFLite runtime could not load a model file (corrupt, wrong format, bad delegate)."""
+
+
+class ModelSignatureError(ModelError, ValueError):
+    """A model loads but its inputs/outputs do not match what the stage expects."""
+
+
+class RuntimeUnavailableError(BlazePoseError, ImportError):
+    """No TFLite runtime (ai-edge-litert, tflite-runtime or tensorflow) is installed."""
+
+
+class VideoError(BlazePoseError, IOError):
+    """A video file, image file or camera cannot be opened, read or written."""
+
+
+class FetchError(BlazePoseError, RuntimeError):
+    """Fetching the reference models failed (npm missing, offline with an empty cache, ...)."""

@@ -1,0 +1,165 @@
+"""Stage 2: the landmark network on a rotated square ROI.
+
+Decoding is pure numpy (:func:`decode_landmark_tensor`, :func:`refine_with_heatmap`); the
+:class:`PoseLandmarker` class crops the ROI, runs the model, decodes and projects back to the
+image. Output layout of the official models (pose_landmark_{lite,full,heavy}.tflite):
+``(1, 195)`` = 39 x (x, y, z, visibility logit, presence logit) in 256-px tensor units,
+``(1, 1)`` pose presence (already a probability), ``(1, 256, 256, 1)`` segmentation logits,
+``(1, 64, 64, 39)`` heatmap logits, ``(1, 117)`` = 39 x world (x, y, z) metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .anchors import sigmoid
+from .errors import ModelSignatureError
+from .image import crop_roi
+from .roi import Roi, project_landmarks, rotate_world_landmarks
+from .topology import AUX_BODY_CIRCLE, AUX_HIP_CENTER, NUM_LANDMARKS
+
+# ImageToTensorCalculator output_tensor_float_range in pose_landmark_by_roi_cpu.pbtxt.
+LANDMARK_VALUE_RANGE = (0.0, 1.0)
+# RefineLandmarksFromHeatmapCalculator in tensors_to_pose_landmarks_and_segmentation.pbtxt:
+# kernel_size 7; min_confidence_to_refine is the options' default, 0.5.
+HEATMAP_KERNEL_SIZE = 7
+HEATMAP_MIN_CONFIDENCE = 0.5
+
+
+def decode_landmark_tensor(raw: np.ndarray, input_size: int, num_rows: int) -> np.ndarray:
+    """Decode a raw landmark tensor into ROI-normalized rows.
+
+    Returns (num_rows, 5) float64: x, y, z divided by ``input_size`` (so x, y are 0..1 across
+    the crop and z shares x's units), visibility = sigmoid, presence = sigmoid. As
+    TensorsToLandmarksCalculator with SIGMOID visibility/presence activations.
+    """
+    values = np.asarray(raw, dtype=np.float64).reshape(num_rows, -1)
+    if values.shape[1] < 3:
+        raise ValueError("landmark rows need at least x, y, z")
+    out = np.zeros((num_rows, 5), dtype=np.float64)
+    out[:, :3] = values[:, :3] / float(input_size)
+    out[:, 3] = sigmoid(values[:, 3]) if values.shape[1] > 3 else 1.0
+    out[:, 4] = sigmoid(values[:, 4]) if values.shape[1] > 4 else 1.0
+    return out
+
+
+def refine_with_heatmap(
+    landmarks_roi: np.ndarray,
+    heatmap_logits: np.ndarray,
+    kernel_size: int = HEATMAP_KERNEL_SIZE,
+    min_confidence: float = HEATMAP_MIN_CONFIDENCE,
+) -> np.ndarray:
+    """Replace x, y by the confidence-weighted mean of the heatmap around each landmark.
+
+    For landmark i at ROI-normalized (x, y), take the ``kernel_size`` window of channel i of the
+    (H, W, N) heatmap around cell (int(x * W), int(y * H)), clipped at the borders; with
+    confidence = sigmoid(logit), if the window's maximum confidence is at least
+    ``min_confidence`` the landmark moves to (sum(col * c) / sum(c) / W, sum(row * c) / sum(c) / H).
+    Landmarks outside the heatmap are left as they are. This is the refinement of MediaPipe's
+    RefineLandmarksFromHeatmapCalculator (positions only).
+    """
+    lm = np.array(landmarks_roi, dtype=np.float64)
+    hm = np.asarray(heatmap_logits, dtype=np.float32)
+    if hm.ndim == 4:
+        hm = hm[0]
+    h, w, n = hm.shape
+    if n != lm.shape[0]:
+        raise ValueError(f"heatmap has {n} channels for {lm.shape[0]} landmarks")
+    half = (kernel_size - 1) // 2
+    for i in range(n):
+        col, row = int(lm[i, 0] * w), int(lm[i, 1] * h)  # truncation toward zero, as C++ int()
+        if not (0 <= col < w and 0 <= row < h):
+            continue
+        r0, r1 = max(0, row - half), min(h, row + half + 1)
+        c0, c1 = max(0, col - half), min(w, col + half + 1)
+        conf = sigmoid(hm[r0:r1, c0:c1, i]).astype(np.float64)
+        total = conf.sum()
+        if total > 0 and conf.max() >= min_confidence:
+            rows, cols = np.mgrid[r0:r1, c0:c1]
+            lm[i, 0] = (cols * conf).sum() / total / w
+            lm[i, 1] = (rows * conf).sum() / total / h
+    return lm
+
+
+@dataclass(frozen=True)
+class LandmarkerOutput:
+    """What the landmark stage found in one ROI.
+
+    Attributes:
+        roi: the ROI the model looked at (image pixels).
+        presence: pose-presence probability for the ROI.
+        landmarks_px: (33, 5) x_px, y_px, z_px (depth, hip-relative, pixel units like x),
+            visibility, presence.
+        aux_px: (2, 2) auxiliary points in image pixels: hip centre and body-circle point,
+            from which the next frame's ROI is derived.
+        world_m: (33, 3) world landmarks in metres, hip-centred, rotated back to the image's
+            up direction.
+    """
+
+    roi: Roi
+    presence: float
+    landmarks_px: np.ndarray
+    aux_px: np.ndarray
+    world_m: np.ndarray
+
+
+class PoseLandmarker:
+    """Runs a landmark model on a ROI of an RGB frame.
+
+    Args:
+        model: a loaded :class:`~blazepose_sdk.runtime.TFLiteModel` taking (1, S, S, 3) in 0..1
+            and giving at least the landmark tensor (rows x 5) and a (1, 1) presence; heatmap
+            (1, h, w, rows) and world (rows x 3) outputs are used when present.
+        refine: apply heatmap refinement when the model has a heatmap output.
+    """
+
+    def __init__(self, model, refine: bool = True) -> None:
+        self.model = model
+        spec = model.inputs[0] if len(model.inputs) == 1 else None
+        if spec is None or len(spec.shape) != 4 or spec.shape[1] != spec.shape[2] or spec.shape[3] != 3:
+            raise ModelSignatureError(f"landmark model {model.path.name} must take one (1, S, S, 3) image")
+        self.input_size = int(spec.shape[1])
+        self._find_outputs()
+        self.refine = refine and self._heatmap is not None
+
+    def _find_outputs(self) -> None:
+        outputs = self.model.outputs
+        sizes = [int(np.prod(s.shape)) for s in outputs]
+        heatmaps = [i for i, s in enumerate(outputs) if len(s.shape) == 4 and s.shape[1] < self.input_size]
+        self._heatmap = heatmaps[0] if heatmaps else None
+        rows = outputs[self._heatmap].shape[3] if self._heatmap is not None else None
+        if rows is None:  # no heatmap: the landmark tensor is the largest multiple of 5 that is 2-D
+            candidates = [sizes[i] // 5 for i, s in enumerate(outputs) if len(s.shape) == 2 and sizes[i] % 5 == 0 and sizes[i] > 5]
+            rows = max(candidates) if candidates else None
+        self._landmarks = next((i for i, n in enumerate(sizes) if rows and n == rows * 5 and len(outputs[i].shape) == 2), None)
+        self._presence = next((i for i, n in enumerate(sizes) if n == 1), None)
+        self._world = next((i for i, n in enumerate(sizes) if rows and n == rows * 3 and len(outputs[i].shape) == 2), None)
+        if self._landmarks is None or self._presence is None or rows is None or rows < NUM_LANDMARKS + 2:
+            raise ModelSignatureError(
+                f"landmark model {self.model.path.name} outputs {[s.shape for s in outputs]}: need (1, R*5) landmarks "
+                f"with R >= {NUM_LANDMARKS + 2} and a (1, 1) presence"
+            )
+        self.num_rows = int(rows)
+
+    def __call__(self, frame_rgb: np.ndarray, roi: Roi) -> LandmarkerOutput:
+        tensor = crop_roi(frame_rgb, roi, self.input_size, LANDMARK_VALUE_RANGE, border="replicate")
+        outputs = self.model.run(tensor)
+        presence = float(np.asarray(outputs[self._presence]).reshape(-1)[0])
+        rows = decode_landmark_tensor(outputs[self._landmarks], self.input_size, self.num_rows)
+        if self.refine:
+            rows = refine_with_heatmap(rows, outputs[self._heatmap])
+        projected = project_landmarks(rows, roi)
+        if self._world is not None:
+            world = np.asarray(outputs[self._world], dtype=np.float64).reshape(self.num_rows, 3)[:NUM_LANDMARKS]
+            world = rotate_world_landmarks(world, roi.rotation_rad)
+        else:
+            world = np.full((NUM_LANDMARKS, 3), np.nan)
+        return LandmarkerOutput(
+            roi=roi,
+            presence=presence,
+            landmarks_px=projected[:NUM_LANDMARKS],
+            aux_px=projected[[AUX_HIP_CENTER, AUX_BODY_CIRCLE], :2],
+            world_m=world,
+        )

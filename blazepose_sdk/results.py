@@ -1,0 +1,149 @@
+"""Result dataclasses returned by :class:`~blazepose_sdk.tracker.PoseTracker`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .detector import Detection
+from .roi import Roi
+from .topology import BLAZEPOSE_TO_COCO17, LANDMARK_NAMES
+
+
+@dataclass(frozen=True)
+class Landmark:
+    """One image landmark.
+
+    Attributes:
+        x_px, y_px: position in image pixels (may lie outside the frame for hidden joints).
+        z_px: depth relative to the hip centre, in the same pixel units as x (smaller is
+            nearer the camera), as MediaPipe's z times the image width.
+        visibility: probability that the landmark is visible (not occluded), 0..1.
+        presence: probability that the landmark is inside the frame, 0..1.
+    """
+
+    x_px: float
+    y_px: float
+    z_px: float
+    visibility: float
+    presence: float
+
+    @property
+    def xy_px(self) -> tuple[float, float]:
+        return (self.x_px, self.y_px)
+
+
+@dataclass(frozen=True)
+class WorldLandmark:
+    """One 3D landmark in metres, origin at the hip centre, y down, in the camera's orientation."""
+
+    x_m: float
+    y_m: float
+    z_m: float
+
+
+@dataclass(frozen=True)
+class Pose:
+    """One person's pose in one frame.
+
+    Attributes:
+        presence: the landmark model's pose-presence probability for the ROI.
+        landmarks: 33 :class:`Landmark`, indexed as :data:`blazepose_sdk.topology.LANDMARK_NAMES`.
+        world_landmarks: 33 :class:`WorldLandmark`.
+        roi: the ROI the landmarks were computed in (image pixels).
+        array_px: (33, 5) float array of x_px, y_px, z_px, visibility, presence.
+        world_m: (33, 3) float array of world landmarks in metres.
+    """
+
+    presence: float
+    roi: Roi
+    array_px: np.ndarray = field(repr=False)
+    world_m: np.ndarray = field(repr=False)
+
+    @property
+    def landmarks(self) -> list[Landmark]:
+        return [Landmark(*map(float, row)) for row in self.array_px]
+
+    @property
+    def world_landmarks(self) -> list[WorldLandmark]:
+        return [WorldLandmark(*map(float, row)) for row in self.world_m]
+
+    def landmark(self, name: str) -> Landmark:
+        """The landmark called ``name`` (e.g. ``"left_wrist"``)."""
+        return Landmark(*map(float, self.array_px[LANDMARK_NAMES.index(name)]))
+
+    def coco17(self) -> np.ndarray:
+        """(17, 3) COCO keypoints: x_px, y_px, visibility, in COCO's keypoint order."""
+        rows = self.array_px[BLAZEPOSE_TO_COCO17]
+        return np.stack([rows[:, 0], rows[:, 1], rows[:, 3]], axis=1)
+
+    def bbox_px(self) -> tuple[float, float, float, float]:
+        """Tight box (x, y, width, height) around the 33 landmarks, in image pixels."""
+        xs, ys = self.array_px[:, 0], self.array_px[:, 1]
+        return (float(xs.min()), float(ys.min()), float(xs.max() - xs.min()), float(ys.max() - ys.min()))
+
+    def to_dict(self) -> dict:
+        return {
+            "presence": float(self.presence),
+            "roi": self.roi.to_dict(),
+            "landmarks": np.round(self.array_px, 4).tolist(),
+            "world_landmarks": np.round(self.world_m, 5).tolist(),
+        }
+
+
+@dataclass(frozen=True)
+class PoseResult:
+    """What :meth:`PoseTracker.process` returns for one frame.
+
+    Attributes:
+        frame_index: 0-based count of frames processed by this tracker.
+        timestamp_ms: the frame's timestamp.
+        image_size: (width, height) of the frame in pixels.
+        pose: the tracked pose, or None when nobody was found.
+        detection: the detection the ROI came from, when the detector ran and found someone.
+        detector_ran: whether the person detector ran on this frame.
+        tracked: True when the ROI came from the previous frame's landmarks (no detector).
+    """
+
+    frame_index: int
+    timestamp_ms: float
+    image_size: tuple[int, int]
+    pose: Pose | None
+    detection: Detection | None
+    detector_ran: bool
+    tracked: bool
+
+    @property
+    def roi(self) -> Roi | None:
+        return self.pose.roi if self.pose is not None else None
+
+    @property
+    def presence(self) -> float:
+        return self.pose.presence if self.pose is not None else 0.0
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict: frame, timestamp_ms, detector_ran, tracked, image_size, detection, pose."""
+        return {
+            "frame": self.frame_index,
+            "timestamp_ms": float(self.timestamp_ms),
+            "image_size": list(self.image_size),
+            "detector_ran": self.detector_ran,
+            "tracked": self.tracked,
+            "detection": self.detection.to_dict() if self.detection is not None else None,
+            "pose": self.pose.to_dict() if self.pose is not None else None,
+        }
+
+    def to_coco(self, image_id: int, category_id: int = 1) -> list[dict]:
+        """COCO keypoint *results* entries (pycocotools ``loadRes`` format) for this frame."""
+        if self.pose is None:
+            return []
+        kps = self.pose.coco17()
+        flat = np.column_stack([kps[:, 0], kps[:, 1], np.ones(len(kps))]).reshape(-1)
+        return [{
+            "image_id": int(image_id),
+            "category_id": int(category_id),
+            "keypoints": [round(float(v), 2) for v in flat],
+            "score": float(self.pose.presence * kps[:, 2].mean()),
+            "bbox": [round(v, 2) for v in self.pose.bbox_px()],
+        }]

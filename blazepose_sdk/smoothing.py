@@ -1,0 +1,161 @@
+"""Temporal filters: One-Euro (scale-normalised) for landmark positions, low-pass for visibility.
+
+Vectorised over arrays: one filter object smooths every coordinate of every landmark at once.
+The behaviour follows the One-Euro filter (Casiez et al., CHI 2012) as MediaPipe's
+LandmarksSmoothingCalculator applies it: the speed term is multiplied by ``value_scale``
+(1 / object size in pixels), so the same settings work for near and far people.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# pose_landmark_filtering.pbtxt, LandmarksSmoothingCalculator one_euro_filter for the 33 landmarks.
+LANDMARK_MIN_CUTOFF = 0.05
+LANDMARK_BETA = 80.0
+LANDMARK_DERIVATE_CUTOFF = 1.0
+# Same graph, world landmarks (metres; disable_value_scaling: true).
+WORLD_MIN_CUTOFF = 0.1
+WORLD_BETA = 40.0
+# Same graph, auxiliary (ROI) landmarks: smoothed harder so the crop stays steady.
+AUX_MIN_CUTOFF = 0.01
+AUX_BETA = 10.0
+# VisibilitySmoothingCalculator low_pass_filter alpha in the same graph.
+VISIBILITY_ALPHA = 0.1
+# OneEuroFilter frequency option default (Hz), used until two timestamps give a real rate.
+DEFAULT_FREQUENCY_HZ = 30.0
+
+
+def exp_smoothing_alpha(cutoff_hz: float, frequency_hz: float) -> float:
+    """Alpha of an exponential smoother with the given cutoff at the given sample rate."""
+    te = 1.0 / frequency_hz
+    tau = 1.0 / (2.0 * math.pi * cutoff_hz)
+    return 1.0 / (1.0 + tau / te)
+
+
+class LowPassFilter:
+    """Exponential smoothing: y = alpha * x + (1 - alpha) * y_prev; the first value passes."""
+
+    def __init__(self, alpha: float) -> None:
+        self.alpha = float(alpha)
+        self.last_raw: np.ndarray | None = None
+        self.last_filtered: np.ndarray | None = None
+
+    def apply_with_alpha(self, value: np.ndarray, alpha: float | np.ndarray) -> np.ndarray:
+        value = np.asarray(value, dtype=np.float64)
+        if self.last_filtered is None:
+            filtered = value.copy()
+        else:
+            filtered = alpha * value + (1.0 - alpha) * self.last_filtered
+        self.last_raw = value.copy()
+        self.last_filtered = filtered
+        return filtered
+
+    def __call__(self, value: np.ndarray) -> np.ndarray:
+        return self.apply_with_alpha(value, self.alpha)
+
+    def reset(self) -> None:
+        self.last_raw = None
+        self.last_filtered = None
+
+
+class OneEuroFilter:
+    """One-Euro filter over an array of values sampled at increasing timestamps.
+
+    Args:
+        min_cutoff: cutoff (Hz) when still; lower is smoother.
+        beta: how fast the cutoff rises with speed; higher lags less.
+        derivate_cutoff: cutoff (Hz) of the speed estimate.
+    """
+
+    def __init__(self, min_cutoff: float, beta: float, derivate_cutoff: float = 1.0,
+                 frequency_hz: float = DEFAULT_FREQUENCY_HZ) -> None:
+        self.min_cutoff = float(min_cutoff)
+        self.beta = float(beta)
+        self.derivate_cutoff = float(derivate_cutoff)
+        self.default_frequency_hz = float(frequency_hz)
+        self.reset()
+
+    def reset(self) -> None:
+        self.frequency_hz = self.default_frequency_hz
+        self.last_time_s: float | None = None
+        self._x = LowPassFilter(0.0)
+        self._dx = LowPassFilter(0.0)
+
+    def __call__(self, value: np.ndarray, timestamp_s: float, value_scale: float = 1.0) -> np.ndarray:
+        """Filter ``value`` taken at ``timestamp_s``; a timestamp not after the last one returns
+        the value unfiltered (and changes nothing), as MediaPipe does."""
+        value = np.asarray(value, dtype=np.float64)
+        if self.last_time_s is not None and timestamp_s <= self.last_time_s:
+            return value.copy()
+        if self.last_time_s is not None:
+            self.frequency_hz = 1.0 / (timestamp_s - self.last_time_s)
+        self.last_time_s = timestamp_s
+        if self._x.last_raw is not None:
+            speed = (value - self._x.last_raw) * value_scale * self.frequency_hz
+        else:
+            speed = np.zeros_like(value)
+        smoothed_speed = self._dx.apply_with_alpha(speed, exp_smoothing_alpha(self.derivate_cutoff, self.frequency_hz))
+        cutoff = self.min_cutoff + self.beta * np.abs(smoothed_speed)
+        alpha = 1.0 / (1.0 + (1.0 / (2.0 * np.pi * cutoff)) * self.frequency_hz)
+        return self._x.apply_with_alpha(value, alpha)
+
+
+@dataclass(frozen=True)
+class SmoothingOptions:
+    """Filter settings; defaults are MediaPipe's pose_landmark_filtering.pbtxt values."""
+
+    min_cutoff: float = LANDMARK_MIN_CUTOFF
+    beta: float = LANDMARK_BETA
+    derivate_cutoff: float = LANDMARK_DERIVATE_CUTOFF
+    world_min_cutoff: float = WORLD_MIN_CUTOFF
+    world_beta: float = WORLD_BETA
+    visibility_alpha: float = VISIBILITY_ALPHA
+
+
+class PoseSmoother:
+    """Smooths one tracked pose across frames.
+
+    Landmark positions (x_px, y_px, z_px) go through a One-Euro filter whose speed is
+    normalised by ``object_scale_px`` (the person's size), world landmarks through an
+    unscaled One-Euro filter, visibility and presence through a low-pass filter.
+    """
+
+    def __init__(self, options: SmoothingOptions = SmoothingOptions()) -> None:
+        self.options = options
+        self._xyz = OneEuroFilter(options.min_cutoff, options.beta, options.derivate_cutoff)
+        self._world = OneEuroFilter(options.world_min_cutoff, options.world_beta, options.derivate_cutoff)
+        self._visibility = LowPassFilter(options.visibility_alpha)
+
+    def reset(self) -> None:
+        self._xyz.reset()
+        self._world.reset()
+        self._visibility.reset()
+
+    def __call__(self, landmarks_px: np.ndarray, world_m: np.ndarray, timestamp_s: float,
+                 object_scale_px: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return smoothed copies of (33, 5) landmarks and (33, 3) world landmarks."""
+        out = np.array(landmarks_px, dtype=np.float64)
+        out[:, 3:5] = self._visibility(out[:, 3:5])
+        if object_scale_px > 1e-6:
+            out[:, :3] = self._xyz(out[:, :3], timestamp_s, 1.0 / object_scale_px)
+        world = self._world(np.asarray(world_m, dtype=np.float64), timestamp_s, 1.0)
+        return out, world
+
+
+class AuxiliarySmoother:
+    """Smooths the two auxiliary ROI points (hip centre, body-circle point), in pixels."""
+
+    def __init__(self) -> None:
+        self._xy = OneEuroFilter(AUX_MIN_CUTOFF, AUX_BETA, LANDMARK_DERIVATE_CUTOFF)
+
+    def reset(self) -> None:
+        self._xy.reset()
+
+    def __call__(self, aux_px: np.ndarray, timestamp_s: float, object_scale_px: float) -> np.ndarray:
+        if object_scale_px <= 1e-6:
+            return np.asarray(aux_px, dtype=np.float64)
+        return self._xy(aux_px, timestamp_s, 1.0 / object_scale_px)

@@ -1,0 +1,218 @@
+"""The two-stage tracker: detector -> ROI -> landmarks -> smoothing, with ROI tracking.
+
+On a video the detector runs only when there is no tracked ROI or the landmark model's
+pose presence for the tracked ROI falls below ``min_tracking_confidence``; otherwise the next
+frame's ROI comes from the current frame's (smoothed) auxiliary landmarks, as MediaPipe's
+pose_landmark_cpu.pbtxt graph does.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .detector import DEFAULT_MIN_SCORE, Detection, PoseDetector
+from .errors import InvalidFrameError
+from .image import as_rgb_uint8
+from .landmarker import LandmarkerOutput, PoseLandmarker
+from .models import ModelFile, resolve_pipeline
+from .results import Pose, PoseResult
+from .roi import Roi, roi_from_alignment_points
+from .runtime import TFLiteModel
+from .smoothing import AuxiliarySmoother, PoseSmoother, SmoothingOptions
+
+# ThresholdingCalculator threshold in tensors_to_pose_landmarks_and_segmentation.pbtxt, which the
+# legacy solution overrides with min_tracking_confidence (default 0.5).
+DEFAULT_MIN_TRACKING_CONFIDENCE = 0.5
+# Frame interval assumed when process() is called without timestamps (30 fps).
+DEFAULT_FRAME_INTERVAL_MS = 1000.0 / 30.0
+DEFAULT_MODEL = "reference-full"
+
+
+@dataclass(frozen=True)
+class TrackerOptions:
+    """Options of :class:`PoseTracker`.
+
+    Attributes:
+        model: pipeline name (``reference-lite|full|heavy``); ignored for a stage whose file is
+            given in ``detector_model`` / ``landmark_model``.
+        detector_model, landmark_model: paths of .tflite files to use instead (not hash-checked).
+        num_threads: CPU threads per interpreter (None: runtime default).
+        delegate: None, ``"gpu"``, ``"edgetpu"`` or a delegate shared-library path.
+        static_image_mode: treat every frame as unrelated: detect on each, no smoothing.
+        min_detection_confidence: detector score threshold.
+        min_tracking_confidence: pose-presence threshold below which tracking is lost.
+        smooth_landmarks: One-Euro smoothing of landmarks on video.
+        refine_with_heatmap: refine x, y with the model's heatmap (MediaPipe does).
+        redetect_on_loss: when the tracked ROI loses the person, run the detector on the same
+            frame instead of waiting for the next one (MediaPipe waits).
+    """
+
+    model: str = DEFAULT_MODEL
+    detector_model: str | os.PathLike | None = None
+    landmark_model: str | os.PathLike | None = None
+    num_threads: int | None = None
+    delegate: str | None = None
+    static_image_mode: bool = False
+    min_detection_confidence: float = DEFAULT_MIN_SCORE
+    min_tracking_confidence: float = DEFAULT_MIN_TRACKING_CONFIDENCE
+    smooth_landmarks: bool = True
+    smoothing: SmoothingOptions = field(default_factory=SmoothingOptions)
+    refine_with_heatmap: bool = True
+    redetect_on_loss: bool = True
+
+
+def _model_files(options: TrackerOptions) -> tuple[ModelFile, ModelFile]:
+    from pathlib import Path
+
+    if options.detector_model is not None and options.landmark_model is not None:
+        return ModelFile(Path(options.detector_model)), ModelFile(Path(options.landmark_model))
+    pipeline = resolve_pipeline(options.model)
+    detector = ModelFile(Path(options.detector_model)) if options.detector_model is not None else pipeline.detector
+    landmark = ModelFile(Path(options.landmark_model)) if options.landmark_model is not None else pipeline.landmark
+    return detector, landmark
+
+
+def object_scale_px(aux_px: np.ndarray) -> float:
+    """Person size used to normalise smoothing: twice the hip-centre -> body-circle distance."""
+    return 2.0 * float(np.hypot(*(aux_px[1] - aux_px[0])))
+
+
+class PoseTracker:
+    """Single-person pose tracker over a stream of RGB frames.
+
+    Use as a context manager or call :meth:`close`. Not thread-safe: one tracker per stream.
+
+    Example::
+
+        with PoseTracker(TrackerOptions(model="reference-lite", num_threads=2)) as tracker:
+            result = tracker.process(frame_rgb, timestamp_ms=t_ms)
+            if result.pose is not None:
+                print(result.pose.landmark("nose").xy_px, result.detector_ran)
+    """
+
+    def __init__(self, options: TrackerOptions | None = None) -> None:
+        self.options = options or TrackerOptions()
+        o = self.options
+        for name in ("min_detection_confidence", "min_tracking_confidence"):
+            value = getattr(o, name)
+            if not (0.0 <= value <= 1.0):
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        detector_file, landmark_file = _model_files(o)
+        detector_model = TFLiteModel(detector_file.path, o.num_threads, o.delegate, expected_sha256=detector_file.sha256)
+        landmark_model = TFLiteModel(landmark_file.path, o.num_threads, o.delegate, expected_sha256=landmark_file.sha256)
+        self.detector = PoseDetector(detector_model, o.min_detection_confidence)
+        self.landmarker = PoseLandmarker(landmark_model, refine=o.refine_with_heatmap)
+        self._smoother = PoseSmoother(o.smoothing)
+        self._aux_smoother = AuxiliarySmoother()
+        self._roi: Roi | None = None
+        self._last_timestamp_ms: float | None = None
+        self.frames_processed = 0
+        self.detector_runs = 0
+        self.landmark_runs = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the tracked ROI and filter state (start of a new, unrelated stream)."""
+        self._roi = None
+        self._last_timestamp_ms = None
+        self._smoother.reset()
+        self._aux_smoother.reset()
+
+    def close(self) -> None:
+        self.detector.model.close()
+        self.landmarker.model.close()
+
+    def __enter__(self) -> "PoseTracker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def tracked_roi(self) -> Roi | None:
+        """The ROI the next frame will use, or None if the next frame runs the detector."""
+        return self._roi
+
+    # -- per frame ---------------------------------------------------------------------------
+    def _timestamp(self, timestamp_ms: float | None) -> float:
+        if timestamp_ms is None:
+            if self._last_timestamp_ms is None:
+                return 0.0
+            return self._last_timestamp_ms + DEFAULT_FRAME_INTERVAL_MS
+        t = float(timestamp_ms)
+        if not math.isfinite(t):
+            raise InvalidFrameError(f"timestamp_ms must be finite, got {timestamp_ms}")
+        return t
+
+    def _landmarks(self, frame: np.ndarray, roi: Roi) -> LandmarkerOutput | None:
+        self.landmark_runs += 1
+        out = self.landmarker(frame, roi)
+        return out if out.presence >= self.options.min_tracking_confidence else None
+
+    def _detect(self, frame: np.ndarray) -> tuple[Detection | None, LandmarkerOutput | None]:
+        self.detector_runs += 1
+        detections = self.detector(frame)
+        if not detections:
+            return None, None
+        best = detections[0]
+        roi = roi_from_alignment_points(best.hip_center_px, best.body_circle_px)
+        if not roi.is_valid():
+            return best, None
+        return best, self._landmarks(frame, roi)
+
+    def process(self, frame_rgb: np.ndarray, timestamp_ms: float | None = None) -> PoseResult:
+        """Find the pose in one RGB frame.
+
+        Args:
+            frame_rgb: (H, W, 3) uint8 RGB (grayscale, RGBA and float 0..1 are converted; see
+                :func:`blazepose_sdk.image.as_rgb_uint8`).
+            timestamp_ms: the frame's time; increasing on a video. None assumes 30 fps.
+        Raises:
+            InvalidFrameError: the frame cannot be used; the tracker's state is unchanged.
+        """
+        frame = as_rgb_uint8(frame_rgb)
+        t_ms = self._timestamp(timestamp_ms)
+        static = self.options.static_image_mode
+        detector_ran = tracked = False
+        detection = None
+        out = None
+        if not static and self._roi is not None:
+            out = self._landmarks(frame, self._roi)
+            tracked = out is not None
+        if out is None and (static or self._roi is None or self.options.redetect_on_loss):
+            detector_ran = True
+            detection, out = self._detect(frame)
+
+        index = self.frames_processed
+        self.frames_processed += 1
+        self._last_timestamp_ms = t_ms
+        if out is None:
+            self._roi = None
+            self._smoother.reset()
+            self._aux_smoother.reset()
+            return PoseResult(index, t_ms, (frame.shape[1], frame.shape[0]), None, detection, detector_ran, False)
+
+        landmarks, world, aux = out.landmarks_px, out.world_m, out.aux_px
+        if not static:
+            t_s = t_ms / 1000.0
+            scale = object_scale_px(aux)
+            aux = self._aux_smoother(aux, t_s, scale)
+            if self.options.smooth_landmarks:
+                landmarks, world = self._smoother(landmarks, world, t_s, object_scale_px(aux))
+            next_roi = roi_from_alignment_points(aux[0], aux[1])
+            self._roi = next_roi if next_roi.is_valid() else None
+        pose = Pose(presence=out.presence, roi=out.roi, array_px=landmarks, world_m=world)
+        return PoseResult(index, t_ms, (frame.shape[1], frame.shape[0]), pose, detection, detector_ran, tracked)
+
+    def stats(self) -> dict:
+        """Counters since construction: frames, detector runs, landmark runs, detector-run rate."""
+        return {
+            "frames": self.frames_processed,
+            "detector_runs": self.detector_runs,
+            "landmark_runs": self.landmark_runs,
+            "detector_run_rate": self.detector_runs / self.frames_processed if self.frames_processed else 0.0,
+        }

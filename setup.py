@@ -1,0 +1,81 @@
+"""Packaging for blazepose-sdk.
+
+The base install is what an edge device needs to run a pose: numpy, OpenCV (headless) and one
+TFLite runtime. Everything else (training, conversion, benchmarks, tests) is an extra:
+
+    pip install blazepose-sdk                  # Raspberry Pi, Jetson, laptop: run poses
+    pip install "blazepose-sdk[bench]"         # + the benchmark suite's tables, plots and COCO OKS
+    pip install "blazepose-sdk[train]"         # + TensorFlow and the data/training stack
+    pip install "blazepose-sdk[convert]"       # + ONNX <-> TF/TFLite conversion tools
+    pip install "blazepose-sdk[dev]"           # + test and build tools
+
+Model files in blazepose_sdk/models/ (and its manifest) ship inside the wheel as package data.
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+version = next(
+    line.split("=")[1].strip().strip('"')
+    for line in (ROOT / "blazepose_sdk" / "__init__.py").read_text().splitlines()
+    if line.startswith("__version__")
+)
+
+# Where PyPI has an ai-edge-litert wheel (checked for 2.3.0: manylinux_2_27 x86_64/aarch64
+# cp310-cp314, 2.0.3 also cp39; macosx_12_0 arm64; win_amd64 from 2.3.0, cp310+).
+LITERT_MARKER = (
+    "(sys_platform == 'linux' and (platform_machine == 'x86_64' or platform_machine == 'aarch64'))"
+    " or (sys_platform == 'darwin' and platform_machine == 'arm64')"
+    " or (sys_platform == 'win32' and platform_machine == 'AMD64' and python_version >= '3.10')"
+)
+# 32-bit Raspberry Pi OS: no LiteRT wheel; tflite-runtime 2.14.0 has manylinux_2_34 armv7l
+# wheels for cp38-cp311 (2.13.0: manylinux2014, up to cp310). It was built against NumPy 1.x
+# and fails to import under NumPy 2, hence the numpy cap on armv7l.
+TFLITE_RUNTIME_MARKER = "sys_platform == 'linux' and platform_machine == 'armv7l'"
+
+INSTALL_REQUIRES = [
+    "numpy>=1.23; platform_machine != 'armv7l'",
+    "numpy>=1.23,<2; platform_machine == 'armv7l'",
+    "opencv-python-headless>=4.6",
+    # The CLI's progress bar for videos (pure Python; ai-edge-litert depends on it anyway).
+    "tqdm>=4.60",
+    f"ai-edge-litert>=1.2; {LITERT_MARKER}",
+    f"tflite-runtime>=2.13; {TFLITE_RUNTIME_MARKER}",
+]
+
+BENCH = ["pycocotools>=2.0.7", "matplotlib>=3.7", "rich>=13"]
+TRAIN = ["tensorflow>=2.15", "pyyaml>=6", *BENCH]
+# tf2onnx and onnx2tf import TensorFlow at run time without declaring it.
+CONVERT = ["tensorflow>=2.15", "onnx>=1.14", "onnx2tf>=1.20", "tf2onnx>=1.16", "onnxruntime>=1.16"]
+DEV = ["pytest>=8", "build>=1.0", *BENCH]
+
+setup(
+    name="blazepose-sdk",
+    version=version,
+    description="On-device BlazePose-style human pose tracking (TFLite) with an open benchmark pipeline",
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8") if (ROOT / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.9",
+    packages=find_packages(
+        include=["blazepose_sdk", "blazepose_sdk.*", "benchmarks", "benchmarks.*"],
+        exclude=["benchmarks.edge", "benchmarks.edge.*"],
+    ),
+    # Every file under blazepose_sdk/models/ (model files, manifest.json, model cards), but never
+    # the official MediaPipe models: those are fetched into a user cache, not redistributed.
+    package_data={"blazepose_sdk": ["models/*", "models/**/*"]},
+    exclude_package_data={
+        "blazepose_sdk": ["models/pose_detection.tflite", "models/pose_landmark_*.tflite", "models/*.pyc"]
+    },
+    install_requires=INSTALL_REQUIRES,
+    extras_require={"bench": BENCH, "train": TRAIN, "convert": CONVERT, "dev": DEV},
+    entry_points={"console_scripts": ["blazepose=blazepose_sdk.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Operating System :: POSIX :: Linux",
+        "Operating System :: MacOS",
+        "Topic :: Scientific/Engineering :: Image Recognition",
+    ],
+)
