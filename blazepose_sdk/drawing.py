@@ -47,7 +47,11 @@ def draw_pose(
             if shown[i]:
                 cv2.circle(canvas, (int(round(row[0])), int(round(row[1]))), thickness + 2, _side_color(i), -1, cv2.LINE_AA)
     if text:
-        scale = max(0.4, max(h, w) / 1200)
-        cv2.putText(canvas, text, (8, int(24 * scale / 0.6)), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(canvas, text, (8, int(24 * scale / 0.6)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 0), 1, cv2.LINE_AA)
+        font = cv2.FONT_HERSHEY_SIMPLEX
+        # fit the caption to the frame width, between 0.3 and 0.8 of the font's base size
+        (tw, th), base = cv2.getTextSize(text, font, 1.0, 1)
+        scale = float(np.clip((w - 16) / max(tw, 1), 0.3, 0.8))
+        (tw, th), base = cv2.getTextSize(text, font, scale, 1)
+        cv2.rectangle(canvas, (0, 0), (min(w, tw + 16), th + base + 12), (0, 0, 0), -1)
+        cv2.putText(canvas, text, (8, th + 6), font, scale, (255, 255, 0), 1, cv2.LINE_AA)
     return canvas

@@ -128,8 +128,10 @@ class TFLiteModel:
         delegates = []
         if delegate:
             library = DELEGATE_LIBRARIES.get(delegate, delegate)
+            # tflite-runtime / LiteRT expose load_delegate; tf.lite keeps it under experimental
+            load_delegate = getattr(module, "load_delegate", None) or module.experimental.load_delegate
             try:
-                delegates.append(module.load_delegate(library, delegate_options or {}))
+                delegates.append(load_delegate(library, delegate_options or {}))
             except (ValueError, OSError, RuntimeError) as exc:
                 raise ModelLoadError(f"cannot load delegate {library!r}: {exc}") from exc
         content = self.path.read_bytes()

@@ -134,3 +134,19 @@ def test_runtime_fallback_order():
 
     # ai-edge-litert is installed here, so it must win over the fallbacks
     assert runtime_name() == "ai-edge-litert"
+
+
+def test_no_runtime_installed_is_a_typed_error(monkeypatch, reference_models):
+    from blazepose_sdk import RuntimeUnavailableError, runtime
+
+    monkeypatch.setattr(runtime, "_RUNTIMES", (("no_such_litert.interpreter", "ai-edge-litert"),
+                                               ("no_such_tflite_runtime.interpreter", "tflite-runtime")))
+    with pytest.raises(RuntimeUnavailableError, match="pip install ai-edge-litert"):
+        TFLiteModel(reference_models / "pose_detection.tflite")
+
+
+# LiteRT's Delegate.__del__ trips over its own half-built object; that is theirs and harmless.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_bad_delegate_is_a_typed_error(reference_models, tmp_path):
+    with pytest.raises(ModelLoadError, match="delegate"):
+        TFLiteModel(reference_models / "pose_detection.tflite", delegate=str(tmp_path / "libnope.so"))
