@@ -106,9 +106,13 @@ class DecodeOptions:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Numerically safe logistic function (float32 in, float32 out)."""
-    x = np.asarray(x, dtype=np.float32)
-    return (0.5 * (np.tanh(0.5 * x) + 1.0)).astype(np.float32)
+    """Logistic function, computed in float64 without overflow; returns float32.
+
+    Small probabilities keep their relative precision (no ``1 + tiny`` cancellation).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(np.float32)
 
 
 def decode_boxes(raw_boxes: np.ndarray, anchors: np.ndarray, options: DecodeOptions = DecodeOptions()) -> np.ndarray:

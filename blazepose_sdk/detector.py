@@ -90,8 +90,9 @@ class PoseDetector:
         self.anchors = generate_anchors(
             AnchorOptions(input_size_width=self.input_size, input_size_height=self.input_size)
         )
-        self._box_out, self._score_out = self._find_outputs()
-        num_coords = model.outputs[self._box_out].shape[-1]
+        # indices into the model's outputs of the raw boxes and the raw score logits
+        self.box_output, self.score_output = self._find_outputs()
+        num_coords = model.outputs[self.box_output].shape[-1]
         scale = float(self.input_size)
         self.decode_options = DecodeOptions(
             num_keypoints=(num_coords - 4) // 2, x_scale=scale, y_scale=scale, w_scale=scale, h_scale=scale
@@ -120,7 +121,7 @@ class PoseDetector:
         frame_roi = letterbox_roi(w, h)
         tensor = crop_roi(frame_rgb, frame_roi, self.input_size, DETECTOR_VALUE_RANGE, border="zero")
         outputs = self.model.run(tensor)
-        raw_boxes, raw_scores = outputs[self._box_out][0], outputs[self._score_out][0]
+        raw_boxes, raw_scores = outputs[self.box_output][0], outputs[self.score_output][0]
         scores = decode_scores(raw_scores, self.decode_options)
         keep = scores >= self.min_score
         if not keep.any():

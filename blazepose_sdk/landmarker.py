@@ -69,6 +69,8 @@ def refine_with_heatmap(
         raise ValueError(f"heatmap has {n} channels for {lm.shape[0]} landmarks")
     half = (kernel_size - 1) // 2
     for i in range(n):
+        if not (np.isfinite(lm[i, 0]) and np.isfinite(lm[i, 1])):
+            continue
         col, row = int(lm[i, 0] * w), int(lm[i, 1] * h)  # truncation toward zero, as C++ int()
         if not (0 <= col < w and 0 <= row < h):
             continue
@@ -122,21 +124,22 @@ class PoseLandmarker:
             raise ModelSignatureError(f"landmark model {model.path.name} must take one (1, S, S, 3) image")
         self.input_size = int(spec.shape[1])
         self._find_outputs()
-        self.refine = refine and self._heatmap is not None
+        self.refine = refine and self.heatmap_output is not None
 
     def _find_outputs(self) -> None:
+        """Set landmarks_output, presence_output, heatmap_output, world_output (indices or None)."""
         outputs = self.model.outputs
         sizes = [int(np.prod(s.shape)) for s in outputs]
         heatmaps = [i for i, s in enumerate(outputs) if len(s.shape) == 4 and s.shape[1] < self.input_size]
-        self._heatmap = heatmaps[0] if heatmaps else None
-        rows = outputs[self._heatmap].shape[3] if self._heatmap is not None else None
+        self.heatmap_output = heatmaps[0] if heatmaps else None
+        rows = outputs[self.heatmap_output].shape[3] if self.heatmap_output is not None else None
         if rows is None:  # no heatmap: the landmark tensor is the largest multiple of 5 that is 2-D
             candidates = [sizes[i] // 5 for i, s in enumerate(outputs) if len(s.shape) == 2 and sizes[i] % 5 == 0 and sizes[i] > 5]
             rows = max(candidates) if candidates else None
-        self._landmarks = next((i for i, n in enumerate(sizes) if rows and n == rows * 5 and len(outputs[i].shape) == 2), None)
-        self._presence = next((i for i, n in enumerate(sizes) if n == 1), None)
-        self._world = next((i for i, n in enumerate(sizes) if rows and n == rows * 3 and len(outputs[i].shape) == 2), None)
-        if self._landmarks is None or self._presence is None or rows is None or rows < NUM_LANDMARKS + 2:
+        self.landmarks_output = next((i for i, n in enumerate(sizes) if rows and n == rows * 5 and len(outputs[i].shape) == 2), None)
+        self.presence_output = next((i for i, n in enumerate(sizes) if n == 1), None)
+        self.world_output = next((i for i, n in enumerate(sizes) if rows and n == rows * 3 and len(outputs[i].shape) == 2), None)
+        if self.landmarks_output is None or self.presence_output is None or rows is None or rows < NUM_LANDMARKS + 2:
             raise ModelSignatureError(
                 f"landmark model {self.model.path.name} outputs {[s.shape for s in outputs]}: need (1, R*5) landmarks "
                 f"with R >= {NUM_LANDMARKS + 2} and a (1, 1) presence"
@@ -146,13 +149,13 @@ class PoseLandmarker:
     def __call__(self, frame_rgb: np.ndarray, roi: Roi) -> LandmarkerOutput:
         tensor = crop_roi(frame_rgb, roi, self.input_size, LANDMARK_VALUE_RANGE, border="replicate")
         outputs = self.model.run(tensor)
-        presence = float(np.asarray(outputs[self._presence]).reshape(-1)[0])
-        rows = decode_landmark_tensor(outputs[self._landmarks], self.input_size, self.num_rows)
+        presence = float(np.asarray(outputs[self.presence_output]).reshape(-1)[0])
+        rows = decode_landmark_tensor(outputs[self.landmarks_output], self.input_size, self.num_rows)
         if self.refine:
-            rows = refine_with_heatmap(rows, outputs[self._heatmap])
+            rows = refine_with_heatmap(rows, outputs[self.heatmap_output])
         projected = project_landmarks(rows, roi)
-        if self._world is not None:
-            world = np.asarray(outputs[self._world], dtype=np.float64).reshape(self.num_rows, 3)[:NUM_LANDMARKS]
+        if self.world_output is not None:
+            world = np.asarray(outputs[self.world_output], dtype=np.float64).reshape(self.num_rows, 3)[:NUM_LANDMARKS]
             world = rotate_world_landmarks(world, roi.rotation_rad)
         else:
             world = np.full((NUM_LANDMARKS, 3), np.nan)

@@ -15,7 +15,7 @@ def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     ix1 = np.minimum(box[2], boxes[:, 2])
     iy1 = np.minimum(box[3], boxes[:, 3])
     inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
-    area = max(float((box[2] - box[0]) * (box[3] - box[1])), 0.0)
+    area = max(float(box[2] - box[0]), 0.0) * max(float(box[3] - box[1]), 0.0)
     areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
     union = area + areas - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0).astype(np.float32)
@@ -52,8 +52,8 @@ def weighted_nms(
     while remaining.size:
         best = remaining[0]
         overlap = iou(boxes[best, :4], boxes[remaining, :4])
-        overlap[0] = 1.0  # the best always belongs to its own cluster (even a degenerate box)
         in_cluster = overlap > iou_threshold
+        in_cluster[0] = True  # the best always belongs to its own cluster (even a degenerate box)
         members = remaining[in_cluster]
         w = scores[members]
         total = float(w.sum())

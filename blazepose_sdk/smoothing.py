@@ -121,7 +121,7 @@ class PoseSmoother:
 
     Landmark positions (x_px, y_px, z_px) go through a One-Euro filter whose speed is
     normalised by ``object_scale_px`` (the person's size), world landmarks through an
-    unscaled One-Euro filter, visibility and presence through a low-pass filter.
+    unscaled One-Euro filter, visibility through a low-pass filter (presence is left raw).
     """
 
     def __init__(self, options: SmoothingOptions = SmoothingOptions()) -> None:
@@ -139,7 +139,7 @@ class PoseSmoother:
                  object_scale_px: float) -> tuple[np.ndarray, np.ndarray]:
         """Return smoothed copies of (33, 5) landmarks and (33, 3) world landmarks."""
         out = np.array(landmarks_px, dtype=np.float64)
-        out[:, 3:5] = self._visibility(out[:, 3:5])
+        out[:, 3] = self._visibility(out[:, 3])  # visibility only, as VisibilitySmoothingCalculator
         if object_scale_px > 1e-6:
             out[:, :3] = self._xyz(out[:, :3], timestamp_s, 1.0 / object_scale_px)
         world = self._world(np.asarray(world_m, dtype=np.float64), timestamp_s, 1.0)

@@ -199,10 +199,12 @@ class PoseTracker:
         landmarks, world, aux = out.landmarks_px, out.world_m, out.aux_px
         if not static:
             t_s = t_ms / 1000.0
+            # pose_landmark_filtering.pbtxt takes the object scale of every filter from the raw
+            # (unsmoothed) auxiliary points
             scale = object_scale_px(aux)
             aux = self._aux_smoother(aux, t_s, scale)
             if self.options.smooth_landmarks:
-                landmarks, world = self._smoother(landmarks, world, t_s, object_scale_px(aux))
+                landmarks, world = self._smoother(landmarks, world, t_s, scale)
             next_roi = roi_from_alignment_points(aux[0], aux[1])
             self._roi = next_roi if next_roi.is_valid() else None
         pose = Pose(presence=out.presence, roi=out.roi, array_px=landmarks, world_m=world)

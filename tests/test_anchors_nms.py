@@ -73,3 +73,22 @@ def test_weighted_nms_averages_cluster_with_scores():
 def test_weighted_nms_empty():
     kept, scores = weighted_nms(np.zeros((0, 12)), np.zeros((0,)))
     assert kept.shape == (0, 12) and scores.shape == (0,)
+
+
+def test_weighted_nms_terminates_with_threshold_one_and_degenerate_boxes():
+    boxes = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [3, 3, 2, 2]], np.float32)  # last: negative sides
+    kept, scores = weighted_nms(boxes, np.array([0.9, 0.8, 0.7], np.float32), iou_threshold=1.0)
+    assert len(kept) == 3  # nothing merges at threshold 1, and every box still leaves the queue
+
+
+def test_iou_of_inverted_box_is_zero_both_ways():
+    inverted = np.array([3, 3, 2, 2], np.float32)
+    normal = np.array([[0, 0, 4, 4]], np.float32)
+    assert iou(inverted, normal)[0] == 0.0
+    assert iou(normal[0], inverted[None])[0] == 0.0
+
+
+def test_sigmoid_keeps_relative_precision_for_small_probabilities():
+    p = sigmoid(np.array([-20.0, -80.0]))
+    np.testing.assert_allclose(p, [np.exp(-20.0) / (1 + np.exp(-20.0)), np.exp(-80.0)], rtol=1e-6)
+    assert p[1] > 0.0

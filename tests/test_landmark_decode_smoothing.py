@@ -87,3 +87,9 @@ def test_topology_maps():
     assert FLIP_INDEX[0] == 0
     assert [LANDMARK_NAMES[i] for i in BLAZEPOSE_TO_COCO17] == list(COCO17_NAMES)
     assert list(BLAZEPOSE_TO_COCO17[:5]) == [0, 2, 5, 7, 8]
+
+
+def test_heatmap_refinement_leaves_nan_landmarks_alone():
+    lm = np.array([[np.nan, 0.5, 0, 1, 1]])
+    out = refine_with_heatmap(lm, np.zeros((4, 4, 1), np.float32))
+    assert np.isnan(out[0, 0]) and out[0, 1] == 0.5
