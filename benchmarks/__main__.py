@@ -1,0 +1,236 @@
+"""``python -m benchmarks latency|pipeline|accuracy|all|report``: see benchmarks/README.md."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .common import Reporter, default_data_dir, new_payload, write_json
+from .machine import describe_machine
+from .report import build_report, print_tables, suite_tables
+from .rows import resolve_rows
+
+DEFAULT_OUT = "out/benchmarks"
+
+
+def _thread_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated thread counts, got {text!r}") from exc
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError("thread counts must be >= 1")
+    return values
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("common")
+    g.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        help=f"output folder for <suite>.json, report.md and plots (default {DEFAULT_OUT})",
+    )
+    g.add_argument("--quick", action="store_true", help="few runs, few frames, few images: a smoke test")
+    g.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME_OR_PATH",
+        help="add a row: pipeline name, .tflite file, DET.tflite+LM.tflite, optionally LABEL=...; repeatable",
+    )
+    g.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder with vtest.avi and basketball1.png (default $BLAZEPOSE_DATA_DIR or ../shared/data)",
+    )
+    g.add_argument("--delegate", default=None, help="TFLite delegate: gpu, edgetpu or a shared-library path")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _latency_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("latency")
+    g.add_argument("--threads", type=_thread_list, default=None, help="thread counts, comma-separated (default 1,2,4)")
+    g.add_argument(
+        "--runs", type=int, default=None, help="timed runs per model and configuration (default 60; quick 5)"
+    )
+    g.add_argument("--warmup", type=int, default=None, help="untimed runs first (default 5; quick 1)")
+    g.add_argument("--block", type=int, default=None, help="consecutive runs of one model per round (default 10)")
+    g.add_argument("--no-rss", action="store_true", help="skip the per-model peak-RSS child processes")
+    g.add_argument(
+        "--teacher",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="TensorFlow SavedModel folder or Keras file, timed on /GPU:0 when TensorFlow sees a GPU; repeatable",
+    )
+
+
+def _tracker_threads(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tracker-threads",
+        type=int,
+        default=None,
+        help="threads per interpreter in the pipeline and accuracy suites (default min(4, cores))",
+    )
+
+
+def _pipeline_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("pipeline")
+    g.add_argument(
+        "--video",
+        action="append",
+        default=[],
+        help="video file to run on instead of vtest.avi + the synthetic clip; repeatable",
+    )
+    g.add_argument("--max-frames", type=int, default=None, help="stop each video after this many frames")
+    g.add_argument("--synthetic-frames", type=int, default=None, help="length of the synthetic pan clip (default 150)")
+    g.add_argument("--no-synthetic", action="store_true", help="skip the synthetic pan clip")
+
+
+def _accuracy_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("accuracy (ground truth; default: the derived pseudo-labelled set)")
+    g.add_argument("--coco-annotations", default=None, help="COCO person-keypoint annotation JSON (with --images)")
+    g.add_argument(
+        "--images", default=None, help="image folder (COCO images, label-file images, or images to pseudo-label)"
+    )
+    g.add_argument("--labels", default=None, help="BlazePose-33 labels JSON (format in benchmarks/README.md)")
+    g.add_argument(
+        "--pseudo-labels",
+        default=None,
+        metavar="MODEL",
+        help="label --images/--label-video with this pipeline, e.g. reference-heavy",
+    )
+    g.add_argument("--label-video", default=None, help="video whose frames are pseudo-labelled (with --pseudo-labels)")
+    g.add_argument("--every", type=int, default=10, help="use every N-th frame of --label-video (default 10)")
+    g.add_argument("--max-images", type=int, default=None, help="score at most this many images")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description="blazepose-sdk benchmarks: latency, pipeline throughput, accuracy."
+    )
+    sub = parser.add_subparsers(dest="suite", required=True)
+    p = sub.add_parser("latency", help="per-.tflite latency at 1/2/4 threads, size, params, FLOPs, peak RSS")
+    _common(p)
+    _latency_args(p)
+    p = sub.add_parser("pipeline", help="PoseTracker frames/s on videos, split by stage; detector re-run rate")
+    _common(p)
+    _tracker_threads(p)
+    _pipeline_args(p)
+    p = sub.add_parser("accuracy", help="PCK, PCKh, OKS AP/AR, MPJPE on labelled images")
+    _common(p)
+    _tracker_threads(p)
+    _accuracy_args(p)
+    p = sub.add_parser("all", help="latency, pipeline and accuracy, then one report")
+    _common(p)
+    _latency_args(p)
+    _tracker_threads(p)
+    _pipeline_args(p)
+    _accuracy_args(p)
+    p = sub.add_parser("report", help="rebuild report.md and plots from the JSON files in --out")
+    p.add_argument("--out", default=DEFAULT_OUT)
+    return parser
+
+
+def _run_latency(args, rows, reporter) -> list[dict]:
+    from .latency import QUICK_LATENCY, LatencySettings, run_latency
+
+    base = QUICK_LATENCY if args.quick else LatencySettings()
+    settings = LatencySettings(
+        threads=args.threads or base.threads,
+        runs=args.runs or base.runs,
+        warmup=args.warmup if args.warmup is not None else base.warmup,
+        block=args.block or base.block,
+        delegate=args.delegate,
+        rss=not args.no_rss,
+        teachers=tuple(args.teacher),
+    )
+    return settings, run_latency(rows, settings, reporter)
+
+
+def _run_pipeline(args, rows, reporter) -> list[dict]:
+    from .pipeline import QUICK_PIPELINE, PipelineSettings, default_threads, run_pipeline
+
+    base = QUICK_PIPELINE if args.quick else PipelineSettings()
+    settings = PipelineSettings(
+        threads=args.tracker_threads or default_threads(),
+        max_frames=args.max_frames or base.max_frames,
+        videos=tuple(args.video),
+        synthetic=not args.no_synthetic,
+        synthetic_frames=args.synthetic_frames or base.synthetic_frames,
+        delegate=args.delegate,
+    )
+    return settings, run_pipeline(rows, settings, args.data_dir or default_data_dir(), reporter)
+
+
+def _run_accuracy(args, rows, reporter, payload) -> list[dict]:
+    from .accuracy import AccuracySettings, run_accuracy
+    from .pipeline import default_threads
+
+    settings = AccuracySettings(
+        threads=args.tracker_threads or default_threads(),
+        coco_annotations=args.coco_annotations,
+        images=args.images,
+        labels=args.labels,
+        pseudo_labels=args.pseudo_labels,
+        video=args.label_video,
+        every=args.every,
+        max_images=args.max_images,
+    )
+    out_rows, truth = run_accuracy(
+        rows, settings, args.data_dir or default_data_dir(), Path(args.out), args.quick, reporter
+    )
+    payload["ground_truth"] = truth
+    return settings, out_rows
+
+
+def run_suite(suite: str, args, rows, row_notes: list[str]) -> dict:
+    reporter = Reporter(progress=not args.no_progress)
+    for n in row_notes:
+        reporter.note(n)
+    reporter.say(f"== {suite} ==")
+    payload = new_payload(suite, {}, args.quick)
+    t0 = time.perf_counter()
+    if suite == "latency":
+        settings, out_rows = _run_latency(args, rows, reporter)
+    elif suite == "pipeline":
+        settings, out_rows = _run_pipeline(args, rows, reporter)
+    else:
+        settings, out_rows = _run_accuracy(args, rows, reporter, payload)
+    payload["settings"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(settings).items()}
+    payload["settings"]["wall_s"] = round(time.perf_counter() - t0, 1)
+    payload["rows"] = out_rows
+    payload["notes"] = reporter.notes
+    # load and temperature again at the end: a busy or throttling machine shows here
+    end = describe_machine()
+    payload["machine_end"] = {k: end[k] for k in ("load_average", "cpu_temperature_c", "timestamp_utc")}
+    path = write_json(args.out, suite, payload)
+    print_tables(suite_tables(payload))
+    reporter.say(f"{suite}: {len(out_rows)} rows -> {path} ({payload['settings']['wall_s']} s)")
+    return payload
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.suite == "report":
+        print(f"report: {build_report(args.out)}")
+        return 0
+    rows, notes = resolve_rows(args.model)
+    if not rows:
+        for n in notes:
+            print(f"note: {n}", file=sys.stderr)
+        print("error: no model to benchmark (fetch the reference models or pass --model)", file=sys.stderr)
+        return 2
+    suites = ("latency", "pipeline", "accuracy") if args.suite == "all" else (args.suite,)
+    for suite in suites:
+        run_suite(suite, args, rows, notes)
+    path = build_report(args.out)
+    print(f"report: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Child process of the latency suite: peak resident memory of loading and running one model.
+
+``python -m benchmarks._rss_probe MODEL.tflite --threads N --runs K [--delegate D]`` prints one
+JSON line ``{"baseline_rss_mb": ..., "peak_rss_mb": ...}``: the process's peak RSS after
+importing the runtime, and after loading the model and running it K times. A fresh process per
+model keeps one model's memory out of another's. On Linux the peak is ``VmHWM`` of
+/proc/self/status (``getrusage``'s ru_maxrss would include the parent's peak, which Linux
+carries over fork and exec); elsewhere ``ru_maxrss``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident set size of this process in MiB (None where it cannot be read, e.g. Windows)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # reported in kB
+    except OSError:
+        pass
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # ru_maxrss is in KiB on Linux and in bytes on macOS (getrusage(2) man pages).
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks._rss_probe")
+    parser.add_argument("model")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--delegate", default=None)
+    args = parser.parse_args(argv)
+
+    import numpy as np
+
+    from blazepose_sdk.runtime import TFLiteModel, load_runtime
+
+    load_runtime()
+    baseline = peak_rss_mb()
+    with TFLiteModel(args.model, num_threads=args.threads, delegate=args.delegate) as model:
+        rng = np.random.default_rng(0)
+        inputs = [rng.random(spec.shape, dtype=np.float32) for spec in model.inputs]
+        for _ in range(max(1, args.runs)):
+            model.run(*inputs)
+        peak = peak_rss_mb()
+    print(json.dumps({"baseline_rss_mb": baseline, "peak_rss_mb": peak}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

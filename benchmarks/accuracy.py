@@ -1,0 +1,292 @@
+"""Accuracy suite: PCK@0.2, PCKh@0.5, COCO OKS AP/AR, MPJPE / PA-MPJPE and per-keypoint tables.
+
+Every row runs as a static-image :class:`PoseTracker` (detector then landmarks on each image,
+one person per image) over the same labelled images; rows take turns on each image. The
+ground truth (see :mod:`benchmarks.datasets`) is one of
+
+* a COCO keypoint annotation file with its image folder (``--coco-annotations``, ``--images``);
+* a BlazePose-33 labels JSON (``--labels``);
+* pseudo-labels of a reference model on images or video frames (``--pseudo-labels MODEL`` with
+  ``--images`` or ``--video``);
+* by default, the derived set: basketball1.png and vtest.avi person crops, pseudo-labelled by
+  reference-heavy and transformed (written to ``<out>/labelled_set`` for inspection and re-use).
+
+Scoring, per ground-truth person: the image's one prediction is matched to the person it fits
+best (highest OKS); unmatched people and images without a prediction count every keypoint as
+wrong. PCK uses the torso size (left shoulder to right hip) of the ground truth; PCKh needs
+head sizes (only label files carry them); OKS AP/AR come from pycocotools on the COCO-17
+keypoints; MPJPE / PA-MPJPE compare world landmarks (hip-centred, millimetres) where the ground
+truth has them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from blazepose_sdk.errors import BlazePoseError, ModelNotFoundError, VideoError
+from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES
+from blazepose_sdk.tracker import PoseTracker
+
+from .common import Reporter
+from .datasets import (
+    LabelledSet,
+    build_derived_set,
+    coco17_of,
+    images_from,
+    load_coco,
+    load_labels,
+    pseudo_label_images,
+    save_labels,
+    to_coco_gt,
+)
+from .metrics import (
+    COCO17_OKS_SIGMAS,
+    PCK_THRESHOLD,
+    PCKH_THRESHOLD,
+    TORSO_PAIR_BLAZEPOSE33,
+    TORSO_PAIR_COCO17,
+    coco_keypoint_eval,
+    mpjpe,
+    oks,
+    pa_mpjpe,
+    pck,
+    pck_per_keypoint,
+    pckh,
+    timing_stats,
+    torso_size,
+)
+from .pipeline import pipeline_rows, tracker_options
+from .rows import ModelRow, parse_row
+
+# World landmarks are compared hip-centred: the mean of the two hips (BlazePose 23, 24) is the origin.
+HIP_ROOT_BLAZEPOSE33 = (23, 24)
+DEFAULT_LABEL_MODEL = "reference-heavy"
+
+
+@dataclass(frozen=True)
+class AccuracySettings:
+    """Options of the accuracy suite; with no ground-truth option the derived set is used."""
+
+    threads: int | None = None
+    coco_annotations: str | None = None
+    images: str | None = None
+    labels: str | None = None
+    pseudo_labels: str | None = None
+    video: str | None = None
+    every: int = 10
+    max_images: int | None = None
+
+
+def load_ground_truth(
+    settings: AccuracySettings, data_dir: Path, out_dir: Path | None, quick: bool, reporter: Reporter
+) -> tuple[LabelledSet | None, str | None]:
+    """The labelled set to score against, and the labelling model for pseudo-labels (else None)."""
+    limit = settings.max_images or (8 if quick else None)
+    if settings.coco_annotations:
+        if not settings.images:
+            raise SystemExit("--coco-annotations needs --images (the folder of the annotated images)")
+        return load_coco(settings.coco_annotations, settings.images, limit), None
+    if settings.labels:
+        return load_labels(settings.labels, settings.images, limit), None
+    label_model = settings.pseudo_labels or DEFAULT_LABEL_MODEL
+    try:
+        label_row = parse_row(label_model)
+    except ModelNotFoundError as exc:
+        reporter.note(f"accuracy skipped: pseudo-labels need {label_model}: {exc}")
+        return None, None
+    if label_row.detector is None:
+        reporter.note(f"accuracy skipped: --pseudo-labels {label_model} is not a pipeline (detector + landmarks)")
+        return None, None
+    with PoseTracker(tracker_options(label_row, settings.threads, static=True)) as labeller:
+        if settings.pseudo_labels and (settings.images or settings.video):
+            source = Path(settings.images or settings.video)
+            what = f"{'the images in ' if source.is_dir() else ''}{source}" + (
+                f" (every {settings.every}th frame)" if settings.video else ""
+            )
+            try:
+                images = images_from(source, settings.every, limit)
+            except VideoError as exc:
+                reporter.note(f"accuracy skipped: {exc}")
+                return None, None
+            labelled = pseudo_label_images(images, labeller, label_model, what, reporter)
+        else:
+            if settings.pseudo_labels:
+                reporter.note("--pseudo-labels without --images/--video: using the derived set")
+            labelled = build_derived_set(data_dir, labeller, label_model, quick, reporter)
+            if out_dir is not None and labelled.items:
+                path = save_labels(labelled, out_dir / "labelled_set")
+                reporter.say(f"labelled set written to {path.parent} ({len(labelled.items)} images)")
+    if not labelled.items:
+        reporter.note(f"accuracy skipped: no labelled images (data folder {data_dir})")
+        return None, label_model
+    return labelled, label_model
+
+
+def _match(pred_coco: np.ndarray, persons, keypoints: str) -> int:
+    """Index of the ground-truth person the prediction fits best (highest OKS on COCO-17)."""
+    best, best_oks = 0, -1.0
+    for j, person in enumerate(persons):
+        xy, vis = coco17_of(person, keypoints)
+        _, _, w, h = person.box_px()
+        value = oks(pred_coco[None], xy[None], vis[None], np.array([person.area_px or max(w * h, 1.0)]))[0]
+        if np.isfinite(value) and value > best_oks:
+            best, best_oks = j, float(value)
+    return best
+
+
+def score(labelled: LabelledSet, predictions: list, pycocotools_ok: bool) -> dict:
+    """All metrics of one row: ``predictions[i]`` is the PoseResult of ``labelled.items[i]``."""
+    k = len(labelled.keypoint_names)
+    pred_xy, gt_xy, visible, groups, heads = [], [], [], [], []
+    pred_world, gt_world = [], []
+    oks_values = []
+    coco_results = []
+    for item, result in zip(labelled.items, predictions):
+        pose = result.pose if result is not None else None
+        matched = -1
+        if pose is not None:
+            full = np.asarray(pose.array_px[:, :2], dtype=np.float64)
+            pred_coco = full[BLAZEPOSE_TO_COCO17]
+            matched = _match(pred_coco, item.persons, labelled.keypoints)
+            coco_results.extend(result.to_coco(item.image_id))
+        for j, person in enumerate(item.persons):
+            gt_xy.append(person.xy_px)
+            visible.append(person.visible)
+            groups.append(item.group)
+            heads.append(np.nan if person.head_size_px is None else person.head_size_px)
+            if j == matched:
+                pred = full if labelled.keypoints == "blazepose33" else pred_coco
+                pred_xy.append(pred)
+                xy, vis = coco17_of(person, labelled.keypoints)
+                _, _, w, h = person.box_px()
+                oks_values.append(
+                    oks(pred_coco[None], xy[None], vis[None], np.array([person.area_px or max(w * h, 1.0)]))[0]
+                )
+                if person.world_m is not None and labelled.keypoints == "blazepose33":
+                    pred_world.append(np.asarray(pose.world_m, dtype=np.float64))
+                    gt_world.append(person.world_m)
+            else:
+                pred_xy.append(np.full((k, 2), np.nan))
+                oks_values.append(0.0 if person.visible.any() else np.nan)
+    if not gt_xy:
+        return {}
+    pred_xy, gt_xy, visible = np.asarray(pred_xy), np.asarray(gt_xy), np.asarray(visible, dtype=bool)
+    torso = TORSO_PAIR_BLAZEPOSE33 if labelled.keypoints == "blazepose33" else TORSO_PAIR_COCO17
+    out: dict = {
+        "persons": len(gt_xy),
+        f"pck@{PCK_THRESHOLD}": pck(pred_xy, gt_xy, visible, PCK_THRESHOLD, "torso", torso),
+    }
+    # COCO-17 subset with the same torso sizes, comparable across ground-truth kinds.
+    if labelled.keypoints == "blazepose33":
+        sel = BLAZEPOSE_TO_COCO17
+        sizes = torso_size(gt_xy, visible, torso)
+        out[f"pck@{PCK_THRESHOLD}_coco17"] = pck(pred_xy[:, sel], gt_xy[:, sel], visible[:, sel], PCK_THRESHOLD, sizes)
+    else:
+        out[f"pck@{PCK_THRESHOLD}_coco17"] = out[f"pck@{PCK_THRESHOLD}"]
+    heads = np.asarray(heads, dtype=np.float64)
+    has_head = np.isfinite(heads)
+    out[f"pckh@{PCKH_THRESHOLD}"] = (
+        pckh(pred_xy[has_head], gt_xy[has_head], visible[has_head], heads[has_head]) if has_head.any() else None
+    )
+    out["head_persons"] = int(has_head.sum())
+    per_kp = pck_per_keypoint(pred_xy, gt_xy, visible, PCK_THRESHOLD, "torso", torso)
+    out["per_keypoint_pck"] = dict(zip(labelled.keypoint_names, per_kp.tolist()))
+    out["per_group_pck"] = {}
+    groups_arr = np.asarray(groups)
+    for g in dict.fromkeys(groups):
+        m = groups_arr == g
+        out["per_group_pck"][g] = pck(pred_xy[m], gt_xy[m], visible[m], PCK_THRESHOLD, "torso", torso)
+    out["mean_oks"] = float(np.nanmean(oks_values)) if np.isfinite(oks_values).any() else None
+    if pycocotools_ok:
+        out["oks"] = coco_keypoint_eval(to_coco_gt(labelled), coco_results, COCO17_OKS_SIGMAS)
+    else:
+        out["oks"] = None
+    out["world_persons"] = len(gt_world)
+    if gt_world:
+        pw, gw = np.asarray(pred_world), np.asarray(gt_world)
+        out["mpjpe_mm"] = 1000.0 * mpjpe(pw, gw, HIP_ROOT_BLAZEPOSE33)
+        out["pa_mpjpe_mm"] = 1000.0 * pa_mpjpe(pw, gw)
+    else:
+        out["mpjpe_mm"] = out["pa_mpjpe_mm"] = None
+    return out
+
+
+def run_accuracy(
+    rows: list[ModelRow],
+    settings: AccuracySettings,
+    data_dir: Path,
+    out_dir: Path | None,
+    quick: bool,
+    reporter: Reporter,
+) -> tuple[list[dict], dict | None]:
+    """Score every pipeline row; returns (JSON rows, ground-truth description) or ([], None)."""
+    labelled, label_model = load_ground_truth(settings, data_dir, out_dir, quick, reporter)
+    if labelled is None:
+        return [], None
+    try:
+        import pycocotools  # noqa: F401
+
+        pycocotools_ok = True
+    except ImportError:
+        pycocotools_ok = False
+        reporter.note("pycocotools is not installed: OKS AP/AR skipped (`pip install pycocotools`)")
+    prows = pipeline_rows(rows, reporter)
+    trackers, names = [], []
+    for row in prows:
+        try:
+            trackers.append(PoseTracker(tracker_options(row, settings.threads, static=True)))
+            names.append(row)
+        except BlazePoseError as exc:
+            reporter.note(f"{row.name} skipped in accuracy: {exc}")
+    predictions: list[list] = [[] for _ in trackers]
+    times: list[list[float]] = [[] for _ in trackers]
+    try:
+        for index, item in enumerate(reporter.progress(labelled.items, desc="accuracy")):
+            try:
+                image = item.load()
+            except VideoError as exc:
+                reporter.note(f"{item.key}: {exc}; counted as missed")
+                image = None
+            for k in range(len(trackers)):
+                i = (index + k) % len(trackers)
+                if image is None:
+                    predictions[i].append(None)
+                    continue
+                t0 = time.perf_counter()
+                predictions[i].append(trackers[i].process(image))
+                times[i].append(time.perf_counter() - t0)
+    finally:
+        for t in trackers:
+            t.close()
+    out_rows = []
+    for row, preds, t in zip(names, predictions, times):
+        found = sum(p is not None and p.pose is not None for p in preds)
+        out_rows.append(
+            {
+                "name": row.name,
+                "reference": row.reference,
+                "landmark": str(row.landmark),
+                "images": len(labelled.items),
+                "poses_found": found,
+                "pose_found_rate": found / len(labelled.items),
+                **score(labelled, preds, pycocotools_ok),
+                "ms_per_image": timing_stats(t),
+            }
+        )
+    truth = {
+        "kind": labelled.ground_truth,
+        "name": labelled.name,
+        "description": labelled.description,
+        "label_model": label_model,
+        "keypoints": labelled.keypoints,
+        "images": len(labelled.items),
+        "persons": sum(len(i.persons) for i in labelled.items),
+        "groups": list(dict.fromkeys(i.group for i in labelled.items)),
+        "keypoint_names": list(labelled.keypoint_names),
+        "coco17_names": list(COCO17_NAMES),
+    }
+    return out_rows, truth

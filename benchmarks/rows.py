@@ -1,0 +1,129 @@
+"""Which models a benchmark run compares: the rows of every table.
+
+A row is either a *pipeline* (a person detector plus a landmark model, run through
+:class:`~blazepose_sdk.tracker.PoseTracker`) or a single *.tflite file*. ``--model`` values:
+
+* a pipeline name known to the SDK (``reference-lite``, ``reference-full``, ``reference-heavy``);
+* a path to a ``.tflite`` file (a landmark model is paired with the reference detector in the
+  pipeline and accuracy suites; any file works in the latency suite);
+* ``DETECTOR.tflite+LANDMARK.tflite``: a pipeline from two files;
+* any of these prefixed with ``LABEL=`` to name the row (e.g. ``ours-int8=out/lm_int8.tflite``).
+
+The three official BlazePose pipelines are always added first when they are in the model cache
+(``blazepose models fetch-reference``); when they are not, a note says so and the run goes on
+with the rows given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from blazepose_sdk.errors import ModelNotFoundError
+from blazepose_sdk.models import REFERENCE_PIPELINES, resolve_pipeline
+
+# Row every ratio is taken against ("ours / BlazePose-lite").
+BASELINE_ROW = "reference-lite"
+# Name of the reference detector's row in the latency suite.
+REFERENCE_DETECTOR_ROW = "reference-detector"
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One compared model.
+
+    Attributes:
+        name: the label used in tables and JSON.
+        landmark: landmark model file (or the only file of a file row).
+        detector: detector file of a pipeline; None for a bare file row.
+        reference: one of the official BlazePose models.
+        sha256: expected hash of ``landmark`` (reference models only), else None.
+        detector_sha256: expected hash of ``detector`` (reference models only), else None.
+        pipeline: the SDK pipeline name for reference rows (``reference-lite`` ...), else None.
+    """
+
+    name: str
+    landmark: Path
+    detector: Path | None = None
+    reference: bool = False
+    sha256: str | None = None
+    detector_sha256: str | None = None
+    pipeline: str | None = None
+
+    @property
+    def is_pipeline(self) -> bool:
+        return self.detector is not None
+
+
+def parse_row(spec: str) -> ModelRow:
+    """One ``--model`` value as a row (see the module docstring); raises ModelNotFoundError."""
+    label, sep, value = spec.partition("=")
+    if not sep:
+        label, value = "", spec
+    if value in REFERENCE_PIPELINES or value.startswith("reference-"):
+        pipeline = resolve_pipeline(value)
+        return ModelRow(
+            label or value,
+            pipeline.landmark.path,
+            pipeline.detector.path,
+            reference=True,
+            sha256=pipeline.landmark.sha256,
+            detector_sha256=pipeline.detector.sha256,
+            pipeline=value,
+        )
+    if "+" in value and not Path(value).exists():
+        det, _, lm = value.partition("+")
+        for p in (det, lm):
+            if not Path(p).is_file():
+                raise ModelNotFoundError(f"model file not found: {p} (in --model {spec!r})")
+        return ModelRow(label or Path(lm).stem, Path(lm), Path(det))
+    path = Path(value)
+    if not path.is_file():
+        raise ModelNotFoundError(
+            f"--model {spec!r}: no such file and not a pipeline name (known: {sorted(REFERENCE_PIPELINES)})"
+        )
+    return ModelRow(label or path.stem, path)
+
+
+def resolve_rows(specs: list[str] | None, include_reference: bool = True) -> tuple[list[ModelRow], list[str]]:
+    """The reference rows (when cached) followed by the ``--model`` rows, and notes for the report.
+
+    A spec that cannot be resolved is left out with a note rather than ending the run.
+    """
+    rows: list[ModelRow] = []
+    notes: list[str] = []
+    if include_reference:
+        missing = []
+        for name in sorted(REFERENCE_PIPELINES, key=lambda n: ("lite", "full", "heavy").index(n.split("-")[1])):
+            try:
+                rows.append(parse_row(name))
+            except ModelNotFoundError:
+                missing.append(name)
+        if missing:
+            notes.append(
+                f"reference models not in the cache ({', '.join(missing)}): run `blazepose models fetch-reference` "
+                "to add the official BlazePose rows"
+            )
+    for spec in specs or []:
+        try:
+            row = parse_row(spec)
+        except (ModelNotFoundError, ValueError) as exc:
+            notes.append(f"skipped --model {spec}: {exc}")
+            continue
+        same = next((r for r in rows if (r.landmark, r.detector) == (row.landmark, row.detector)), None)
+        if same is not None and same.name == row.name:
+            continue  # e.g. --model reference-lite: already a row
+        if any(r.name == row.name for r in rows):
+            row = dataclasses.replace(row, name=f"{row.name}#{len(rows)}")
+        rows.append(row)
+    return rows, notes
+
+
+def reference_detector() -> tuple[Path, str | None] | None:
+    """The cached reference detector file and hash, or None when not fetched."""
+    try:
+        pipeline = resolve_pipeline(BASELINE_ROW)
+    except ModelNotFoundError:
+        return None
+    return pipeline.detector.path, pipeline.detector.sha256
