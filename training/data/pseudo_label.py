@@ -1,0 +1,295 @@
+"""Teacher pseudo-labels: run a pose teacher over images and videos and keep confident poses.
+
+    python -m training.data.pseudo_label INPUT [INPUT ...] --out DIR
+        [--model reference-heavy | --detector DET.tflite --landmark LMK.tflite] [--every 10]
+        [--min-presence 0.9] [--min-visibility 0.5] [--min-landmarks 16] [--max-people 4]
+
+INPUTs are image files, video files or folders (searched recursively). Videos contribute every
+``--every``-th frame, each treated as an unrelated still. The teacher is the SDK's two-stage
+pipeline (``PoseTracker`` in static-image mode: its detector, then its landmark model on the ROI of
+*every* detection, best first, up to ``--max-people``). A pose is kept when its presence is at
+least ``--min-presence``; its landmarks with visibility below ``--min-visibility`` get
+``landmark_mask = 0``, and the pose is dropped when fewer than ``--min-landmarks`` remain.
+
+Output: ``DIR/pseudo-XXXXX-of-YYYYY.tfrecord`` in the Sample format with
+``source = "pseudo:<model>"``, and ``DIR/manifest.json`` (options, counts of frames, detections,
+kept and dropped poses). Coordinates are converted from the SDK's pixel convention (pixel index j
+at j) to the data engine's (pixel centre at j + 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from training.data.augment import ENGINE_TO_SDK_PX
+from training.data.sample import (
+    LEFT_HIP,
+    NUM_LANDMARKS,
+    RIGHT_HIP,
+    Sample,
+    ShardedWriter,
+    alignment_points,
+    encode_jpeg,
+)
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+DEFAULT_TEACHER = "reference-heavy"
+# Poses whose landmarks lie closer than this fraction of the first pose's box side (mean distance)
+# are the same person found from two detections; the later one is dropped. Our choice.
+DUPLICATE_DISTANCE_FRAC = 0.1
+
+
+@dataclass(frozen=True)
+class PseudoLabelOptions:
+    """Filter thresholds and sampling.
+
+    min_presence: the landmark model's pose-presence probability needed to keep a pose.
+    min_visibility: landmarks below it are masked (landmark_mask 0). 0.5 is the threshold
+        MediaPipe's drawing_utils uses (_VISIBILITY_THRESHOLD).
+    min_landmarks: a pose with fewer unmasked landmarks is dropped (our choice: about half).
+    min_detection: detector score threshold (the SDK's default, 0.5).
+    max_people: landmark runs per frame (detections, best first).
+    every: take video frames 0, every, 2 * every, ...
+    jpeg_quality: for frames and non-JPEG images (JPEG files are stored as they are).
+    """
+
+    min_presence: float = 0.9
+    min_visibility: float = 0.5
+    min_landmarks: int = 16
+    min_detection: float = 0.5
+    max_people: int = 4
+    every: int = 10
+    jpeg_quality: int = 95
+
+
+# --- pure filter logic ----------------------------------------------------------------------
+def filter_pose(landmarks_sdk: np.ndarray, presence: float, image_size: tuple[int, int],
+                options: PseudoLabelOptions) -> tuple[str, np.ndarray, np.ndarray]:
+    """Decide on one teacher pose.
+
+    Args:
+        landmarks_sdk: (33, >=4) x_px, y_px, z_px, visibility[, presence] as the SDK reports them.
+        presence: the pose-presence probability.
+        image_size: (width, height) in pixels.
+    Returns:
+        (verdict, landmark_mask, visibility): verdict is "keep", "low_presence" or
+        "few_landmarks"; landmark_mask (33,) = visibility score >= min_visibility; visibility
+        (33,) = landmark_mask and inside the image.
+    """
+    lm = np.asarray(landmarks_sdk, np.float64)
+    mask = (lm[:, 3] >= options.min_visibility).astype(np.float32)
+    w, h = image_size
+    x, y = lm[:, 0] + ENGINE_TO_SDK_PX, lm[:, 1] + ENGINE_TO_SDK_PX
+    inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    vis = mask * inside.astype(np.float32)
+    if not presence >= options.min_presence:
+        return "low_presence", mask, vis
+    if mask.sum() < options.min_landmarks:
+        return "few_landmarks", mask, vis
+    return "keep", mask, vis
+
+
+def same_person(a_xy: np.ndarray, b_xy: np.ndarray, frac: float = DUPLICATE_DISTANCE_FRAC) -> bool:
+    """True when two (33, 2) landmark sets are the same person: mean distance below ``frac`` of
+    the longer side of ``a``'s landmark box."""
+    a, b = np.asarray(a_xy, np.float64), np.asarray(b_xy, np.float64)
+    side = max(np.ptp(a[:, 0]), np.ptp(a[:, 1]), 1e-6)
+    return float(np.mean(np.linalg.norm(a - b, axis=1))) < frac * side
+
+
+def pose_to_sample(image_jpeg: bytes, landmarks_sdk: np.ndarray, world_m: np.ndarray | None,
+                   mask: np.ndarray, visibility: np.ndarray, image_size: tuple[int, int],
+                   face_box_sdk=None, source: str = "", image_id: str = "") -> Sample:
+    """A Sample from one kept teacher pose (SDK pixel coordinates in, data-engine out).
+
+    World landmarks are re-centred on the hip mid-point (the teacher's are only approximately
+    hip-centred) and has_world = 1 when they are finite. Alignment points come from all 33
+    teacher landmarks, as for synthetic samples (where every landmark, occluded or not, counts);
+    the box is the landmarks' box clipped to the image; the face box is the teacher detector's.
+    """
+    w, h = image_size
+    lm = np.asarray(landmarks_sdk, np.float64)[:, :3].copy()
+    lm[:, :2] += ENGINE_TO_SDK_PX
+    lm = lm.astype(np.float32)
+    full = np.ones(NUM_LANDMARKS, np.float32)
+    box = np.r_[lm[:, :2].min(0), lm[:, :2].max(0)]
+    box = np.clip(box, 0, [w, h, w, h]).astype(np.float32)
+    s = Sample(image_jpeg=image_jpeg, landmarks_px=lm, visibility=np.asarray(visibility, np.float32),
+               landmark_mask=np.asarray(mask, np.float32), box_xyxy_px=box,
+               alignment_px=alignment_points(lm, full).astype(np.float32), source=source, image_id=image_id)
+    if world_m is not None and np.isfinite(world_m).all():
+        wm = np.asarray(world_m, np.float64)
+        s.world_m = (wm - 0.5 * (wm[LEFT_HIP] + wm[RIGHT_HIP])).astype(np.float32)
+        s.has_world = 1.0
+    if face_box_sdk is not None:
+        fb = np.asarray(face_box_sdk, np.float64) + ENGINE_TO_SDK_PX
+        s.face_box_xyxy_px = np.clip(fb, 0, [w, h, w, h]).astype(np.float32)
+        s.has_face_box = 1.0
+    return s
+
+
+# --- teacher ----------------------------------------------------------------------------------
+class Teacher:
+    """The SDK pipeline run on every detection of a still image. Context manager."""
+
+    def __init__(self, model: str = DEFAULT_TEACHER, detector: str | None = None, landmark: str | None = None,
+                 options: PseudoLabelOptions | None = None, num_threads: int | None = None):
+        from blazepose_sdk import PoseTracker, TrackerOptions
+
+        self.options = options or PseudoLabelOptions()
+        self.name = Path(landmark).stem if landmark else model
+        self.tracker = PoseTracker(TrackerOptions(
+            model=model, detector_model=detector, landmark_model=landmark, static_image_mode=True,
+            min_detection_confidence=self.options.min_detection, num_threads=num_threads))
+
+    def __call__(self, frame_rgb: np.ndarray):
+        """Yield (detection, LandmarkerOutput) for the frame's detections, best first."""
+        from blazepose_sdk.roi import roi_from_alignment_points
+
+        for det in self.tracker.detector(frame_rgb)[: self.options.max_people]:
+            roi = roi_from_alignment_points(det.hip_center_px, det.body_circle_px)
+            if roi.is_valid():
+                yield det, self.tracker.landmarker(frame_rgb, roi)
+
+    def close(self) -> None:
+        self.tracker.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def label_frame(teacher: Teacher, frame_rgb: np.ndarray, image_jpeg: bytes, image_id: str,
+                counts: dict) -> list[Sample]:
+    """Kept samples for one frame; updates ``counts`` (detections, kept, low_presence,
+    few_landmarks, duplicate)."""
+    h, w = frame_rgb.shape[:2]
+    kept: list[Sample] = []
+    kept_xy: list[np.ndarray] = []
+    for det, out in teacher(frame_rgb):
+        counts["detections"] += 1
+        verdict, mask, vis = filter_pose(out.landmarks_px, out.presence, (w, h), teacher.options)
+        if verdict == "keep" and any(same_person(k, out.landmarks_px[:, :2]) for k in kept_xy):
+            verdict = "duplicate"
+        counts[verdict] += 1
+        if verdict != "keep":
+            continue
+        kept_xy.append(out.landmarks_px[:, :2])
+        kept.append(pose_to_sample(image_jpeg, out.landmarks_px, out.world_m, mask, vis, (w, h), det.box_px,
+                                   f"pseudo:{teacher.name}", f"{image_id}-p{len(kept)}"))
+    return kept
+
+
+def list_inputs(inputs) -> list[Path]:
+    """Image and video files of the given files/folders (folders recursively, sorted)."""
+    from blazepose_sdk.video import is_image_path
+
+    out = []
+    for i in inputs:
+        p = Path(i)
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.is_file() and (is_image_path(f) or f.suffix.lower() in VIDEO_SUFFIXES))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise FileNotFoundError(p)
+    return out
+
+
+def _frames(path: Path, every: int):
+    """(frame_id, rgb, jpeg bytes or None) for an image or every ``every``-th video frame."""
+    from blazepose_sdk.video import VideoReader, is_image_path, read_image
+
+    if is_image_path(path):
+        from training.data.loaders import _image_bytes
+
+        yield path.stem, read_image(path), _image_bytes(path)
+        return
+    with VideoReader(path) as r:
+        for i, (_, rgb) in enumerate(r):
+            if i % every == 0:
+                yield f"{path.stem}-f{i:06d}", rgb, None
+
+
+def _frame_estimate(path: Path, every: int) -> int:
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        return 1
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    cap.release()
+    return max(1, math.ceil(n / every))
+
+
+def pseudo_label(inputs, out: str, model: str = DEFAULT_TEACHER, detector: str | None = None,
+                 landmark: str | None = None, options: PseudoLabelOptions | None = None,
+                 per_shard: int = 1000, num_threads: int | None = None, progress: bool = True) -> dict:
+    """Label ``inputs`` into ``out``; returns the manifest (also written as manifest.json)."""
+    from tqdm import tqdm
+
+    opt = options or PseudoLabelOptions()
+    files = list_inputs(inputs)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts = dict.fromkeys(("frames", "detections", "keep", "low_presence", "few_landmarks", "duplicate"), 0)
+    t0 = time.perf_counter()
+    with Teacher(model, detector, landmark, opt, num_threads) as teacher, \
+            ShardedWriter(str(out_dir / "pseudo"), None, per_shard) as writer, \
+            tqdm(total=sum(_frame_estimate(f, opt.every) for f in files), desc="pseudo-label", unit="frame",
+                 disable=not progress) as bar:
+        for f in files:
+            for frame_id, rgb, jpeg in _frames(f, opt.every):
+                counts["frames"] += 1
+                jpeg = jpeg if jpeg is not None else encode_jpeg(rgb, opt.jpeg_quality)
+                for s in label_frame(teacher, rgb, jpeg, frame_id, counts):
+                    writer.write(s)
+                bar.update(1)
+                bar.set_postfix(kept=counts["keep"])
+    manifest = {"generator": "training.data.pseudo_label", "teacher": teacher.name,
+                "detector": str(detector) if detector else None, "landmark": str(landmark) if landmark else None,
+                "inputs": [str(f) for f in files], "options": asdict(opt), "counts": counts,
+                "seconds": round(time.perf_counter() - t0, 2),
+                "shards": [Path(p).name for p in writer.paths]}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    return manifest
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.data.pseudo_label", description=__doc__.splitlines()[0])
+    ap.add_argument("inputs", nargs="+", help="image/video files or folders")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--model", default=DEFAULT_TEACHER, help="SDK pipeline name (default %(default)s)")
+    ap.add_argument("--detector", default=None, help="detector .tflite instead of the pipeline's")
+    ap.add_argument("--landmark", default=None, help="landmark .tflite instead of the pipeline's")
+    d = PseudoLabelOptions()
+    ap.add_argument("--every", type=int, default=d.every, help="video frame step")
+    ap.add_argument("--min-presence", type=float, default=d.min_presence)
+    ap.add_argument("--min-visibility", type=float, default=d.min_visibility)
+    ap.add_argument("--min-landmarks", type=int, default=d.min_landmarks)
+    ap.add_argument("--min-detection", type=float, default=d.min_detection)
+    ap.add_argument("--max-people", type=int, default=d.max_people)
+    ap.add_argument("--per-shard", type=int, default=1000)
+    ap.add_argument("--threads", type=int, default=None)
+    a = ap.parse_args(argv)
+    if a.every < 1:
+        ap.error("--every must be >= 1")
+    opt = PseudoLabelOptions(min_presence=a.min_presence, min_visibility=a.min_visibility,
+                             min_landmarks=a.min_landmarks, min_detection=a.min_detection,
+                             max_people=a.max_people, every=a.every)
+    m = pseudo_label(a.inputs, a.out, a.model, a.detector, a.landmark, opt, a.per_shard, a.threads)
+    print(json.dumps(m["counts"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
