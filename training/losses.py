@@ -1,0 +1,147 @@
+"""Losses of the landmark network and the detector (TensorFlow; float32 in, float32 out).
+
+Landmark targets (made by ``training.train_landmarks.landmark_targets``), per batch item:
+``coords`` (R, 3) x, y, z in tensor pixels; ``coord_mask`` (R,) 1 = x, y labelled;
+``z_mask`` (R,); ``visibility`` / ``presence`` (R,) 0/1 with ``vis_mask`` (R,);
+``pose_presence`` (1,); ``world`` (R, 3) metres with ``world_mask`` (1,).
+Rows are the model's 39 rows (33 landmarks, 2 auxiliary ROI points, 4 unused, masked).
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+from training.config import DetectorLossConfig, LandmarkLossConfig
+
+NUM_LANDMARKS = 33
+
+
+def _masked_mean(values, mask):
+    mask = tf.cast(mask, values.dtype)
+    return tf.reduce_sum(values * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+
+
+def wing_loss(diff, w: float, eps: float):
+    """Wing loss (Feng et al., CVPR 2018, eq. 5) of absolute differences, elementwise."""
+    a = tf.abs(diff)
+    c = w - w * math.log(1.0 + w / eps)
+    return tf.where(a < w, w * tf.math.log1p(a / eps), a - c)
+
+
+def gaussian_heatmaps(points_cells, size: int, sigma: float):
+    """(B, size, size, K) Gaussians exp(-d^2 / 2 sigma^2) about (B, K, 2) points in cell units
+    (cell (row r, col c) at point (c, r), refine_with_heatmap's convention)."""
+    grid = tf.range(size, dtype=tf.float32)
+    dx = grid[None, None, :, None] - points_cells[:, None, None, :, 0]  # (B, 1, W, K)
+    dy = grid[None, :, None, None] - points_cells[:, None, None, :, 1]  # (B, H, 1, K)
+    return tf.exp(-(dx * dx + dy * dy) / (2.0 * sigma * sigma))
+
+
+def heatmap_offset_losses(heatmap_logits, offset, coords_px, mask, stride: int, sigma: float):
+    """Heatmap BCE against Gaussian targets and L1 of the sub-cell offsets.
+
+    The BCE is summed over each map and divided by the Gaussian's mass (2 pi sigma^2), then
+    averaged over labelled landmarks; the offset target at cell (r, c) is
+    (x / stride - c, y / stride - r), weighted by the Gaussian within ~2 sigma.
+    """
+    size = heatmap_logits.shape[1]
+    k = heatmap_logits.shape[-1]
+    pts = coords_px[:, :k, :2] / float(stride)
+    target = gaussian_heatmaps(pts, size, sigma)
+    m = tf.cast(mask[:, :k], tf.float32)
+    bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=target, logits=heatmap_logits)
+    per_map = tf.reduce_sum(bce, axis=[1, 2]) / (2.0 * math.pi * sigma * sigma)  # (B, K)
+    hm_loss = _masked_mean(per_map, m)
+    grid = tf.range(size, dtype=tf.float32)
+    off_x = pts[:, None, None, :, 0] - grid[None, None, :, None]
+    off_y = pts[:, None, None, :, 1] - grid[None, :, None, None]
+    pred = tf.reshape(offset, [-1, size, size, k, 2])
+    l1 = tf.abs(pred[..., 0] - off_x) + tf.abs(pred[..., 1] - off_y)
+    wgt = tf.where(target > math.exp(-2.0), target, 0.0) * m[:, None, None, :]
+    off_loss = tf.reduce_sum(l1 * wgt) / tf.maximum(tf.reduce_sum(wgt), 1.0)
+    return hm_loss, off_loss
+
+
+def landmark_losses(outputs: dict, targets: dict, cfg: LandmarkLossConfig, heatmap_stride: int = 4) -> dict:
+    """All landmark losses and their weighted ``total``. ``outputs`` as build_landmark_model
+    (heatmap/offset optional); ``targets`` as the module docstring."""
+    lm = tf.cast(outputs["landmarks"], tf.float32)
+    rows = lm.shape[1]
+    pos = tf.cast(targets["pose_presence"], tf.float32)  # (B, 1): landmark terms only on people
+    row_w = tf.concat([tf.ones([NUM_LANDMARKS]), tf.fill([rows - NUM_LANDMARKS], cfg.aux)], 0)[None]
+    cmask = targets["coord_mask"] * pos * row_w
+    out = {}
+    xy_err = wing_loss(lm[..., :2] - targets["coords"][..., :2], cfg.wing_w, cfg.wing_eps)
+    out["coords"] = _masked_mean(tf.reduce_sum(xy_err, -1), cmask)
+    out["depth"] = _masked_mean(tf.abs(lm[..., 2] - targets["coords"][..., 2]), targets["z_mask"] * pos)
+    vmask = targets["vis_mask"] * pos
+    out["visibility"] = _masked_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=targets["visibility"], logits=lm[..., 3]), vmask)
+    out["presence"] = _masked_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=targets["presence"], logits=lm[..., 4]), vmask)
+    out["pose_presence"] = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=pos, logits=tf.cast(outputs["pose_presence"], tf.float32)))
+    world = tf.cast(outputs["world"], tf.float32)[:, :NUM_LANDMARKS]
+    werr = tf.reduce_sum(tf.abs(world - targets["world"][:, :NUM_LANDMARKS]), -1)  # (B, 33)
+    wmask = tf.broadcast_to(targets["world_mask"] * pos, tf.shape(werr))
+    out["world"] = _masked_mean(werr, wmask)
+    total = (cfg.coords * out["coords"] + cfg.depth * out["depth"] + cfg.visibility * out["visibility"]
+             + cfg.presence * out["presence"] + cfg.pose_presence * out["pose_presence"] + cfg.world * out["world"])
+    if "heatmap" in outputs and (cfg.heatmap > 0 or cfg.offset > 0):
+        hm, off = heatmap_offset_losses(tf.cast(outputs["heatmap"], tf.float32), tf.cast(outputs["offset"], tf.float32),
+                                        targets["coords"], targets["coord_mask"][:, :NUM_LANDMARKS] * pos,
+                                        heatmap_stride, cfg.heatmap_sigma)
+        out["heatmap"], out["offset"] = hm, off
+        total = total + cfg.heatmap * hm + cfg.offset * off
+    out["total"] = total
+    return out
+
+
+# --- detector ---------------------------------------------------------------------------
+
+
+def huber(diff, delta: float):
+    a = tf.abs(diff)
+    return tf.where(a < delta, 0.5 * a * a / delta, a - 0.5 * delta)
+
+
+def detector_losses(raw_boxes, raw_scores, targets: dict, cfg: DetectorLossConfig, input_size: int) -> dict:
+    """Classification + Huber regression over anchors.
+
+    ``targets``: ``labels`` (B, N) 1 = anchor matched to a face, 0 = background, -1 = ignore;
+    ``boxes`` (B, N, 12) raw targets (training.models.detector.encode_targets). Regression
+    error is measured in units of the input side (raw / input_size). With "bce_hnm", all
+    positives and the ``neg_pos_ratio`` x #positives highest-loss negatives of each image count
+    (at least ``neg_pos_ratio`` negatives per image); the sum is divided by #positives.
+    """
+    labels = tf.cast(targets["labels"], tf.float32)
+    logits = tf.cast(raw_scores, tf.float32)[..., 0]
+    posm = tf.cast(labels > 0.5, tf.float32)
+    negm = tf.cast(tf.abs(labels) < 0.5, tf.float32)
+    num_pos = tf.maximum(tf.reduce_sum(posm), 1.0)
+    bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=posm, logits=logits)
+    if cfg.cls == "focal":
+        p = tf.sigmoid(logits)
+        pt = posm * p + (1 - posm) * (1 - p)
+        alpha = posm * cfg.focal_alpha + (1 - posm) * (1 - cfg.focal_alpha)
+        cls = tf.reduce_sum(alpha * tf.pow(1 - pt, cfg.focal_gamma) * bce * (posm + negm)) / num_pos
+    elif cfg.cls == "bce_hnm":
+        n = tf.shape(logits)[1]
+        k = tf.maximum(tf.cast(tf.reduce_sum(posm, 1) * cfg.neg_pos_ratio, tf.int32), int(cfg.neg_pos_ratio))
+        k = tf.minimum(k, n)  # (B,)
+        neg_loss = bce * negm - 1e9 * (1 - negm)
+        top = tf.sort(neg_loss, axis=1, direction="DESCENDING")
+        thresh = tf.gather(top, k - 1, axis=1, batch_dims=1)  # (B,)
+        hard = tf.cast(neg_loss >= thresh[:, None], tf.float32) * negm
+        hard = tf.stop_gradient(hard)
+        cls = tf.reduce_sum(bce * (posm + hard)) / num_pos
+    else:
+        raise ValueError(f"unknown classification loss {cfg.cls!r}")
+    err = (tf.cast(raw_boxes, tf.float32) - targets["boxes"]) / float(input_size)
+    h = huber(err, cfg.huber_delta) / cfg.huber_delta  # ~ |err| / delta for large errors
+    box = tf.reduce_sum(tf.reduce_sum(h[..., :4], -1) * posm) / num_pos
+    pts = tf.reduce_sum(tf.reduce_sum(h[..., 4:], -1) * posm) / num_pos
+    total = cfg.classification * cls + cfg.box * box + cfg.points * pts
+    return {"classification": cls, "box": box, "points": pts, "total": total}
