@@ -1,0 +1,397 @@
+"""Fast Pose Distillation (FPD): train a small pose student from a large frozen teacher.
+
+    python -m training.distill --student lite_hrnet_18 --teacher lite_hrnet_wide:RUN/teacher.weights.h5 \
+        --data '/data/synth/*.tfrecord' --val-data '/data/val/*.tfrecord' --run-dir RUN/distilled \
+        [--alpha 0.5] [--steps N --batch-size B --lr LR] [--strategy auto|default|mirrored|multiworker|tpu] \
+        [--input-size 256] [--export]
+
+    --teacher none                      student (or teacher) trained alone on ground truth
+    --teacher VARIANT:WEIGHTS.weights.h5 a Lite-HRNet heatmap teacher (training.models.lite_hrnet)
+    --teacher reference-heavy | X.tflite a black-box landmark model (the official BlazePose heavy
+                                        model), run on each crop in the input pipeline
+
+Loss (Zhang et al., "Fast Human Pose Estimation", CVPR 2019, eq. 3):
+
+    L = alpha * MSE(student heatmaps, teacher heatmaps) + (1 - alpha) * MSE(student heatmaps, GT)
+
+with the MSE of the reference heatmap trainers (0.5 x mean squared error per joint map, joints
+weighted by their labels). Samples without ground truth (``presence`` 0 or no labelled
+landmark, e.g. unlabelled frames) take only the teacher term. Heatmap students: Lite-HRNet
+variants; a black-box teacher gives coordinates, rendered as Gaussians of ``HEATMAP_SIGMA``.
+Regression students (``blazepose_lite``, training.models.landmark): the coordinate-space variant,
+the same mix of L1 distances in tensor pixels to the teacher's and to the labelled coordinates
+(:func:`fpd_coordinate_loss`); heatmap teachers give coordinates by soft-argmax.
+
+The input pipeline is training.data.pipeline.make_landmark_dataset (the shared sample format);
+the loop, strategies, checkpoints and logs are training.models.runner's. The teacher is built
+under the same strategy scope, so it runs on the replicas' devices (the GPU when present), frozen
+(inference mode, no gradients). ``RUN_DIR/eval.json`` holds the held-out metrics of
+:func:`evaluate`; ``--export`` writes the SDK landmark model (training.models.topdown) as float
+and INT8 TFLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+NUM_LANDMARKS = 33
+# Gaussian sigma of the heatmap targets in heatmap cells: TopDownGenerateTarget(sigma=2) of the
+# reference Lite-HRNet COCO configs (64x48 heatmaps).
+HEATMAP_SIGMA = 2.0
+# FPD's balance of the distillation and ground-truth terms (the paper uses 0.5).
+FPD_ALPHA = 0.5
+# PCK threshold as a fraction of the crop side (ours; 0.05 x 256 = 12.8 tensor px).
+PCK_FRACTION = 0.05
+HEATMAP_STUDENTS = ("lite_hrnet_18", "lite_hrnet_30", "lite_hrnet_tiny", "lite_hrnet_wide")
+REGRESSION_STUDENTS = ("blazepose_lite",)
+
+
+# --- losses (TensorFlow) -----------------------------------------------------------------
+
+
+def gaussian_targets(landmarks_px, mask, height: int, width: int, stride: float, sigma: float = HEATMAP_SIGMA):
+    """(B, K, 2+) tensor-pixel points and (B, K) weights -> (B, height, width, K) Gaussians
+    (peak 1) and (B, K) joint weights (mask x inside the heatmap). Cell (r, c) = point (c, r) * stride."""
+    import tensorflow as tf
+
+    pts = tf.cast(landmarks_px, tf.float32)[..., :2] / float(stride)
+    gx = tf.range(width, dtype=tf.float32)[None, None, :, None] - pts[:, None, None, :, 0]
+    gy = tf.range(height, dtype=tf.float32)[None, :, None, None] - pts[:, None, None, :, 1]
+    target = tf.exp(-(gx * gx + gy * gy) / (2.0 * sigma * sigma))
+    inside = tf.cast((pts[..., 0] >= -0.5) & (pts[..., 0] <= width - 0.5)
+                     & (pts[..., 1] >= -0.5) & (pts[..., 1] <= height - 0.5), tf.float32)
+    return target, tf.cast(mask, tf.float32) * inside
+
+
+def joints_mse(pred, target, weight):
+    """Per-sample heatmap MSE (B,): mean over joints of weight * 0.5 * mean((pred - target)^2)
+    over the map (JointsMSELoss with target weights, as FPD and the reference trainers)."""
+    import tensorflow as tf
+
+    se = tf.reduce_mean(tf.square(tf.cast(pred, tf.float32) - tf.cast(target, tf.float32)), axis=[1, 2])  # (B, K)
+    return 0.5 * tf.reduce_mean(se * tf.cast(weight, tf.float32), axis=-1)
+
+
+def _mix(kd, gt, has_gt, alpha: float):
+    """alpha * kd + (1 - alpha) * gt per sample (alpha = 1 where there is no ground truth)."""
+    import tensorflow as tf
+
+    a = tf.where(tf.cast(has_gt, tf.float32) > 0.5, float(alpha), 1.0)
+    return tf.reduce_mean(a * kd + (1.0 - a) * gt)
+
+
+def fpd_heatmap_loss(student, teacher, gt, gt_weight, has_gt, alpha: float = FPD_ALPHA) -> dict:
+    """FPD loss of heatmap students (module docstring). ``student``, ``teacher``, ``gt``:
+    (B, h, w, K); ``gt_weight`` (B, K); ``has_gt`` (B,). Returns total, kd and gt (batch means)."""
+    import tensorflow as tf
+
+    kd = joints_mse(student, tf.stop_gradient(teacher), tf.ones_like(gt_weight))
+    gtl = joints_mse(student, gt, gt_weight)
+    return {"total": _mix(kd, gtl, has_gt, alpha), "kd": tf.reduce_mean(kd), "gt": tf.reduce_mean(gtl)}
+
+
+def fpd_coordinate_loss(student_xy, teacher_xy, teacher_weight, gt_xy, gt_mask, has_gt,
+                        alpha: float = FPD_ALPHA) -> dict:
+    """Coordinate-space FPD for regression students: masked mean L1 distance (tensor px) to
+    the teacher's points (weighted by ``teacher_weight`` (B, K), e.g. its confidence) and to the
+    labelled points (``gt_mask``), mixed as the heatmap loss. Points (B, K, 2+)."""
+    import tensorflow as tf
+
+    def l1(a, b, w):
+        d = tf.reduce_sum(tf.abs(tf.cast(a, tf.float32)[..., :2] - tf.cast(b, tf.float32)[..., :2]), -1)
+        w = tf.cast(w, tf.float32)
+        return tf.reduce_sum(d * w, -1) / tf.maximum(tf.reduce_sum(w, -1), 1.0)
+
+    kd = l1(student_xy, tf.stop_gradient(teacher_xy), teacher_weight)
+    gtl = l1(student_xy, gt_xy, gt_mask)
+    return {"total": _mix(kd, gtl, has_gt, alpha), "kd": tf.reduce_mean(kd), "gt": tf.reduce_mean(gtl)}
+
+
+# --- models -------------------------------------------------------------------------------
+
+
+def build_student(name: str, input_size: int, num_keypoints: int = NUM_LANDMARKS):
+    """A heatmap student (Lite-HRNet variant) or a regression student (BlazePose landmark)."""
+    if name in HEATMAP_STUDENTS:
+        from training.models.lite_hrnet import build_lite_hrnet, variant
+
+        return build_lite_hrnet(variant(name, input_height=input_size, input_width=input_size,
+                                        num_keypoints=num_keypoints))
+    if name in REGRESSION_STUDENTS:
+        from training.config import LITE_WIDTH, LandmarkModelConfig
+        from training.models.landmark import build_landmark_model
+
+        return build_landmark_model(LandmarkModelConfig(input_size=input_size, width=LITE_WIDTH))
+    raise ValueError(f"unknown student {name!r}; one of {HEATMAP_STUDENTS + REGRESSION_STUDENTS}")
+
+
+def parse_teacher(spec: str) -> tuple[str, str | None]:
+    """``none`` -> ("none", None); ``VARIANT:WEIGHTS`` -> ("keras", spec); a .tflite path or
+    reference pipeline name -> ("tflite", path)."""
+    if spec in ("", "none"):
+        return "none", None
+    if spec.endswith(".tflite") or spec.startswith("reference-"):
+        if spec.startswith("reference-"):
+            from blazepose_sdk.models import resolve_pipeline
+
+            return "tflite", str(resolve_pipeline(spec).landmark.path)
+        return "tflite", spec
+    if ":" in spec:
+        return "keras", spec
+    raise ValueError(f"teacher {spec!r}: use none, VARIANT:WEIGHTS.weights.h5, a .tflite file or reference-heavy")
+
+
+def load_keras_teacher(spec: str, input_size: int):
+    """``VARIANT:WEIGHTS`` -> a frozen Lite-HRNet heatmap model with those weights."""
+    variant_name, _, weights = spec.partition(":")
+    model = build_student(variant_name, input_size)
+    model.load_weights(weights)
+    model.trainable = False
+    return model
+
+
+def tflite_teacher_fn(path: str):
+    """A numpy function (B, S, S, 3) crops in 0..1 -> ((B, 33, 2) tensor px, (B, 33) visibility
+    x presence) from a black-box landmark model (the SDK's decoding of its output rows)."""
+    from blazepose_sdk.landmarker import decode_landmark_tensor
+    from blazepose_sdk.runtime import TFLiteModel
+
+    model = TFLiteModel(path)
+    size = int(model.inputs[0].shape[1])
+    sizes = [int(np.prod(s.shape)) for s in model.outputs]
+    rows = max(n // 5 for n, s in zip(sizes, model.outputs) if len(s.shape) == 2 and n % 5 == 0 and n > 5)
+    lm_index = sizes.index(rows * 5)
+
+    def run(crops: np.ndarray):
+        xy = np.zeros((len(crops), NUM_LANDMARKS, 2), np.float32)
+        conf = np.zeros((len(crops), NUM_LANDMARKS), np.float32)
+        for i, crop in enumerate(crops):
+            if crop.shape[0] != size:
+                import cv2
+
+                crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+            out = model.run(crop[None].astype(np.float32))
+            dec = decode_landmark_tensor(out[lm_index], size, rows)[:NUM_LANDMARKS]
+            xy[i] = dec[:, :2] * crops.shape[1]
+            conf[i] = dec[:, 3] * dec[:, 4]
+        return xy, conf
+
+    return run
+
+
+# --- training -----------------------------------------------------------------------------
+
+
+@dataclass
+class DistillConfig:
+    """One distillation (or plain supervised) run. Sizes in tensor pixels."""
+
+    student: str = "lite_hrnet_18"
+    teacher: str = "none"
+    alpha: float = FPD_ALPHA
+    data: list[str] = field(default_factory=list)
+    val_data: list[str] = field(default_factory=list)
+    input_size: int = 256
+    batch_size: int = 32
+    steps: int = 10000
+    learning_rate: float = 2e-3  # Adam 2e-3: the reference Lite-HRNet COCO schedule
+    warmup: int = 500
+    seed: int = 0
+    sigma: float = HEATMAP_SIGMA
+
+
+def _has_gt(targets):
+    import tensorflow as tf
+
+    labelled = tf.reduce_sum(tf.cast(targets["landmark_mask"], tf.float32), -1) > 0
+    return tf.cast(labelled & (tf.cast(targets["presence"], tf.float32) > 0.5), tf.float32)
+
+
+def make_loss_fn(cfg: DistillConfig, student_kind: str, teacher=None, teacher_kind: str = "none"):
+    """loss_fn(outputs, targets) for training.models.runner.train. ``targets`` carries the crop
+    under "image" (for a Keras teacher) or the teacher's points under "teacher_xy" /
+    "teacher_conf" (black-box teacher)."""
+    import tensorflow as tf
+
+    from training.models.heatmap_decode import soft_argmax_xy
+
+    alpha = cfg.alpha if teacher_kind != "none" else 0.0
+
+    def loss_fn(outputs, targets):
+        gt_xy = targets["landmarks"]
+        has_gt = _has_gt(targets)
+        if student_kind == "heatmap":
+            hm = tf.cast(outputs, tf.float32)
+            h, w = hm.shape[1], hm.shape[2]
+            stride = cfg.input_size / float(w)
+            gt, gt_w = gaussian_targets(gt_xy, targets["landmark_mask"], h, w, stride, cfg.sigma)
+            if teacher_kind == "keras":
+                t = tf.stop_gradient(tf.cast(teacher(targets["image"], training=False), tf.float32))
+            elif teacher_kind == "tflite":
+                t, _ = gaussian_targets(targets["teacher_xy"], targets["teacher_conf"], h, w, stride, cfg.sigma)
+                t = t * tf.cast(targets["teacher_conf"], tf.float32)[:, None, None, :]
+            else:  # trained alone: the ground-truth term only
+                gtl = tf.reduce_mean(joints_mse(hm, gt, gt_w))
+                return {"total": gtl, "gt": gtl}
+            return fpd_heatmap_loss(hm, t, gt, gt_w, has_gt, alpha)
+        lm = tf.cast(outputs["landmarks"], tf.float32)[:, :NUM_LANDMARKS]
+        if teacher_kind == "keras":
+            thm = tf.cast(teacher(targets["image"], training=False), tf.float32)
+            t_xy = soft_argmax_xy(thm, beta=50.0) * (cfg.input_size / float(thm.shape[2]))
+            t_w = tf.clip_by_value(tf.reduce_max(thm, axis=[1, 2]), 0.0, 1.0)
+        elif teacher_kind == "tflite":
+            t_xy, t_w = targets["teacher_xy"], targets["teacher_conf"]
+        else:
+            t_xy, t_w = tf.zeros_like(lm[..., :2]), tf.zeros_like(lm[..., 0])
+        return fpd_coordinate_loss(lm, t_xy, t_w, gt_xy, targets["landmark_mask"], has_gt, alpha)
+
+    return loss_fn
+
+
+def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: str, teacher_path: str | None,
+                    training: bool = True):
+    """make_dataset(input_context) for the runner: the shared landmark pipeline, the crop copied
+    into targets["image"], and for a black-box teacher its points computed per batch."""
+    import tensorflow as tf
+
+    from training.data.pipeline import make_landmark_dataset
+
+    run_teacher = tflite_teacher_fn(teacher_path) if teacher_kind == "tflite" else None
+
+    def make(ctx=None):
+        ds = make_landmark_dataset(cfg.data, per_replica_batch, training=training, input_size=cfg.input_size,
+                                   seed=cfg.seed + (ctx.input_pipeline_id if ctx is not None else 0))
+
+        def add(image, targets):
+            targets = dict(targets)
+            targets["image"] = image
+            if run_teacher is not None:
+                xy, conf = tf.numpy_function(run_teacher, [image], [tf.float32, tf.float32], stateful=False)
+                xy.set_shape((None, NUM_LANDMARKS, 2))
+                conf.set_shape((None, NUM_LANDMARKS))
+                targets["teacher_xy"], targets["teacher_conf"] = xy, conf
+            return image, targets
+
+        return ds.map(add)
+
+    return make
+
+
+def predict_xy(model, student_kind: str, images: np.ndarray, input_size: int) -> np.ndarray:
+    """(B, 33, 2) tensor-pixel predictions: DARK decoding of heatmaps, or regression rows."""
+    from training.models.heatmap_decode import dark_decode
+
+    out = model(images, training=False)
+    if student_kind == "heatmap":
+        hm = np.asarray(out, np.float32)
+        stride = input_size / hm.shape[2]
+        return np.stack([dark_decode(h)[0] * stride for h in hm]).astype(np.float32)
+    return np.asarray(out["landmarks"], np.float32)[:, :NUM_LANDMARKS, :2]
+
+
+def evaluate(model, student_kind: str, files, input_size: int, batch_size: int = 16) -> dict:
+    """Held-out metrics on un-augmented crops: mean L2 error (tensor px) and PCK at
+    PCK_FRACTION of the crop side over labelled landmarks inside the crop."""
+    from training.data.pipeline import make_landmark_dataset
+
+    errs = []
+    for image, targets in make_landmark_dataset(files, batch_size, training=False, input_size=input_size):
+        xy = predict_xy(model, student_kind, image.numpy(), input_size)
+        gt = targets["landmarks"].numpy()[..., :2]
+        m = targets["landmark_mask"].numpy() > 0
+        inside = ((gt >= 0) & (gt < input_size)).all(-1)
+        d = np.linalg.norm(xy - gt, axis=-1)
+        errs.append(d[m & inside])
+    e = np.concatenate(errs) if errs else np.zeros(0)
+    thr = PCK_FRACTION * input_size
+    return {"mean_error_px": float(e.mean()) if e.size else float("nan"),
+            "pck": float((e <= thr).mean()) if e.size else float("nan"),
+            "pck_threshold_px": thr, "num_points": int(e.size)}
+
+
+def run(cfg: DistillConfig, run_dir: str | Path, strategy_name: str = "auto", export: bool = False,
+        log_every: int = 50) -> dict:
+    """Train ``cfg.student`` (distilled from ``cfg.teacher``, or alone with teacher "none"),
+    evaluate on ``cfg.val_data`` and optionally export. Returns the eval dict (also written to
+    RUN_DIR/eval.json); the student's weights go to RUN_DIR/student.weights.h5."""
+    from training.config import TrainConfig
+    from training.models.runner import make_strategy, setup_precision, train
+
+    run_dir = Path(run_dir)
+    strategy = make_strategy(strategy_name)
+    policy = setup_precision("float32")
+    student_kind = "heatmap" if cfg.student in HEATMAP_STUDENTS else "regression"
+    teacher_kind, teacher_ref = parse_teacher(cfg.teacher)
+    teacher = None
+    if teacher_kind == "keras":
+        with strategy.scope():
+            teacher = load_keras_teacher(teacher_ref, cfg.input_size)
+    per_replica = cfg.batch_size // strategy.num_replicas_in_sync
+    tcfg = TrainConfig(data=list(cfg.data), batch_size=cfg.batch_size, steps=cfg.steps, learning_rate=cfg.learning_rate,
+                       warmup=min(cfg.warmup, max(1, cfg.steps // 10)), log_every=log_every,
+                       checkpoint_every=max(cfg.steps, 1), seed=cfg.seed)
+    model, result = train(
+        build_model=lambda: build_student(cfg.student, cfg.input_size),
+        loss_fn=make_loss_fn(cfg, student_kind, teacher, teacher_kind),
+        make_dataset=make_dataset_fn(cfg, per_replica, teacher_kind, teacher_ref),
+        cfg=tcfg, run_dir=run_dir, strategy=strategy, policy=policy, config_dict=asdict(cfg))
+    model.save_weights(str(run_dir / "student.weights.h5"))
+    report = {"config": asdict(cfg), "steps": result.step, "first_losses": result.first_losses,
+              "last_losses": result.last_losses, "train_seconds": result.seconds}
+    if cfg.val_data:
+        report["eval"] = evaluate(model, student_kind, cfg.val_data, cfg.input_size)
+    if export and student_kind == "heatmap":
+        report["export"] = export_student(model, cfg, run_dir / "export")
+    (run_dir / "eval.json").write_text(json.dumps(report, indent=1, default=str))
+    return report
+
+
+def export_student(heatmap_model, cfg: DistillConfig, out_dir: Path, num_calibration: int = 64) -> list[str]:
+    """Float and INT8 TFLite of the SDK landmark model around a heatmap student."""
+    from training.data.pipeline import make_landmark_dataset
+    from training.models.topdown import TopDownConfig, build_topdown_model, export_tflite
+
+    size = TopDownConfig().input_size  # the SDK's crop; smaller students get it area-downscaled
+    wrapped = build_topdown_model(heatmap_model)
+    files = cfg.val_data or cfg.data
+
+    def rep():
+        ds = make_landmark_dataset(files, 1, training=False, input_size=size)
+        for image, _ in ds.take(num_calibration):
+            yield image.numpy()
+
+    out = export_tflite(wrapped, out_dir / f"{cfg.student}.tflite", out_dir / f"{cfg.student}_int8.tflite", rep)
+    return [str(p) for p in out]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.distill", description=__doc__.splitlines()[0])
+    ap.add_argument("--student", default="lite_hrnet_18", choices=HEATMAP_STUDENTS + REGRESSION_STUDENTS)
+    ap.add_argument("--teacher", default="none", help="none | VARIANT:WEIGHTS.weights.h5 | X.tflite | reference-heavy")
+    ap.add_argument("--alpha", type=float, default=FPD_ALPHA, help="weight of the teacher term (FPD eq. 3)")
+    ap.add_argument("--data", nargs="+", required=True, help="training TFRecords (files, folders, globs)")
+    ap.add_argument("--val-data", nargs="*", default=[], help="held-out TFRecords for eval.json")
+    ap.add_argument("--run-dir", required=True)
+    ap.add_argument("--input-size", type=int, default=256)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=10000)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--strategy", default="auto", help="auto, default, mirrored, multiworker or tpu")
+    ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--export", action="store_true", help="write float + INT8 TFLite landmark models")
+    a = ap.parse_args(argv)
+    cfg = DistillConfig(student=a.student, teacher=a.teacher, alpha=a.alpha, data=a.data, val_data=a.val_data,
+                        input_size=a.input_size, batch_size=a.batch_size, steps=a.steps, learning_rate=a.lr, seed=a.seed)
+    report = run(cfg, a.run_dir, a.strategy, a.export, a.log_every)
+    print(json.dumps({k: report[k] for k in ("steps", "last_losses", "eval", "export") if k in report}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
