@@ -13,6 +13,7 @@ from .errors import (
     BlazePoseError,
     FetchError,
     InvalidFrameError,
+    ManifestError,
     ModelError,
     ModelHashMismatchError,
     ModelLoadError,
@@ -29,7 +30,7 @@ from .tracker import PoseTracker, TrackerOptions
 __version__ = "0.1.0"
 
 __all__ = [
-    "BlazePoseError", "Detection", "FetchError", "InvalidFrameError", "Landmark", "ModelError",
+    "BlazePoseError", "Detection", "FetchError", "InvalidFrameError", "Landmark", "ManifestError", "ModelError",
     "ModelHashMismatchError", "ModelLoadError", "ModelNotFoundError", "ModelSignatureError", "Pose",
     "PoseResult", "PoseTracker", "Roi", "RuntimeUnavailableError", "SmoothingOptions", "TrackerOptions",
     "VideoError", "WorldLandmark", "__version__",

@@ -8,6 +8,7 @@ call and maps the result back to image pixels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,8 @@ import numpy as np
 from .anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors
 from .errors import ModelSignatureError
 from .image import crop_roi
+from .manifest import DETECTOR_ROLES, role_indices
+from .manifest import output_roles as shape_roles
 from .nms import weighted_nms
 from .roi import Roi, letterbox_roi, roi_to_image
 
@@ -80,10 +83,18 @@ class PoseDetector:
         model: a loaded :class:`~blazepose_sdk.runtime.TFLiteModel` with one (1, S, S, 3) input
             and two outputs, (1, N, 12) raw boxes and (1, N, 1) raw scores.
         min_score: detections below this confidence are dropped.
+        value_range: (lo, hi) the input takes for pixel values 0..255 (a manifest's
+            ``normalization.value_range``); MediaPipe's [-1, 1] by default.
+        output_roles: one role per model output ("boxes", "scores" or None), e.g. from a
+            manifest; None: outputs are identified by shape
+            (:func:`blazepose_sdk.manifest.output_roles`).
     """
 
-    def __init__(self, model, min_score: float = DEFAULT_MIN_SCORE) -> None:
+    def __init__(self, model, min_score: float = DEFAULT_MIN_SCORE,
+                 value_range: tuple[float, float] = DETECTOR_VALUE_RANGE,
+                 output_roles: Sequence[str | None] | None = None) -> None:
         self.model = model
+        self.value_range = (float(value_range[0]), float(value_range[1]))
         if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4 or model.inputs[0].shape[1] != model.inputs[0].shape[2]:
             raise ModelSignatureError(f"detector {model.path.name} must take one square (1, S, S, 3) image")
         self.input_size = int(model.inputs[0].shape[1])
@@ -91,7 +102,7 @@ class PoseDetector:
             AnchorOptions(input_size_width=self.input_size, input_size_height=self.input_size)
         )
         # indices into the model's outputs of the raw boxes and the raw score logits
-        self.box_output, self.score_output = self._find_outputs()
+        self.box_output, self.score_output = self._find_outputs(output_roles)
         num_coords = model.outputs[self.box_output].shape[-1]
         scale = float(self.input_size)
         self.decode_options = DecodeOptions(
@@ -99,19 +110,22 @@ class PoseDetector:
         )
         self.min_score = float(min_score)
 
-    def _find_outputs(self) -> tuple[int, int]:
+    def _find_outputs(self, roles: Sequence[str | None] | None = None) -> tuple[int, int]:
         n = self.anchors.shape[0]
-        boxes = scores = None
-        for i, spec in enumerate(self.model.outputs):
-            if len(spec.shape) == 3 and spec.shape[1] == n:
-                if spec.shape[2] == 1:
-                    scores = i
-                elif spec.shape[2] >= 12:
-                    boxes = i
-        if boxes is None or scores is None:
-            shapes = [s.shape for s in self.model.outputs]
+        outputs = self.model.outputs
+        shapes = [s.shape for s in outputs]
+        if roles is None:
+            roles = shape_roles("detector", shapes, self.input_size)
+        elif len(roles) != len(outputs):
+            raise ModelSignatureError(f"detector {self.model.path.name} has {len(outputs)} outputs, {len(roles)} roles given")
+        found = role_indices(roles, DETECTOR_ROLES)
+        boxes, scores = found.get("boxes"), found.get("scores")
+        ok_boxes = boxes is not None and len(shapes[boxes]) == 3 and shapes[boxes][1] == n and shapes[boxes][2] >= 12
+        ok_scores = scores is not None and len(shapes[scores]) == 3 and shapes[scores][1] == n and shapes[scores][2] == 1
+        if not (ok_boxes and ok_scores):
             raise ModelSignatureError(
-                f"detector {self.model.path.name} outputs {shapes} do not match {n} anchors x (12 coords, 1 score)"
+                f"detector {self.model.path.name} outputs {shapes} (roles {list(roles)}) do not match "
+                f"{n} anchors x (12 coords, 1 score)"
             )
         return boxes, scores
 
@@ -119,7 +133,7 @@ class PoseDetector:
         """Detect people in an RGB uint8 frame; best first, image pixels."""
         h, w = frame_rgb.shape[:2]
         frame_roi = letterbox_roi(w, h)
-        tensor = crop_roi(frame_rgb, frame_roi, self.input_size, DETECTOR_VALUE_RANGE, border="zero")
+        tensor = crop_roi(frame_rgb, frame_roi, self.input_size, self.value_range, border="zero")
         outputs = self.model.run(tensor)
         raw_boxes, raw_scores = outputs[self.box_output][0], outputs[self.score_output][0]
         scores = decode_scores(raw_scores, self.decode_options)

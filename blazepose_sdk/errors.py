@@ -28,6 +28,10 @@ class ModelHashMismatchError(ModelError, ValueError):
     """A model file's sha256 differs from the one recorded in the manifest."""
 
 
+class ManifestError(ModelError, ValueError):
+    """A model's manifest.json is unreadable, of another format, or malformed."""
+
+
 class ModelLoadError(ModelError, RuntimeError):
     """The TFLite runtime could not load a model file (corrupt, wrong format, bad delegate)."""
 

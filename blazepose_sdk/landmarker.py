@@ -10,6 +10,7 @@ image. Output layout of the official models (pose_landmark_{lite,full,heavy}.tfl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,8 @@ import numpy as np
 from .anchors import sigmoid
 from .errors import ModelSignatureError
 from .image import crop_roi
+from .manifest import LANDMARK_ROLES, role_indices
+from .manifest import output_roles as shape_roles
 from .roi import Roi, project_landmarks, rotate_world_landmarks
 from .topology import AUX_BODY_CIRCLE, AUX_HIP_CENTER, NUM_LANDMARKS
 
@@ -115,39 +118,56 @@ class PoseLandmarker:
             and giving at least the landmark tensor (rows x 5) and a (1, 1) presence; heatmap
             (1, h, w, rows) and world (rows x 3) outputs are used when present.
         refine: apply heatmap refinement when the model has a heatmap output.
+        value_range: (lo, hi) the input takes for pixel values 0..255 (a manifest's
+            ``normalization.value_range``); MediaPipe's [0, 1] by default.
+        output_roles: one role per model output ("landmarks", "presence", "heatmap", "world",
+            "segmentation" or None), e.g. from a manifest; None: outputs are identified by shape
+            (:func:`blazepose_sdk.manifest.output_roles`).
     """
 
-    def __init__(self, model, refine: bool = True) -> None:
+    def __init__(self, model, refine: bool = True, value_range: tuple[float, float] = LANDMARK_VALUE_RANGE,
+                 output_roles: Sequence[str | None] | None = None) -> None:
         self.model = model
         spec = model.inputs[0] if len(model.inputs) == 1 else None
         if spec is None or len(spec.shape) != 4 or spec.shape[1] != spec.shape[2] or spec.shape[3] != 3:
             raise ModelSignatureError(f"landmark model {model.path.name} must take one (1, S, S, 3) image")
         self.input_size = int(spec.shape[1])
-        self._find_outputs()
+        self.value_range = (float(value_range[0]), float(value_range[1]))
+        self._find_outputs(output_roles)
         self.refine = refine and self.heatmap_output is not None
 
-    def _find_outputs(self) -> None:
-        """Set landmarks_output, presence_output, heatmap_output, world_output (indices or None)."""
+    def _find_outputs(self, roles: Sequence[str | None] | None = None) -> None:
+        """Set landmarks_output, presence_output, heatmap_output, world_output (indices or None)
+        and num_rows, from ``roles`` or else from the output shapes."""
         outputs = self.model.outputs
-        sizes = [int(np.prod(s.shape)) for s in outputs]
-        heatmaps = [i for i, s in enumerate(outputs) if len(s.shape) == 4 and s.shape[1] < self.input_size]
-        self.heatmap_output = heatmaps[0] if heatmaps else None
-        rows = outputs[self.heatmap_output].shape[3] if self.heatmap_output is not None else None
-        if rows is None:  # no heatmap: the landmark tensor is the largest multiple of 5 that is 2-D
-            candidates = [sizes[i] // 5 for i, s in enumerate(outputs) if len(s.shape) == 2 and sizes[i] % 5 == 0 and sizes[i] > 5]
-            rows = max(candidates) if candidates else None
-        self.landmarks_output = next((i for i, n in enumerate(sizes) if rows and n == rows * 5 and len(outputs[i].shape) == 2), None)
-        self.presence_output = next((i for i, n in enumerate(sizes) if n == 1), None)
-        self.world_output = next((i for i, n in enumerate(sizes) if rows and n == rows * 3 and len(outputs[i].shape) == 2), None)
-        if self.landmarks_output is None or self.presence_output is None or rows is None or rows < NUM_LANDMARKS + 2:
+        shapes = [s.shape for s in outputs]
+        if roles is None:
+            roles = shape_roles("landmark", shapes, self.input_size)
+        elif len(roles) != len(outputs):
             raise ModelSignatureError(
-                f"landmark model {self.model.path.name} outputs {[s.shape for s in outputs]}: need (1, R*5) landmarks "
-                f"with R >= {NUM_LANDMARKS + 2} and a (1, 1) presence"
+                f"landmark model {self.model.path.name} has {len(outputs)} outputs, {len(roles)} roles given"
+            )
+        found = role_indices(roles, LANDMARK_ROLES)
+        self.landmarks_output = found.get("landmarks")
+        self.presence_output = found.get("presence")
+        self.heatmap_output = found.get("heatmap")
+        self.world_output = found.get("world")
+        sizes = [int(np.prod(s)) for s in shapes]
+        lm, hm, wo = self.landmarks_output, self.heatmap_output, self.world_output
+        rows = sizes[lm] // 5 if lm is not None and len(shapes[lm]) == 2 and sizes[lm] % 5 == 0 else None
+        if (rows is None or rows < NUM_LANDMARKS + 2 or self.presence_output is None
+                or sizes[self.presence_output] != 1
+                or (hm is not None and (len(shapes[hm]) != 4 or shapes[hm][3] != rows))
+                or (wo is not None and sizes[wo] != rows * 3)):
+            raise ModelSignatureError(
+                f"landmark model {self.model.path.name} outputs {shapes} (roles {list(roles)}): need (1, R*5) "
+                f"landmarks with R >= {NUM_LANDMARKS + 2}, a (1, 1) presence, optional (1, h, w, R) heatmap "
+                "and (1, R*3) world"
             )
         self.num_rows = int(rows)
 
     def __call__(self, frame_rgb: np.ndarray, roi: Roi) -> LandmarkerOutput:
-        tensor = crop_roi(frame_rgb, roi, self.input_size, LANDMARK_VALUE_RANGE, border="replicate")
+        tensor = crop_roi(frame_rgb, roi, self.input_size, self.value_range, border="replicate")
         outputs = self.model.run(tensor)
         presence = float(np.asarray(outputs[self.presence_output]).reshape(-1)[0])
         rows = decode_landmark_tensor(outputs[self.landmarks_output], self.input_size, self.num_rows)

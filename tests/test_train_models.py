@@ -13,8 +13,10 @@ import keras
 
 from blazepose_sdk.detector import PoseDetector
 from blazepose_sdk.landmarker import PoseLandmarker
+from blazepose_sdk.manifest import output_roles as shape_roles
+from blazepose_sdk.models import model_file_from_path
 from blazepose_sdk.roi import Roi
-from blazepose_sdk.runtime import TFLiteModel
+from blazepose_sdk.runtime import TFLiteModel, file_sha256
 from training.config import (
     LITE_WIDTH,
     DetectorLossConfig,
@@ -26,7 +28,7 @@ from training.config import (
 )
 from training.losses import detector_losses, landmark_losses
 from training.models.detector import build_detector
-from training.models.export import to_tflite
+from training.models.export import detector_manifest_entry, landmark_manifest_entry, to_tflite, write_manifest
 from training.models.landmark import build_landmark_model, inference_model
 from training.train_detector import detector_example
 from training.train_landmarks import landmark_example
@@ -101,6 +103,16 @@ def test_landmark_model_trains_and_exports_for_the_sdk(tmp_path):
         out = lmk(frame, Roi(200.0, 150.0, 200.0, 0.3))
         assert out.landmarks_px.shape == (33, 5) and out.world_m.shape == (33, 3)
         assert 0.0 <= out.presence <= 1.0 and np.isfinite(out.world_m).all()
+    # The export's manifest is the SDK's: PoseTracker would check the hash and use these roles.
+    write_manifest(tmp_path, [landmark_manifest_entry(path)])
+    lm_file = model_file_from_path(path)
+    assert lm_file.sha256 == file_sha256(path) and lm_file.value_range == (0.0, 1.0)
+    with TFLiteModel(path) as tfl:
+        lmk = PoseLandmarker(tfl)
+        assert lm_file.output_roles == tuple(shape_roles("landmark", [o.shape for o in tfl.outputs], 256))
+        assert (lmk.landmarks_output, lmk.presence_output, lmk.world_output) == (
+            lm_file.output_roles.index("landmarks"), lm_file.output_roles.index("presence"),
+            lm_file.output_roles.index("world"))
         # The TFLite model computes what Keras computes (x, y in tensor px, sigmoid presence).
         from blazepose_sdk.image import crop_roi
         from blazepose_sdk.landmarker import LANDMARK_VALUE_RANGE
@@ -141,3 +153,7 @@ def test_detector_trains_and_exports_for_the_sdk(tmp_path):
         assert det.input_size == 224 and det.anchors.shape == (2254, 4)
         found = det(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8))
         assert len(found) >= 1 and all(0.0 <= d.score <= 1.0 for d in found)
+    write_manifest(tmp_path, [detector_manifest_entry(path)])
+    det_file = model_file_from_path(path)
+    assert det_file.sha256 == file_sha256(path) and det_file.value_range == (-1.0, 1.0)
+    assert det_file.output_roles[det.box_output] == "boxes" and det_file.output_roles[det.score_output] == "scores"

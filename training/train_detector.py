@@ -187,9 +187,7 @@ def export(model, model_cfg: DetectorModelConfig, out_dir: str | Path, name: str
     from training.models.export import detector_manifest_entry, to_tflite, write_manifest
 
     out_dir = Path(out_dir)
-    n = sdk_anchors(model_cfg.input_size).shape[0]
-    entries = [detector_manifest_entry(to_tflite(model, out_dir / f"{name}.tflite", "float"),
-                                       model_cfg.input_size, n, name)]
+    entries = [detector_manifest_entry(to_tflite(model, out_dir / f"{name}.tflite", "float"), "float")]
     if representative_files:
         ds = make_dataset(representative_files, model_cfg, DetectorLossConfig(), TrainConfig(), 1, augment=False)
 
@@ -198,8 +196,8 @@ def export(model, model_cfg: DetectorModelConfig, out_dir: str | Path, name: str
                 yield x.numpy()
 
         p = to_tflite(model, out_dir / f"{name}_int8.tflite", "int8", rep)
-        entries.append(detector_manifest_entry(p, model_cfg.input_size, n, f"{name}_int8"))
-    write_manifest(out_dir / "manifest.json", entries)
+        entries.append(detector_manifest_entry(p, "int8"))
+    write_manifest(out_dir, entries)
     return entries
 
 

@@ -332,7 +332,7 @@ def export(model, model_cfg: LandmarkModelConfig, out_dir: str | Path, name: str
     infer = inference_model(model)
     entries = []
     p = to_tflite(infer, out_dir / f"{name}.tflite", "float")
-    entries.append(landmark_manifest_entry(p, model_cfg.input_size, model_cfg.num_rows, name))
+    entries.append(landmark_manifest_entry(p, "float"))
     if representative_files:
         ds = make_dataset(representative_files, model_cfg, TrainConfig(), 1, augment=False)
 
@@ -341,8 +341,8 @@ def export(model, model_cfg: LandmarkModelConfig, out_dir: str | Path, name: str
                 yield crop.numpy()
 
         p = to_tflite(infer, out_dir / f"{name}_int8.tflite", "int8", rep)
-        entries.append(landmark_manifest_entry(p, model_cfg.input_size, model_cfg.num_rows, f"{name}_int8"))
-    write_manifest(out_dir / "manifest.json", entries)
+        entries.append(landmark_manifest_entry(p, "int8"))
+    write_manifest(out_dir, entries)
     return entries
 
 

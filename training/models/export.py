@@ -2,21 +2,21 @@
 
 The converted models keep float32 inputs and outputs (quantize/dequantize at the edges), so
 the SDK feeds them exactly as the official models: the landmark model takes (1, 256, 256, 3)
-in 0..1, the detector (1, 224, 224, 3) in [-1, 1].
+in 0..1, the detector (1, 224, 224, 3) in [-1, 1]; ``manifest.json`` beside them is the SDK's
+(:mod:`blazepose_sdk.manifest`), so PoseTracker checks their hashes and reads their value ranges.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
-from blazepose_sdk.runtime import file_sha256
+from blazepose_sdk.manifest import MANIFEST_FILE, manifest_entry, update_manifest
 
 
 def to_tflite(model, path: str | Path, quantize: str = "float",
@@ -65,34 +65,39 @@ def _convert(conv, quantize: str, representative) -> bytes:
     return conv.convert()
 
 
-def landmark_manifest_entry(path: Path, input_size: int, num_rows: int, name: str) -> dict:
-    """Manifest entry of a landmark model (the layout blazepose_sdk.landmarker decodes)."""
-    return {
-        "name": name, "file": Path(path).name, "sha256": file_sha256(path), "bytes": Path(path).stat().st_size,
-        "kind": "landmark", "input": {"shape": [1, input_size, input_size, 3], "dtype": "float32",
-                                      "value_range": [0.0, 1.0], "crop": "rotated ROI, replicate border"},
-        "outputs": {
-            "landmarks": {"shape": [1, num_rows * 5], "layout": f"{num_rows} x (x, y, z tensor px, visibility logit, presence logit); rows 33, 34 = hip centre, body-circle point"},
-            "pose_presence": {"shape": [1, 1], "layout": "probability (sigmoid applied)"},
-            "world": {"shape": [1, num_rows * 3], "layout": f"{num_rows} x (x, y, z) metres, hip-centred, ROI-upright axes"},
-        },
-    }
+# Input value ranges of the exported models: those of the official models the SDK feeds
+# (ImageToTensorCalculator output_tensor_float_range in pose_landmark_by_roi_cpu.pbtxt and
+# pose_detection_cpu.pbtxt).
+LANDMARK_VALUE_RANGE = (0.0, 1.0)
+DETECTOR_VALUE_RANGE = (-1.0, 1.0)
+# to_tflite's quantize mode -> the manifest's precision
+PRECISIONS = {"float": "float32", "float16": "float16", "int8": "int8"}
 
 
-def detector_manifest_entry(path: Path, input_size: int, num_anchors: int, name: str) -> dict:
-    """Manifest entry of a detector (the layout blazepose_sdk.anchors.decode_boxes decodes)."""
-    return {
-        "name": name, "file": Path(path).name, "sha256": file_sha256(path), "bytes": Path(path).stat().st_size,
-        "kind": "detector", "input": {"shape": [1, input_size, input_size, 3], "dtype": "float32",
-                                      "value_range": [-1.0, 1.0], "crop": "letterboxed frame, zero border"},
-        "outputs": {
-            "regressors": {"shape": [1, num_anchors, 12], "layout": "x, y, w, h, then (x, y) of hip centre, body-circle point, shoulder centre, upper-body-circle point; raw units, scale = input size, anchors of blazepose_sdk.anchors.generate_anchors"},
-            "classificators": {"shape": [1, num_anchors, 1], "layout": "score logits"},
-        },
-    }
+def export_manifest_entry(path: str | Path, kind: str, quantize: str = "float") -> dict:
+    """The SDK manifest entry (:mod:`blazepose_sdk.manifest`) of a model written by :func:`to_tflite`.
+
+    kind: "landmark" (input 0..1) or "detector" (input [-1, 1]); quantize: the mode it was
+    converted with.
+    """
+    value_range = {"landmark": LANDMARK_VALUE_RANGE, "detector": DETECTOR_VALUE_RANGE}[kind]
+    return manifest_entry(path, kind, PRECISIONS[quantize], value_range,
+                          source={"format": "keras"}, converter={"path": f"keras->tflite ({quantize})"})
 
 
-def write_manifest(path: str | Path, entries: list[dict]) -> Path:
-    path = Path(path)
-    path.write_text(json.dumps({"version": 1, "models": entries}, indent=1, sort_keys=True))
+def landmark_manifest_entry(path: str | Path, quantize: str = "float") -> dict:
+    """Manifest entry of an exported landmark model (the layout blazepose_sdk.landmarker decodes)."""
+    return export_manifest_entry(path, "landmark", quantize)
+
+
+def detector_manifest_entry(path: str | Path, quantize: str = "float") -> dict:
+    """Manifest entry of an exported detector (the layout blazepose_sdk.anchors.decode_boxes decodes)."""
+    return export_manifest_entry(path, "detector", quantize)
+
+
+def write_manifest(folder: str | Path, entries: list[dict]) -> Path:
+    """Add ``entries`` to ``folder/manifest.json`` (format ``blazepose-sdk-manifest/1``)."""
+    path = Path(folder) / MANIFEST_FILE
+    for entry in entries:
+        path = update_manifest(folder, entry)
     return path
