@@ -79,6 +79,18 @@ class TensorSpec:
         return self.scale != 0.0 and np.issubdtype(self.dtype, np.integer)
 
 
+def quantize(values: np.ndarray, dtype: np.dtype, scale: float, zero_point: int) -> np.ndarray:
+    """Affine-quantize float values: ``clip(round(x / scale) + zero_point)`` to ``dtype``'s range."""
+    info = np.iinfo(np.dtype(dtype))
+    q = np.rint(np.asarray(values, dtype=np.float32) / scale + zero_point)
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Inverse of :func:`quantize`: ``(q - zero_point) * scale`` as float32."""
+    return (np.asarray(values).astype(np.float32) - zero_point) * np.float32(scale)
+
+
 def _spec(detail: dict) -> TensorSpec:
     scale, zero_point = detail.get("quantization", (0.0, 0))
     return TensorSpec(
@@ -115,8 +127,9 @@ class TFLiteModel:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelNotFoundError(f"model file not found: {self.path}")
+        content = self.path.read_bytes()
         if expected_sha256 is not None:
-            actual = file_sha256(self.path)
+            actual = hashlib.sha256(content).hexdigest()
             if actual != expected_sha256:
                 raise ModelHashMismatchError(
                     f"{self.path} has sha256 {actual}, expected {expected_sha256}; the file is corrupt "
@@ -134,7 +147,6 @@ class TFLiteModel:
                 delegates.append(load_delegate(library, delegate_options or {}))
             except (ValueError, OSError, RuntimeError) as exc:
                 raise ModelLoadError(f"cannot load delegate {library!r}: {exc}") from exc
-        content = self.path.read_bytes()
         if len(content) < 8 or content[4:8] != b"TFL3":
             raise ModelLoadError(f"{self.path} is not a TFLite flatbuffer (missing 'TFL3' identifier)")
         try:
@@ -169,9 +181,7 @@ class TFLiteModel:
                     f"{self.path.name} input {spec.name!r} expects shape {spec.shape}, got {tuple(value.shape)}"
                 )
             if spec.quantized:
-                info = np.iinfo(spec.dtype)
-                q = np.rint(value.astype(np.float32) / spec.scale + spec.zero_point)
-                value = np.clip(q, info.min, info.max).astype(spec.dtype)
+                value = quantize(value, spec.dtype, spec.scale, spec.zero_point)
             else:
                 value = value.astype(spec.dtype, copy=False)
             self._interpreter.set_tensor(spec.index, np.ascontiguousarray(value))
@@ -183,7 +193,7 @@ class TFLiteModel:
         for spec in self.outputs:
             out = self._interpreter.get_tensor(spec.index)
             if spec.quantized:
-                out = (out.astype(np.float32) - spec.zero_point) * np.float32(spec.scale)
+                out = dequantize(out, spec.scale, spec.zero_point)
             results.append(np.asarray(out, dtype=np.float32))
         return results
 

@@ -20,6 +20,7 @@ from blazepose_sdk.manifest import (  # noqa: F401 - re-exported for convert/ an
     output_roles,
     update_manifest,
 )
+from blazepose_sdk.runtime import dequantize, quantize
 
 
 def quantize_input(x: np.ndarray, tensor: dict) -> np.ndarray:
@@ -27,8 +28,7 @@ def quantize_input(x: np.ndarray, tensor: dict) -> np.ndarray:
     q = tensor.get("quantization")
     if not q:
         return np.asarray(x, dtype=tensor["dtype"])
-    info = np.iinfo(np.dtype(tensor["dtype"]))
-    return np.clip(np.rint(np.asarray(x, np.float32) / q["scale"] + q["zero_point"]), info.min, info.max).astype(tensor["dtype"])
+    return quantize(x, np.dtype(tensor["dtype"]), q["scale"], q["zero_point"])
 
 
 def dequantize_output(q: np.ndarray, tensor: dict) -> np.ndarray:
@@ -36,4 +36,4 @@ def dequantize_output(q: np.ndarray, tensor: dict) -> np.ndarray:
     quant = tensor.get("quantization")
     if not quant:
         return np.asarray(q, np.float32)
-    return ((np.asarray(q).astype(np.float32) - quant["zero_point"]) * np.float32(quant["scale"])).astype(np.float32)
+    return dequantize(q, quant["scale"], quant["zero_point"])
