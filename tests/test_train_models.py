@@ -157,3 +157,45 @@ def test_detector_trains_and_exports_for_the_sdk(tmp_path):
     det_file = model_file_from_path(path)
     assert det_file.sha256 == file_sha256(path) and det_file.value_range == (-1.0, 1.0)
     assert det_file.output_roles[det.box_output] == "boxes" and det_file.output_roles[det.score_output] == "scores"
+
+
+def test_detector_cli_trains_resumes_and_exports(tmp_path):
+    """`python -m training.train_detector` end to end on 4 records: 2 steps with a checkpoint,
+    a rerun that resumes at step 2 and stops at 3, then --export-only of the latest checkpoint
+    (Keras file, float and INT8 TFLite, manifest) that the SDK's detector accepts."""
+    import json
+
+    from training.data.sample import Sample, ShardedWriter, alignment_points, encode_jpeg
+    from training.train_detector import main
+
+    rng = np.random.default_rng(2)
+    with ShardedWriter(str(tmp_path / "rec"), 4, per_shard=4) as w:
+        for i in range(4):
+            img, lm = _stick_figure(rng)
+            mask = np.ones(33, np.float32)
+            face = np.r_[lm[:11, :2].min(0) - 4, lm[:11, :2].max(0) + 4].astype(np.float32)
+            w.write(Sample(image_jpeg=encode_jpeg(img), landmarks_px=lm, visibility=mask, landmark_mask=mask,
+                           box_xyxy_px=np.r_[lm[:, :2].min(0), lm[:, :2].max(0)].astype(np.float32),
+                           alignment_px=alignment_points(lm, mask).astype(np.float32),
+                           face_box_xyxy_px=face, has_face_box=1.0, source="test", image_id=f"s{i}"))
+    run = tmp_path / "run"
+    common = ["--run-dir", str(run), "--set", f"train.data=[{tmp_path}/rec-*.tfrecord]", "--set", "train.batch_size=2",
+              "--set", "train.warmup=1", "--set", "train.log_every=1", "--set", "train.checkpoint_every=1",
+              "--set", "train.shuffle_buffer=4", "--strategy", "default", "--precision", "float32"]
+    assert main(common + ["--set", "train.steps=2"]) == 0
+    assert main(common + ["--set", "train.steps=3"]) == 0
+    steps = [json.loads(line)["step"] for line in (run / "losses.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3]  # resumed at 2, not restarted
+    assert main(common + ["--set", "train.steps=3", "--export-only"]) == 0
+    out = run / "export"
+    assert {"pose_detection_ours.keras", "pose_detection_ours.tflite", "pose_detection_ours_int8.tflite",
+            "manifest.json"} <= {p.name for p in out.iterdir()}
+    restored = keras.models.load_model(out / "pose_detection_ours.keras")
+    x = np.random.default_rng(3).uniform(-1, 1, (1, 224, 224, 3)).astype(np.float32)
+    det_file = model_file_from_path(out / "pose_detection_ours_int8.tflite")
+    with TFLiteModel(out / "pose_detection_ours.tflite") as tfl:
+        got = tfl.run(x)
+        boxes = next(g for g in got if g.shape[-1] == 12)
+        np.testing.assert_allclose(boxes, restored(x)[0].numpy(), rtol=1e-3, atol=1e-3)
+    with TFLiteModel(det_file.path, expected_sha256=det_file.sha256) as tfl:
+        PoseDetector(tfl, value_range=det_file.value_range, output_roles=det_file.output_roles)

@@ -11,6 +11,8 @@ Example (training/configs/landmark_lite.yaml)::
 
 from __future__ import annotations
 
+import argparse
+
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -206,3 +208,17 @@ def load_config(path: str | Path | None, kind: str, overrides: dict | None = Non
 
 def to_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)
+
+
+def add_run_arguments(ap: argparse.ArgumentParser) -> None:
+    """The command-line options every training script shares (config, run dir, overrides,
+    strategy, precision, export)."""
+    ap.add_argument("--config", default=None, help="YAML/JSON with model/loss/train sections")
+    ap.add_argument("--run-dir", required=True, help="checkpoints, logs and exports go here")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.steps=100")
+    ap.add_argument("--strategy", default="auto", help="auto, default, mirrored, multiworker or tpu")
+    ap.add_argument("--tpu", default="", help="TPU name/address for --strategy tpu")
+    ap.add_argument("--precision", default="auto", help="auto (mixed_float16 on GPU), float32, mixed_float16, mixed_bfloat16")
+    ap.add_argument("--export", action="store_true", help="export TFLite (float + INT8) after training")
+    ap.add_argument("--export-only", action="store_true",
+                    help="no training: export the latest checkpoint of --run-dir (as --export would)")

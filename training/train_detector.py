@@ -21,7 +21,7 @@ import numpy as np
 from blazepose_sdk.detector import DETECTOR_VALUE_RANGE
 from blazepose_sdk.image import crop_roi
 from blazepose_sdk.roi import Roi, image_to_roi, letterbox_roi
-from training.config import DetectorLossConfig, DetectorModelConfig, TrainConfig, load_config, to_dict
+from training.config import DetectorLossConfig, DetectorModelConfig, TrainConfig, add_run_arguments, load_config
 from training.data.augment import flip_landmarks
 from training.data.sample import FACE_LANDMARKS, alignment_points
 from training.models.detector import encode_targets, match_anchors, matching_anchors, sdk_anchors
@@ -183,10 +183,13 @@ def make_engine_dataset(files: list[str], model_cfg: DetectorModelConfig, loss_c
 
 def export(model, model_cfg: DetectorModelConfig, out_dir: str | Path, name: str,
            representative_files: list[str] | None = None, num_calibration: int = 200) -> list[dict]:
-    """Write ``name``.tflite (float32), ``name``_int8.tflite and manifest.json to ``out_dir``."""
+    """Write ``name``.keras, ``name``.tflite (float32), ``name``_int8.tflite and manifest.json to
+    ``out_dir``."""
     from training.models.export import detector_manifest_entry, to_tflite, write_manifest
 
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(out_dir / f"{name}.keras")  # the input of `python -m convert keras`
     entries = [detector_manifest_entry(to_tflite(model, out_dir / f"{name}.tflite", "float"), "float")]
     if representative_files:
         ds = make_dataset(representative_files, model_cfg, DetectorLossConfig(), TrainConfig(), 1, augment=False)
@@ -203,43 +206,24 @@ def export(model, model_cfg: DetectorModelConfig, out_dir: str | Path, name: str
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.train_detector", description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default=None, help="YAML/JSON with model/loss/train sections")
-    ap.add_argument("--run-dir", required=True, help="checkpoints, logs and exports go here")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.steps=100")
-    ap.add_argument("--strategy", default="auto", help="auto, default, mirrored, multiworker or tpu")
-    ap.add_argument("--tpu", default="", help="TPU name/address for --strategy tpu")
-    ap.add_argument("--precision", default="auto", help="auto (mixed_float16 on GPU), float32, mixed_float16, mixed_bfloat16")
-    ap.add_argument("--export", action="store_true", help="export TFLite (float + INT8) after training")
+    add_run_arguments(ap)
     a = ap.parse_args(argv)
 
     from training.losses import detector_losses
     from training.models.detector import build_detector
-    from training.models.runner import make_strategy, setup_precision, train
+    from training.models.runner import train_and_export
 
     cfg = load_config(a.config, "detector", parse_overrides(a.set))
     files = expand_files(cfg.train.data)
-    strategy = make_strategy(a.strategy, a.tpu)
-    policy = setup_precision(a.precision)
-    per_replica = cfg.train.batch_size // strategy.num_replicas_in_sync
-    s = cfg.model.input_size
-    model, result = train(
-        build_model=lambda: build_detector(cfg.model),
-        loss_fn=lambda out, t: detector_losses(out[0], out[1], t, cfg.loss, s),
-        make_dataset=lambda ctx: (make_engine_dataset(files, cfg.model, cfg.loss, cfg.train, per_replica, True, ctx)
-                                  if cfg.train.input == "engine"
-                                  else make_dataset(files, cfg.model, cfg.loss, cfg.train, per_replica, True, ctx)),
-        cfg=cfg.train, run_dir=a.run_dir, strategy=strategy, policy=policy, config_dict=to_dict(cfg),
+    train_and_export(
+        a, cfg, build_model=lambda: build_detector(cfg.model),
+        loss_fn=lambda out, t: detector_losses(out[0], out[1], t, cfg.loss, cfg.model.input_size),
+        make_dataset=lambda batch, ctx: (make_engine_dataset(files, cfg.model, cfg.loss, cfg.train, batch, True, ctx)
+                                         if cfg.train.input == "engine"
+                                         else make_dataset(files, cfg.model, cfg.loss, cfg.train, batch, True, ctx)),
+        export=lambda model, out_dir, rep: export(model, cfg.model, out_dir, "pose_detection_ours", rep),
+        representative_files=expand_files(cfg.train.val_data) if cfg.train.val_data else files,
     )
-    print(f"done: step {result.step}, losses {result.last_losses}")
-    if a.export:
-        import keras
-
-        keras.mixed_precision.set_global_policy("float32")
-        fresh = build_detector(cfg.model)
-        fresh.set_weights(model.get_weights())
-        val = expand_files(cfg.train.val_data) if cfg.train.val_data else files
-        for e in export(fresh, cfg.model, Path(a.run_dir) / "export", "pose_detection_ours", val):
-            print(f"exported {e['file']}: {e['bytes']} bytes sha256 {e['sha256']}")
     return 0
 
 

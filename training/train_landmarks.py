@@ -26,7 +26,7 @@ import numpy as np
 from blazepose_sdk.image import crop_roi
 from blazepose_sdk.landmarker import LANDMARK_VALUE_RANGE
 from blazepose_sdk.roi import Roi, image_to_tensor_matrix, roi_from_alignment_points
-from training.config import LandmarkLossConfig, LandmarkModelConfig, TrainConfig, load_config, to_dict
+from training.config import LandmarkLossConfig, LandmarkModelConfig, TrainConfig, add_run_arguments, load_config
 from training.data.augment import flip_landmarks
 from training.data.sample import alignment_points
 
@@ -323,13 +323,16 @@ def tflite_predictor(path: str):
 
 def export(model, model_cfg: LandmarkModelConfig, out_dir: str | Path, name: str,
            representative_files: list[str] | None = None, num_calibration: int = 200) -> list[dict]:
-    """Write ``name``.tflite (float32), ``name``_int8.tflite (if representative files) and
-    manifest.json to ``out_dir``; returns the manifest entries."""
+    """Write ``name``.keras (the inference model), ``name``.tflite (float32),
+    ``name``_int8.tflite (if representative files) and manifest.json to ``out_dir``; returns
+    the manifest entries."""
     from training.models.export import landmark_manifest_entry, to_tflite, write_manifest
     from training.models.landmark import inference_model
 
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     infer = inference_model(model)
+    infer.save(out_dir / f"{name}.keras")  # the input of `python -m convert keras`
     entries = []
     p = to_tflite(infer, out_dir / f"{name}.tflite", "float")
     entries.append(landmark_manifest_entry(p, "float"))
@@ -359,13 +362,7 @@ def parse_overrides(items: list[str]) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.train_landmarks", description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default=None, help="YAML/JSON with model/loss/train sections")
-    ap.add_argument("--run-dir", required=True, help="checkpoints, logs and exports go here")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.steps=100")
-    ap.add_argument("--strategy", default="auto", help="auto, default, mirrored, multiworker or tpu")
-    ap.add_argument("--tpu", default="", help="TPU name/address for --strategy tpu")
-    ap.add_argument("--precision", default="auto", help="auto (mixed_float16 on GPU), float32, mixed_float16, mixed_bfloat16")
-    ap.add_argument("--export", action="store_true", help="export TFLite (float + INT8) after training")
+    add_run_arguments(ap)
     ap.add_argument("--eval-only", action="store_true",
                     help="evaluate the latest checkpoint on train.val_data (and --compare models), no training")
     ap.add_argument("--compare", action="append", default=[], metavar="TFLITE",
@@ -374,7 +371,7 @@ def main(argv=None) -> int:
 
     from training.losses import landmark_losses
     from training.models.landmark import build_landmark_model
-    from training.models.runner import make_strategy, setup_precision, train
+    from training.models.runner import train_and_export
 
     cfg = load_config(a.config, "landmark", parse_overrides(a.set))
     if a.eval_only:
@@ -394,28 +391,16 @@ def main(argv=None) -> int:
         print(json.dumps(rows, indent=1))
         return 0
     files = expand_files(cfg.train.data)
-    strategy = make_strategy(a.strategy, a.tpu)
-    policy = setup_precision(a.precision)
-    per_replica = cfg.train.batch_size // strategy.num_replicas_in_sync
     loss_cfg: LandmarkLossConfig = cfg.loss
-    model, result = train(
-        build_model=lambda: build_landmark_model(cfg.model),
+    train_and_export(
+        a, cfg, build_model=lambda: build_landmark_model(cfg.model),
         loss_fn=lambda out, t: landmark_losses(out, t, loss_cfg, cfg.model.heatmap_stride),
-        make_dataset=lambda ctx: (make_engine_dataset(files, cfg.model, cfg.train, per_replica, True, ctx)
-                                  if cfg.train.input == "engine"
-                                  else make_dataset(files, cfg.model, cfg.train, per_replica, True, ctx)),
-        cfg=cfg.train, run_dir=a.run_dir, strategy=strategy, policy=policy, config_dict=to_dict(cfg),
+        make_dataset=lambda batch, ctx: (make_engine_dataset(files, cfg.model, cfg.train, batch, True, ctx)
+                                         if cfg.train.input == "engine"
+                                         else make_dataset(files, cfg.model, cfg.train, batch, True, ctx)),
+        export=lambda model, out_dir, rep: export(model, cfg.model, out_dir, "pose_landmark_ours", rep),
+        representative_files=expand_files(cfg.train.val_data) if cfg.train.val_data else files,
     )
-    print(f"done: step {result.step}, losses {result.last_losses}")
-    if a.export:
-        import keras
-
-        keras.mixed_precision.set_global_policy("float32")
-        fresh = build_landmark_model(cfg.model)
-        fresh.set_weights(model.get_weights())
-        val = expand_files(cfg.train.val_data) if cfg.train.val_data else files
-        for e in export(fresh, cfg.model, Path(a.run_dir) / "export", "pose_landmark_ours", val):
-            print(f"exported {e['file']}: {e['bytes']} bytes sha256 {e['sha256']}")
     return 0
 
 

@@ -5,9 +5,10 @@ flag, mixed precision on GPUs, a custom tf.function step, resumable checkpoints
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,4 +189,45 @@ def train(
     return model, RunResult(int(step.numpy()), last, first or {}, time.time() - t0)
 
 
-__all__ = ["STRATEGIES", "RunResult", "make_strategy", "setup_precision", "to_dict", "train"]
+def train_and_export(
+    args: argparse.Namespace,
+    cfg,
+    build_model: Callable[[], keras.Model],
+    loss_fn: Callable[[dict | list, dict], dict],
+    make_dataset: Callable[[int, tf.distribute.InputContext | None], tf.data.Dataset],
+    export: Callable[[keras.Model, Path, list[str]], Iterable[dict]],
+    representative_files: list[str],
+) -> RunResult:
+    """Run :func:`train` with the options of :func:`training.config.add_run_arguments`; with ``--export``, copy
+    the weights into a float32 model and call ``export(model, run_dir/"export", files)``, which
+    returns the manifest entries it wrote. ``make_dataset(per_replica_batch, input_context)``.
+    With ``--export-only``, the latest checkpoint is restored and exported without training."""
+    if getattr(args, "export_only", False):
+        model = build_model()
+        latest = tf.train.latest_checkpoint(str(Path(args.run_dir) / "ckpt"))
+        if latest is None:
+            raise SystemExit(f"no checkpoint in {args.run_dir}/ckpt")
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        tf.train.Checkpoint(model=model, step=step).restore(latest).expect_partial()
+        result = RunResult(int(step.numpy()), {}, {}, 0.0)
+        print(f"exporting {latest} (step {result.step})")
+    else:
+        strategy = make_strategy(args.strategy, args.tpu)
+        policy = setup_precision(args.precision)
+        per_replica = cfg.train.batch_size // strategy.num_replicas_in_sync
+        model, result = train(
+            build_model=build_model, loss_fn=loss_fn, make_dataset=lambda ctx: make_dataset(per_replica, ctx),
+            cfg=cfg.train, run_dir=args.run_dir, strategy=strategy, policy=policy, config_dict=to_dict(cfg),
+        )
+        print(f"done: step {result.step}, losses {result.last_losses}")
+    if args.export or getattr(args, "export_only", False):
+        keras.mixed_precision.set_global_policy("float32")
+        fresh = build_model()
+        fresh.set_weights(model.get_weights())
+        for e in export(fresh, Path(args.run_dir) / "export", representative_files):
+            print(f"exported {e['file']}: {e['bytes']} bytes sha256 {e['sha256']}")
+    return result
+
+
+__all__ = ["STRATEGIES", "RunResult", "make_strategy", "setup_precision", "to_dict", "train",
+           "train_and_export"]
