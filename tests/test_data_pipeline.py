@@ -231,3 +231,26 @@ def test_same_seed_same_batches_other_seed_differs(records):
             np.testing.assert_array_equal(ta[k], tb[k])
     assert not np.array_equal(a[0][0], c[0][0])
     assert not np.array_equal(a[0][1]["landmarks"], a[1][1]["landmarks"])
+
+
+def test_export_labels_for_the_benchmark_suite(records, tmp_path):
+    """Sample records -> benchmarks' BlazePose-33 labels file: SDK pixel convention (engine - 0.5),
+    padding offset, world landmarks, and visibility limited to labelled points inside the image."""
+    from benchmarks.datasets import load_labels
+    from training.data.export_labels import export_labels
+    from training.data.sample import read_tfrecords
+
+    path = export_labels(records[:1], tmp_path / "labels", pad=2.0)
+    samples = read_tfrecords(records[:1])
+    got = load_labels(path)
+    assert len(got.items) == len(samples) == 3
+    item, s = got.items[0], samples[0]
+    image = item.load()
+    assert image.shape == (2 * H, 2 * W, 3)
+    (person,) = item.persons
+    expected = s.landmarks_px[:, :2] - 0.5 + [W // 2, H // 2]
+    np.testing.assert_allclose(person.xy_px, expected, atol=1e-3)
+    np.testing.assert_allclose(person.world_m, s.world_m, atol=1e-4)
+    assert person.visible.all()
+    # the padded image holds the original in its middle (JPEG: within a few grey levels)
+    assert np.abs(image[H // 2:H // 2 + H, W // 2:W // 2 + W].astype(int) - s.image_rgb().astype(int)).mean() < 3
