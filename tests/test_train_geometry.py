@@ -108,6 +108,25 @@ def test_detector_targets_invert_the_sdk_decoder():
     np.testing.assert_allclose(dec[:, 4:], np.repeat(kp.reshape(1, 8), len(dec), 0), atol=1e-5)
 
 
+def test_small_faces_get_every_anchor_centred_on_them():
+    """A face far smaller than the stride-8 SSD anchors: every anchor whose centre lies on the face
+    is positive (not only the best-IoU one), the ring around it is ignored, the rest background."""
+    from training.models.detector import BACKGROUND, IGNORED, _iou_one_to_many
+
+    match = matching_anchors(224)
+    box = np.array([[101.0, 61.0, 115.0, 75.0]]) / 224  # 14 px face, anchors are >= 33 px
+    assign = match_anchors(box, match, 0.5)
+    centres = match[:, :2] * 224
+    on_face = (centres[:, 0] >= 101) & (centres[:, 0] <= 115) & (centres[:, 1] >= 61) & (centres[:, 1] <= 75)
+    assert on_face.sum() >= 2 and (assign[on_face] == 0).all()
+    near = (np.abs(centres[:, 0] - 108) <= 14) & (np.abs(centres[:, 1] - 68) <= 14) & ~on_face
+    best = int(np.argmax(_iou_one_to_many(box[0], match)))
+    near[best] = False
+    assert near.any() and (assign[near] == IGNORED).all()
+    far = ~(on_face | near) & (np.arange(len(assign)) != best)
+    assert (assign[far] == BACKGROUND).all()
+
+
 def test_detector_example_labels_the_letterboxed_face():
     lm = _person((160.5, 120.5), math.radians(90.0))
     face = np.array([150.0, 10.0, 170.0, 30.0], np.float32)
@@ -115,7 +134,7 @@ def test_detector_example_labels_the_letterboxed_face():
     x, t = detector_example(img, lm, np.ones(33), face, 1.0, DetectorModelConfig(), DetectorLossConfig(), TrainConfig())
     assert x.shape == (224, 224, 3) and x.min() == -1.0
     pos = t["labels"] > 0
-    assert pos.sum() >= 1 and (t["labels"] >= 0).all()
+    assert pos.sum() >= 1 and set(np.unique(t["labels"])) == {-1.0, 0.0, 1.0}  # near misses ignored
     dec = decode_boxes(t["boxes"], sdk_anchors(224))[pos]
     frame = letterbox_roi(320, 240)
     want_box = image_to_roi(np.array([[face[0], face[1]], [face[2], face[3]]]) - 0.5, frame).reshape(4)

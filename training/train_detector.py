@@ -24,7 +24,7 @@ from blazepose_sdk.roi import Roi, image_to_roi, letterbox_roi
 from training.config import DetectorLossConfig, DetectorModelConfig, TrainConfig, add_run_arguments, load_config
 from training.data.augment import flip_landmarks
 from training.data.sample import FACE_LANDMARKS, alignment_points
-from training.models.detector import encode_targets, match_anchors, matching_anchors, sdk_anchors
+from training.models.detector import IGNORED, encode_targets, match_anchors, matching_anchors, sdk_anchors
 from training.train_landmarks import _parse, data_to_sdk_px, expand_files, parse_overrides
 
 # Face box from face landmarks when the sample has none: their box grown by this factor
@@ -95,6 +95,7 @@ def detector_example(image_rgb: np.ndarray, landmarks_px: np.ndarray, mask: np.n
         return tensor.astype(np.float32), {"labels": labels, "boxes": boxes}  # face left the frame
     assign = match_anchors(box[None], matching_anchors(s), loss_cfg.match_iou)
     labels[assign >= 0] = 1.0
+    labels[assign == IGNORED] = -1.0
     boxes = encode_targets(box[None], kp[None], anchors, assign, s)
     return tensor.astype(np.float32), {"labels": labels, "boxes": boxes}
 
@@ -150,6 +151,7 @@ def anchor_targets(face_box: np.ndarray, has_face_box: np.ndarray, alignment: np
             continue  # the face left the frame: all background
         assign = match_anchors(box[None], match, match_iou)
         labels[i, assign >= 0] = 1.0
+        labels[i, assign == IGNORED] = -1.0
         boxes[i] = encode_targets(box[None], np.asarray(alignment[i])[None], anchors, assign, input_size)
     return labels, boxes
 

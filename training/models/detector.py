@@ -31,6 +31,11 @@ BACKBONE_CHANNELS = (24, 32, 64, 96, 128)
 BACKBONE_BLOCKS = (1, 2, 3, 3, 3)
 # The box head predicts in tenths of the input side; this factor turns them into raw units.
 RAW_UNITS_PER_OUTPUT = 0.1
+# match_anchors labels: background, and near misses that take no classification loss.
+BACKGROUND, IGNORED = -1, -2
+# Anchors whose centre lies within this many face-box sizes of a face (and are not positive)
+# are ignored (ours).
+IGNORE_EXPAND = 2.0
 # Score prior (sigmoid(-4.6) = 0.01): RetinaNet's classification bias init (Lin et al. 2017, 4.1).
 SCORE_PRIOR_LOGIT = -4.6
 
@@ -100,20 +105,38 @@ def _iou_one_to_many(box: np.ndarray, anchors_cxcywh: np.ndarray) -> np.ndarray:
 
 
 def match_anchors(face_boxes_norm: np.ndarray, match_anchors_: np.ndarray, min_iou: float) -> np.ndarray:
-    """Index of the matched face (or -1) per anchor. ``face_boxes_norm`` (F, 4) xyxy 0..1.
+    """Per anchor: the index of its face (positive), ``BACKGROUND`` (-1) or ``IGNORED`` (-2).
+    ``face_boxes_norm`` (F, 4) xyxy 0..1; ``match_anchors_`` (N, 4) cx, cy, w, h (0..1).
 
-    An anchor matches the face with the highest IoU if that IoU >= ``min_iou``; every face also
-    takes its best anchor (so small faces always get one), SSD's matching strategy
-    (Liu et al. 2016, section 2.2)."""
+    Positive: the anchor's IoU with a face is >= ``min_iou`` (SSD, Liu et al. 2016, sec. 2.2),
+    or its centre lies inside the face box (centre sampling, as FCOS, Tian et al. 2019): the
+    SSD scales of the stride-8 anchors (33 px at 224) are far larger than most faces in a
+    full-body frame, so by IoU alone a small face gets only its forced best anchor while the
+    neighbours that see the same pixels are trained as background, and the classifier cannot
+    separate them. Every face also takes its best-IoU anchor. Ignored (no classification loss):
+    anchors whose centre lies within ``IGNORE_EXPAND`` times the face box (about its centre)
+    that are not positive - the near misses are neither face nor background.
+    """
     n = match_anchors_.shape[0]
-    out = -np.ones(n, np.int64)
+    out = np.full(n, BACKGROUND, np.int64)
     if len(face_boxes_norm) == 0:
         return out
-    ious = np.stack([_iou_one_to_many(b, match_anchors_) for b in face_boxes_norm])  # (F, N)
-    best_face = ious.argmax(0)
-    best_iou = ious.max(0)
-    out[best_iou >= min_iou] = best_face[best_iou >= min_iou]
-    for f in range(len(face_boxes_norm)):
+    boxes = np.asarray(face_boxes_norm, np.float64).reshape(-1, 4)
+    ious = np.stack([_iou_one_to_many(b, match_anchors_) for b in boxes])  # (F, N)
+    cx, cy = match_anchors_[:, 0], match_anchors_[:, 1]
+
+    def inside(scale: float) -> np.ndarray:  # (F, N): anchor centre inside the scaled box
+        c = 0.5 * (boxes[:, :2] + boxes[:, 2:])
+        half = 0.5 * scale * (boxes[:, 2:] - boxes[:, :2])
+        return ((np.abs(cx[None] - c[:, :1]) <= half[:, :1]) & (np.abs(cy[None] - c[:, 1:]) <= half[:, 1:]))
+
+    near = inside(IGNORE_EXPAND).any(0)
+    out[near] = IGNORED
+    positive = (ious >= min_iou) | inside(1.0)
+    score = np.where(positive, ious + 1.0, -1.0)  # among the faces an anchor is positive for, the best IoU
+    pos = positive.any(0)
+    out[pos] = score.argmax(0)[pos]
+    for f in range(len(boxes)):
         out[int(ious[f].argmax())] = f
     return out
 
