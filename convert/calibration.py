@@ -148,7 +148,7 @@ def engine_samples(folder: str | os.PathLike, size: int, limit: int = 200) -> li
     if not shards:
         raise FileNotFoundError(f"no *.tfrecord shards in {folder}")
     out = []
-    for sample in read_tfrecords(shards)[:limit]:
+    for sample in read_tfrecords(shards, limit):
         points = np.asarray(sample.alignment_px, dtype=np.float64)
         if not np.all(np.isfinite(points[:2])):
             continue

@@ -121,6 +121,19 @@ def build_eval(kind: str, shape, eval_source, calib_source, detector) -> EvalSet
         frames, note = _frames(calib_source), "evaluated on the calibration frames (NOT held out)"
     elif eval_source is None:
         frames, note = heldout_frames(), "held-out: built-in basketball1 warps + pan clip (same photo as calibration)"
+    elif kind in ("landmark", "detector") and any(Path(eval_source).glob("*.tfrecord")):
+        # the data engine's held-out shards: whole frames, and for landmark models the crops at
+        # each sample's labelled ROI (no detector in the loop)
+        pairs = cal.engine_samples(eval_source, shape[1])
+        if not pairs:
+            raise ValueError(f"no usable samples in {eval_source}")
+        frames = [frame for frame, _ in pairs]
+        note = f"held-out: {eval_source} ({len(frames)} data-engine samples, labelled ROIs)"
+        if kind == "detector":
+            return EvalSet(cal.detector_inputs(frames, shape[1]), frames, None, note)
+        rois = [(i, roi) for i, (_, roi) in enumerate(pairs)]
+        crops = cal.landmark_crops(frames, rois, shape[1])
+        return EvalSet(np.stack([c.tensor[0] for c in crops]), frames, rois, note)
     else:
         frames, note = cal.frames_from_folder(eval_source), f"held-out: {eval_source}"
     inputs, rois = _inputs_from_frames(kind, shape, frames, detector)

@@ -204,12 +204,14 @@ class ShardedWriter:
         self.finish()
 
 
-def read_tfrecords(paths) -> list[Sample]:
-    """All samples of the given TFRecord files, in order (for tests and tools)."""
+def read_tfrecords(paths, limit: int | None = None) -> list[Sample]:
+    """The samples of the given TFRecord files, in order, at most ``limit`` (for tests and tools)."""
     import tensorflow as tf
 
     out = []
     for p in paths:
         for rec in tf.data.TFRecordDataset([str(p)]).as_numpy_iterator():
+            if limit is not None and len(out) >= limit:
+                return out
             out.append(from_example_bytes(rec))
     return out
