@@ -9,7 +9,8 @@ TFLite runtime. Everything else (training, conversion, benchmarks, tests) is an 
     pip install "blazepose-sdk[convert]"       # + ONNX <-> TF/TFLite conversion tools
     pip install "blazepose-sdk[dev]"           # + test and build tools
 
-Model files in blazepose_sdk/models/ (and its manifest) ship inside the wheel as package data.
+Our model files in blazepose_sdk/model_files/ (with their manifest and model card) ship inside the
+wheel as package data; the official MediaPipe models never do.
 """
 
 from pathlib import Path
@@ -34,6 +35,10 @@ LITERT_MARKER = (
 # wheels for cp38-cp311 (2.13.0: manylinux2014, up to cp310). It was built against NumPy 1.x
 # and fails to import under NumPy 2, hence the numpy cap on armv7l.
 TFLITE_RUNTIME_MARKER = "sys_platform == 'linux' and platform_machine == 'armv7l'"
+
+# The official model file names (blazepose_sdk.models.REFERENCE_FILES): never packaged.
+OFFICIAL_MODEL_FILES = ("pose_detection.tflite", "pose_landmark_lite.tflite", "pose_landmark_full.tflite",
+                        "pose_landmark_heavy.tflite")
 
 INSTALL_REQUIRES = [
     "numpy>=1.23; platform_machine != 'armv7l'",
@@ -64,12 +69,10 @@ setup(
         include=["blazepose_sdk", "blazepose_sdk.*", "benchmarks", "benchmarks.*"],
         exclude=["benchmarks.edge", "benchmarks.edge.*"],
     ),
-    # Every file under blazepose_sdk/models/ (model files, manifest.json, model cards), but never
-    # the official MediaPipe models: those are fetched into a user cache, not redistributed.
-    package_data={"blazepose_sdk": ["models/*", "models/**/*"]},
-    exclude_package_data={
-        "blazepose_sdk": ["models/pose_detection.tflite", "models/pose_landmark_*.tflite", "models/*.pyc"]
-    },
+    # Every file under blazepose_sdk/model_files/ (our models, manifest.json, model card), but
+    # never the official MediaPipe models: those are fetched into a user cache, not redistributed.
+    package_data={"blazepose_sdk": ["model_files/*", "model_files/**/*"]},
+    exclude_package_data={"blazepose_sdk": [f"model_files/{name}" for name in OFFICIAL_MODEL_FILES] + ["model_files/*.pyc"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={"bench": BENCH, "train": TRAIN, "convert": CONVERT, "dev": DEV},
     entry_points={"console_scripts": ["blazepose=blazepose_sdk.cli:main"]},

@@ -3,7 +3,8 @@
 A row is either a *pipeline* (a person detector plus a landmark model, run through
 :class:`~blazepose_sdk.tracker.PoseTracker`) or a single *.tflite file*. ``--model`` values:
 
-* a pipeline name known to the SDK (``reference-lite``, ``reference-full``, ``reference-heavy``);
+* a pipeline name known to the SDK (``ours-lite``, ``reference-lite``, ``reference-full``,
+  ``reference-heavy``);
 * a path to a ``.tflite`` file (a landmark model is paired with the reference detector in the
   pipeline and accuracy suites; any file works in the latency suite);
 * ``DETECTOR.tflite+LANDMARK.tflite``: a pipeline from two files;
@@ -11,7 +12,7 @@ A row is either a *pipeline* (a person detector plus a landmark model, run throu
 
 The three official BlazePose pipelines are always added first when they are in the model cache
 (``blazepose models fetch-reference``); when they are not, a note says so and the run goes on
-with the rows given.
+with the rows given. Our own pipelines that ship inside the SDK (``ours-lite``) follow them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blazepose_sdk.errors import ModelNotFoundError
-from blazepose_sdk.models import REFERENCE_PIPELINES, resolve_pipeline
+from blazepose_sdk.models import BUNDLED_PIPELINES, REFERENCE_PIPELINES, resolve_pipeline
 
 # Row every ratio is taken against ("ours / BlazePose-lite").
 BASELINE_ROW = "reference-lite"
@@ -78,16 +79,23 @@ def parse_row(spec: str) -> ModelRow:
             if not Path(p).is_file():
                 raise ModelNotFoundError(f"model file not found: {p} (in --model {spec!r})")
         return ModelRow(label or Path(lm).stem, Path(lm), Path(det))
+    if value in BUNDLED_PIPELINES:
+        pipeline = resolve_pipeline(value)
+        return ModelRow(label or value, pipeline.landmark.path, pipeline.detector.path, sha256=pipeline.landmark.sha256,
+                        detector_sha256=pipeline.detector.sha256, pipeline=value)
     path = Path(value)
     if not path.is_file():
         raise ModelNotFoundError(
-            f"--model {spec!r}: no such file and not a pipeline name (known: {sorted(REFERENCE_PIPELINES)})"
+            f"--model {spec!r}: no such file and not a pipeline name "
+            f"(known: {sorted(BUNDLED_PIPELINES) + sorted(REFERENCE_PIPELINES)})"
         )
     return ModelRow(label or path.stem, path)
 
 
-def resolve_rows(specs: list[str] | None, include_reference: bool = True) -> tuple[list[ModelRow], list[str]]:
-    """The reference rows (when cached) followed by the ``--model`` rows, and notes for the report.
+def resolve_rows(specs: list[str] | None, include_reference: bool = True,
+                 include_bundled: bool = True) -> tuple[list[ModelRow], list[str]]:
+    """The reference rows (when cached), our shipped pipelines, then the ``--model`` rows, and
+    notes for the report.
 
     A spec that cannot be resolved is left out with a note rather than ending the run.
     """
@@ -105,7 +113,10 @@ def resolve_rows(specs: list[str] | None, include_reference: bool = True) -> tup
                 f"reference models not in the cache ({', '.join(missing)}): run `blazepose models fetch-reference` "
                 "to add the official BlazePose rows"
             )
-    for spec in specs or []:
+    specs = list(specs or [])
+    if include_bundled:
+        specs = [name for name in sorted(BUNDLED_PIPELINES) if name not in specs] + specs
+    for spec in specs:
         try:
             row = parse_row(spec)
         except (ModelNotFoundError, ValueError) as exc:

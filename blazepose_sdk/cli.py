@@ -11,7 +11,7 @@ from pathlib import Path
 from . import __version__
 from .drawing import draw_pose
 from .errors import BlazePoseError, VideoError
-from .models import available_pipelines, fetch_reference, reference_dir, REFERENCE_FILES
+from .models import BUNDLED_DIR, BUNDLED_PIPELINES, REFERENCE_FILES, available_pipelines, fetch_reference, reference_dir
 from .tracker import DEFAULT_MODEL, PoseTracker, TrackerOptions
 from .video import IMAGE_SUFFIXES, VideoReader, VideoWriter, is_image_path, read_image, write_image
 
@@ -137,7 +137,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     folder = reference_dir()
     for name in available_pipelines():
-        print(name)
+        print(f"{name}{' (default)' if name == DEFAULT_MODEL else ''}")
+    print(f"bundled models: {BUNDLED_DIR}")
+    for filename in sorted({f for pair in BUNDLED_PIPELINES.values() for f in pair}):
+        print(f"  {filename}: {'present' if (BUNDLED_DIR / filename).is_file() else 'missing'}")
     print(f"reference cache: {folder}")
     for filename in REFERENCE_FILES:
         print(f"  {filename}: {'present' if (folder / filename).is_file() else 'missing'}")

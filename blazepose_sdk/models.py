@@ -1,5 +1,10 @@
-"""Model files: the official BlazePose models (fetched with npm into a user cache) and
-named pipelines that pair a detector with a landmark model.
+"""Model files: our own models (shipped inside the package, in ``blazepose_sdk/model_files/``),
+the official BlazePose models (fetched with npm into a user cache) and named pipelines that
+pair a detector with a landmark model.
+
+Our models need no download: ``ours-lite`` (the default pipeline) resolves to the INT8 files in
+``model_files/``, each checked against the sha256 of its entry in ``model_files/manifest.json``
+(:mod:`blazepose_sdk.manifest`), which also gives their input value range and output roles.
 
 The official models are never shipped with the SDK. ``blazepose models fetch-reference``
 runs ``npm pack @mediapipe/pose@<version>``, extracts the four model files, checks each
@@ -89,6 +94,13 @@ def reference_dir() -> Path:
     return cache_dir() / "reference" / REFERENCE_NPM_VERSION
 
 
+# Our own models, shipped as package data (setup.py, MANIFEST.in); how each was made is in
+# model_files/MODEL_CARD.md. pipeline name -> (detector file, landmark file).
+BUNDLED_DIR = Path(__file__).resolve().parent / "model_files"
+BUNDLED_PIPELINES: dict[str, tuple[str, str]] = {
+    "ours-lite": ("ours_pose_detection_int8.tflite", "ours_pose_landmark_lite_int8.tflite"),
+}
+
 REFERENCE_PIPELINES = {
     "reference-lite": "pose_landmark_lite.tflite",
     "reference-full": "pose_landmark_full.tflite",
@@ -128,13 +140,34 @@ def model_file_from_path(path: str | os.PathLike) -> ModelFile:
     return ModelFile(path, entry["sha256"], (float(lo), float(hi)), roles)
 
 
+def bundled_model(filename: str) -> ModelFile:
+    """One of our shipped model files, with its manifest entry (sha256, value range, roles).
+
+    Raises:
+        ModelNotFoundError: the file is not in the installed package.
+        ManifestError: ``model_files/manifest.json`` is missing or has no entry for it.
+    """
+    from .errors import ManifestError
+
+    path = BUNDLED_DIR / filename
+    if not path.is_file():
+        raise ModelNotFoundError(f"bundled model {filename} is missing from {BUNDLED_DIR}; reinstall blazepose-sdk")
+    model = model_file_from_path(path)
+    if model.sha256 is None:
+        raise ManifestError(f"bundled model {filename} has no entry in {BUNDLED_DIR / MANIFEST_NAME}")
+    return model
+
+
 def available_pipelines() -> list[str]:
-    """Names accepted by :func:`resolve_pipeline`."""
-    return sorted(REFERENCE_PIPELINES)
+    """Names accepted by :func:`resolve_pipeline`: ours first, then the official ones."""
+    return sorted(BUNDLED_PIPELINES) + sorted(REFERENCE_PIPELINES)
 
 
 def resolve_pipeline(name: str) -> PipelineModels:
-    """Resolve a pipeline name (``reference-lite|full|heavy``) to its model files."""
+    """Resolve a pipeline name (``ours-lite``, ``reference-lite|full|heavy``) to its model files."""
+    if name in BUNDLED_PIPELINES:
+        detector, landmark = BUNDLED_PIPELINES[name]
+        return PipelineModels(name, bundled_model(detector), bundled_model(landmark))
     if name in REFERENCE_PIPELINES:
         return PipelineModels(
             name, reference_model("pose_detection.tflite"), reference_model(REFERENCE_PIPELINES[name])

@@ -29,7 +29,8 @@ from .smoothing import AuxiliarySmoother, PoseSmoother, SmoothingOptions
 DEFAULT_MIN_TRACKING_CONFIDENCE = 0.5
 # Frame interval assumed when process() is called without timestamps (30 fps).
 DEFAULT_FRAME_INTERVAL_MS = 1000.0 / 30.0
-DEFAULT_MODEL = "reference-full"
+# Our own models, shipped inside the package (blazepose_sdk/model_files): no download needed.
+DEFAULT_MODEL = "ours-lite"
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class TrackerOptions:
     """Options of :class:`PoseTracker`.
 
     Attributes:
-        model: pipeline name (``reference-lite|full|heavy``); ignored for a stage whose file is
+        model: pipeline name (``ours-lite``, the default, shipped with the SDK; or
+            ``reference-lite|full|heavy``, fetched once); ignored for a stage whose file is
             given in ``detector_model`` / ``landmark_model``.
         detector_model, landmark_model: paths of .tflite files to use instead. With a
             ``manifest.json`` beside them (:mod:`blazepose_sdk.manifest`), a file is refused

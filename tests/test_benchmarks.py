@@ -196,8 +196,9 @@ def test_resolve_rows_user_specs(tiny_models, tmp_path, monkeypatch):
             "missing.tflite",
         ]
     )
-    assert [r.name for r in rows] == ["tiny_float32", "mine", "tiny_int8"]
-    assert rows[0].detector is None and rows[2].detector == tiny_models["float32"]
+    assert [r.name for r in rows] == ["ours-lite", "tiny_float32", "mine", "tiny_int8"]
+    assert rows[0].pipeline == "ours-lite" and rows[0].detector.parent.name == "model_files"  # shipped, no fetch
+    assert rows[1].detector is None and rows[3].detector == tiny_models["float32"]
     assert any("fetch-reference" in n for n in notes)
     assert any("missing.tflite" in n for n in notes)
 
@@ -321,7 +322,7 @@ def test_latency_suite_json(quick_all):
 def test_pipeline_suite_json(quick_all):
     payload = _load(quick_all, "pipeline")
     rows = {r["name"]: r for r in payload["rows"]}
-    assert set(rows) == set(REFERENCE_ROWS)  # the tiny file is no landmark model: skipped with a note
+    assert set(rows) == set(REFERENCE_ROWS) | {"ours-lite"}  # the tiny file is no landmark model: skipped with a note
     assert any("tiny-int8" in n for n in payload["notes"])
     for row in rows.values():
         assert {v["video"] for v in row["videos"]} == {"vtest.avi", "pan-clip"}
@@ -358,7 +359,7 @@ def test_accuracy_suite_json(quick_all):
     assert truth["kind"] == "pseudo-labels" and truth["label_model"] == "reference-heavy"
     assert truth["groups"] == list(D.QUICK_DERIVATIONS)
     rows = {r["name"]: r for r in payload["rows"]}
-    assert set(rows) == set(REFERENCE_ROWS)
+    assert set(rows) == set(REFERENCE_ROWS) | {"ours-lite"}
     for row in rows.values():
         for field in (
             "images",

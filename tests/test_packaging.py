@@ -27,10 +27,11 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS_SRC = REPO / "blazepose_sdk" / "models"
-# Files in blazepose_sdk/models/ that must never ship (setup.py exclude_package_data,
+MODELS_SRC = REPO / "blazepose_sdk" / "model_files"
+# Files in blazepose_sdk/model_files/ that must never ship (setup.py exclude_package_data,
 # MANIFEST.in): the official MediaPipe models are fetched into a user cache, not redistributed.
-NEVER_SHIPPED = ("pose_detection.tflite", "pose_landmark_*.tflite", "*.pyc")
+NEVER_SHIPPED = ("pose_detection.tflite", "pose_landmark_lite.tflite", "pose_landmark_full.tflite",
+                 "pose_landmark_heavy.tflite", "*.pyc")
 BASE_DEPENDENCIES_64BIT = {"numpy", "opencv-python-headless", "tqdm", "ai-edge-litert"}
 BUILD_TIMEOUT_S = 300
 
@@ -66,7 +67,7 @@ def _shippable(models_dir: Path) -> set[str]:
 
 
 def _wheel_models(wheel: Path) -> set[str]:
-    prefix = "blazepose_sdk/models/"
+    prefix = "blazepose_sdk/model_files/"
     with zipfile.ZipFile(wheel) as zf:
         return {n[len(prefix):] for n in zf.namelist() if n.startswith(prefix) and not n.endswith("/")}
 
@@ -95,12 +96,14 @@ def test_wheel_has_package_and_console_script(dists):
 
 
 def test_wheel_ships_every_model_file_and_manifest(dists):
-    """Every file in blazepose_sdk/models/ of the source tree, and nothing else, is in the wheel.
-    (Until the first trained models land that folder does not exist and the set is empty.)"""
+    """Every file in blazepose_sdk/model_files/ of the source tree, and nothing else, is in the
+    wheel: our default pipeline's models with their manifest."""
+    from blazepose_sdk.models import BUNDLED_PIPELINES
+
     _, wheel = dists
     expected = _shippable(MODELS_SRC)
-    if any(name.endswith(".tflite") for name in expected):
-        assert "manifest.json" in expected, "blazepose_sdk/models/ has models but no manifest.json"
+    assert "manifest.json" in expected, "blazepose_sdk/model_files/ has no manifest.json"
+    assert {f for pair in BUNDLED_PIPELINES.values() for f in pair} <= expected
     assert _wheel_models(wheel) == expected
 
 
@@ -109,7 +112,7 @@ def test_sdist_carries_the_build_inputs(dists):
     with tarfile.open(sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     assert {"setup.py", "pyproject.toml", "MANIFEST.in", "blazepose_sdk/cli.py"} <= names
-    assert {f"blazepose_sdk/models/{m}" for m in _shippable(MODELS_SRC)} <= names
+    assert {f"blazepose_sdk/model_files/{m}" for m in _shippable(MODELS_SRC)} <= names
     assert not any(n.startswith("benchmarks/edge") for n in names)
 
 
@@ -122,17 +125,17 @@ def test_package_data_rules_ship_models_but_never_reference_models(tmp_path):
         shutil.copy2(REPO / name, project / name)
     shutil.copytree(REPO / "blazepose_sdk", project / "blazepose_sdk",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    models = project / "blazepose_sdk" / "models"
+    models = project / "blazepose_sdk" / "model_files"
     (models / "cards").mkdir(parents=True, exist_ok=True)
     made_up = {"fake_landmark.tflite": b"TFL3", "manifest.json": b"{}\n", "cards/fake_landmark.md": b"# card\n"}
     for rel, data in made_up.items():
         (models / rel).write_bytes(data)
-    for reference in ("pose_detection.tflite", "pose_landmark_full.tflite"):
+    for reference in ("pose_detection.tflite", "pose_landmark_full.tflite", "pose_landmark_lite.tflite"):
         (models / reference).write_bytes(b"not for redistribution")
     _, wheel = _build(project, tmp_path / "dist")
     shipped = _wheel_models(wheel)
     assert set(made_up) <= shipped
-    assert not shipped & {"pose_detection.tflite", "pose_landmark_full.tflite"}
+    assert not shipped & {"pose_detection.tflite", "pose_landmark_full.tflite", "pose_landmark_lite.tflite"}
 
 
 def _environment(machine: str, platform: str = "linux", python: str = "3.11") -> dict[str, str]:

@@ -67,7 +67,8 @@ def test_result_serialisation(reference_models, basketball_rgb):
 
 def test_cli_on_image(reference_models, shared_data, tmp_path, capsys):
     out_png, out_json = tmp_path / "out.png", tmp_path / "out.jsonl"
-    code = main(["run", str(shared_data / "basketball1.png"), "--out", str(out_png), "--json", str(out_json)])
+    code = main(["run", str(shared_data / "basketball1.png"), "--model", "reference-full", "--out", str(out_png),
+                 "--json", str(out_json)])
     assert code == 0
     record = json.loads(out_json.read_text().splitlines()[0])
     assert record["pose"] is not None and record["detector_ran"] is True
