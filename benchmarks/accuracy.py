@@ -79,6 +79,7 @@ class AccuracySettings:
     video: str | None = None
     every: int = 10
     max_images: int | None = None
+    min_presence: float | None = None  # TrackerOptions.min_tracking_confidence of the scored rows
 
 
 def load_ground_truth(
@@ -238,7 +239,8 @@ def run_accuracy(
     trackers, names = [], []
     for row in prows:
         try:
-            trackers.append(PoseTracker(tracker_options(row, settings.threads, static=True)))
+            trackers.append(PoseTracker(tracker_options(row, settings.threads, static=True,
+                                                        min_presence=settings.min_presence)))
             names.append(row)
         except BlazePoseError as exc:
             reporter.note(f"{row.name} skipped in accuracy: {exc}")

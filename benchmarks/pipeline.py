@@ -55,6 +55,7 @@ class PipelineSettings:
     synthetic: bool = True
     synthetic_frames: int = 150
     delegate: str | None = None
+    min_presence: float | None = None  # TrackerOptions.min_tracking_confidence (None: the SDK default)
 
 
 QUICK_PIPELINE = PipelineSettings(max_frames=15, synthetic_frames=15)
@@ -149,17 +150,25 @@ def pipeline_rows(rows: list[ModelRow], reporter: Reporter) -> list[ModelRow]:
 
 
 def tracker_options(
-    row: ModelRow, threads: int | None, static: bool = False, delegate: str | None = None
+    row: ModelRow,
+    threads: int | None,
+    static: bool = False,
+    delegate: str | None = None,
+    min_presence: float | None = None,
 ) -> TrackerOptions:
-    """TrackerOptions for a row. Reference rows go through their pipeline name so hashes are checked."""
+    """TrackerOptions for a row. Reference rows go through their pipeline name so hashes are checked.
+    ``min_presence`` overrides the pose-presence threshold (None: the SDK's default)."""
+    extra = {} if min_presence is None else {"min_tracking_confidence": float(min_presence)}
     if row.pipeline is not None:
-        return TrackerOptions(model=row.pipeline, num_threads=threads, static_image_mode=static, delegate=delegate)
+        return TrackerOptions(model=row.pipeline, num_threads=threads, static_image_mode=static, delegate=delegate,
+                              **extra)
     return TrackerOptions(
         detector_model=row.detector,
         landmark_model=row.landmark,
         num_threads=threads,
         static_image_mode=static,
         delegate=delegate,
+        **extra,
     )
 
 
@@ -247,7 +256,9 @@ def run_source(
     trackers, clocks, names = [], [], []
     for row in rows:
         try:
-            tracker, clock = timed_tracker(tracker_options(row, threads, delegate=settings.delegate))
+            tracker, clock = timed_tracker(
+                tracker_options(row, threads, delegate=settings.delegate, min_presence=settings.min_presence)
+            )
         except BlazePoseError as exc:
             reporter.note(f"{row.name} skipped on {source.name}: {exc}")
             continue

@@ -174,8 +174,10 @@ def calibration_inputs(kind: str, input_shape: tuple[int, ...], source: str | os
         if tuple(data.shape[1:]) != tuple(input_shape[1:]):
             raise ValueError(f"{source} holds {data.shape}, the model takes {input_shape}")
         return data[:limit]
-    if kind == "landmark" and source.is_dir() and any(source.glob("*.tfrecord")):
+    if kind in ("landmark", "detector") and source.is_dir() and any(source.glob("*.tfrecord")):
         pairs = engine_samples(source, h, limit)
+        if kind == "detector":  # whole frames, letterboxed as the SDK does
+            return detector_inputs([frame for frame, _ in pairs], h)
         return np.stack([crop_roi(f, r, h, LANDMARK_VALUE_RANGE, border="replicate")[0] for f, r in pairs])
     frames = frames_from_folder(source, max_frames=limit)
     if kind == "detector":

@@ -451,3 +451,17 @@ def test_accuracy_from_coco_file_matches_the_labels_path(quick_all, tmp_path):
         assert row["mpjpe_mm"] is None  # COCO has no 3D ground truth
         assert row["pck@0.2"] == pytest.approx(first[row["name"]]["pck@0.2_coco17"])
         assert row["oks"]["AP"] == pytest.approx(first[row["name"]]["oks"]["AP"])
+
+
+def test_min_presence_reaches_every_tracker():
+    from benchmarks.__main__ import build_parser
+    from benchmarks.pipeline import tracker_options
+    from benchmarks.rows import ModelRow
+
+    row = ModelRow("pair", Path("lm.tflite"), Path("det.tflite"))
+    assert tracker_options(row, 1).min_tracking_confidence == 0.5  # the SDK's default
+    assert tracker_options(row, 1, static=True, min_presence=0.0).min_tracking_confidence == 0.0
+    named = ModelRow("ours-lite", Path("lm.tflite"), Path("det.tflite"), pipeline="ours-lite")
+    assert tracker_options(named, 1, min_presence=0.2).min_tracking_confidence == 0.2
+    args = build_parser().parse_args(["accuracy", "--min-presence", "0", "--out", "x"])
+    assert args.min_presence == 0.0
