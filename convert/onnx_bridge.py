@@ -38,15 +38,21 @@ class ConversionError(RuntimeError):
 
 
 def keras_to_onnx(model, out_path: str | os.PathLike, opset: int = DEFAULT_OPSET) -> Path:
-    """Export a keras.Model with a fixed input shape to ONNX (NHWC input, as in Keras)."""
-    import tensorflow as tf
-    import tf2onnx
+    """Export a Keras model (keras.Model, .keras/.h5 file or SavedModel folder) with a fixed
+    input shape to ONNX (NHWC input, as in Keras).
 
-    signature = tuple(
-        tf.TensorSpec(tuple(t.shape), t.dtype, name=t.name.split(":")[0]) for t in model.inputs
-    )
-    tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset, output_path=str(out_path))
-    return Path(out_path)
+    The export goes through the model's float32 TFLite graph and tf2onnx's TFLite front end:
+    the TFLite converter folds batch norms into the convolutions, while tf2onnx's Keras front
+    end leaves them as channel-last Mul/Add constants that onnx2tf mis-transposes on the way
+    back (our BlazePose landmark model failed to re-import that way). The ONNX file is then the
+    same graph the SDK runs, and it imports back with ``python -m convert onnx``.
+    """
+    from .quantize import make_converter
+
+    with tempfile.TemporaryDirectory(prefix="convert_keras_onnx_") as tmp:
+        float_tflite = Path(tmp) / "float32.tflite"
+        float_tflite.write_bytes(make_converter(model).convert())
+        return tflite_to_onnx(float_tflite, out_path, opset)
 
 
 def tflite_to_onnx(tflite_path: str | os.PathLike, out_path: str | os.PathLike, opset: int = DEFAULT_OPSET) -> Path:

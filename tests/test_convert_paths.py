@@ -164,6 +164,30 @@ def test_tflite_to_onnx_to_tflite_int8(float_tflite, data, tmp_path):
     assert 0.0 < max(d.max_abs for d in parity_report("rt8", float_tflite, int8, data[:8], latency_runs=0).outputs) < 0.1
 
 
+def test_keras_with_batchnorm_to_onnx_and_back(data, tmp_path):
+    """Conv + BatchNorm (as our BlazePose blocks): Keras -> ONNX -> onnx2tf -> TFLite keeps the outputs."""
+    pytest.importorskip("onnx2tf")
+    from convert.onnx_bridge import OnnxRunner, keras_to_onnx, onnx_to_saved_model
+
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((SIZE, SIZE, 3), batch_size=1, name="image")
+    x = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False)(inp)
+    bn = keras.layers.BatchNormalization()
+    x = keras.layers.ReLU()(bn(x))
+    x = keras.layers.Conv2D(8, 1)(x)
+    model = keras.Model(inp, keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(x)))
+    rng = np.random.default_rng(0)
+    bn.set_weights([rng.uniform(0.5, 2, 3).astype(np.float32), rng.normal(0, 1, 3).astype(np.float32),
+                    rng.normal(0, 0.5, 3).astype(np.float32), rng.uniform(0.5, 2, 3).astype(np.float32)])
+    reference = _write(tmp_path, "bn_float.tflite", to_tflite(model, QuantizeOptions("float32")))
+    onnx_path = keras_to_onnx(model, tmp_path / "bn.onnx")
+    with TFLiteModel(reference) as tfl:
+        assert max(d.max_abs for d in compare_outputs(tfl, OnnxRunner(onnx_path), data[:4])) < 1e-4
+    saved = onnx_to_saved_model(onnx_path, tmp_path / "sm", sample_nhwc=data[:4])
+    back = _write(tmp_path, "bn_back.tflite", to_tflite(str(saved), QuantizeOptions("float32")))
+    assert max(d.max_abs for d in parity_report("bn", reference, back, data[:4], latency_runs=0).outputs) < 1e-4
+
+
 def test_nchw_onnx_import(data, tmp_path):
     """A PyTorch-style model (NCHW input, Conv/Relu/GlobalAveragePool/Gemm) comes out NHWC."""
     onnx = pytest.importorskip("onnx")
