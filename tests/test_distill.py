@@ -1,5 +1,6 @@
-"""FPD distillation: the loss mixes teacher and ground truth as specified, and one distillation
-step of a tiny Lite-HRNet student lowers it."""
+"""FPD distillation: the loss mixes teacher and ground truth as specified, one distillation
+step of a tiny Lite-HRNet student lowers it, unlabelled records take only the teacher term, and
+the black-box teacher maps its points into the crop and survives tf.data's parallel calls."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from training.distill import (
     fpd_heatmap_loss,
     gaussian_targets,
     joints_mse,
+    downscale_crops,
+    make_dataset_fn,
     make_loss_fn,
+    split_batch,
+    strip_labels,
+    teacher_to_crop_px,
+    tflite_teacher_fn,
 )
 
 K = 33
@@ -99,3 +106,172 @@ def test_one_distillation_step_lowers_the_loss():
     assert float(before["kd"]) > 0 and float(before["gt"]) > 0
     for a, b in zip(teacher_before, teacher.weights):  # the teacher stays frozen
         np.testing.assert_array_equal(a, b.numpy())
+
+
+def _targets(rng, b, size):
+    return {"landmarks": tf.constant(rng.uniform(4, size - 4, (b, K, 3)).astype(np.float32)),
+            "visibility": tf.ones((b, K)), "landmark_mask": tf.ones((b, K)), "presence": tf.ones((b,)),
+            "teacher_xy": tf.constant(rng.uniform(4, size - 4, (b, K, 2)).astype(np.float32)),
+            "teacher_conf": tf.constant(rng.uniform(0.2, 1.0, (b, K)).astype(np.float32))}
+
+
+def test_unlabelled_sample_takes_only_the_teacher_term():
+    size, rng = 64, np.random.default_rng(0)
+    student = _maps(5, b=1)
+    labelled = _targets(rng, 1, size)
+    other_labels = dict(labelled, landmarks=labelled["landmarks"] + 7.0)
+    teacher_keys = ("teacher_xy", "teacher_conf")
+
+    def unlabelled(t):  # the pipeline strips the labels, the teacher's points are added after
+        return {**strip_labels({k: v for k, v in t.items() if k not in teacher_keys}),
+                **{k: t[k] for k in teacher_keys}}
+
+    def loss(targets, alpha):
+        return make_loss_fn(DistillConfig(input_size=size, alpha=alpha), "heatmap", None, "tflite")(student, targets)
+
+    u = loss(unlabelled(labelled), 0.5)
+    assert float(u["gt"]) == 0.0 and float(u["kd"]) > 0
+    assert float(u["total"]) == pytest.approx(float(u["kd"]))  # alpha is 1 without labels
+    assert float(loss(unlabelled(labelled), 0.0)["total"]) == pytest.approx(float(u["total"]))
+    assert float(loss(unlabelled(other_labels), 0.5)["total"]) == pytest.approx(float(u["total"]))  # labels unread
+    lab = loss(labelled, 0.5)  # the same crop with its labels mixes in the ground truth
+    assert float(lab["gt"]) > 0
+    assert float(lab["total"]) == pytest.approx(0.5 * float(lab["kd"]) + 0.5 * float(lab["gt"]), rel=1e-5)
+
+
+def test_split_batch():
+    assert split_batch(32, 0.5) == (16, 16)
+    assert split_batch(32, 0.25) == (8, 24)
+    assert split_batch(4, 0.0) == (1, 3) and split_batch(4, 1.0) == (3, 1)  # at least one of each
+
+
+def _write_records(path, seed, n=4):
+    from training.data.sample import Sample, ShardedWriter, alignment_points, encode_jpeg
+
+    rng = np.random.default_rng(seed)
+    with ShardedWriter(str(path), n, per_shard=n) as w:
+        for i in range(n):
+            lm = np.c_[rng.uniform(110, 210, (K, 2)), np.zeros(K)].astype(np.float32)
+            mask = np.ones(K, np.float32)
+            w.write(Sample(image_jpeg=encode_jpeg(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8), 90),
+                           landmarks_px=lm, visibility=mask, landmark_mask=mask,
+                           box_xyxy_px=np.r_[lm[:, :2].min(0), lm[:, :2].max(0)].astype(np.float32),
+                           alignment_px=alignment_points(lm, mask).astype(np.float32),
+                           world_m=np.zeros((K, 3), np.float32), has_world=0.0,
+                           face_box_xyxy_px=np.zeros(4, np.float32), has_face_box=0.0,
+                           source="test", image_id=f"{seed}-{i}"))
+    return w.paths
+
+
+def test_unlabelled_records_arrive_without_labels(tmp_path):
+    labelled, unlabelled = _write_records(tmp_path / "lab", 0), _write_records(tmp_path / "unl", 1)
+    cfg = DistillConfig(input_size=64, data=labelled, unlabelled_data=unlabelled, labelled_fraction=0.25)
+    images, targets = next(iter(make_dataset_fn(cfg, 4, "keras", None)()))
+    assert images.shape == (4, 64, 64, 3) and float(tf.reduce_max(images[1:])) > 0  # crops are kept
+    mask = targets["landmark_mask"].numpy()
+    assert mask[0].sum() > 0  # 1 labelled crop first, then 3 unlabelled ones
+    for k, v in targets.items():
+        if k != "image":
+            assert not np.any(v.numpy()[1:]), k
+    with pytest.raises(ValueError, match="teacher"):
+        make_dataset_fn(cfg, 4, "none", None)
+
+
+def test_teacher_points_map_back_to_the_crop():
+    # A 128 crop resized to 256: crop pixel j spans teacher pixels 2j - 0.5 .. 2j + 1.5 (centre 2j + 0.5).
+    np.testing.assert_allclose(teacher_to_crop_px([[0.5, 254.5], [128.0, 64.0]], 256, 128),
+                               [[0.0, 127.0], [63.75, 31.75]])
+    np.testing.assert_allclose(teacher_to_crop_px([[3.0, 7.0]], 256, 256), [[3.0, 7.0]])
+
+
+def test_tflite_teacher_under_parallel_tf_data(reference_models):
+    """tf.data parallelizes stateless numpy functions; the teacher's interpreter must not be
+    entered twice at once (it raised "reference to internal data" before it took turns)."""
+    run_teacher = tflite_teacher_fn(str(reference_models / "pose_landmark_lite.tflite"))
+    crops = np.random.default_rng(0).uniform(0, 1, (8, 1, 64, 64, 3)).astype(np.float32)
+
+    def teach(c):
+        xy, conf = tf.numpy_function(run_teacher, [c], [tf.float32, tf.float32], stateful=False)
+        return xy, conf
+
+    ds = tf.data.Dataset.from_tensor_slices(crops).map(teach, num_parallel_calls=4)
+    out = list(ds)
+    assert len(out) == 8
+    for xy, conf in out:
+        assert xy.shape == (1, K, 2) and np.all(np.isfinite(xy.numpy()))
+        assert np.all((conf.numpy() >= 0) & (conf.numpy() <= 1))
+
+
+def test_teacher_confidence_weights_or_scales_the_teacher_term():
+    size, rng = 64, np.random.default_rng(1)
+    targets = strip_labels({k: v for k, v in _targets(rng, 1, size).items() if not k.startswith("teacher")})
+    xy = tf.constant(rng.uniform(8, size - 8, (1, K, 2)).astype(np.float32))
+    targets["teacher_xy"] = xy
+    conf = np.ones((1, K), np.float32)
+    conf[0, 0] = 0.0  # the teacher is unsure of joint 0 only
+    targets["teacher_conf"] = tf.constant(conf)
+    perfect, _ = gaussian_targets(xy, tf.ones((1, K)), size // 4, size // 4, 4.0)  # unit Gaussians
+
+    def kd(student, mode):
+        cfg = DistillConfig(input_size=size, teacher_confidence=mode)
+        return float(make_loss_fn(cfg, "heatmap", None, "tflite")(student, targets)["kd"])
+
+    # "weight": unit-peak targets, the unsure joint weighs 0 -> a student of unit Gaussians is exact.
+    assert kd(perfect, "weight") == pytest.approx(0.0, abs=1e-9)
+    # "scale": the unsure joint's target is a flat zero map, so the same student is penalised.
+    assert kd(perfect, "scale") > 1e-4
+    flat0 = perfect.numpy().copy()
+    flat0[..., 0] = 0.0
+    assert kd(tf.constant(flat0), "scale") == pytest.approx(0.0, abs=1e-9)
+
+
+def test_downscaled_crop_keeps_points_on_their_pixels():
+    """A black-box teacher sees the 256 crop; the 64 student gets it area-downscaled with every
+    pixel-unit target moved to the same image content."""
+    image = np.zeros((1, 256, 256, 3), np.float32)
+    image[0, 100:104, 40:44] = 1.0  # a 4x4 block centred at x = 41.5, y = 101.5 (index coordinates)
+    targets = {"landmarks": tf.constant([[[41.5, 101.5, 8.0]]]), "aux": tf.constant([[[41.5, 101.5], [0.0, 0.0]]]),
+               "teacher_xy": tf.constant([[[41.5, 101.5]]]), "presence": tf.ones((1,))}
+    small, out = downscale_crops(tf.constant(image), targets, 64)
+    assert small.shape == (1, 64, 64, 3)
+    ys, xs = np.nonzero(small.numpy()[0, ..., 0])
+    w = small.numpy()[0, ys, xs, 0]
+    centre = [np.sum(xs * w) / w.sum(), np.sum(ys * w) / w.sum()]  # the block's centroid, 64-px crop
+    for key in ("landmarks", "aux", "teacher_xy"):
+        np.testing.assert_allclose(out[key].numpy()[0, 0, :2], centre, atol=1e-5)
+    assert float(out["landmarks"][0, 0, 2]) == pytest.approx(2.0)  # z scales with x and y
+    assert out["presence"] is targets["presence"]
+    same, unchanged = downscale_crops(tf.constant(image), targets, 256)
+    assert unchanged is targets
+
+
+def test_regression_student_export_maps_points_to_the_sdk_crop(tmp_path):
+    """A 128-px BlazePose student behind the 256-px SDK input: the in-graph 2x2 average pool is
+    the area downscale it trained on, and its points come out in 256-px index coordinates
+    (x' = 2 x + 0.5, z' = 2 z); the float TFLite file matches Keras and loads in the SDK."""
+    import keras
+
+    from blazepose_sdk.landmarker import PoseLandmarker
+    from blazepose_sdk.runtime import TFLiteModel
+    from training.distill import build_student, regression_export_model
+    from training.models.export import to_tflite
+    from training.models.landmark import inference_model
+
+    keras.utils.set_random_seed(0)
+    student = build_student("blazepose_lite", 128)
+    wrapped = regression_export_model(student, 256)
+    assert wrapped.inputs[0].shape[1:] == (256, 256, 3)
+    crop = np.random.default_rng(0).uniform(0, 1, (1, 256, 256, 3)).astype(np.float32)
+    small = crop.reshape(1, 128, 2, 128, 2, 3).mean(axis=(2, 4))  # 2x2 area downscale
+    raw = np.asarray(inference_model(student)(small)[0]).reshape(39, 5)
+    rows, presence, world = (np.asarray(t) for t in wrapped(crop))
+    rows = rows.reshape(39, 5)
+    np.testing.assert_allclose(rows[:, :2], 2 * raw[:, :2] + 0.5, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(rows[:, 2], 2 * raw[:, 2], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(rows[:, 3:], raw[:, 3:], rtol=1e-4, atol=1e-4)
+    assert presence.shape == (1, 1) and world.shape == (1, 117)
+    path = to_tflite(wrapped, tmp_path / "student.tflite", "float")
+    with TFLiteModel(path) as m:
+        PoseLandmarker(m)  # the SDK accepts it as a landmark model
+        out = {int(np.prod(s.shape)): o for s, o in zip(m.outputs, m.run(crop))}
+    np.testing.assert_allclose(out[195].reshape(39, 5), rows, rtol=1e-3, atol=1e-2)

@@ -2,13 +2,18 @@
 
     python -m training.distill --student lite_hrnet_18 --teacher lite_hrnet_wide:RUN/teacher.weights.h5 \
         --data '/data/synth/*.tfrecord' --val-data '/data/val/*.tfrecord' --run-dir RUN/distilled \
+        [--unlabelled-data FILES --labelled-fraction 0.5] \
         [--alpha 0.5] [--steps N --batch-size B --lr LR] [--strategy auto|default|mirrored|multiworker|tpu] \
         [--input-size 256] [--export]
 
     --teacher none                      student (or teacher) trained alone on ground truth
     --teacher VARIANT:WEIGHTS.weights.h5 a Lite-HRNet heatmap teacher (training.models.lite_hrnet)
-    --teacher reference-heavy | X.tflite a black-box landmark model (the official BlazePose heavy
-                                        model), run on each crop in the input pipeline
+    --teacher reference-full | reference-heavy | X.tflite
+                                        a black-box landmark model (an official BlazePose model or
+                                        any SDK landmark model), run on each crop in the input pipeline
+    --unlabelled-data FILES             records whose labels are never read: their crops take only
+                                        the teacher term; each batch is --labelled-fraction --data
+                                        crops and the rest from these
 
 Loss (Zhang et al., "Fast Human Pose Estimation", CVPR 2019, eq. 3):
 
@@ -16,7 +21,8 @@ Loss (Zhang et al., "Fast Human Pose Estimation", CVPR 2019, eq. 3):
 
 with the MSE of the reference heatmap trainers (0.5 x mean squared error per joint map, joints
 weighted by their labels). Samples without ground truth (``presence`` 0 or no labelled
-landmark, e.g. unlabelled frames) take only the teacher term. Heatmap students: Lite-HRNet
+landmark, e.g. the ``--unlabelled-data`` crops, whose labels :func:`strip_labels` removes in the
+pipeline) take only the teacher term. Heatmap students: Lite-HRNet
 variants; a black-box teacher gives coordinates, rendered as Gaussians of ``HEATMAP_SIGMA``.
 Regression students (``blazepose_lite``, training.models.landmark): the coordinate-space variant,
 the same mix of L1 distances in tensor pixels to the teacher's and to the labelled coordinates
@@ -27,7 +33,7 @@ the loop, strategies, checkpoints and logs are training.models.runner's. The tea
 under the same strategy scope, so it runs on the replicas' devices (the GPU when present), frozen
 (inference mode, no gradients). ``RUN_DIR/eval.json`` holds the held-out metrics of
 :func:`evaluate`; ``--export`` writes the SDK landmark model (training.models.topdown) as float
-and INT8 TFLite.
+and INT8 TFLite with their manifest.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ FPD_ALPHA = 0.5
 PCK_FRACTION = 0.05
 HEATMAP_STUDENTS = ("lite_hrnet_18", "lite_hrnet_30", "lite_hrnet_tiny", "lite_hrnet_wide")
 REGRESSION_STUDENTS = ("blazepose_lite",)
+TEACHER_CONFIDENCE_MODES = ("weight", "scale")  # DistillConfig.teacher_confidence
 
 
 # --- losses (TensorFlow) -----------------------------------------------------------------
@@ -85,12 +92,15 @@ def _mix(kd, gt, has_gt, alpha: float):
     return tf.reduce_mean(a * kd + (1.0 - a) * gt)
 
 
-def fpd_heatmap_loss(student, teacher, gt, gt_weight, has_gt, alpha: float = FPD_ALPHA) -> dict:
+def fpd_heatmap_loss(student, teacher, gt, gt_weight, has_gt, alpha: float = FPD_ALPHA,
+                     teacher_weight=None) -> dict:
     """FPD loss of heatmap students (module docstring). ``student``, ``teacher``, ``gt``:
-    (B, h, w, K); ``gt_weight`` (B, K); ``has_gt`` (B,). Returns total, kd and gt (batch means)."""
+    (B, h, w, K); ``gt_weight`` (B, K); ``has_gt`` (B,); ``teacher_weight`` (B, K) joint weights
+    of the teacher term (None: all 1). Returns total, kd and gt (batch means)."""
     import tensorflow as tf
 
-    kd = joints_mse(student, tf.stop_gradient(teacher), tf.ones_like(gt_weight))
+    tw = tf.ones_like(gt_weight) if teacher_weight is None else tf.stop_gradient(teacher_weight)
+    kd = joints_mse(student, tf.stop_gradient(teacher), tw)
     gtl = joints_mse(student, gt, gt_weight)
     return {"total": _mix(kd, gtl, has_gt, alpha), "kd": tf.reduce_mean(kd), "gt": tf.reduce_mean(gtl)}
 
@@ -143,7 +153,7 @@ def parse_teacher(spec: str) -> tuple[str, str | None]:
         return "tflite", spec
     if ":" in spec:
         return "keras", spec
-    raise ValueError(f"teacher {spec!r}: use none, VARIANT:WEIGHTS.weights.h5, a .tflite file or reference-heavy")
+    raise ValueError(f"teacher {spec!r}: use none, VARIANT:WEIGHTS.weights.h5, a .tflite file or a reference-* pipeline")
 
 
 def load_keras_teacher(spec: str, input_size: int):
@@ -155,9 +165,21 @@ def load_keras_teacher(spec: str, input_size: int):
     return model
 
 
+def teacher_to_crop_px(xy_teacher, teacher_size: int, crop_size: int):
+    """Teacher-input pixels -> crop pixels when the S-pixel crop was resized to the teacher's T
+    pixels (index coordinates, pixel j at j, as the pipeline and the SDK): a pixel j of the crop
+    spans j - 0.5 .. j + 0.5, so x_crop = (x_teacher + 0.5) * S / T - 0.5."""
+    return (np.asarray(xy_teacher, np.float32) + 0.5) * (crop_size / float(teacher_size)) - 0.5
+
+
 def tflite_teacher_fn(path: str):
-    """A numpy function (B, S, S, 3) crops in 0..1 -> ((B, 33, 2) tensor px, (B, 33) visibility
-    x presence) from a black-box landmark model (the SDK's decoding of its output rows)."""
+    """A numpy function (B, S, S, 3) crops in 0..1 -> ((B, 33, 2) crop px, (B, 33) visibility
+    x presence) from a black-box landmark model (the SDK's decoding of its output rows); crops
+    of another size are resized to the model's input (:func:`teacher_to_crop_px`). Thread-safe:
+    tf.data runs stateless numpy functions on parallel threads (its map_parallelization), and one
+    TFLite interpreter refuses concurrent calls, so calls take turns."""
+    import threading
+
     from blazepose_sdk.landmarker import decode_landmark_tensor
     from blazepose_sdk.runtime import TFLiteModel
 
@@ -166,6 +188,7 @@ def tflite_teacher_fn(path: str):
     sizes = [int(np.prod(s.shape)) for s in model.outputs]
     rows = max(n // 5 for n, s in zip(sizes, model.outputs) if len(s.shape) == 2 and n % 5 == 0 and n > 5)
     lm_index = sizes.index(rows * 5)
+    lock = threading.Lock()
 
     def run(crops: np.ndarray):
         xy = np.zeros((len(crops), NUM_LANDMARKS, 2), np.float32)
@@ -175,13 +198,35 @@ def tflite_teacher_fn(path: str):
                 import cv2
 
                 crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
-            out = model.run(crop[None].astype(np.float32))
+            with lock:
+                out = model.run(crop[None].astype(np.float32))
             dec = decode_landmark_tensor(out[lm_index], size, rows)[:NUM_LANDMARKS]
-            xy[i] = dec[:, :2] * crops.shape[1]
+            xy[i] = teacher_to_crop_px(dec[:, :2] * size, size, crops.shape[1])
             conf[i] = dec[:, 3] * dec[:, 4]
         return xy, conf
 
+    run.input_size = size
     return run
+
+
+def downscale_crops(image, targets: dict, size: int):
+    """Crops of side S (and their pixel-unit targets) -> side ``size``, area-averaged as the
+    exported top-down wrapper downscales the SDK's 256 crop for a smaller student. Points move
+    with the half-pixel convention of :func:`teacher_to_crop_px`; z scales with x and y."""
+    import tensorflow as tf
+
+    crop = int(image.shape[1])
+    if crop == size:
+        return image, targets
+    r = size / float(crop)
+    out = dict(targets)
+    if "landmarks" in out:
+        lm = tf.cast(out["landmarks"], tf.float32)
+        out["landmarks"] = tf.concat([(lm[..., :2] + 0.5) * r - 0.5, lm[..., 2:] * r], -1)
+    for key in ("aux", "teacher_xy"):
+        if key in out:
+            out[key] = (tf.cast(out[key], tf.float32) + 0.5) * r - 0.5
+    return tf.image.resize(image, (size, size), method="area"), out
 
 
 # --- training -----------------------------------------------------------------------------
@@ -196,13 +241,22 @@ class DistillConfig:
     alpha: float = FPD_ALPHA
     data: list[str] = field(default_factory=list)
     val_data: list[str] = field(default_factory=list)
+    unlabelled_data: list[str] = field(default_factory=list)  # labels ignored: teacher term only
+    labelled_fraction: float = 0.5  # of each batch from ``data`` when ``unlabelled_data`` is given
     input_size: int = 256
+    # Side of the crops cut from the records before the area-downscale to input_size (None: the
+    # black-box teacher's input size, else input_size). Give runs that are compared the same.
+    crop_size: int | None = None
     batch_size: int = 32
     steps: int = 10000
     learning_rate: float = 2e-3  # Adam 2e-3: the reference Lite-HRNet COCO schedule
     warmup: int = 500
     seed: int = 0
     sigma: float = HEATMAP_SIGMA
+    # A black-box teacher's confidence (visibility x presence) in the heatmap loss: "weight" =
+    # unit-peak Gaussians at its points, the confidence as each joint's weight (as the coordinate
+    # variant); "scale" = Gaussians of peak = confidence, every joint weight 1.
+    teacher_confidence: str = "weight"
 
 
 def _has_gt(targets):
@@ -233,8 +287,10 @@ def make_loss_fn(cfg: DistillConfig, student_kind: str, teacher=None, teacher_ki
             if teacher_kind == "keras":
                 t = tf.stop_gradient(tf.cast(teacher(targets["image"], training=False), tf.float32))
             elif teacher_kind == "tflite":
-                t, _ = gaussian_targets(targets["teacher_xy"], targets["teacher_conf"], h, w, stride, cfg.sigma)
-                t = t * tf.cast(targets["teacher_conf"], tf.float32)[:, None, None, :]
+                t, t_w = gaussian_targets(targets["teacher_xy"], targets["teacher_conf"], h, w, stride, cfg.sigma)
+                if cfg.teacher_confidence == "scale":
+                    t, t_w = t * tf.cast(targets["teacher_conf"], tf.float32)[:, None, None, :], None
+                return fpd_heatmap_loss(hm, t, gt, gt_w, has_gt, alpha, t_w)
             else:  # trained alone: the ground-truth term only
                 gtl = tf.reduce_mean(joints_mse(hm, gt, gt_w))
                 return {"total": gtl, "gt": gtl}
@@ -253,28 +309,72 @@ def make_loss_fn(cfg: DistillConfig, student_kind: str, teacher=None, teacher_ki
     return loss_fn
 
 
+def strip_labels(targets: dict) -> dict:
+    """The pipeline's targets with every label zeroed (landmarks, masks, world, aux, presence):
+    what an unlabelled frame has. Its crop then takes only the teacher term (``_has_gt`` 0)."""
+    import tensorflow as tf
+
+    return {k: tf.zeros_like(v) for k, v in targets.items()}
+
+
+def split_batch(batch_size: int, labelled_fraction: float) -> tuple[int, int]:
+    """(labelled, unlabelled) crops per batch: round(fraction x batch), at least 1 of each."""
+    if batch_size < 2:
+        raise ValueError("mixing labelled and unlabelled data needs a batch of at least 2")
+    n = int(round(batch_size * labelled_fraction))
+    n = min(max(n, 1), batch_size - 1)
+    return n, batch_size - n
+
+
+# Seed offset of the unlabelled stream, so it shuffles and augments independently of the labelled one.
+UNLABELLED_SEED_OFFSET = 1000
+
+
 def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: str, teacher_path: str | None,
                     training: bool = True):
     """make_dataset(input_context) for the runner: the shared landmark pipeline, the crop copied
-    into targets["image"], and for a black-box teacher its points computed per batch."""
+    into targets["image"], and for a black-box teacher its points computed per batch. With
+    ``cfg.unlabelled_data`` each batch is :func:`split_batch` crops of ``cfg.data`` followed by
+    crops of the unlabelled records with :func:`strip_labels` applied."""
     import tensorflow as tf
 
     from training.data.pipeline import make_landmark_dataset
 
     run_teacher = tflite_teacher_fn(teacher_path) if teacher_kind == "tflite" else None
+    if cfg.unlabelled_data and teacher_kind == "none":
+        raise ValueError("--unlabelled-data needs a teacher (unlabelled crops take only the teacher term)")
+    # A black-box teacher sees the crop at its own input size (a 256 BlazePose model given an
+    # upscaled 128 crop is a blurred, weaker teacher); the student gets it downscaled.
+    crop = cfg.crop_size or (max(cfg.input_size, run_teacher.input_size) if run_teacher is not None else cfg.input_size)
+    if crop < cfg.input_size:
+        raise ValueError(f"crop size {crop} is smaller than the student's input {cfg.input_size}")
 
     def make(ctx=None):
-        ds = make_landmark_dataset(cfg.data, per_replica_batch, training=training, input_size=cfg.input_size,
-                                   seed=cfg.seed + (ctx.input_pipeline_id if ctx is not None else 0))
+        seed = cfg.seed + (ctx.input_pipeline_id if ctx is not None else 0)
+        if cfg.unlabelled_data:
+            n_lab, n_unl = split_batch(per_replica_batch, cfg.labelled_fraction)
+            lab = make_landmark_dataset(cfg.data, n_lab, training=training, input_size=crop, seed=seed)
+            unl = make_landmark_dataset(cfg.unlabelled_data, n_unl, training=training, input_size=crop,
+                                        seed=seed + UNLABELLED_SEED_OFFSET)
+
+            def join(a, b):
+                tb = strip_labels(b[1])
+                return tf.concat([a[0], b[0]], 0), {k: tf.concat([v, tb[k]], 0) for k, v in a[1].items()}
+
+            ds = tf.data.Dataset.zip(lab, unl).map(join)
+        else:
+            ds = make_landmark_dataset(cfg.data, per_replica_batch, training=training, input_size=crop,
+                                       seed=seed)
 
         def add(image, targets):
             targets = dict(targets)
-            targets["image"] = image
             if run_teacher is not None:
                 xy, conf = tf.numpy_function(run_teacher, [image], [tf.float32, tf.float32], stateful=False)
                 xy.set_shape((None, NUM_LANDMARKS, 2))
                 conf.set_shape((None, NUM_LANDMARKS))
                 targets["teacher_xy"], targets["teacher_conf"] = xy, conf
+            image, targets = downscale_crops(image, targets, cfg.input_size)
+            targets["image"] = image
             return image, targets
 
         return ds.map(add)
@@ -322,7 +422,10 @@ def run(cfg: DistillConfig, run_dir: str | Path, strategy_name: str = "auto", ex
     from training.config import TrainConfig
     from training.models.runner import make_strategy, setup_precision, train
 
+    import keras
+
     run_dir = Path(run_dir)
+    keras.utils.set_random_seed(cfg.seed)  # the student's initial weights: same seed, same start
     strategy = make_strategy(strategy_name)
     policy = setup_precision("float32")
     student_kind = "heatmap" if cfg.student in HEATMAP_STUDENTS else "regression"
@@ -345,39 +448,84 @@ def run(cfg: DistillConfig, run_dir: str | Path, strategy_name: str = "auto", ex
               "last_losses": result.last_losses, "train_seconds": result.seconds}
     if cfg.val_data:
         report["eval"] = evaluate(model, student_kind, cfg.val_data, cfg.input_size)
-    if export and student_kind == "heatmap":
-        report["export"] = export_student(model, cfg, run_dir / "export")
+    if export:
+        report["export"] = export_student(model, cfg, run_dir / "export", student_kind)
     (run_dir / "eval.json").write_text(json.dumps(report, indent=1, default=str))
     return report
 
 
-def export_student(heatmap_model, cfg: DistillConfig, out_dir: Path, num_calibration: int = 64) -> list[str]:
-    """Float and INT8 TFLite of the SDK landmark model around a heatmap student."""
+def regression_export_model(model, sdk_size: int = 256):
+    """The SDK landmark model around a regression (BlazePose) student: its inference outputs and,
+    for a student smaller than the SDK's crop, an in-graph n x n average pool in front (the
+    area downscale the student was trained on) with its tensor-pixel outputs mapped to the
+    crop's units: x' = (x + 0.5) n - 0.5 (index coordinates), z' = n z."""
+    import keras
+    from keras import layers
+
+    from training.models.landmark import inference_model
+
+    infer = inference_model(model)
+    s = int(infer.inputs[0].shape[1])
+    if s == sdk_size:
+        return infer
+    if sdk_size % s:
+        raise ValueError(f"student input {s} does not divide the SDK crop {sdk_size}")
+    n = sdk_size // s
+    inp = keras.Input((sdk_size, sdk_size, 3), name="image")
+    landmarks, presence, world = infer(layers.AveragePooling2D(n, name="downscale")(inp))
+    rows = int(landmarks.shape[-1]) // 5
+    scale = np.tile(np.float32([n, n, n, 1, 1]), rows)
+    bias = np.tile(np.float32([(n - 1) / 2.0, (n - 1) / 2.0, 0, 0, 0]), rows)
+    landmarks = layers.Identity(name="landmarks_sdk_px")(landmarks * scale + bias)
+    return keras.Model(inp, [landmarks, presence, world], name=f"{infer.name}_{sdk_size}")
+
+
+def export_student(student, cfg: DistillConfig, out_dir: Path, student_kind: str = "heatmap",
+                   num_calibration: int = 64) -> list[str]:
+    """Float and INT8 TFLite of the SDK landmark model around a student (heatmap: the top-down
+    DARK wrapper; regression: :func:`regression_export_model`), both taking the SDK's 256 crop,
+    and their entries in ``out_dir/manifest.json`` (the SDK's model manifest, as the other
+    trainers write). INT8 calibration uses training crops (``cfg.data``), never the held-out set."""
     from training.data.pipeline import make_landmark_dataset
+    from training.models.export import landmark_manifest_entry, to_tflite, write_manifest
     from training.models.topdown import TopDownConfig, build_topdown_model, export_tflite
 
     size = TopDownConfig().input_size  # the SDK's crop; smaller students get it area-downscaled
-    wrapped = build_topdown_model(heatmap_model)
-    files = cfg.val_data or cfg.data
 
     def rep():
-        ds = make_landmark_dataset(files, 1, training=False, input_size=size)
+        ds = make_landmark_dataset(cfg.data, 1, training=False, input_size=size)
         for image, _ in ds.take(num_calibration):
             yield image.numpy()
 
-    out = export_tflite(wrapped, out_dir / f"{cfg.student}.tflite", out_dir / f"{cfg.student}_int8.tflite", rep)
+    float_path, int8_path = out_dir / f"{cfg.student}.tflite", out_dir / f"{cfg.student}_int8.tflite"
+    if student_kind == "heatmap":
+        out = export_tflite(build_topdown_model(student), float_path, int8_path, rep)
+    else:
+        wrapped = regression_export_model(student, size)
+        out = (to_tflite(wrapped, float_path, "float"), to_tflite(wrapped, int8_path, "int8", rep))
+    write_manifest(out_dir, [landmark_manifest_entry(out[0], "float"), landmark_manifest_entry(out[1], "int8")])
     return [str(p) for p in out]
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.distill", description=__doc__.splitlines()[0])
     ap.add_argument("--student", default="lite_hrnet_18", choices=HEATMAP_STUDENTS + REGRESSION_STUDENTS)
-    ap.add_argument("--teacher", default="none", help="none | VARIANT:WEIGHTS.weights.h5 | X.tflite | reference-heavy")
+    ap.add_argument("--teacher", default="none",
+                    help="none | VARIANT:WEIGHTS.weights.h5 | X.tflite | reference-full | reference-heavy")
     ap.add_argument("--alpha", type=float, default=FPD_ALPHA, help="weight of the teacher term (FPD eq. 3)")
+    ap.add_argument("--teacher-confidence", choices=TEACHER_CONFIDENCE_MODES, default="weight",
+                    help="black-box teacher's confidence: joint weight of unit Gaussians, or their peak height")
     ap.add_argument("--data", nargs="+", required=True, help="training TFRecords (files, folders, globs)")
     ap.add_argument("--val-data", nargs="*", default=[], help="held-out TFRecords for eval.json")
+    ap.add_argument("--unlabelled-data", nargs="*", default=[],
+                    help="TFRecords used without their labels: teacher term only (needs --teacher)")
+    ap.add_argument("--labelled-fraction", type=float, default=0.5,
+                    help="share of each batch from --data when --unlabelled-data is given")
     ap.add_argument("--run-dir", required=True)
     ap.add_argument("--input-size", type=int, default=256)
+    ap.add_argument("--crop-size", type=int, default=None,
+                    help="cut crops of this side, area-downscaled to --input-size (default: a black-box "
+                         "teacher's input size, else --input-size); use the same value in runs you compare")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--steps", type=int, default=10000)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -387,7 +535,9 @@ def main(argv=None) -> int:
     ap.add_argument("--export", action="store_true", help="write float + INT8 TFLite landmark models")
     a = ap.parse_args(argv)
     cfg = DistillConfig(student=a.student, teacher=a.teacher, alpha=a.alpha, data=a.data, val_data=a.val_data,
-                        input_size=a.input_size, batch_size=a.batch_size, steps=a.steps, learning_rate=a.lr, seed=a.seed)
+                        unlabelled_data=a.unlabelled_data, labelled_fraction=a.labelled_fraction,
+                        teacher_confidence=a.teacher_confidence,
+                        input_size=a.input_size, crop_size=a.crop_size, batch_size=a.batch_size, steps=a.steps, learning_rate=a.lr, seed=a.seed)
     report = run(cfg, a.run_dir, a.strategy, a.export, a.log_every)
     print(json.dumps({k: report[k] for k in ("steps", "last_losses", "eval", "export") if k in report}, indent=1))
     return 0
