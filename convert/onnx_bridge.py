@@ -47,11 +47,23 @@ def keras_to_onnx(model, out_path: str | os.PathLike, opset: int = DEFAULT_OPSET
     back (our BlazePose landmark model failed to re-import that way). The ONNX file is then the
     same graph the SDK runs, and it imports back with ``python -m convert onnx``.
     """
-    from .quantize import make_converter
+    import tensorflow as tf
 
+    if isinstance(model, (str, os.PathLike)):
+        if Path(model).is_dir():
+            model = tf.saved_model.load(str(model)).signatures["serving_default"]
+        else:
+            import keras
+
+            model = keras.models.load_model(str(model), compile=False)
+    # Batch fixed to 1: with a free batch dimension the graph computes every reshape's target
+    # shape at run time (Shape -> Concat), which onnx2tf turns into int ops TFLite cannot convert.
+    inputs = model.inputs if hasattr(model, "inputs") else list(model.structured_input_signature[1].values())
+    specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32) for t in inputs]
+    fn = tf.function(lambda *x: model(*x)).get_concrete_function(*specs)
     with tempfile.TemporaryDirectory(prefix="convert_keras_onnx_") as tmp:
         float_tflite = Path(tmp) / "float32.tflite"
-        float_tflite.write_bytes(make_converter(model).convert())
+        float_tflite.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([fn]).convert())
         return tflite_to_onnx(float_tflite, out_path, opset)
 
 
