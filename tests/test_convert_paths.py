@@ -148,16 +148,23 @@ def test_keras_to_onnx_matches_tflite(tiny, float_tflite, data, tmp_path):
     assert len(diffs) == 2 and max(d.max_abs for d in diffs) < 1e-4
 
 
-def test_tflite_to_onnx_to_tflite_int8(float_tflite, data, tmp_path):
-    pytest.importorskip("onnx2tf")
-    from convert.onnx_bridge import OnnxRunner, onnx_to_saved_model, tflite_to_onnx
+def _onnx_round_trip(reference, onnx_path, data, tmp_path):
+    """onnxruntime and the onnx2tf float TFLite both match ``reference``; returns the SavedModel."""
+    from convert.onnx_bridge import OnnxRunner, onnx_to_saved_model
 
-    onnx_path = tflite_to_onnx(float_tflite, tmp_path / "rt.onnx")
-    with TFLiteModel(float_tflite) as tfl:
+    with TFLiteModel(reference) as tfl:
         assert max(d.max_abs for d in compare_outputs(tfl, OnnxRunner(onnx_path), data[:4])) < 1e-4
     saved = onnx_to_saved_model(onnx_path, tmp_path / "sm", sample_nhwc=data[:4])
-    back = _write(tmp_path, "rt_float.tflite", to_tflite(str(saved), QuantizeOptions("float32")))
-    assert max(d.max_abs for d in parity_report("rt", float_tflite, back, data[:4], latency_runs=0).outputs) < 1e-4
+    back = _write(tmp_path, "back_float.tflite", to_tflite(str(saved), QuantizeOptions("float32")))
+    assert max(d.max_abs for d in parity_report("rt", reference, back, data[:4], latency_runs=0).outputs) < 1e-4
+    return saved
+
+
+def test_tflite_to_onnx_to_tflite_int8(float_tflite, data, tmp_path):
+    pytest.importorskip("onnx2tf")
+    from convert.onnx_bridge import tflite_to_onnx
+
+    saved = _onnx_round_trip(float_tflite, tflite_to_onnx(float_tflite, tmp_path / "rt.onnx"), data, tmp_path)
     int8 = _write(tmp_path, "rt_int8.tflite", to_tflite(str(saved), QuantizeOptions("int8", "int8"), data))
     with TFLiteModel(int8) as m:
         assert m.inputs[0].dtype == np.int8 and m.inputs[0].shape == (1, SIZE, SIZE, 3)
@@ -167,7 +174,7 @@ def test_tflite_to_onnx_to_tflite_int8(float_tflite, data, tmp_path):
 def test_keras_with_batchnorm_to_onnx_and_back(data, tmp_path):
     """Conv + BatchNorm (as our BlazePose blocks): Keras -> ONNX -> onnx2tf -> TFLite keeps the outputs."""
     pytest.importorskip("onnx2tf")
-    from convert.onnx_bridge import OnnxRunner, keras_to_onnx, onnx_to_saved_model
+    from convert.onnx_bridge import keras_to_onnx
 
     keras.utils.set_random_seed(3)
     inp = keras.Input((SIZE, SIZE, 3), batch_size=1, name="image")
@@ -180,12 +187,7 @@ def test_keras_with_batchnorm_to_onnx_and_back(data, tmp_path):
     bn.set_weights([rng.uniform(0.5, 2, 3).astype(np.float32), rng.normal(0, 1, 3).astype(np.float32),
                     rng.normal(0, 0.5, 3).astype(np.float32), rng.uniform(0.5, 2, 3).astype(np.float32)])
     reference = _write(tmp_path, "bn_float.tflite", to_tflite(model, QuantizeOptions("float32")))
-    onnx_path = keras_to_onnx(model, tmp_path / "bn.onnx")
-    with TFLiteModel(reference) as tfl:
-        assert max(d.max_abs for d in compare_outputs(tfl, OnnxRunner(onnx_path), data[:4])) < 1e-4
-    saved = onnx_to_saved_model(onnx_path, tmp_path / "sm", sample_nhwc=data[:4])
-    back = _write(tmp_path, "bn_back.tflite", to_tflite(str(saved), QuantizeOptions("float32")))
-    assert max(d.max_abs for d in parity_report("bn", reference, back, data[:4], latency_runs=0).outputs) < 1e-4
+    _onnx_round_trip(reference, keras_to_onnx(model, tmp_path / "bn.onnx"), data, tmp_path)
 
 
 def test_nchw_onnx_import(data, tmp_path):
