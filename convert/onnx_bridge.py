@@ -49,18 +49,27 @@ def keras_to_onnx(model, out_path: str | os.PathLike, opset: int = DEFAULT_OPSET
     """
     import tensorflow as tf
 
-    if isinstance(model, (str, os.PathLike)):
-        if Path(model).is_dir():
-            model = tf.saved_model.load(str(model)).signatures["serving_default"]
-        else:
+    # Batch fixed to 1: with a free batch dimension the graph computes every reshape's target
+    # shape at run time (Shape -> Concat), which onnx2tf turns into int ops TFLite cannot convert.
+    if isinstance(model, (str, os.PathLike)) and Path(model).is_dir():
+        loaded = tf.saved_model.load(str(model))  # kept alive: the signature uses its variables
+        signature = loaded.signatures["serving_default"]
+        named = signature.structured_input_signature[1]  # a signature takes keyword arguments only
+        names = list(named)
+        specs = [tf.TensorSpec((1, *named[n].shape[1:]), named[n].dtype) for n in names]
+
+        def call(*x):
+            return signature(**dict(zip(names, x)))
+    else:
+        if isinstance(model, (str, os.PathLike)):
             import keras
 
             model = keras.models.load_model(str(model), compile=False)
-    # Batch fixed to 1: with a free batch dimension the graph computes every reshape's target
-    # shape at run time (Shape -> Concat), which onnx2tf turns into int ops TFLite cannot convert.
-    inputs = model.inputs if hasattr(model, "inputs") else list(model.structured_input_signature[1].values())
-    specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32) for t in inputs]
-    fn = tf.function(lambda *x: model(*x)).get_concrete_function(*specs)
+        specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32) for t in model.inputs]
+
+        def call(*x):
+            return model(x[0] if len(x) == 1 else list(x))
+    fn = tf.function(call).get_concrete_function(*specs)
     with tempfile.TemporaryDirectory(prefix="convert_keras_onnx_") as tmp:
         float_tflite = Path(tmp) / "float32.tflite"
         float_tflite.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([fn]).convert())

@@ -160,6 +160,19 @@ def _onnx_round_trip(reference, onnx_path, data, tmp_path):
     return saved
 
 
+def test_saved_model_folder_to_onnx_matches_tflite(tiny, float_tflite, data, tmp_path):
+    """A SavedModel folder (its serving signature takes keyword arguments) exports like a keras.Model."""
+    pytest.importorskip("tf2onnx")
+    pytest.importorskip("onnxruntime")
+    from convert.onnx_bridge import OnnxRunner, keras_to_onnx
+
+    tiny.export(str(tmp_path / "saved"), format="tf_saved_model", verbose=False)
+    onnx_path = keras_to_onnx(tmp_path / "saved", tmp_path / "saved.onnx")
+    with TFLiteModel(float_tflite) as tfl:
+        diffs = compare_outputs(tfl, OnnxRunner(onnx_path), data[:4])
+    assert len(diffs) == 2 and max(d.max_abs for d in diffs) < 1e-4
+
+
 def test_tflite_to_onnx_to_tflite_int8(float_tflite, data, tmp_path):
     pytest.importorskip("onnx2tf")
     from convert.onnx_bridge import tflite_to_onnx
