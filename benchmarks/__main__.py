@@ -171,8 +171,6 @@ def _run_pipeline(args, rows, reporter) -> list[dict]:
         delegate=args.delegate,
         min_presence=args.min_presence,
     )
-    if args.min_presence is not None:
-        reporter.note(f"every tracker ran with min_tracking_confidence = {args.min_presence} (--min-presence)")
     return settings, run_pipeline(rows, settings, args.data_dir or default_data_dir(), reporter)
 
 
@@ -191,8 +189,6 @@ def _run_accuracy(args, rows, reporter, payload) -> list[dict]:
         max_images=args.max_images,
         min_presence=args.min_presence,
     )
-    if args.min_presence is not None:
-        reporter.note(f"every tracker ran with min_tracking_confidence = {args.min_presence} (--min-presence)")
     out_rows, truth = run_accuracy(
         rows, settings, args.data_dir or default_data_dir(), Path(args.out), args.quick, reporter
     )
@@ -204,6 +200,8 @@ def run_suite(suite: str, args, rows, row_notes: list[str]) -> dict:
     reporter = Reporter(progress=not args.no_progress)
     for n in row_notes:
         reporter.note(n)
+    if suite != "latency" and args.min_presence is not None:
+        reporter.note(f"every tracker ran with min_tracking_confidence = {args.min_presence} (--min-presence)")
     reporter.say(f"== {suite} ==")
     payload = new_payload(suite, {}, args.quick)
     t0 = time.perf_counter()

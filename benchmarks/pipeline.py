@@ -158,18 +158,12 @@ def tracker_options(
 ) -> TrackerOptions:
     """TrackerOptions for a row. Reference rows go through their pipeline name so hashes are checked.
     ``min_presence`` overrides the pose-presence threshold (None: the SDK's default)."""
-    extra = {} if min_presence is None else {"min_tracking_confidence": float(min_presence)}
+    common = {"num_threads": threads, "static_image_mode": static, "delegate": delegate}
+    if min_presence is not None:
+        common["min_tracking_confidence"] = float(min_presence)
     if row.pipeline is not None:
-        return TrackerOptions(model=row.pipeline, num_threads=threads, static_image_mode=static, delegate=delegate,
-                              **extra)
-    return TrackerOptions(
-        detector_model=row.detector,
-        landmark_model=row.landmark,
-        num_threads=threads,
-        static_image_mode=static,
-        delegate=delegate,
-        **extra,
-    )
+        return TrackerOptions(model=row.pipeline, **common)
+    return TrackerOptions(detector_model=row.detector, landmark_model=row.landmark, **common)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blazepose_sdk.errors import ModelNotFoundError
-from blazepose_sdk.models import BUNDLED_PIPELINES, REFERENCE_PIPELINES, resolve_pipeline
+from blazepose_sdk.models import BUNDLED_PIPELINES, REFERENCE_PIPELINES, available_pipelines, resolve_pipeline
 
 # Row every ratio is taken against ("ours / BlazePose-lite").
 BASELINE_ROW = "reference-lite"
@@ -62,13 +62,13 @@ def parse_row(spec: str) -> ModelRow:
     label, sep, value = spec.partition("=")
     if not sep:
         label, value = "", spec
-    if value in REFERENCE_PIPELINES or value.startswith("reference-"):
+    if value in BUNDLED_PIPELINES or value in REFERENCE_PIPELINES or value.startswith("reference-"):
         pipeline = resolve_pipeline(value)
         return ModelRow(
             label or value,
             pipeline.landmark.path,
             pipeline.detector.path,
-            reference=True,
+            reference=value not in BUNDLED_PIPELINES,
             sha256=pipeline.landmark.sha256,
             detector_sha256=pipeline.detector.sha256,
             pipeline=value,
@@ -79,15 +79,11 @@ def parse_row(spec: str) -> ModelRow:
             if not Path(p).is_file():
                 raise ModelNotFoundError(f"model file not found: {p} (in --model {spec!r})")
         return ModelRow(label or Path(lm).stem, Path(lm), Path(det))
-    if value in BUNDLED_PIPELINES:
-        pipeline = resolve_pipeline(value)
-        return ModelRow(label or value, pipeline.landmark.path, pipeline.detector.path, sha256=pipeline.landmark.sha256,
-                        detector_sha256=pipeline.detector.sha256, pipeline=value)
     path = Path(value)
     if not path.is_file():
         raise ModelNotFoundError(
             f"--model {spec!r}: no such file and not a pipeline name "
-            f"(known: {sorted(BUNDLED_PIPELINES) + sorted(REFERENCE_PIPELINES)})"
+            f"(known: {available_pipelines()})"
         )
     return ModelRow(label or path.stem, path)
 

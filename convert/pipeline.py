@@ -129,11 +129,10 @@ def build_eval(kind: str, shape, eval_source, calib_source, detector) -> EvalSet
             raise ValueError(f"no usable samples in {eval_source}")
         frames = [frame for frame, _ in pairs]
         note = f"held-out: {eval_source} ({len(frames)} data-engine samples, labelled ROIs)"
-        if kind == "detector":
-            return EvalSet(cal.detector_inputs(frames, shape[1]), frames, None, note)
-        rois = [(i, roi) for i, (_, roi) in enumerate(pairs)]
-        crops = cal.landmark_crops(frames, rois, shape[1])
-        return EvalSet(np.stack([c.tensor[0] for c in crops]), frames, rois, note)
+        if kind == "landmark":
+            rois = [(i, roi) for i, (_, roi) in enumerate(pairs)]
+            crops = cal.landmark_crops(frames, rois, shape[1])
+            return EvalSet(np.stack([c.tensor[0] for c in crops]), frames, rois, note)
     else:
         frames, note = cal.frames_from_folder(eval_source), f"held-out: {eval_source}"
     inputs, rois = _inputs_from_frames(kind, shape, frames, detector)
