@@ -165,11 +165,17 @@ def load_keras_teacher(spec: str, input_size: int):
     return model
 
 
+def rescale_index_px(x, ratio: float):
+    """Pixel coordinates in index convention (pixel j at j, spanning j - 0.5 .. j + 0.5) of an
+    image resized by ``ratio``: (x + 0.5) * ratio - 0.5. numpy arrays or tensors."""
+    return (x + 0.5) * ratio - 0.5
+
+
 def teacher_to_crop_px(xy_teacher, teacher_size: int, crop_size: int):
     """Teacher-input pixels -> crop pixels when the S-pixel crop was resized to the teacher's T
     pixels (index coordinates, pixel j at j, as the pipeline and the SDK): a pixel j of the crop
     spans j - 0.5 .. j + 0.5, so x_crop = (x_teacher + 0.5) * S / T - 0.5."""
-    return (np.asarray(xy_teacher, np.float32) + 0.5) * (crop_size / float(teacher_size)) - 0.5
+    return rescale_index_px(np.asarray(xy_teacher, np.float32), crop_size / float(teacher_size))
 
 
 def tflite_teacher_fn(path: str):
@@ -212,7 +218,7 @@ def tflite_teacher_fn(path: str):
 def downscale_crops(image, targets: dict, size: int):
     """Crops of side S (and their pixel-unit targets) -> side ``size``, area-averaged as the
     exported top-down wrapper downscales the SDK's 256 crop for a smaller student. Points move
-    with the half-pixel convention of :func:`teacher_to_crop_px`; z scales with x and y."""
+    by :func:`rescale_index_px`; z scales with x and y."""
     import tensorflow as tf
 
     crop = int(image.shape[1])
@@ -222,10 +228,10 @@ def downscale_crops(image, targets: dict, size: int):
     out = dict(targets)
     if "landmarks" in out:
         lm = tf.cast(out["landmarks"], tf.float32)
-        out["landmarks"] = tf.concat([(lm[..., :2] + 0.5) * r - 0.5, lm[..., 2:] * r], -1)
+        out["landmarks"] = tf.concat([rescale_index_px(lm[..., :2], r), lm[..., 2:] * r], -1)
     for key in ("aux", "teacher_xy"):
         if key in out:
-            out[key] = (tf.cast(out[key], tf.float32) + 0.5) * r - 0.5
+            out[key] = rescale_index_px(tf.cast(out[key], tf.float32), r)
     return tf.image.resize(image, (size, size), method="area"), out
 
 
