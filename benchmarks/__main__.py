@@ -113,6 +113,13 @@ def _accuracy_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--label-video", default=None, help="video whose frames are pseudo-labelled (with --pseudo-labels)")
     g.add_argument("--every", type=int, default=10, help="use every N-th frame of --label-video (default 10)")
     g.add_argument("--max-images", type=int, default=None, help="score at most this many images")
+    g.add_argument(
+        "--roi",
+        choices=("detector", "labels"),
+        default="detector",
+        help="where the landmark model looks: each row's detector (default), or every labelled person's own ROI "
+        "(the landmark stage alone, as top-down ground-truth-box evaluation)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,6 +195,7 @@ def _run_accuracy(args, rows, reporter, payload) -> list[dict]:
         every=args.every,
         max_images=args.max_images,
         min_presence=args.min_presence,
+        roi=args.roi,
     )
     out_rows, truth = run_accuracy(
         rows, settings, args.data_dir or default_data_dir(), Path(args.out), args.quick, reporter

@@ -11,6 +11,11 @@ ground truth (see :mod:`benchmarks.datasets`) is one of
 * by default, the derived set: basketball1.png and vtest.avi person crops, pseudo-labelled by
   reference-heavy and transformed (written to ``<out>/labelled_set`` for inspection and re-use).
 
+With ``--roi labels`` the detectors are not run: each row's landmark model sees every labelled
+person in that person's ROI (from the label file, else from the visible keypoints, see
+:func:`labelled_roi`), the top-down "ground-truth boxes" protocol that scores the landmark stage
+alone; a missing pose then means presence below the threshold.
+
 Scoring, per ground-truth person: the image's one prediction is matched to the person it fits
 best (highest OKS); unmatched people and images without a prediction count every keypoint as
 wrong. PCK uses the torso size (left shoulder to right hip) of the ground truth; PCKh needs
@@ -28,12 +33,14 @@ from pathlib import Path
 import numpy as np
 
 from blazepose_sdk.errors import BlazePoseError, ModelNotFoundError, VideoError
+from blazepose_sdk.roi import Roi, roi_from_keypoints
 from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES
 from blazepose_sdk.tracker import PoseTracker
 
 from .common import Reporter
 from .datasets import (
     LabelledSet,
+    PersonLabel,
     build_derived_set,
     coco17_of,
     images_from,
@@ -80,6 +87,24 @@ class AccuracySettings:
     every: int = 10
     max_images: int | None = None
     min_presence: float | None = None  # TrackerOptions.min_tracking_confidence of the scored rows
+    roi: str = "detector"  # "detector": each row's own detector; "labels": each person's labelled ROI
+
+
+# Hip and shoulder indices of each ground-truth keypoint layout (for ROIs derived from keypoints).
+HIPS_SHOULDERS = {"blazepose33": ((23, 24), (11, 12)), "coco17": ((11, 12), (5, 6))}
+
+
+def labelled_roi(person: PersonLabel, keypoints: str) -> Roi | None:
+    """The ROI ``--roi labels`` gives the landmark model for one person (image pixels).
+
+    The label file's ``roi`` when it has one (synthetic labels: the ROI the training pipeline
+    cuts); else the tracker's ROI from the person's visible keypoints
+    (:func:`blazepose_sdk.roi.roi_from_keypoints`); None when they cannot place one.
+    """
+    if person.roi is not None:
+        return person.roi
+    hips, shoulders = HIPS_SHOULDERS[keypoints]
+    return roi_from_keypoints(person.xy_px, person.visible, hips, shoulders)
 
 
 def load_ground_truth(
@@ -140,26 +165,35 @@ def _match(pred_coco: np.ndarray, persons, keypoints: str) -> int:
 
 
 def score(labelled: LabelledSet, predictions: list, pycocotools_ok: bool) -> dict:
-    """All metrics of one row: ``predictions[i]`` is the PoseResult of ``labelled.items[i]``."""
+    """All metrics of one row.
+
+    ``predictions[i]`` is the PoseResult of ``labelled.items[i]`` (matched to the person it fits
+    best), or with ``--roi labels`` a list of one PoseResult per person of that image.
+    """
     k = len(labelled.keypoint_names)
     pred_xy, gt_xy, visible, groups, heads = [], [], [], [], []
     pred_world, gt_world = [], []
     oks_values = []
     coco_results = []
     for item, result in zip(labelled.items, predictions):
-        pose = result.pose if result is not None else None
-        matched = -1
-        if pose is not None:
-            full = np.asarray(pose.array_px[:, :2], dtype=np.float64)
-            pred_coco = full[BLAZEPOSE_TO_COCO17]
-            matched = _match(pred_coco, item.persons, labelled.keypoints)
-            coco_results.extend(result.to_coco(item.image_id))
+        if isinstance(result, list):  # --roi labels: one result per person, in order
+            assigned = {j: r for j, r in enumerate(result) if r is not None and r.pose is not None}
+        elif result is not None and result.pose is not None:
+            pred_coco = np.asarray(result.pose.array_px[BLAZEPOSE_TO_COCO17, :2], dtype=np.float64)
+            assigned = {_match(pred_coco, item.persons, labelled.keypoints): result}
+        else:
+            assigned = {}
+        for r in assigned.values():
+            coco_results.extend(r.to_coco(item.image_id))
         for j, person in enumerate(item.persons):
             gt_xy.append(person.xy_px)
             visible.append(person.visible)
             groups.append(item.group)
             heads.append(np.nan if person.head_size_px is None else person.head_size_px)
-            if j == matched:
+            if j in assigned:
+                pose = assigned[j].pose
+                full = np.asarray(pose.array_px[:, :2], dtype=np.float64)
+                pred_coco = full[BLAZEPOSE_TO_COCO17]
                 pred = full if labelled.keypoints == "blazepose33" else pred_coco
                 pred_xy.append(pred)
                 xy, vis = coco17_of(person, labelled.keypoints)
@@ -253,28 +287,36 @@ def run_accuracy(
             except VideoError as exc:
                 reporter.note(f"{item.key}: {exc}; counted as missed")
                 image = None
+            rois = None if settings.roi == "detector" else [labelled_roi(p, labelled.keypoints) for p in item.persons]
             for k in range(len(trackers)):
                 i = (index + k) % len(trackers)
                 if image is None:
                     predictions[i].append(None)
                     continue
                 t0 = time.perf_counter()
-                predictions[i].append(trackers[i].process(image))
+                if rois is None:
+                    predictions[i].append(trackers[i].process(image))
+                else:
+                    predictions[i].append([None if roi is None else trackers[i].process_roi(image, roi)
+                                           for roi in rois])
                 times[i].append(time.perf_counter() - t0)
     finally:
         for t in trackers:
             t.close()
     out_rows = []
     for row, preds, t in zip(names, predictions, times):
-        found = sum(p is not None and p.pose is not None for p in preds)
+        found = sum(r is not None and r.pose is not None
+                    for p in preds for r in (p if isinstance(p, list) else [p]))
         out_rows.append(
             {
                 "name": row.name,
                 "reference": row.reference,
                 "landmark": str(row.landmark),
                 "images": len(labelled.items),
+                "roi": settings.roi,
                 "poses_found": found,
-                "pose_found_rate": found / len(labelled.items),
+                "pose_found_rate": found / (len(labelled.items) if settings.roi == "detector"
+                                            else max(1, sum(len(i.persons) for i in labelled.items))),
                 **score(labelled, preds, pycocotools_ok),
                 "ms_per_image": timing_stats(t),
             }
@@ -287,6 +329,7 @@ def run_accuracy(
         "keypoints": labelled.keypoints,
         "images": len(labelled.items),
         "persons": sum(len(i.persons) for i in labelled.items),
+        "roi": settings.roi,
         "groups": list(dict.fromkeys(i.group for i in labelled.items)),
         "keypoint_names": list(labelled.keypoint_names),
         "coco17_names": list(COCO17_NAMES),

@@ -28,6 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from blazepose_sdk.roi import Roi
 from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, COCO17_SKELETON, FLIP_INDEX, LANDMARK_NAMES
 from blazepose_sdk.video import VideoReader, read_image, write_image
 
@@ -109,6 +110,8 @@ class PersonLabel:
         world_m: (K, 3) hip-centred metres (y down), or None.
         head_size_px: head segment length for PCKh, or None.
         area_px: object area for OKS (pixels^2), or None to use the keypoint box.
+        roi: the person's labelled ROI (image pixels), or None to derive it from the keypoints
+            (``--roi labels`` of the accuracy suite).
     """
 
     xy_px: np.ndarray
@@ -116,6 +119,7 @@ class PersonLabel:
     world_m: np.ndarray | None = None
     head_size_px: float | None = None
     area_px: float | None = None
+    roi: Roi | None = None
 
     def box_px(self) -> tuple[float, float, float, float]:
         """(x, y, w, h) around the visible keypoints."""
@@ -405,6 +409,7 @@ def save_labels(labelled: LabelledSet, out_dir: str | os.PathLike) -> Path:
                         "visible": [int(v) for v in p.visible],
                         "world_m": None if p.world_m is None else np.round(p.world_m, 5).tolist(),
                         "head_size_px": p.head_size_px,
+                        **({"roi": p.roi.to_dict()} if p.roi is not None else {}),
                     }
                     for p in item.persons
                 ],
@@ -445,7 +450,8 @@ def load_labels(
                 from .metrics import head_size_from_box
 
                 head = float(head_size_from_box(np.asarray(q["head_box_px"]))[0])
-            persons.append(PersonLabel(xy, visible, world, head))
+            roi = Roi(**q["roi"]) if q.get("roi") is not None else None
+            persons.append(PersonLabel(xy, visible, world, head, roi=roi))
         items.append(
             LabelledImage(
                 Path(entry["file"]).stem,

@@ -211,7 +211,7 @@ def accuracy_tables(payload: dict) -> list[Table]:
             [
                 r["name"] + (" *" if r.get("reference") else ""),
                 str(r["images"]),
-                f"{r['poses_found']}/{r['images']}",
+                f"{r['poses_found']}/{r['images'] if r.get('roi', 'detector') == 'detector' else r['persons']}",
                 pct(r.get(p)),
                 pct(r.get(p + "_coco17")),
                 pct(r.get(ph)),
@@ -246,7 +246,11 @@ def accuracy_tables(payload: dict) -> list[Table]:
             f" {truth.get('label_model')} made the labels, so its row measures robustness to the transforms, "
             "not accuracy."
         )
-    tables = [Table("Accuracy", columns, main_rows, caption)]
+    title = "Accuracy"
+    if truth.get("roi") == "labels":
+        title += " of the landmark stage alone (labelled ROIs, no detector)"
+        caption += " Every labelled person is cropped at its labelled ROI (--roi labels); poses found counts persons."
+    tables = [Table(title, columns, main_rows, caption)]
     groups = truth.get("groups") or []
     if len(groups) > 1:
         tables.append(

@@ -86,6 +86,59 @@ def roi_from_alignment_points(
     return Roi(float(c[0]), float(c[1]), float(2.0 * radius * scale), rotation)
 
 
+def body_circle_points(
+    xy_px: np.ndarray,
+    labelled: np.ndarray,
+    hips: tuple[int, int] = (23, 24),
+    shoulders: tuple[int, int] = (11, 12),
+) -> np.ndarray | None:
+    """The two alignment points of a labelled person, (2, 2) image pixels, or None.
+
+    Row 0 is the hip centre (mid-point of ``hips``); row 1 is the hip centre moved by ``r``
+    along the unit vector hip centre -> shoulder centre, with ``r`` the radius of the circle
+    about the hip centre that holds every labelled keypoint: the points the detector and the
+    landmark model's auxiliary outputs predict, so that :func:`roi_from_alignment_points` of
+    them is the ROI the tracker would use for that person. ``xy_px``: (K, 2) keypoints in
+    image pixels; ``labelled``: (K,) bool; indices default to BlazePose-33 (COCO-17: hips
+    (11, 12), shoulders (5, 6)). None when a hip or shoulder is not labelled.
+    """
+    xy = np.asarray(xy_px, dtype=np.float64)[:, :2]
+    m = np.asarray(labelled, dtype=bool) & np.isfinite(xy).all(axis=1)
+    if not m[list(hips) + list(shoulders)].all():
+        return None
+    hip = 0.5 * (xy[hips[0]] + xy[hips[1]])
+    d = 0.5 * (xy[shoulders[0]] + xy[shoulders[1]]) - hip
+    n = float(np.linalg.norm(d))
+    u = d / n if n > 1e-9 else np.array([0.0, -1.0])
+    r = float(np.max(np.linalg.norm(xy[m] - hip, axis=1)))
+    return np.stack([hip, hip + r * u])
+
+
+def roi_from_keypoints(
+    xy_px: np.ndarray,
+    labelled: np.ndarray,
+    hips: tuple[int, int] = (23, 24),
+    shoulders: tuple[int, int] = (11, 12),
+) -> Roi | None:
+    """The tracker's ROI for a person with known keypoints (image pixels), or None.
+
+    From :func:`body_circle_points` when the hips and shoulders are labelled; otherwise an
+    upright square on the centre of the labelled keypoints' box, side ``ROI_SCALE`` x its
+    longer side. None with fewer than two labelled keypoints or a degenerate ROI.
+    """
+    points = body_circle_points(xy_px, labelled, hips, shoulders)
+    if points is not None and np.hypot(*(points[1] - points[0])) > 1e-6:
+        roi = roi_from_alignment_points(points[0], points[1])
+    else:
+        xy = np.asarray(xy_px, dtype=np.float64)[:, :2]
+        m = np.asarray(labelled, dtype=bool) & np.isfinite(xy).all(axis=1)
+        if m.sum() < 2:
+            return None
+        (x0, y0), (x1, y1) = xy[m].min(axis=0), xy[m].max(axis=0)
+        roi = Roi(0.5 * (x0 + x1), 0.5 * (y0 + y1), ROI_SCALE * max(x1 - x0, y1 - y0), 0.0)
+    return roi if roi.is_valid() else None
+
+
 def letterbox_roi(image_width: int, image_height: int) -> Roi:
     """The unrotated square ROI that letterboxes a whole frame (keep aspect, centred padding).
 

@@ -215,6 +215,31 @@ class PoseTracker:
         pose = Pose(presence=out.presence, roi=out.roi, array_px=landmarks, world_m=world)
         return PoseResult(index, t_ms, (frame.shape[1], frame.shape[0]), pose, detection, detector_ran, tracked)
 
+    def process_roi(self, frame_rgb: np.ndarray, roi: Roi) -> PoseResult:
+        """The landmark model alone on a given ROI: top-down pose with your own person box.
+
+        For a detector of your own, or to score the landmark stage on labelled ROIs
+        (``python -m benchmarks accuracy --roi labels``). Runs no detector, no smoothing and
+        leaves the tracking state untouched; the pose is None when its presence is below
+        ``min_tracking_confidence``.
+
+        Args:
+            frame_rgb: as in :meth:`process`.
+            roi: the rotated square in image pixels (see :func:`blazepose_sdk.roi.roi_from_keypoints`
+                for a person with known keypoints).
+        Raises:
+            InvalidFrameError: the frame or the ROI cannot be used.
+        """
+        frame = as_rgb_uint8(frame_rgb)
+        if not roi.is_valid():
+            raise InvalidFrameError(f"ROI is not usable (non-finite or smaller than 2 px): {roi}")
+        out = self._landmarks(frame, roi)
+        size = (frame.shape[1], frame.shape[0])
+        if out is None:
+            return PoseResult(self.frames_processed, 0.0, size, None, None, False, False)
+        pose = Pose(presence=out.presence, roi=out.roi, array_px=out.landmarks_px, world_m=out.world_m)
+        return PoseResult(self.frames_processed, 0.0, size, pose, None, False, False)
+
     def stats(self) -> dict:
         """Counters since construction: frames, detector runs, landmark runs, detector-run rate."""
         return {

@@ -453,6 +453,38 @@ def test_accuracy_from_coco_file_matches_the_labels_path(quick_all, tmp_path):
         assert row["oks"]["AP"] == pytest.approx(first[row["name"]]["oks"]["AP"])
 
 
+@needs_reference
+def test_accuracy_with_labelled_rois_scores_the_landmark_stage(quick_all, tmp_path):
+    """--roi labels: no detector; each person's ROI from the keypoints, or the label file's roi."""
+    from benchmarks.__main__ import main
+
+    labels_path = quick_all / "labelled_set" / "labels.json"
+
+    def run(path: Path, out: Path) -> dict:
+        argv = ["accuracy", "--quick", "--out", str(out), "--no-progress", "--labels", str(path),
+                "--roi", "labels", "--model", "reference-heavy"]
+        assert main(argv) == 0
+        payload = _load(out, "accuracy")
+        assert payload["ground_truth"]["roi"] == "labels"
+        return {r["name"]: r for r in payload["rows"]}
+
+    rows = run(labels_path, tmp_path / "from_keypoints")
+    heavy = rows["reference-heavy"]
+    assert heavy["roi"] == "labels" and heavy["poses_found"] == 3
+    # heavy made these labels; its own ROI rule on them lands it close to its own landmarks
+    assert heavy["pck@0.2"] > 0.9
+    # a label file's roi wins over the keypoints: an ROI beside the person finds nothing there
+    doc = json.loads(labels_path.read_text())
+    for entry in doc["images"]:
+        for person in entry["persons"]:
+            person["roi"] = {"center_x_px": 20.0, "center_y_px": 20.0, "size_px": 30.0, "rotation_rad": 0.0}
+    moved = labels_path.parent / "labels_roi_beside.json"
+    moved.write_text(json.dumps(doc))
+    beside = run(moved, tmp_path / "beside")["reference-heavy"]
+    assert beside["pck@0.2"] < 0.2
+    assert "landmark stage alone" in (tmp_path / "beside" / "report.md").read_text()
+
+
 def test_min_presence_reaches_every_tracker():
     from benchmarks.__main__ import build_parser
     from benchmarks.pipeline import tracker_options

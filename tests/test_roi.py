@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from blazepose_sdk.roi import (
-    Roi, image_to_roi, image_to_tensor_matrix, letterbox_roi, normalize_radians, project_landmarks,
-    roi_from_alignment_points, roi_to_image, rotate_world_landmarks,
+    Roi, body_circle_points, image_to_roi, image_to_tensor_matrix, letterbox_roi, normalize_radians,
+    project_landmarks, roi_from_alignment_points, roi_from_keypoints, roi_to_image, rotate_world_landmarks,
 )
 
 
@@ -103,3 +103,42 @@ def test_project_landmarks_scales_z_and_keeps_extra_columns():
 def test_world_landmarks_rotate_about_z():
     w = np.array([[1.0, 0.0, 0.3]])
     np.testing.assert_allclose(rotate_world_landmarks(w, math.pi / 2), [[0.0, 1.0, 0.3]], atol=1e-12)
+
+
+def _lying_person_coco17() -> tuple[np.ndarray, np.ndarray]:
+    """COCO-17 keypoints of a person lying with the head to the right: hips at x 100,
+    shoulders at x 160, nose at x 200, ankles at x 20 (y 50 +- 10 across the body)."""
+    xy = np.full((17, 2), np.nan)
+    xy[0] = (200, 50)  # nose
+    xy[5], xy[6] = (160, 40), (160, 60)  # shoulders
+    xy[11], xy[12] = (100, 40), (100, 60)  # hips
+    xy[15], xy[16] = (20, 45), (20, 55)  # ankles
+    return xy, np.isfinite(xy).all(axis=1)
+
+
+def test_roi_from_keypoints_puts_the_body_circle_about_the_hips():
+    xy, labelled = _lying_person_coco17()
+    points = body_circle_points(xy, labelled, hips=(11, 12), shoulders=(5, 6))
+    # radius = the farthest labelled keypoint from the hip centre (100, 50): the nose, 100 px
+    np.testing.assert_allclose(points, [[100, 50], [200, 50]], atol=1e-9)
+    roi = roi_from_keypoints(xy, labelled, hips=(11, 12), shoulders=(5, 6))
+    assert (roi.center_x_px, roi.center_y_px) == pytest.approx((100, 50))
+    assert roi.size_px == pytest.approx(2 * 100 * 1.25)
+    assert roi.rotation_rad == pytest.approx(math.pi / 2)  # head to the right: turned like the tracker does
+    # BlazePose-33 indices by default: the same person written at its BlazePose rows
+    xy33, lab33 = np.full((33, 2), np.nan), np.zeros(33, bool)
+    for coco, bp in ((0, 0), (5, 11), (6, 12), (11, 23), (12, 24), (15, 27), (16, 28)):
+        xy33[bp], lab33[bp] = xy[coco], True
+    assert roi_from_keypoints(xy33, lab33) == roi
+
+
+def test_roi_from_keypoints_without_hips_falls_back_to_the_box():
+    xy, labelled = _lying_person_coco17()
+    labelled[[11, 12]] = False
+    assert body_circle_points(xy, labelled, (11, 12), (5, 6)) is None
+    roi = roi_from_keypoints(xy, labelled, (11, 12), (5, 6))
+    # box x 20..200, y 40..60: centre (110, 50), side 1.25 x 180, upright
+    assert roi == Roi(110.0, 50.0, 225.0, 0.0)
+    only_one = np.zeros(17, bool)
+    only_one[0] = True
+    assert roi_from_keypoints(xy, only_one, (11, 12), (5, 6)) is None

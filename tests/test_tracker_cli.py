@@ -48,6 +48,25 @@ def test_static_mode_runs_detector_every_frame(reference_models, pan_clip):
         assert tracker.detector_runs == 3
 
 
+def test_process_roi_runs_the_landmark_model_alone(reference_models, pan_clip):
+    from blazepose_sdk.errors import InvalidFrameError
+    from blazepose_sdk.roi import Roi
+
+    with PoseTracker(TrackerOptions(model="reference-lite", num_threads=2)) as tracker:
+        found = tracker.process(pan_clip[0])
+        roi = found.pose.roi
+        state = tracker.tracked_roi
+        result = tracker.process_roi(pan_clip[0], roi)
+        assert not result.detector_ran and result.pose.roi == roi
+        # the same crop gives the same landmarks (the first tracked frame is not smoothed yet)
+        np.testing.assert_allclose(result.pose.array_px[:, :2], found.pose.array_px[:, :2], atol=1e-3)
+        assert tracker.tracked_roi == state and tracker.detector_runs == 1 and tracker.landmark_runs == 2
+        # a ROI on an empty corner of the frame finds nobody: presence below the threshold
+        assert tracker.process_roi(np.zeros_like(pan_clip[0]), roi).pose is None
+        with pytest.raises(InvalidFrameError, match="ROI"):
+            tracker.process_roi(pan_clip[0], Roi(10.0, 10.0, 1.0, 0.0))
+
+
 def test_result_serialisation(reference_models, basketball_rgb):
     with PoseTracker(TrackerOptions(model="reference-full", static_image_mode=True)) as tracker:
         result = tracker.process(basketball_rgb, timestamp_ms=5)

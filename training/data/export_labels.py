@@ -7,20 +7,24 @@
 Writes ``images/<index>.jpg`` and ``labels.json`` in the format of ``benchmarks/README.md``:
 landmarks in image pixels with the SDK's convention (pixel index j at coordinate j, i.e. the data
 engine's coordinates minus 0.5), ``visible`` = labelled, not occluded and inside the image,
-``world_m`` = the sample's hip-centred metres (y down) when it has them. ``--pad`` places each
-image in the middle of a canvas that many times larger (filled with the image's mean colour), so
-the detector sees the person smaller, with context around.
+``world_m`` = the sample's hip-centred metres (y down) when it has them, ``roi`` = the ROI the
+training pipeline cuts for the sample (``training.data.augment.landmark_roi``: from the
+alignment points, as the tracker does), used by ``python -m benchmarks accuracy --roi labels``.
+``--pad`` places each image in the middle of a canvas that many times larger (filled with the
+image's mean colour), so the detector sees the person smaller, with context around.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from training.data.augment import landmark_roi
 from training.data.sample import read_tfrecords
 
 LABELS_FORMAT = "blazepose33-labels"  # benchmarks.datasets.LABELS_FORMAT
@@ -46,8 +50,12 @@ def person_labels(sample, offset_px: np.ndarray, width: int, height: int) -> dic
     inside = (xy[:, 0] >= 0) & (xy[:, 0] <= width - 1) & (xy[:, 1] >= 0) & (xy[:, 1] <= height - 1)
     visible = (np.asarray(sample.visibility) > 0) & (np.asarray(sample.landmark_mask) > 0) & inside
     world = np.asarray(sample.world_m, np.float64) if sample.has_world > 0 else None
+    roi, _ = landmark_roi(sample.alignment_px, sample.box_xyxy_px)
+    roi = dataclasses.replace(roi, center_x_px=roi.center_x_px + offset_px[0],
+                              center_y_px=roi.center_y_px + offset_px[1])
     return {"landmarks_px": np.round(xy, 3).tolist(), "visible": [int(v) for v in visible],
-            "world_m": None if world is None else np.round(world, 5).tolist(), "head_size_px": None}
+            "world_m": None if world is None else np.round(world, 5).tolist(), "head_size_px": None,
+            "roi": {k: round(v, 4) for k, v in roi.to_dict().items()}}
 
 
 def export_labels(record_files: list[str], out_dir: str | Path, pad: float = 1.0,

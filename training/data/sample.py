@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from blazepose_sdk.roi import body_circle_points
+
 NUM_LANDMARKS = 33
 LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP = 11, 12, 23, 24
 FACE_LANDMARKS = tuple(range(11))  # nose .. mouth_right
@@ -78,18 +80,17 @@ def alignment_points(xy_px: np.ndarray, mask: np.ndarray) -> np.ndarray:
     xy = np.asarray(xy_px, np.float64)[:, :2]
     m = np.asarray(mask) > 0
     out = np.full((4, 2), np.nan)
-    if not (m[LEFT_HIP] and m[RIGHT_HIP] and m[LEFT_SHOULDER] and m[RIGHT_SHOULDER]):
+    body = body_circle_points(xy, m, (LEFT_HIP, RIGHT_HIP), (LEFT_SHOULDER, RIGHT_SHOULDER))
+    if body is None:
         return out
-    hip = 0.5 * (xy[LEFT_HIP] + xy[RIGHT_HIP])
+    hip, circle = body
     sho = 0.5 * (xy[LEFT_SHOULDER] + xy[RIGHT_SHOULDER])
-    d = sho - hip
-    n = np.linalg.norm(d)
-    u = d / n if n > 1e-9 else np.array([0.0, -1.0])
-    r = np.max(np.linalg.norm(xy[m] - hip, axis=1))
+    n = np.linalg.norm(circle - hip)
+    u = (circle - hip) / n if n > 1e-9 else np.array([0.0, -1.0])
     up = np.zeros(NUM_LANDMARKS, bool)
     up[list(UPPER_BODY_LANDMARKS)] = True
     ru = np.max(np.linalg.norm(xy[m & up] - sho, axis=1))
-    out[0], out[1], out[2], out[3] = hip, hip + r * u, sho, sho + ru * u
+    out[0], out[1], out[2], out[3] = hip, circle, sho, sho + ru * u
     return out
 
 
