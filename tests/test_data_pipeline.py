@@ -252,5 +252,14 @@ def test_export_labels_for_the_benchmark_suite(records, tmp_path):
     np.testing.assert_allclose(person.xy_px, expected, atol=1e-3)
     np.testing.assert_allclose(person.world_m, s.world_m, atol=1e-4)
     assert person.visible.all()
+    # the ROI the training pipeline cuts, moved with the padding: the tracker's rule on the
+    # sample's alignment points (hip centre at the ROI centre)
+    from training.data.augment import landmark_roi
+
+    train_roi, _ = landmark_roi(s.alignment_px, s.box_xyxy_px)
+    assert person.roi.size_px == pytest.approx(train_roi.size_px, abs=1e-3)
+    assert person.roi.rotation_rad == pytest.approx(train_roi.rotation_rad, abs=1e-3)
+    np.testing.assert_allclose([person.roi.center_x_px, person.roi.center_y_px],
+                               s.alignment_px[0] - 0.5 + [W // 2, H // 2], atol=1e-3)
     # the padded image holds the original in its middle (JPEG: within a few grey levels)
     assert np.abs(image[H // 2:H // 2 + H, W // 2:W // 2 + W].astype(int) - s.image_rgb().astype(int)).mean() < 3
