@@ -303,6 +303,9 @@ def run_accuracy(
     finally:
         for t in trackers:
             t.close()
+    num_persons = sum(len(i.persons) for i in labelled.items)
+    # --roi labels runs the landmark model once per person, so poses found count persons
+    attempts = len(labelled.items) if settings.roi == "detector" else max(1, num_persons)
     out_rows = []
     for row, preds, t in zip(names, predictions, times):
         found = sum(r is not None and r.pose is not None
@@ -315,8 +318,7 @@ def run_accuracy(
                 "images": len(labelled.items),
                 "roi": settings.roi,
                 "poses_found": found,
-                "pose_found_rate": found / (len(labelled.items) if settings.roi == "detector"
-                                            else max(1, sum(len(i.persons) for i in labelled.items))),
+                "pose_found_rate": found / attempts,
                 **score(labelled, preds, pycocotools_ok),
                 "ms_per_image": timing_stats(t),
             }
@@ -328,7 +330,7 @@ def run_accuracy(
         "label_model": label_model,
         "keypoints": labelled.keypoints,
         "images": len(labelled.items),
-        "persons": sum(len(i.persons) for i in labelled.items),
+        "persons": num_persons,
         "roi": settings.roi,
         "groups": list(dict.fromkeys(i.group for i in labelled.items)),
         "keypoint_names": list(labelled.keypoint_names),
