@@ -234,11 +234,9 @@ class PoseTracker:
         if not roi.is_valid():
             raise InvalidFrameError(f"ROI is not usable (non-finite or smaller than 2 px): {roi}")
         out = self._landmarks(frame, roi)
-        size = (frame.shape[1], frame.shape[0])
-        if out is None:
-            return PoseResult(self.frames_processed, 0.0, size, None, None, False, False)
-        pose = Pose(presence=out.presence, roi=out.roi, array_px=out.landmarks_px, world_m=out.world_m)
-        return PoseResult(self.frames_processed, 0.0, size, pose, None, False, False)
+        pose = None if out is None else Pose(presence=out.presence, roi=out.roi, array_px=out.landmarks_px,
+                                             world_m=out.world_m)
+        return PoseResult(self.frames_processed, 0.0, (frame.shape[1], frame.shape[0]), pose, None, False, False)
 
     def stats(self) -> dict:
         """Counters since construction: frames, detector runs, landmark runs, detector-run rate."""
