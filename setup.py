@@ -9,8 +9,10 @@ TFLite runtime. Everything else (training, conversion, benchmarks, tests) is an 
     pip install "blazepose-sdk[convert]"       # + ONNX <-> TF/TFLite conversion tools
     pip install "blazepose-sdk[dev]"           # + test and build tools
 
-Our model files in blazepose_sdk/model_files/ (with their manifest and model card) ship inside the
-wheel as package data; the official MediaPipe models never do.
+The model files in blazepose_sdk/model_files/ (with their manifest, model card, NOTICE and licence)
+ship inside the wheel as package data: the official MediaPipe detector and Lite landmark model
+(Apache-2.0, the default pipeline) and our own. The official Full and Heavy landmark models never
+do: `blazepose models fetch-reference` puts them in a user cache.
 """
 
 from pathlib import Path
@@ -36,9 +38,9 @@ LITERT_MARKER = (
 # and fails to import under NumPy 2, hence the numpy cap on armv7l.
 TFLITE_RUNTIME_MARKER = "sys_platform == 'linux' and platform_machine == 'armv7l'"
 
-# The official model file names (blazepose_sdk.models.REFERENCE_FILES): never packaged.
-OFFICIAL_MODEL_FILES = ("pose_detection.tflite", "pose_landmark_lite.tflite", "pose_landmark_full.tflite",
-                        "pose_landmark_heavy.tflite")
+# The official model files that never ship (blazepose_sdk.models.REFERENCE_FILES): fetched into a
+# user cache. The detector and the Lite landmark model do ship (model_files/NOTICE).
+NOT_SHIPPED_MODEL_FILES = ("pose_landmark_full.tflite", "pose_landmark_heavy.tflite")
 
 INSTALL_REQUIRES = [
     "numpy>=1.23; platform_machine != 'armv7l'",
@@ -69,10 +71,10 @@ setup(
         include=["blazepose_sdk", "blazepose_sdk.*", "benchmarks", "benchmarks.*"],
         exclude=["benchmarks.edge", "benchmarks.edge.*"],
     ),
-    # Every file under blazepose_sdk/model_files/ (our models, manifest.json, model card), but
-    # never the official MediaPipe models: those are fetched into a user cache, not redistributed.
+    # Every file under blazepose_sdk/model_files/ (models, manifest.json, model card, NOTICE,
+    # licence), but never the official Full and Heavy models: those are fetched into a user cache.
     package_data={"blazepose_sdk": ["model_files/*", "model_files/**/*"]},
-    exclude_package_data={"blazepose_sdk": [f"model_files/{name}" for name in OFFICIAL_MODEL_FILES] + ["model_files/*.pyc"]},
+    exclude_package_data={"blazepose_sdk": [f"model_files/{name}" for name in NOT_SHIPPED_MODEL_FILES] + ["model_files/*.pyc"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={"bench": BENCH, "train": TRAIN, "convert": CONVERT, "dev": DEV},
     entry_points={"console_scripts": ["blazepose=blazepose_sdk.cli:main"]},

@@ -11,8 +11,10 @@ A row is either a *pipeline* (a person detector plus a landmark model, run throu
 * any of these prefixed with ``LABEL=`` to name the row (e.g. ``ours-int8=out/lm_int8.tflite``).
 
 The three official BlazePose pipelines are always added first when they are in the model cache
-(``blazepose models fetch-reference``); when they are not, a note says so and the run goes on
-with the rows given. Our own pipelines that ship inside the SDK (``ours-lite``) follow them.
+(``blazepose models fetch-reference``; ``reference-lite`` always is: its files ship in the package);
+when they are not, a note says so and the run goes on with the rows given. The pipelines that ship
+inside the SDK (``blazepose-lite``, ``ours-lite``) follow them, except one that runs the same files
+as a row already there (``blazepose-lite`` is ``reference-lite``).
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ def resolve_rows(specs: list[str] | None, include_reference: bool = True,
                 f"reference models not in the cache ({', '.join(missing)}): run `blazepose models fetch-reference` "
                 "to add the official BlazePose rows"
             )
+    given = specs
     specs = list(specs or [])
     if include_bundled:
         specs = [name for name in sorted(BUNDLED_PIPELINES) if name not in specs] + specs
@@ -121,6 +124,9 @@ def resolve_rows(specs: list[str] | None, include_reference: bool = True,
         same = next((r for r in rows if (r.landmark, r.detector) == (row.landmark, row.detector)), None)
         if same is not None and same.name == row.name:
             continue  # e.g. --model reference-lite: already a row
+        if same is not None and spec in BUNDLED_PIPELINES and spec not in (given or []):
+            notes.append(f"{spec} (shipped) runs the same files as the {same.name} row")
+            continue
         if any(r.name == row.name for r in rows):
             row = dataclasses.replace(row, name=f"{row.name}#{len(rows)}")
         rows.append(row)

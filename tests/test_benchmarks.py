@@ -196,10 +196,14 @@ def test_resolve_rows_user_specs(tiny_models, tmp_path, monkeypatch):
             "missing.tflite",
         ]
     )
-    assert [r.name for r in rows] == ["ours-lite", "tiny_float32", "mine", "tiny_int8"]
-    assert rows[0].pipeline == "ours-lite" and rows[0].detector.parent.name == "model_files"  # shipped, no fetch
-    assert rows[1].detector is None and rows[3].detector == tiny_models["float32"]
-    assert any("fetch-reference" in n for n in notes)
+    # reference-lite's files ship in the package: its row needs no fetch, and the shipped default
+    # blazepose-lite (the same files) is not repeated; Full and Heavy are missing from the empty cache
+    assert [r.name for r in rows] == ["reference-lite", "ours-lite", "tiny_float32", "mine", "tiny_int8"]
+    assert all(r.detector.parent.name == "model_files" for r in rows[:2])  # shipped, no fetch
+    assert rows[1].pipeline == "ours-lite"
+    assert rows[2].detector is None and rows[4].detector == tiny_models["float32"]
+    assert any("fetch-reference" in n and "reference-full" in n for n in notes)
+    assert any("blazepose-lite" in n and "reference-lite" in n for n in notes)
     assert any("missing.tflite" in n for n in notes)
 
 

@@ -29,9 +29,11 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 MODELS_SRC = REPO / "blazepose_sdk" / "model_files"
 # Files in blazepose_sdk/model_files/ that must never ship (setup.py exclude_package_data,
-# MANIFEST.in): the official MediaPipe models are fetched into a user cache, not redistributed.
-NEVER_SHIPPED = ("pose_detection.tflite", "pose_landmark_lite.tflite", "pose_landmark_full.tflite",
-                 "pose_landmark_heavy.tflite", "*.pyc")
+# MANIFEST.in): the official Full and Heavy models are fetched into a user cache.
+NEVER_SHIPPED = ("pose_landmark_full.tflite", "pose_landmark_heavy.tflite", "*.pyc")
+# The official files that do ship, with the licence terms that must travel with them.
+OFFICIAL_SHIPPED = ("pose_detection.tflite", "pose_landmark_lite.tflite")
+LICENCE_FILES = ("NOTICE", "LICENSE.mediapipe", "MODEL_CARD.md")
 BASE_DEPENDENCIES_64BIT = {"numpy", "opencv-python-headless", "tqdm", "ai-edge-litert"}
 BUILD_TIMEOUT_S = 300
 
@@ -97,7 +99,8 @@ def test_wheel_has_package_and_console_script(dists):
 
 def test_wheel_ships_every_model_file_and_manifest(dists):
     """Every file in blazepose_sdk/model_files/ of the source tree, and nothing else, is in the
-    wheel: our default pipeline's models with their manifest."""
+    wheel: the shipped pipelines' models with their manifest, and the official files with their
+    NOTICE, licence and model card."""
     from blazepose_sdk.models import BUNDLED_PIPELINES
 
     _, wheel = dists
@@ -105,6 +108,7 @@ def test_wheel_ships_every_model_file_and_manifest(dists):
     assert "manifest.json" in expected, "blazepose_sdk/model_files/ has no manifest.json"
     assert {f for pair in BUNDLED_PIPELINES.values() for f in pair} <= expected
     assert _wheel_models(wheel) == expected
+    assert set(OFFICIAL_SHIPPED) | set(LICENCE_FILES) <= expected
 
 
 def test_sdist_carries_the_build_inputs(dists):
@@ -116,9 +120,10 @@ def test_sdist_carries_the_build_inputs(dists):
     assert not any(n.startswith("benchmarks/edge") for n in names)
 
 
-def test_package_data_rules_ship_models_but_never_reference_models(tmp_path):
-    """The glob rules, checked on a copy of the project with made-up model files: a nested file and
-    the manifest ship (through the sdist into the wheel); the official models do not."""
+def test_package_data_rules_ship_models_but_never_full_or_heavy(tmp_path):
+    """The glob rules, checked on a copy of the project with made-up model files: a nested file,
+    the manifest and the official detector/Lite ship (through the sdist into the wheel); the
+    official Full and Heavy models do not."""
     project = tmp_path / "project"
     project.mkdir()
     for name in ("setup.py", "pyproject.toml", "MANIFEST.in"):
@@ -130,12 +135,12 @@ def test_package_data_rules_ship_models_but_never_reference_models(tmp_path):
     made_up = {"fake_landmark.tflite": b"TFL3", "manifest.json": b"{}\n", "cards/fake_landmark.md": b"# card\n"}
     for rel, data in made_up.items():
         (models / rel).write_bytes(data)
-    for reference in ("pose_detection.tflite", "pose_landmark_full.tflite", "pose_landmark_lite.tflite"):
+    for reference in ("pose_landmark_full.tflite", "pose_landmark_heavy.tflite"):
         (models / reference).write_bytes(b"not for redistribution")
     _, wheel = _build(project, tmp_path / "dist")
     shipped = _wheel_models(wheel)
-    assert set(made_up) <= shipped
-    assert not shipped & {"pose_detection.tflite", "pose_landmark_full.tflite", "pose_landmark_lite.tflite"}
+    assert set(made_up) | set(OFFICIAL_SHIPPED) <= shipped
+    assert not shipped & {"pose_landmark_full.tflite", "pose_landmark_heavy.tflite"}
 
 
 def _environment(machine: str, platform: str = "linux", python: str = "3.11") -> dict[str, str]:
