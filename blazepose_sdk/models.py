@@ -1,30 +1,28 @@
-"""Model files: our own models (shipped inside the package, in ``blazepose_sdk/model_files/``),
-the official BlazePose models (fetched with npm into a user cache) and named pipelines that
-pair a detector with a landmark model.
+"""Model files: the models shipped inside the package (``blazepose_sdk/model_files/``), the
+official BlazePose models fetched into a user cache, and named pipelines that pair a detector
+with a landmark model.
 
-Our models need no download: ``ours-lite`` (the default pipeline) resolves to the INT8 files in
-``model_files/``, each checked against the sha256 of its entry in ``model_files/manifest.json``
-(:mod:`blazepose_sdk.manifest`), which also gives their input value range and output roles.
+Shipped models need no download. ``blazepose-lite`` (the default pipeline) is the official
+MediaPipe detector and Lite landmark model (Apache-2.0, unmodified; ``model_files/NOTICE``);
+``ours-lite`` is our own INT8 pair. Each file is checked against the sha256 of its entry in
+``model_files/manifest.json`` (:mod:`blazepose_sdk.manifest`), which also gives its input value
+range and output roles.
 
-The official models are never shipped with the SDK. ``blazepose models fetch-reference``
-runs ``npm pack @mediapipe/pose@<version>``, extracts the four model files, checks each
-against the sha256 recorded below and writes a manifest next to them. Loading a reference
+The Full and Heavy landmark models are not shipped. ``blazepose models fetch-reference``
+downloads the npm package ``@mediapipe/pose@<version>`` (:mod:`blazepose_sdk.fetch`: HTTPS from
+the configured npm registry, a ``--tarball`` copy, or ``npm pack``), extracts the four model files,
+checks each against the sha256 recorded below and writes a manifest next to them. Loading a reference
 model checks its hash again, so a truncated or replaced file is refused with a clear message.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
-import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import FetchError, ModelHashMismatchError, ModelNotFoundError
-from .runtime import file_sha256
+from .errors import ModelNotFoundError
+from .fetch import fetch_reference  # noqa: F401  (re-exported: the fetching code lives in fetch.py)
 
 # The npm package that carries the official models (Apache-2.0), and the version pinned here.
 REFERENCE_NPM_PACKAGE = "@mediapipe/pose"
@@ -94,12 +92,19 @@ def reference_dir() -> Path:
     return cache_dir() / "reference" / REFERENCE_NPM_VERSION
 
 
-# Our own models, shipped as package data (setup.py, MANIFEST.in); how each was made is in
-# model_files/MODEL_CARD.md. pipeline name -> (detector file, landmark file).
+# Models shipped as package data (setup.py, MANIFEST.in), each described in
+# model_files/MODEL_CARD.md: the official BlazePose detector and Lite landmark model (Apache-2.0,
+# unmodified, with model_files/NOTICE and LICENSE.mediapipe) and our own. pipeline name ->
+# (detector file, landmark file).
 BUNDLED_DIR = Path(__file__).resolve().parent / "model_files"
 BUNDLED_PIPELINES: dict[str, tuple[str, str]] = {
+    "blazepose-lite": ("pose_detection.tflite", "pose_landmark_lite.tflite"),
     "ours-lite": ("ours_pose_detection_int8.tflite", "ours_pose_landmark_lite_int8.tflite"),
 }
+# What PoseTracker() and `blazepose run` use. A pipeline replaces it only when the benchmark shows
+# it at least as accurate on real people and its presence score separates people from background
+# (README, "Models").
+DEFAULT_PIPELINE = "blazepose-lite"
 
 REFERENCE_PIPELINES = {
     "reference-lite": "pose_landmark_lite.tflite",
@@ -116,7 +121,7 @@ def reference_model(filename: str) -> ModelFile:
     if not path.is_file():
         raise ModelNotFoundError(
             f"reference model {filename} is not in the cache ({path.parent}); "
-            "run `blazepose models fetch-reference` once (needs npm and the npm registry)"
+            "run `blazepose models fetch-reference` once (downloads from the npm registry; or --tarball FILE)"
         )
     return ModelFile(path, REFERENCE_FILES[filename][1])
 
@@ -158,99 +163,30 @@ def bundled_model(filename: str) -> ModelFile:
     return model
 
 
+def _official_model(filename: str) -> ModelFile:
+    """An official MediaPipe file: the shipped copy when the package carries it (the detector and
+    Lite, byte-identical to the pinned files), else the cached one."""
+    if (BUNDLED_DIR / filename).is_file():
+        model = bundled_model(filename)
+        if model.sha256 == REFERENCE_FILES[filename][1]:
+            return model
+    return reference_model(filename)
+
+
 def available_pipelines() -> list[str]:
-    """Names accepted by :func:`resolve_pipeline`: ours first, then the official ones."""
-    return sorted(BUNDLED_PIPELINES) + sorted(REFERENCE_PIPELINES)
+    """Names accepted by :func:`resolve_pipeline`: the default first, then the other shipped
+    pipelines, then the official ones fetched into the cache."""
+    shipped = [DEFAULT_PIPELINE] + sorted(set(BUNDLED_PIPELINES) - {DEFAULT_PIPELINE})
+    return shipped + sorted(REFERENCE_PIPELINES)
 
 
 def resolve_pipeline(name: str) -> PipelineModels:
-    """Resolve a pipeline name (``ours-lite``, ``reference-lite|full|heavy``) to its model files."""
+    """Resolve a pipeline name (``blazepose-lite``, ``ours-lite``, ``reference-lite|full|heavy``)
+    to its model files."""
     if name in BUNDLED_PIPELINES:
         detector, landmark = BUNDLED_PIPELINES[name]
         return PipelineModels(name, bundled_model(detector), bundled_model(landmark))
     if name in REFERENCE_PIPELINES:
-        return PipelineModels(
-            name, reference_model("pose_detection.tflite"), reference_model(REFERENCE_PIPELINES[name])
-        )
+        return PipelineModels(name, _official_model("pose_detection.tflite"),
+                              _official_model(REFERENCE_PIPELINES[name]))
     raise ModelNotFoundError(f"unknown model {name!r}; choose one of {available_pipelines()} or pass file paths")
-
-
-def _verify(path: Path, sha256: str) -> bool:
-    return path.is_file() and file_sha256(path) == sha256
-
-
-def fetch_reference(
-    tarball: str | os.PathLike | None = None,
-    npm: str = "npm",
-    timeout_s: float = 600.0,
-) -> Path:
-    """Put the official BlazePose models into :func:`reference_dir` and return that folder.
-
-    Idempotent: files already present with the right hash are kept, so it works offline once
-    cached. Otherwise the package tarball is taken from ``tarball`` (a ``.tgz`` made by
-    ``npm pack``, for machines without npm access) or fetched with ``npm pack``. Every file is
-    checked against its pinned sha256 before it is moved into place; a manifest.json records
-    the files, hashes and source.
-
-    Raises:
-        FetchError: npm is missing or fails, or the tarball lacks a file.
-        ModelHashMismatchError: a file in the tarball has an unexpected hash.
-    """
-    target = reference_dir()
-    target.mkdir(parents=True, exist_ok=True)
-    missing = [n for n, (_, sha) in REFERENCE_FILES.items() if not _verify(target / n, sha)]
-    if missing:
-        with tempfile.TemporaryDirectory(prefix="blazepose_fetch_") as tmp:
-            tgz = Path(tarball) if tarball else _npm_pack(Path(tmp), npm, timeout_s)
-            _extract(tgz, Path(tmp) / "extract", target, missing)
-    manifest = {
-        "source": f"npm {REFERENCE_NPM_PACKAGE}@{REFERENCE_NPM_VERSION}",
-        "license": "Apache-2.0",
-        "files": {n: {"sha256": sha, "tarball_member": member} for n, (member, sha) in REFERENCE_FILES.items()},
-    }
-    (target / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
-    return target
-
-
-def _npm_pack(workdir: Path, npm: str, timeout_s: float) -> Path:
-    exe = shutil.which(npm)
-    if exe is None:
-        raise FetchError(f"{npm!r} not found; install Node.js/npm, or pass --tarball with a copy of the package")
-    spec = f"{REFERENCE_NPM_PACKAGE}@{REFERENCE_NPM_VERSION}"
-    try:
-        proc = subprocess.run(
-            [exe, "pack", spec, "--pack-destination", str(workdir), "--silent"],
-            cwd=workdir, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise FetchError(f"`npm pack {spec}` timed out after {timeout_s:.0f} s") from exc
-    if proc.returncode != 0:
-        raise FetchError(f"`npm pack {spec}` failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
-    tgzs = sorted(workdir.glob("*.tgz"))
-    if not tgzs:
-        raise FetchError(f"`npm pack {spec}` produced no tarball")
-    return tgzs[0]
-
-
-def _extract(tgz: Path, scratch: Path, target: Path, names: list[str]) -> None:
-    scratch.mkdir(parents=True, exist_ok=True)
-    try:
-        with tarfile.open(tgz, "r:gz") as tar:
-            for name in names:
-                member, sha = REFERENCE_FILES[name]
-                try:
-                    info = tar.getmember(member)
-                except KeyError as exc:
-                    raise FetchError(f"{tgz} has no {member}") from exc
-                source = tar.extractfile(info)
-                if source is None:
-                    raise FetchError(f"{member} in {tgz} is not a regular file")
-                tmp_path = scratch / name
-                with open(tmp_path, "wb") as out:
-                    shutil.copyfileobj(source, out)
-                actual = file_sha256(tmp_path)
-                if actual != sha:
-                    raise ModelHashMismatchError(f"{member} in {tgz} has sha256 {actual}, expected {sha}")
-                shutil.move(str(tmp_path), str(target / name))
-    except (tarfile.TarError, OSError) as exc:
-        raise FetchError(f"cannot read {tgz}: {exc}") from exc
