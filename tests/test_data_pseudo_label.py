@@ -118,3 +118,71 @@ def test_cli_thresholds_mask_and_drop(labelled, shared_data):
     m = pseudo_label([img], str(labelled / "few"), options=PseudoLabelOptions(min_visibility=0.999, min_landmarks=33),
                      progress=False)
     assert m["counts"]["few_landmarks"] == 1 and m["counts"]["keep"] == 0
+
+
+# -- test-time augmentation ----------------------------------------------------------------
+def test_mirror_roi_and_unmirror_are_inverse_and_swap_sides():
+    from blazepose_sdk.roi import Roi
+    from blazepose_sdk.topology import LANDMARK_NAMES
+    from training.data.pseudo_label import mirror_roi, unmirror_landmarks, unmirror_world
+
+    roi = Roi(30.0, 40.0, 50.0, 0.3)
+    m = mirror_roi(roi, 100)
+    assert (m.center_x_px, m.center_y_px, m.size_px, m.rotation_rad) == (69.0, 40.0, 50.0, -0.3)
+    # the mirrored ROI's corners are the original corners mirrored (top-left <-> top-right)
+    corners, mirrored = roi.corners_px(), m.corners_px()
+    np.testing.assert_allclose(mirrored[[1, 0, 3, 2]], np.c_[99.0 - corners[:, 0], corners[:, 1]], atol=1e-9)
+    lm = _pose(np.linspace(0.1, 0.9, 33))
+    back = unmirror_landmarks(unmirror_landmarks(lm, 100), 100)
+    np.testing.assert_allclose(back, lm)
+    once = unmirror_landmarks(lm, 100)
+    left_wrist, right_wrist = LANDMARK_NAMES.index("left_wrist"), LANDMARK_NAMES.index("right_wrist")
+    np.testing.assert_allclose(once[left_wrist], [99.0 - lm[right_wrist, 0], *lm[right_wrist, 1:]])
+    world = np.random.default_rng(1).normal(size=(33, 3))
+    w1 = unmirror_world(world)
+    assert w1[left_wrist, 0] == -world[right_wrist, 0] and w1[left_wrist, 1] == world[right_wrist, 1]
+    np.testing.assert_allclose(unmirror_world(w1), world)
+
+
+def test_merge_tta_averages_and_scores_agreement():
+    from training.data.pseudo_label import merge_tta
+
+    a = _pose(np.full(33, 0.8))
+    b = a.copy()
+    b[:, 0] += 2.0  # every landmark 2 px to the right in the second run
+    b[0, 0] += 8.0  # the nose a further 8 px
+    lm, world, presence, conf, spread = merge_tta(np.stack([a, b]), np.zeros((2, 33, 3)), np.array([0.9, 0.7]),
+                                                  roi_side_px=200.0, max_spread=0.05)
+    np.testing.assert_allclose(lm[1:, 0], a[1:, 0] + 1.0)
+    np.testing.assert_allclose(spread[1:], 1.0)  # each run 1 px from the mean
+    assert spread[0] == pytest.approx(5.0) and presence == pytest.approx(0.8)
+    # agreement 1 - spread / (0.05 x 200 px): 0.9 for 1 px, 0.5 for 5 px; times visibility 0.8
+    np.testing.assert_allclose(conf[1:], 0.72)
+    assert conf[0] == pytest.approx(0.4)
+
+
+def test_tta_labels_on_basketball(labelled, shared_data):
+    """Flip + 3 scales with the heavy teacher: the averaged labels stay on the player (within a few
+    pixels of the plain run), the flipped runs agree with the plain ones once left/right are
+    swapped back, and every kept sample has its confidence record."""
+    from training.data.pseudo_label import PseudoLabelOptions, pseudo_label
+    from training.data.sample import read_tfrecords
+
+    img = str(shared_data / "basketball1.png")
+    opt = PseudoLabelOptions(tta_flip=True, tta_scales=(0.9, 1.0, 1.1))
+    m = pseudo_label([img], str(labelled / "tta"), options=opt, progress=False)
+    (s,) = read_tfrecords([labelled / "tta" / m["shards"][0]])
+    (plain,) = read_tfrecords([labelled / "out" / json.loads((labelled / "out" / "manifest.json").read_text())
+                               ["shards"][0]], limit=1)
+    assert plain.image_id == s.image_id == "basketball1-p0"
+    both = (s.landmark_mask > 0) & (plain.landmark_mask > 0)
+    assert both.sum() >= 16
+    d = np.linalg.norm(s.landmarks_px[both, :2] - plain.landmarks_px[both, :2], axis=1)
+    assert np.median(d) < 4.0, d  # the player is about 300 px tall
+    (record,) = [json.loads(line) for line in (labelled / "tta" / "confidence.jsonl").read_text().splitlines()]
+    assert record["image_id"] == s.image_id and len(record["confidence"]) == 33
+    conf = np.asarray(record["confidence"])
+    np.testing.assert_array_equal(s.landmark_mask, (conf >= opt.min_visibility).astype(np.float32))
+    # a spread of a few pixels on the clearly seen landmarks means the mirrored runs were swapped back
+    # correctly (an unswapped left/right pair would sit tens of pixels apart)
+    assert np.median(np.asarray(record["spread_px"])[both]) < 5.0

@@ -3,6 +3,7 @@
     python -m training.data.pseudo_label INPUT [INPUT ...] --out DIR
         [--model reference-heavy | --detector DET.tflite --landmark LMK.tflite] [--every 10]
         [--min-presence 0.9] [--min-visibility 0.5] [--min-landmarks 16] [--max-people 4]
+        [--tta-flip] [--tta-scales 0.9,1,1.1] [--max-spread 0.03]
 
 INPUTs are image files, video files or folders (searched recursively). Videos contribute every
 ``--every``-th frame, each treated as an unrelated still. The teacher is the SDK's two-stage
@@ -10,6 +11,15 @@ pipeline (``PoseTracker`` in static-image mode: its detector, then its landmark 
 *every* detection, best first, up to ``--max-people``). A pose is kept when its presence is at
 least ``--min-presence``; its landmarks with visibility below ``--min-visibility`` get
 ``landmark_mask = 0``, and the pose is dropped when fewer than ``--min-landmarks`` remain.
+
+Test-time augmentation (``--tta-flip``, ``--tta-scales``): the landmark model also runs on the
+horizontally mirrored frame (ROI mirrored with it; landmarks mirrored back with left/right swapped,
+world x negated) and on the ROI scaled by each factor; landmarks (x, y, z), visibility, presence and
+world landmarks are averaged over all runs. Each landmark's *confidence* is its mean visibility
+times the agreement of the runs, ``max(0, 1 - spread / (max_spread x ROI side))`` with ``spread``
+the RMS distance of the runs' points to their mean (image pixels); a landmark below
+``--min-visibility`` confidence is masked. ``DIR/confidence.jsonl`` records, per kept sample, the
+presence, the 33 confidences and the spreads in pixels.
 
 Output: ``DIR/pseudo-XXXXX-of-YYYYY.tfrecord`` in the Sample format with
 ``source = "pseudo:<model>"``, and ``DIR/manifest.json`` (options, counts of frames, detections,
@@ -29,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from training.data.augment import ENGINE_TO_SDK_PX
+from blazepose_sdk.topology import FLIP_INDEX
 from training.data.sample import (
     LEFT_HIP,
     NUM_LANDMARKS,
@@ -58,6 +69,9 @@ class PseudoLabelOptions:
     max_people: landmark runs per frame (detections, best first).
     every: take video frames 0, every, 2 * every, ...
     jpeg_quality: for frames and non-JPEG images (JPEG files are stored as they are).
+    tta_flip: also run the landmark model on the mirrored frame (left/right swapped back).
+    tta_scales: ROI side factors the landmark model runs at (1.0: the detector's ROI as is).
+    max_spread: TTA spread (fraction of the ROI side) at which a landmark's agreement reaches 0.
     """
 
     min_presence: float = 0.9
@@ -67,6 +81,15 @@ class PseudoLabelOptions:
     max_people: int = 4
     every: int = 10
     jpeg_quality: int = 95
+    tta_flip: bool = False
+    tta_scales: tuple[float, ...] = (1.0,)
+    # Our choice: 3% of the ROI side (about 8 px of a 256 px crop) is already a large disagreement
+    # between a landmark model's flipped and rescaled runs on the same person.
+    max_spread: float = 0.03
+
+    @property
+    def tta_runs(self) -> int:
+        return len(self.tta_scales) * (2 if self.tta_flip else 1)
 
 
 # --- pure filter logic ----------------------------------------------------------------------
@@ -135,6 +158,62 @@ def pose_to_sample(image_jpeg: bytes, landmarks_sdk: np.ndarray, world_m: np.nda
     return s
 
 
+# --- test-time augmentation (pure) -------------------------------------------------------------
+def mirror_roi(roi, width: int):
+    """The ROI that covers the mirror image of ``roi`` in the horizontally flipped frame
+    (image pixels, the SDK's convention: pixel j at x = j, so x -> width - 1 - x)."""
+    from blazepose_sdk.roi import Roi
+
+    return Roi(width - 1.0 - roi.center_x_px, roi.center_y_px, roi.size_px, -roi.rotation_rad)
+
+
+def scale_roi(roi, factor: float):
+    """``roi`` with its side multiplied by ``factor`` (same centre and rotation)."""
+    from blazepose_sdk.roi import Roi
+
+    return Roi(roi.center_x_px, roi.center_y_px, roi.size_px * factor, roi.rotation_rad)
+
+
+def unmirror_landmarks(landmarks_px: np.ndarray, width: int) -> np.ndarray:
+    """(33, C) landmarks found in the mirrored frame -> the original frame: x -> width - 1 - x and
+    each row moved to its left/right counterpart (z and the scores are unchanged)."""
+    lm = np.asarray(landmarks_px, np.float64)
+    out = np.empty_like(lm)
+    out[FLIP_INDEX] = lm
+    out[:, 0] = width - 1.0 - out[:, 0]
+    return out
+
+
+def unmirror_world(world_m: np.ndarray) -> np.ndarray:
+    """(33, 3) world landmarks (metres) of the mirrored frame -> original: x negated, left/right swapped."""
+    w = np.asarray(world_m, np.float64)
+    out = np.empty_like(w)
+    out[FLIP_INDEX] = w
+    out[:, 0] = -out[:, 0]
+    return out
+
+
+def merge_tta(landmarks: np.ndarray, worlds: np.ndarray, presences: np.ndarray, roi_side_px: float,
+              max_spread: float) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]:
+    """Average T runs of the landmark model on one person.
+
+    Args:
+        landmarks: (T, 33, 5) x_px, y_px, z_px, visibility, presence in the original frame.
+        worlds: (T, 33, 3) world landmarks in metres.
+        presences: (T,) pose-presence probabilities.
+        roi_side_px: the detector ROI's side in pixels (the scale of ``max_spread``).
+    Returns:
+        (landmarks (33, 5) mean, world (33, 3) mean, presence mean, confidence (33,) in [0, 1],
+        spread_px (33,): RMS distance of the runs' (x, y) to their mean).
+    """
+    lm = np.asarray(landmarks, np.float64)
+    mean = lm.mean(axis=0)
+    spread = np.sqrt(np.mean(np.sum((lm[:, :, :2] - mean[None, :, :2]) ** 2, axis=2), axis=0))
+    agreement = np.clip(1.0 - spread / (max_spread * roi_side_px), 0.0, 1.0)
+    confidence = mean[:, 3] * agreement
+    return mean, np.asarray(worlds, np.float64).mean(axis=0), float(np.mean(presences)), confidence, spread
+
+
 # --- teacher ----------------------------------------------------------------------------------
 class Teacher:
     """The SDK pipeline run on every detection of a still image. Context manager."""
@@ -150,13 +229,37 @@ class Teacher:
             min_detection_confidence=self.options.min_detection, num_threads=num_threads))
 
     def __call__(self, frame_rgb: np.ndarray):
-        """Yield (detection, LandmarkerOutput) for the frame's detections, best first."""
+        """Yield (detection, LandmarkerOutput, confidence (33,), spread_px (33,)) for the frame's
+        detections, best first; with TTA the output holds the averaged runs (see merge_tta)."""
+        from dataclasses import replace
+
         from blazepose_sdk.roi import roi_from_alignment_points
 
-        for det in self.tracker.detector(frame_rgb)[: self.options.max_people]:
+        opt = self.options
+        mirrored = np.ascontiguousarray(frame_rgb[:, ::-1]) if opt.tta_flip else None
+        width = frame_rgb.shape[1]
+        for det in self.tracker.detector(frame_rgb)[: opt.max_people]:
             roi = roi_from_alignment_points(det.hip_center_px, det.body_circle_px)
-            if roi.is_valid():
-                yield det, self.tracker.landmarker(frame_rgb, roi)
+            if not roi.is_valid():
+                continue
+            if opt.tta_runs == 1 and opt.tta_scales[0] == 1.0:
+                out = self.tracker.landmarker(frame_rgb, roi)
+                yield det, out, out.landmarks_px[:, 3].astype(np.float64), np.zeros(NUM_LANDMARKS)
+                continue
+            runs, base = [], None
+            for factor in opt.tta_scales:
+                r = scale_roi(roi, factor)
+                o = self.tracker.landmarker(frame_rgb, r)
+                base = o if base is None or factor == 1.0 else base
+                runs.append((o.landmarks_px, o.world_m, o.presence))
+                if mirrored is not None:
+                    m = self.tracker.landmarker(mirrored, mirror_roi(r, width))
+                    runs.append((unmirror_landmarks(m.landmarks_px, width), unmirror_world(m.world_m), m.presence))
+            lm, world, presence, confidence, spread = merge_tta(
+                np.stack([r[0] for r in runs]), np.stack([r[1] for r in runs]), np.array([r[2] for r in runs]),
+                roi.size_px, opt.max_spread)
+            lm[:, 3] = confidence  # the filter masks on it
+            yield det, replace(base, roi=roi, presence=presence, landmarks_px=lm, world_m=world), confidence, spread
 
     def close(self) -> None:
         self.tracker.close()
@@ -169,13 +272,14 @@ class Teacher:
 
 
 def label_frame(teacher: Teacher, frame_rgb: np.ndarray, image_jpeg: bytes, image_id: str,
-                counts: dict) -> list[Sample]:
+                counts: dict, confidences: list | None = None) -> list[Sample]:
     """Kept samples for one frame; updates ``counts`` (detections, kept, low_presence,
-    few_landmarks, duplicate)."""
+    few_landmarks, duplicate) and appends one record per kept sample to ``confidences``
+    (image_id, presence, per-landmark confidence and TTA spread in pixels)."""
     h, w = frame_rgb.shape[:2]
     kept: list[Sample] = []
     kept_xy: list[np.ndarray] = []
-    for det, out in teacher(frame_rgb):
+    for det, out, confidence, spread in teacher(frame_rgb):
         counts["detections"] += 1
         verdict, mask, vis = filter_pose(out.landmarks_px, out.presence, (w, h), teacher.options)
         if verdict == "keep" and any(same_person(k, out.landmarks_px[:, :2]) for k in kept_xy):
@@ -186,6 +290,10 @@ def label_frame(teacher: Teacher, frame_rgb: np.ndarray, image_jpeg: bytes, imag
         kept_xy.append(out.landmarks_px[:, :2])
         kept.append(pose_to_sample(image_jpeg, out.landmarks_px, out.world_m, mask, vis, (w, h), det.box_px,
                                    f"pseudo:{teacher.name}", f"{image_id}-p{len(kept)}"))
+        if confidences is not None:
+            confidences.append({"image_id": kept[-1].image_id, "presence": round(float(out.presence), 5),
+                                "confidence": np.round(confidence, 4).tolist(),
+                                "spread_px": np.round(spread, 3).tolist()})
     return kept
 
 
@@ -242,6 +350,7 @@ def pseudo_label(inputs, out: str, model: str = DEFAULT_TEACHER, detector: str |
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = dict.fromkeys(("frames", "detections", "keep", "low_presence", "few_landmarks", "duplicate"), 0)
+    confidences: list[dict] = []
     t0 = time.perf_counter()
     with Teacher(model, detector, landmark, opt, num_threads) as teacher, \
             ShardedWriter(str(out_dir / "pseudo"), None, per_shard) as writer, \
@@ -251,7 +360,7 @@ def pseudo_label(inputs, out: str, model: str = DEFAULT_TEACHER, detector: str |
             for frame_id, rgb, jpeg in _frames(f, opt.every):
                 counts["frames"] += 1
                 jpeg = jpeg if jpeg is not None else encode_jpeg(rgb, opt.jpeg_quality)
-                for s in label_frame(teacher, rgb, jpeg, frame_id, counts):
+                for s in label_frame(teacher, rgb, jpeg, frame_id, counts, confidences):
                     writer.write(s)
                 bar.update(1)
                 bar.set_postfix(kept=counts["keep"])
@@ -260,6 +369,7 @@ def pseudo_label(inputs, out: str, model: str = DEFAULT_TEACHER, detector: str |
                 "inputs": [str(f) for f in files], "options": asdict(opt), "counts": counts,
                 "seconds": round(time.perf_counter() - t0, 2),
                 "shards": [Path(p).name for p in writer.paths]}
+    (out_dir / "confidence.jsonl").write_text("".join(json.dumps(c) + "\n" for c in confidences))
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
     return manifest
 
@@ -278,14 +388,25 @@ def main(argv=None) -> int:
     ap.add_argument("--min-landmarks", type=int, default=d.min_landmarks)
     ap.add_argument("--min-detection", type=float, default=d.min_detection)
     ap.add_argument("--max-people", type=int, default=d.max_people)
+    ap.add_argument("--tta-flip", action="store_true", help="also run on the mirrored frame (left/right swapped)")
+    ap.add_argument("--tta-scales", default="1", help="comma-separated ROI side factors, e.g. 0.9,1,1.1")
+    ap.add_argument("--max-spread", type=float, default=d.max_spread,
+                    help="TTA spread (fraction of the ROI side) at which a landmark's confidence reaches 0")
     ap.add_argument("--per-shard", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args(argv)
     if a.every < 1:
         ap.error("--every must be >= 1")
+    try:
+        scales = tuple(float(v) for v in a.tta_scales.split(","))
+    except ValueError:
+        ap.error(f"--tta-scales: not a list of numbers: {a.tta_scales!r}")
+    if not scales or not all(0.5 <= f <= 2.0 for f in scales):
+        ap.error("--tta-scales factors must lie in [0.5, 2]")
     opt = PseudoLabelOptions(min_presence=a.min_presence, min_visibility=a.min_visibility,
                              min_landmarks=a.min_landmarks, min_detection=a.min_detection,
-                             max_people=a.max_people, every=a.every)
+                             max_people=a.max_people, every=a.every, tta_flip=a.tta_flip, tta_scales=scales,
+                             max_spread=a.max_spread)
     m = pseudo_label(a.inputs, a.out, a.model, a.detector, a.landmark, opt, a.per_shard, a.threads)
     print(json.dumps(m["counts"]))
     return 0
