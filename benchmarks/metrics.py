@@ -1,4 +1,5 @@
-"""Pose accuracy metrics: PCK, PCKh, OKS and COCO AP/AR, MPJPE and PA-MPJPE.
+"""Pose accuracy metrics: PCK, PCKh, OKS and COCO AP/AR, MPJPE and PA-MPJPE; AUROC and the
+error rates of a score threshold (the pose-presence check).
 
 Plain numpy functions, no I/O (COCO AP/AR calls pycocotools, imported on first use).
 Array conventions, for N people and K keypoints:
@@ -261,3 +262,45 @@ def timing_stats(seconds: np.ndarray | list[float]) -> dict[str, float]:
         "min_ms": float(ms.min()),
         "mean_ms": float(ms.mean()),
     }
+
+
+def auroc(scores_pos: np.ndarray | list[float], scores_neg: np.ndarray | list[float]) -> float:
+    """Area under the ROC curve of a score that should be higher for positives.
+
+    The Mann-Whitney U statistic over n_pos x n_neg: the probability that a random positive
+    scores above a random negative, ties counting one half (average ranks). 1.0: every positive
+    above every negative; 0.5: no separation; 0.0: reversed. Equals
+    ``sklearn.metrics.roc_auc_score`` on the same scores.
+
+    Raises:
+        ValueError: either set is empty or holds a non-finite score.
+    """
+    pos = np.asarray(scores_pos, dtype=np.float64).reshape(-1)
+    neg = np.asarray(scores_neg, dtype=np.float64).reshape(-1)
+    if pos.size == 0 or neg.size == 0:
+        raise ValueError(f"AUROC needs positives and negatives (got {pos.size} and {neg.size})")
+    if not (np.isfinite(pos).all() and np.isfinite(neg).all()):
+        raise ValueError("AUROC scores must be finite")
+    values = np.concatenate([pos, neg])
+    order = np.argsort(values, kind="mergesort")
+    _, first, counts = np.unique(values[order], return_index=True, return_counts=True)
+    ranks = np.empty(values.size, dtype=np.float64)
+    ranks[order] = np.repeat(first + (counts + 1) / 2.0, counts)  # 1-based, ties share their mean rank
+    u = ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2.0
+    return float(u / (pos.size * neg.size))
+
+
+def threshold_error_rates(
+    scores_pos: np.ndarray | list[float], scores_neg: np.ndarray | list[float], threshold: float
+) -> tuple[float, float]:
+    """(false rejection rate, false acceptance rate) of the rule "accept when score >= threshold".
+
+    The tracker keeps a pose when its presence is at least ``min_tracking_confidence``: a positive
+    below the threshold is rejected (a person dropped), a negative at or above it accepted (a pose
+    on background). NaN for an empty set.
+    """
+    pos = np.asarray(scores_pos, dtype=np.float64).reshape(-1)
+    neg = np.asarray(scores_neg, dtype=np.float64).reshape(-1)
+    frr = float(np.mean(pos < threshold)) if pos.size else float("nan")
+    far = float(np.mean(neg >= threshold)) if neg.size else float("nan")
+    return frr, far
