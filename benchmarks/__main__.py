@@ -1,8 +1,9 @@
-"""``python -m benchmarks latency|pipeline|accuracy|all|report``: see benchmarks/README.md."""
+"""``python -m benchmarks latency|pipeline|accuracy|presence|all|report``: see benchmarks/README.md."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -122,9 +123,20 @@ def _accuracy_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _presence_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("presence")
+    g.add_argument(
+        "--pseudo-labels",
+        default=None,
+        metavar="MODEL",
+        help="pipeline that labels the people (default reference-heavy, else the shipped default pipeline)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks", description="blazepose-sdk benchmarks: latency, pipeline throughput, accuracy."
+        prog="python -m benchmarks",
+        description="blazepose-sdk benchmarks: latency, pipeline throughput, accuracy, pose presence.",
     )
     sub = parser.add_subparsers(dest="suite", required=True)
     p = sub.add_parser("latency", help="per-.tflite latency at 1/2/4 threads, size, params, FLOPs, peak RSS")
@@ -138,7 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     _tracker_threads(p)
     _accuracy_args(p)
-    p = sub.add_parser("all", help="latency, pipeline and accuracy, then one report")
+    p = sub.add_parser("presence", help="pose presence on people vs person-free crops: AUROC, error rates")
+    _common(p)
+    _tracker_threads(p)
+    _presence_args(p)
+    p = sub.add_parser("all", help="latency, pipeline, accuracy and presence, then one report")
     _common(p)
     _latency_args(p)
     _tracker_threads(p)
@@ -204,6 +220,22 @@ def _run_accuracy(args, rows, reporter, payload) -> list[dict]:
     return settings, out_rows
 
 
+def _run_presence(args, rows, reporter, payload) -> list[dict]:
+    from .pipeline import default_threads
+    from .presence import QUICK_PRESENCE, PresenceSettings, run_presence
+
+    base = QUICK_PRESENCE if args.quick else PresenceSettings()
+    settings = dataclasses.replace(
+        base,
+        threads=args.tracker_threads or default_threads(),
+        min_presence=args.min_presence,
+        pseudo_labels=args.pseudo_labels,
+    )
+    out_rows, sample_set = run_presence(rows, settings, args.data_dir or default_data_dir(), args.quick, reporter)
+    payload["sample_set"] = sample_set
+    return settings, out_rows
+
+
 def run_suite(suite: str, args, rows, row_notes: list[str]) -> dict:
     reporter = Reporter(progress=not args.no_progress)
     for n in row_notes:
@@ -217,8 +249,10 @@ def run_suite(suite: str, args, rows, row_notes: list[str]) -> dict:
         settings, out_rows = _run_latency(args, rows, reporter)
     elif suite == "pipeline":
         settings, out_rows = _run_pipeline(args, rows, reporter)
-    else:
+    elif suite == "accuracy":
         settings, out_rows = _run_accuracy(args, rows, reporter, payload)
+    else:
+        settings, out_rows = _run_presence(args, rows, reporter, payload)
     payload["settings"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(settings).items()}
     payload["settings"]["wall_s"] = round(time.perf_counter() - t0, 1)
     payload["rows"] = out_rows
@@ -243,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {n}", file=sys.stderr)
         print("error: no model to benchmark (fetch the reference models or pass --model)", file=sys.stderr)
         return 2
-    suites = ("latency", "pipeline", "accuracy") if args.suite == "all" else (args.suite,)
+    suites = ("latency", "pipeline", "accuracy", "presence") if args.suite == "all" else (args.suite,)
     for suite in suites:
         run_suite(suite, args, rows, notes)
     path = build_report(args.out)

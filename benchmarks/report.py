@@ -2,8 +2,8 @@
 
 The same table definitions feed the console (rich when installed, plain text otherwise) and
 report.md. Plots need matplotlib; without it they are skipped with a note. :func:`build_report`
-reads whatever ``latency.json`` / ``pipeline.json`` / ``accuracy.json`` an output folder holds,
-so suites run one by one into the same folder still give one report.
+reads whatever ``latency.json`` / ``pipeline.json`` / ``accuracy.json`` / ``presence.json`` an
+output folder holds, so suites run one by one into the same folder still give one report.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from .common import read_json
 from .metrics import PCK_THRESHOLD, PCKH_THRESHOLD
 
-SUITES = ("latency", "pipeline", "accuracy")
+SUITES = ("latency", "pipeline", "accuracy", "presence")
 PLOT_FILES = {
     "scatter": "latency_vs_accuracy.png",
     "pck": "pck_per_keypoint.png",
@@ -271,10 +271,62 @@ def accuracy_tables(payload: dict) -> list[Table]:
     return tables
 
 
-def suite_tables(payload: dict) -> list[Table]:
-    return {"latency": latency_tables, "pipeline": pipeline_tables, "accuracy": accuracy_tables}[payload["suite"]](
-        payload
+def presence_tables(payload: dict) -> list[Table]:
+    rows = payload.get("rows", [])
+    if not rows:
+        return []
+    sample_set = payload.get("sample_set") or {}
+    main_rows = [
+        [
+            r["name"] + (" *" if r.get("reference") else ""),
+            str(r["n_pos"]),
+            str(r["n_neg"]),
+            fmt(r.get("auroc"), 4),
+            pct(r.get("false_rejection_rate")),
+            pct(r.get("false_acceptance_rate")),
+            f"{fmt(r.get('pos_presence_p5'), 3)} / {fmt(r.get('pos_presence_median'), 3)}",
+            f"{fmt(r.get('neg_presence_median'), 3)} / {fmt(r.get('neg_presence_p95'), 3)}",
+            "PASS" if r.get("passes") else "FAIL",
+        ]
+        for r in rows
+    ]
+    t = fmt(rows[0].get("threshold"), 2)
+    ship = rows[0].get("ship_auroc")
+    columns = ["model", "n_pos", "n_neg", "AUROC", f"false rejection @{t}", f"false acceptance @{t}",
+               "people p5 / median", "background median / p95", f"AUROC >= {ship}"]
+    caption = (
+        f"Pose presence of the landmark model alone at each sample's ROI. {sample_set.get('description', '')}. "
+        f"False rejection: people with presence < {t} (the tracker drops them); false acceptance: background "
+        f"with presence >= {t} (the tracker keeps a pose on it)."
     )
+    groups = list(rows[0].get("per_group", {}))
+    group_rows = []
+    for g in groups:
+        first = rows[0]["per_group"][g]
+        sign = "+" if first["positive"] else "-"
+        cells = [f"{g} ({sign}{first['n_pos'] if first['positive'] else first['n_neg']})"]
+        for r in rows:
+            v = r["per_group"].get(g) or {}
+            rate = v.get("false_rejection_rate") if v.get("positive") else v.get("false_acceptance_rate")
+            cells.append(f"{fmt(v.get('auroc'), 3)} / {pct(rate)}")
+        group_rows.append(cells)
+    group_caption = (
+        "AUROC / error rate per sample group: + groups (people) against all negatives, with their false rejection; "
+        "- groups (no person) against all positives, with their false acceptance."
+    )
+    return [
+        Table("Pose presence: people vs person-free crops", columns, main_rows, caption),
+        Table("Pose presence per sample group", ["group (n)", *(r["name"] for r in rows)], group_rows, group_caption),
+    ]
+
+
+def suite_tables(payload: dict) -> list[Table]:
+    return {
+        "latency": latency_tables,
+        "pipeline": pipeline_tables,
+        "accuracy": accuracy_tables,
+        "presence": presence_tables,
+    }[payload["suite"]](payload)
 
 
 def machine_table(machine: dict) -> Table:
@@ -465,7 +517,8 @@ def build_report(out_dir: str | Path) -> Path:
             " absolute times are then inflated, ratios between rows (measured alternately) much less.",
             "",
         ]
-    titles = {"latency": "Model latency", "pipeline": "Pipeline throughput", "accuracy": "Accuracy"}
+    titles = {"latency": "Model latency", "pipeline": "Pipeline throughput", "accuracy": "Accuracy",
+              "presence": "Pose presence"}
     for suite, payload in payloads.items():
         parts += [f"## {titles[suite]}", ""]
         tables = suite_tables(payload)
