@@ -451,7 +451,8 @@ def load_labels(
 
                 head = float(head_size_from_box(np.asarray(q["head_box_px"]))[0])
             roi = Roi(**q["roi"]) if q.get("roi") is not None else None
-            persons.append(PersonLabel(xy, visible, world, head, roi=roi))
+            area = float(q["area_px"]) if q.get("area_px") is not None else None  # OKS scale, else the box
+            persons.append(PersonLabel(xy, visible, world, head, area, roi=roi))
         items.append(
             LabelledImage(
                 Path(entry["file"]).stem,
