@@ -302,9 +302,10 @@ def _label_crop(labeller: PoseTracker, frame: np.ndarray, x0: float, y0: float, 
     return xy
 
 
-def _vtest_samples(path: Path, labeller: PoseTracker, settings: PresenceSettings, rng: np.random.Generator,
-                   reporter: Reporter) -> list[Sample]:
-    """Positives (people in full frames) and the three vtest negative groups."""
+def _vtest_samples(path: Path, labeller: PoseTracker, settings: PresenceSettings, reporter: Reporter) -> list[Sample]:
+    """Positives (people in full frames) and the three vtest negative groups (each drawn with its
+    own random generator, so that one group's draws do not move another's)."""
+    rng_shift, rng_background, rng_median = (np.random.default_rng([settings.seed, k]) for k in (1, 2, 3))
     with VideoReader(path) as reader:
         count = reader.frame_count or 1
     wanted = set(np.linspace(0, count - 1, settings.vtest_frames + 2).round().astype(int)[1:-1].tolist())
@@ -340,7 +341,7 @@ def _vtest_samples(path: Path, labeller: PoseTracker, settings: PresenceSettings
                 continue
             shifted.append(Sample("shifted off person", False, f"vtest{index:04d}-shift", frames[index], moved))
     if len(shifted) > settings.background_per_group:
-        keep = sorted(rng.choice(len(shifted), settings.background_per_group, replace=False).tolist())
+        keep = sorted(rng_shift.choice(len(shifted), settings.background_per_group, replace=False).tolist())
         shifted = [shifted[i] for i in keep]
     samples += shifted
     # person-sized ROIs (the vtest people's ROIs span about 80-250 px) anywhere in the frame
@@ -352,27 +353,27 @@ def _vtest_samples(path: Path, labeller: PoseTracker, settings: PresenceSettings
         attempts += 1
         index = order[attempts % len(order)]
         h, w = frames[index].shape[:2]
-        side = rng.uniform(lo, hi)
+        side = rng_background.uniform(lo, hi)
         edge = min(0.25 * side, 0.5 * min(w, h))  # at most a quarter of the crop's side outside the frame
-        roi = Roi(rng.uniform(edge, w - edge), rng.uniform(edge, h - edge), side, math.radians(rng.uniform(-30, 30)))
+        roi = Roi(rng_background.uniform(edge, w - edge), rng_background.uniform(edge, h - edge), side,
+                  math.radians(rng_background.uniform(-30, 30)))
         if not roi_has_foreground(masks[index], roi):
             background.append(Sample("vtest background", False, f"vtest{index:04d}-bg", frames[index], roi))
     if len(background) < settings.background_per_group:
         reporter.note(f"presence: only {len(background)} person-free vtest crops found in {attempts} tries")
     samples += background
     h, w = median.shape[:2]
-    for i in range(settings.background_per_group):
-        side = rng.uniform(lo, max(w, h)) if i else float(max(w, h))  # the first: the whole frame, letterboxed
-        roi = Roi(rng.uniform(0, w), rng.uniform(0, h), side, math.radians(rng.uniform(-30, 30))) if i else \
-            Roi(w / 2.0, h / 2.0, side, 0.0)
-        samples.append(Sample("vtest median", False, f"median{i}", median, roi))
+    rois = [Roi(w / 2.0, h / 2.0, float(max(w, h)), 0.0)]  # the whole frame, letterboxed
+    while len(rois) < settings.background_per_group:
+        rois.append(Roi(rng_median.uniform(0, w), rng_median.uniform(0, h), rng_median.uniform(lo, max(w, h)),
+                        math.radians(rng_median.uniform(-30, 30))))
+    samples += [Sample("vtest median", False, f"median{i}", median, roi) for i, roi in enumerate(rois)]
     return samples
 
 
 def build_samples(data_dir: Path, settings: PresenceSettings, quick: bool, reporter: Reporter
                   ) -> tuple[list[Sample], dict]:
     """Every positive and negative sample, and a description of the set for the JSON."""
-    rng = np.random.default_rng(settings.seed)
     label_row, label_model = _labeller_row(settings, reporter)
     samples: list[Sample] = []
     with PoseTracker(tracker_options(label_row, settings.threads, static=True)) as labeller:
@@ -407,10 +408,11 @@ def build_samples(data_dir: Path, settings: PresenceSettings, quick: bool, repor
             reporter.note(f"presence: {ball} not found: derived set and pan clip left out")
         vtest = data_dir / VTEST_NAME
         if vtest.is_file():
-            samples += _vtest_samples(vtest, labeller, settings, rng, reporter)
+            samples += _vtest_samples(vtest, labeller, settings, reporter)
         else:
             reporter.note(f"presence: {vtest} not found: vtest people and backgrounds left out")
-    for group, name, image in synthetic_backgrounds(rng, settings.synthetic_per_kind):
+    for group, name, image in synthetic_backgrounds(np.random.default_rng([settings.seed, 4]),
+                                                    settings.synthetic_per_kind):
         h, w = image.shape[:2]
         samples.append(Sample(group, False, name, image, Roi(w / 2.0, h / 2.0, float(max(w, h)), 0.0)))
     samples = [Sample(s.group, s.positive, f"{i}:{s.key}", s.image, s.roi) for i, s in enumerate(samples)]
