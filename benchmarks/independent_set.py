@@ -412,7 +412,8 @@ def build(out_dir: Path, wheel: str | None = None, threads: int | None = None, o
     description = (
         f"independent real set: pose2sim {POSE2SIM_VERSION} ({POSE2SIM_LICENSE}) Demo_SinglePerson videos, "
         f"every {step}th frame; COCO-17 joints where reference-heavy and MoveNet Thunder agree "
-        f"(< {AGREEMENT_FRACTION} x person diagonal, both confident), label = their mean, other joints ignored"
+        f"(< {AGREEMENT_FRACTION} x person diagonal, both confident), label = their mean, other joints ignored; "
+        "reference-heavy is one of the two labellers, so its row is an upper bound, not a measurement"
     )
     write_labels(out_dir / "labels.json", frames, description)
     write_labels(out_dir / "labels_checked.json", checked, description + "; hand-checked frames only")
