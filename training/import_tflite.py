@@ -1,0 +1,640 @@
+"""Rebuild a float ``.tflite`` model (e.g. the official BlazePose files) as a trainable Keras model.
+
+    python -m training.import_tflite IN.tflite --out OUT.keras [--check FRAMES...] [--export OUT.tflite]
+
+The graph and its weights are read from the flatbuffer (:mod:`training.tflite_graph`; float16
+weights behind DEQUANTIZE and sparse weights behind DENSIFY are folded to float32 constants),
+then every operator becomes ordinary built-in Keras layers with the file's weights as trainable
+variables (:data:`SUPPORTED_OPS`). The Keras outputs keep the .tflite output order and names
+(``Identity``, ``Identity_1``, ...), so the saved ``.keras`` file loads with plain
+``keras.models.load_model`` and re-exports through :func:`training.models.export.to_tflite`.
+
+``--check`` feeds real frames, preprocessed as the SDK does for that model kind, through the
+.tflite interpreter and the Keras model and prints the largest absolute difference of every
+output (exit 1 when one exceeds ``--tol``). With ``--export`` the Keras model is converted back to
+TFLite (float32) and the SDK's landmarks with the re-exported file are compared with those of
+the original on the same frames. See docs/import_tflite.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from training.tflite_graph import Operator, TFLiteGraph, TFLiteImportError, UnsupportedOpError, load_graph
+
+# Every TFLite builtin this importer rebuilds (DEQUANTIZE of float16 constants and DENSIFY of
+# sparse constants are folded into the weights by tflite_graph.fold_constants).
+SUPPORTED_OPS = (
+    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "PAD", "MAX_POOL_2D",
+    "AVERAGE_POOL_2D", "RESIZE_BILINEAR", "DEPTH_TO_SPACE", "RESHAPE", "CONCATENATION", "LOGISTIC",
+    "RELU", "RELU6", "TANH", "PRELU",
+)
+# ActivationFunctionType of the schema -> Keras activation name (None: identity).
+_ACTIVATIONS = {0: None, 1: "relu", 2: "hard_tanh", 3: "relu6", 4: "tanh"}
+_ACTIVATION_NAMES = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
+# Padding enum of the schema.
+_PADDING = {0: "same", 1: "valid"}
+DEFAULT_TOLERANCE = 1e-4
+# A re-exported model must move the SDK's landmarks by at most this many pixels.
+DEFAULT_MAX_PX = 0.1
+# The float64 build of the imported graph is the exact result up to float64 rounding, so its
+# distance to the .tflite's XNNPACK result is XNNPACK's own float32 rounding; XNNPACK and the
+# builtin kernels differ by two such roundings. Factor of margin over that measured floor.
+FLOOR_FACTOR = 2.0
+
+
+def _keras():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    return keras
+
+
+def _clean(name: str) -> str:
+    """A valid Keras/TF scope name: letters, digits, ``_.-``, not starting with ``_``/``-``."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip("_-") or "t"
+
+
+class _Builder:
+    """Walks the operators in file order (TFLite stores them topologically) and maps tensors."""
+
+    def __init__(self, graph: TFLiteGraph) -> None:
+        self.keras = _keras()
+        self.graph = graph
+        self.values: dict[int, object] = {}  # tensor index -> KerasTensor
+        self.used: set[str] = set()
+        self.output_names = {i: _clean(graph.tensors[i].name) for i in graph.outputs}
+
+    # -- names and weights -------------------------------------------------------------------
+    def _unique(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.used:
+            name, k = f"{base}_{k}", k + 1
+        self.used.add(name)
+        return name
+
+    def layer_name(self, op: Operator, suffix: str = "") -> str:
+        out = op.outputs[0]
+        if not suffix and out in self.output_names and out not in self.values:
+            return self._unique(self.output_names[out])
+        return self._unique(f"{op.op.lower()}_{op.index}{suffix}")
+
+    def const(self, op: Operator, position: int, what: str) -> np.ndarray:
+        index = op.inputs[position] if position < len(op.inputs) else -1
+        if index < 0 or not self.graph.is_constant(index):
+            raise UnsupportedOpError(op.op, f"{what} (input {position}) is not a constant")
+        return np.asarray(self.graph.tensors[index].data)
+
+    def optional_const(self, op: Operator, position: int) -> np.ndarray | None:
+        index = op.inputs[position] if position < len(op.inputs) else -1
+        return None if index < 0 else self.const(op, position, "bias")
+
+    def value(self, index: int):
+        if index in self.values:
+            return self.values[index]
+        t = self.graph.tensors[index]
+        if t.data is not None:
+            raise UnsupportedOpError("constant operand",
+                                     f"tensor {t.name!r} is a constant where an activation is expected")
+        raise TFLiteImportError(f"tensor {t.name!r} is used before it is computed")
+
+    def shape(self, index: int) -> tuple[int, ...]:
+        return self.graph.tensors[index].shape
+
+    def fused(self, op: Operator, apply: Callable[[str], object]):
+        """``apply(name)`` builds the op's layer(s) and returns its output; then the fused
+        activation follows as its own layer, and the last layer gets the op's name."""
+        activation = self._fused_name(op)
+        if activation is None:
+            return apply(self.layer_name(op))
+        y = apply(self.layer_name(op, "_pre"))
+        return self.keras.layers.Activation(activation, name=self.layer_name(op))(y)
+
+    # -- the model ---------------------------------------------------------------------------
+    def build(self, name: str | None = None):
+        k = self.keras
+        inputs = []
+        for index in self.graph.inputs:
+            t = self.graph.tensors[index]
+            if t.dtype != "FLOAT32" or t.quantized:
+                raise TFLiteImportError(f"input {t.name!r} is {t.dtype}{' quantized' if t.quantized else ''}; "
+                                        "only float32 models import")
+            layer_input = k.Input(shape=t.shape[1:], name=self._unique(_clean(t.name)))
+            self.values[index] = layer_input
+            inputs.append(layer_input)
+        for op in self.graph.operators:
+            handler = getattr(self, "op_" + op.op.lower().replace(":", "_"), None)
+            if handler is None:
+                raise UnsupportedOpError(op.op, f"operator #{op.index} (supported: {', '.join(SUPPORTED_OPS)})")
+            for index in op.outputs:
+                t = self.graph.tensors[index]
+                if t.dtype != "FLOAT32" or t.quantized:
+                    raise UnsupportedOpError(op.op, f"output {t.name!r} is {t.dtype}"
+                                             f"{' quantized' if t.quantized else ''}; only float32 graphs import")
+            out = handler(op)
+            expected = self.shape(op.outputs[0])
+            got = tuple(out.shape[1:])
+            if got != tuple(expected[1:]):
+                raise TFLiteImportError(f"{op.op} #{op.index} gives shape {got}, the file says {expected[1:]}")
+            self.values[op.outputs[0]] = out
+        outputs = []
+        for index in self.graph.outputs:
+            out = self.value(index)
+            wanted = self.output_names[index]
+            if out._keras_history.operation.name != wanted or any(o is out for o in outputs):
+                out = k.layers.Identity(name=self._unique(wanted))(out)
+            outputs.append(out)
+        self.model = k.Model(inputs, outputs, name=_clean(name or "imported_tflite"))
+        return self.model
+
+    # -- operators ---------------------------------------------------------------------------
+    def op_conv_2d(self, op: Operator):
+        k = self.keras
+        x = self.value(op.inputs[0])
+        w = self.const(op, 1, "filter").astype(np.float32)  # (O, kh, kw, I / groups)
+        b = self.optional_const(op, 2)
+        o = op.options
+        groups = self.shape(op.inputs[0])[-1] // w.shape[3]
+        layer = k.layers.Conv2D(
+            w.shape[0], w.shape[1:3], strides=(o["strideH"], o["strideW"]), padding=_padding(op),
+            dilation_rate=(o.get("dilationHFactor", 1), o.get("dilationWFactor", 1)), groups=groups,
+            activation=self._fused_name(op), use_bias=b is not None, name=self.layer_name(op),
+        )
+        y = layer(x)
+        layer.set_weights([w.transpose(1, 2, 3, 0)] + ([b.astype(np.float32)] if b is not None else []))
+        return y
+
+    def op_depthwise_conv_2d(self, op: Operator):
+        k = self.keras
+        x = self.value(op.inputs[0])
+        w = self.const(op, 1, "filter").astype(np.float32)  # (1, kh, kw, C * M)
+        b = self.optional_const(op, 2)
+        o = op.options
+        channels = self.shape(op.inputs[0])[-1]
+        multiplier = w.shape[3] // channels
+        layer = k.layers.DepthwiseConv2D(
+            w.shape[1:3], strides=(o["strideH"], o["strideW"]), padding=_padding(op), depth_multiplier=multiplier,
+            dilation_rate=(o.get("dilationHFactor", 1), o.get("dilationWFactor", 1)),
+            activation=self._fused_name(op), use_bias=b is not None, name=self.layer_name(op),
+        )
+        y = layer(x)
+        kernel = w[0].reshape(w.shape[1], w.shape[2], channels, multiplier)
+        layer.set_weights([kernel] + ([b.astype(np.float32)] if b is not None else []))
+        return y
+
+    def op_fully_connected(self, op: Operator):
+        k = self.keras
+        x = self.value(op.inputs[0])
+        w = self.const(op, 1, "weights").astype(np.float32)  # (O, I)
+        b = self.optional_const(op, 2)
+        in_shape = self.shape(op.inputs[0])
+        if op.options.get("weightsFormat", 0) != 0:
+            raise UnsupportedOpError(op.op, "shuffled weights format")
+        if len(in_shape) > 2 and not op.options.get("keepNumDims", False):
+            if int(np.prod(in_shape[1:])) != w.shape[1]:
+                raise UnsupportedOpError(op.op, f"input {in_shape} flattens across the batch")
+            x = k.layers.Reshape((w.shape[1],), name=self.layer_name(op, "_flat"))(x)
+        layer = k.layers.Dense(w.shape[0], activation=self._fused_name(op), use_bias=b is not None,
+                               name=self.layer_name(op))
+        y = layer(x)
+        layer.set_weights([w.T] + ([b.astype(np.float32)] if b is not None else []))
+        return y
+
+    def _fused_name(self, op: Operator) -> str | None:
+        code = int(op.options.get("fusedActivationFunction", 0))
+        if code not in _ACTIVATIONS:
+            raise UnsupportedOpError(op.op, f"fused activation {_ACTIVATION_NAMES.get(code, code)}")
+        return _ACTIVATIONS[code]
+
+    def _binary(self, op: Operator, layer_class):
+        a, b = op.inputs[:2]
+        if self.graph.is_constant(a) or self.graph.is_constant(b):
+            raise UnsupportedOpError(op.op, "with a constant operand")
+        if self.shape(a) != self.shape(b):
+            raise UnsupportedOpError(op.op, f"with broadcasting {self.shape(a)} vs {self.shape(b)}")
+        xs = [self.value(a), self.value(b)]
+        return self.fused(op, lambda name: layer_class(name=name)(xs))
+
+    def op_add(self, op: Operator):
+        return self._binary(op, self.keras.layers.Add)
+
+    def op_mul(self, op: Operator):
+        return self._binary(op, self.keras.layers.Multiply)
+
+    def op_pad(self, op: Operator):
+        k = self.keras
+        x = self.value(op.inputs[0])
+        pads = self.const(op, 1, "paddings").reshape(-1, 2).astype(int)
+        shape = self.shape(op.inputs[0])
+        if len(shape) != 4 or pads[0].any():
+            raise UnsupportedOpError(op.op, f"paddings {pads.tolist()} of a rank-{len(shape)} tensor "
+                                     "(only NHWC spatial and channel padding)")
+        spatial = ((int(pads[1, 0]), int(pads[1, 1])), (int(pads[2, 0]), int(pads[2, 1])))
+        if not pads[3].any():
+            return k.layers.ZeroPadding2D(spatial, name=self.layer_name(op))(x)
+        # channels too: view (H, W, C) as a 3-D volume with one channel and pad all three.
+        h, w, c = shape[1:]
+        y = k.layers.Reshape((h, w, c, 1), name=self.layer_name(op, "_5d"))(x)
+        channels = (int(pads[3, 0]), int(pads[3, 1]))
+        y = k.layers.ZeroPadding3D((*spatial, channels), name=self.layer_name(op, "_pad"))(y)
+        out = self.shape(op.outputs[0])
+        return k.layers.Reshape(out[1:], name=self.layer_name(op))(y)
+
+    def _pool(self, op: Operator, layer_class):
+        o = op.options
+        x = self.value(op.inputs[0])
+        size, strides = (o["filterHeight"], o["filterWidth"]), (o["strideH"], o["strideW"])
+        return self.fused(op, lambda name: layer_class(size, strides=strides, padding=_padding(op), name=name)(x))
+
+    def op_max_pool_2d(self, op: Operator):
+        return self._pool(op, self.keras.layers.MaxPooling2D)
+
+    def op_average_pool_2d(self, op: Operator):
+        return self._pool(op, self.keras.layers.AveragePooling2D)
+
+    def op_resize_bilinear(self, op: Operator):
+        size = self.const(op, 1, "size").reshape(-1).astype(int)
+        o = op.options
+        if o.get("alignCorners", False) or not o.get("halfPixelCenters", False):
+            raise UnsupportedOpError(op.op, f"align_corners={o.get('alignCorners')} half_pixel_centers="
+                                     f"{o.get('halfPixelCenters')} (only half_pixel_centers=True, Keras' Resizing)")
+        return self.keras.layers.Resizing(int(size[0]), int(size[1]), interpolation="bilinear",
+                                          name=self.layer_name(op))(self.value(op.inputs[0]))
+
+    def op_depth_to_space(self, op: Operator):
+        k = self.keras
+        block = int(op.options["blockSize"])
+        h, w, c = self.shape(op.inputs[0])[1:]
+        c_out = c // (block * block)
+        # DCR order (TF/TFLite): out[h*b + i, w*b + j, c] = in[h, w, (i*b + j)*C_out + c]
+        y = k.layers.Reshape((h, w, block, block, c_out), name=self.layer_name(op, "_split"))(self.value(op.inputs[0]))
+        y = k.layers.Permute((1, 3, 2, 4, 5), name=self.layer_name(op, "_perm"))(y)
+        return k.layers.Reshape((h * block, w * block, c_out), name=self.layer_name(op))(y)
+
+    def op_reshape(self, op: Operator):
+        in_shape, out_shape = self.shape(op.inputs[0]), self.shape(op.outputs[0])
+        if not out_shape or out_shape[0] != in_shape[0] or any(d < 0 for d in out_shape):
+            raise UnsupportedOpError(op.op, f"{in_shape} -> {out_shape} changes the batch dimension")
+        return self.keras.layers.Reshape(out_shape[1:], name=self.layer_name(op))(self.value(op.inputs[0]))
+
+    def op_concatenation(self, op: Operator):
+        if any(self.graph.is_constant(i) for i in op.inputs):
+            raise UnsupportedOpError(op.op, "with a constant operand")
+        xs = [self.value(i) for i in op.inputs]
+        axis = int(op.options["axis"])
+        return self.fused(op, lambda name: self.keras.layers.Concatenate(axis=axis, name=name)(xs))
+
+    def _unary(self, op: Operator, activation: str):
+        return self.keras.layers.Activation(activation, name=self.layer_name(op))(self.value(op.inputs[0]))
+
+    def op_logistic(self, op: Operator):
+        return self._unary(op, "sigmoid")
+
+    def op_relu(self, op: Operator):
+        return self._unary(op, "relu")
+
+    def op_relu6(self, op: Operator):
+        return self._unary(op, "relu6")
+
+    def op_tanh(self, op: Operator):
+        return self._unary(op, "tanh")
+
+    def op_prelu(self, op: Operator):
+        x = self.value(op.inputs[0])
+        shape = self.shape(op.inputs[0])
+        alpha = self.const(op, 1, "alpha").astype(np.float32)
+        alpha = alpha.reshape((1,) * (len(shape) - 1 - alpha.ndim) + alpha.shape)  # to rank len(shape) - 1
+        shared = [axis + 1 for axis in range(alpha.ndim) if alpha.shape[axis] == 1 and shape[axis + 1] != 1]
+        layer = self.keras.layers.PReLU(shared_axes=shared or None, name=self.layer_name(op))
+        y = layer(x)
+        layer.set_weights([np.broadcast_to(alpha, layer.get_weights()[0].shape).copy()])
+        return y
+
+
+def _padding(op: Operator) -> str:
+    code = int(op.options.get("padding", 0))
+    if code not in _PADDING:
+        raise UnsupportedOpError(op.op, f"padding mode {code}")
+    return _PADDING[code]
+
+
+def build_keras_model(graph: TFLiteGraph, name: str | None = None):
+    """A Keras functional model computing ``graph`` (constants already folded) with its weights
+    as trainable variables; outputs in the graph's order, named after its output tensors.
+
+    Raises :class:`UnsupportedOpError` naming the first operator (or option) it cannot rebuild.
+    """
+    return _Builder(graph).build(name)
+
+
+def import_tflite(source: str | os.PathLike | bytes, name: str | None = None):
+    """Read a .tflite file (path or bytes) and return the equivalent trainable Keras model."""
+    if name is None and not isinstance(source, (bytes, bytearray)):
+        name = Path(source).stem
+    return build_keras_model(load_graph(source), name)
+
+
+# -- checks on real frames ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ModelKind:
+    """How the SDK feeds a model: ``kind`` ("detector" or "landmark") and the input value range."""
+
+    kind: str
+    value_range: tuple[float, float]
+
+
+def model_kind(path: str | os.PathLike) -> ModelKind:
+    """Kind and value range as the SDK would use them: the manifest entry beside the file if
+    any, else by the output shapes (:func:`blazepose_sdk.manifest.output_roles`) with the SDK's
+    default ranges (detector [-1, 1], landmark [0, 1])."""
+    from blazepose_sdk.detector import DETECTOR_VALUE_RANGE
+    from blazepose_sdk.landmarker import LANDMARK_VALUE_RANGE
+    from blazepose_sdk.manifest import entry_for_model, output_roles
+    from blazepose_sdk.runtime import TFLiteModel
+
+    entry = entry_for_model(path)
+    if entry is not None and entry.get("kind") in ("detector", "landmark"):
+        lo, hi = entry["normalization"]["value_range"]
+        return ModelKind(entry["kind"], (float(lo), float(hi)))
+    with TFLiteModel(path) as model:
+        shapes = [s.shape for s in model.outputs]
+        size = model.inputs[0].shape[1]
+    if "boxes" in output_roles("detector", shapes, size):
+        return ModelKind("detector", DETECTOR_VALUE_RANGE)
+    if "landmarks" in output_roles("landmark", shapes, size):
+        return ModelKind("landmark", LANDMARK_VALUE_RANGE)
+    raise TFLiteImportError(f"{path}: outputs {shapes} are neither a detector's nor a landmark model's")
+
+
+def read_frames(paths: Sequence[str | os.PathLike], per_video: int = 3) -> list[tuple[str, np.ndarray]]:
+    """(label, RGB frame) pairs: each image, and ``per_video`` evenly spaced frames of each video."""
+    import cv2
+
+    from blazepose_sdk.video import is_image_path, read_image
+
+    frames = []
+    for path in paths:
+        path = Path(path)
+        if is_image_path(path):
+            frames.append((path.name, read_image(path)))
+            continue
+        cap = cv2.VideoCapture(str(path))
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        if not cap.isOpened() or total <= 0:
+            raise TFLiteImportError(f"cannot read frames from {path}")
+        for index in np.linspace(0, total - 1, per_video + 2)[1:-1].astype(int):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, int(index))
+            ok, bgr = cap.read()
+            if ok:
+                frames.append((f"{path.name}#{index}", cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+        cap.release()
+    if not frames:
+        raise TFLiteImportError("no frames to check")
+    return frames
+
+
+def model_input(frame_rgb: np.ndarray, size: int, kind: ModelKind) -> np.ndarray:
+    """The SDK's input tensor for the whole frame: letterboxed to ``size`` (the detector's
+    zero border; the landmark model's replicated border) in the kind's value range."""
+    from blazepose_sdk.image import crop_roi
+    from blazepose_sdk.roi import letterbox_roi
+
+    h, w = frame_rgb.shape[:2]
+    border = "zero" if kind.kind == "detector" else "replicate"
+    return crop_roi(frame_rgb, letterbox_roi(w, h), size, kind.value_range, border=border)
+
+
+def builtin_kernels(path: str | os.PathLike):
+    """An interpreter on TFLite's own builtin CPU kernels (no XNNPACK) keeping every tensor, for
+    the noise floor of the file itself and the per-operator check."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    except ImportError:  # tensorflow's copy of the same interpreter
+        import tensorflow as tf
+
+        Interpreter, OpResolverType = tf.lite.Interpreter, tf.lite.experimental.OpResolverType
+    interp = Interpreter(model_path=str(path), experimental_preserve_all_tensors=True,
+                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interp.allocate_tensors()
+    return interp
+
+
+@dataclass
+class CheckReport:
+    """What :func:`check_model` measured over the inputs (largest values over all of them).
+
+    outputs: per output ``name``, ``shape``, ``max_abs_value`` (of the .tflite's result) and the
+        largest |difference| of: ``keras_vs_tflite`` (the float32 Keras model vs the SDK runtime,
+        XNNPACK), ``keras64_vs_tflite`` (the same graph built in float64 vs XNNPACK: what is
+        left is the .tflite's own float32 rounding), ``tflite_floor`` (XNNPACK vs TFLite's
+        builtin kernels: how far two float32 implementations of the same file disagree).
+    op_worst: largest per-operator difference, each operator's float32 Keras layers fed the
+        builtin kernels' own input tensors, relative to max(1, |output|); op_worst_at: "#index OP".
+    """
+
+    outputs: list[dict]
+    op_worst: float
+    op_worst_at: str
+
+    def failures(self, tol: float) -> list[str]:
+        """What misses: an operator off by more than ``tol`` (relative), or an output of the
+        float64 build further from the .tflite than max(tol, :data:`FLOOR_FACTOR` x the file's
+        own XNNPACK-vs-builtin difference)."""
+        bad = [f"operator {self.op_worst_at} ({self.op_worst:.2e} relative)"] if not self.op_worst <= tol else []
+        return bad + [r["output"] for r in self.outputs
+                      if not r["keras64_vs_tflite"] <= max(tol, FLOOR_FACTOR * r["tflite_floor"])]
+
+
+def _float64_twin(graph: TFLiteGraph):
+    keras = _keras()
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float64")
+    try:
+        return _Builder(graph).build("float64_twin")
+    finally:
+        keras.config.set_dtype_policy(policy)
+
+
+def _outputs(model, x) -> list[np.ndarray]:
+    got = model(x, training=False)
+    return [np.asarray(g) for g in (got if isinstance(got, (list, tuple)) else [got])]
+
+
+def check_model(tflite_path: str | os.PathLike, builder: "_Builder", inputs: Sequence[np.ndarray]) -> CheckReport:
+    """Run ``inputs`` through the .tflite (SDK runtime and builtin kernels), the imported model
+    and its float64 twin, and each operator alone (see :class:`CheckReport`)."""
+    import keras
+
+    from blazepose_sdk.runtime import TFLiteModel
+
+    graph, model = builder.graph, builder.model
+    twin = _float64_twin(graph)
+    builtin = builtin_kernels(tflite_path)
+    pieces = []  # (op, its activation inputs, sub-model from them to the op's output)
+    for op in graph.operators:
+        ins = [i for i in op.inputs if i >= 0 and not graph.is_constant(i)]
+        pieces.append((op, ins, keras.Model([builder.values[i] for i in ins], builder.values[op.outputs[0]])))
+    with TFLiteModel(tflite_path) as runtime:
+        names, shapes = [s.name for s in runtime.outputs], [s.shape for s in runtime.outputs]
+        rows = [{"output": n, "shape": list(s), "max_abs_value": 0.0, "keras_vs_tflite": 0.0,
+                 "keras64_vs_tflite": 0.0, "tflite_floor": 0.0} for n, s in zip(names, shapes)]
+        op_worst, op_worst_at = 0.0, ""
+        for x in inputs:
+            xnn = runtime.run(x)
+            builtin.set_tensor(builtin.get_input_details()[0]["index"], x)
+            builtin.invoke()
+            ref = [builtin.get_tensor(d["index"]) for d in builtin.get_output_details()]
+            got, got64 = _outputs(model, x), _outputs(twin, x.astype(np.float64))
+            for row, a, b, k, k64 in zip(rows, xnn, ref, got, got64):
+                row["max_abs_value"] = max(row["max_abs_value"], float(np.max(np.abs(a))))
+                row["keras_vs_tflite"] = max(row["keras_vs_tflite"], float(np.max(np.abs(k - a))))
+                row["keras64_vs_tflite"] = max(row["keras64_vs_tflite"], float(np.max(np.abs(k64 - a))))
+                row["tflite_floor"] = max(row["tflite_floor"], float(np.max(np.abs(a - b))))
+            for op, ins, piece in pieces:
+                want = builtin.get_tensor(op.outputs[0])
+                out = np.asarray(piece([builtin.get_tensor(i) for i in ins], training=False))
+                rel = float(np.max(np.abs(out - want))) / max(1.0, float(np.max(np.abs(want))))
+                if rel > op_worst or not op_worst_at:
+                    op_worst, op_worst_at = rel, f"#{op.index} {op.op}"
+    return CheckReport(rows, op_worst, op_worst_at)
+
+
+def sdk_landmark_difference(sources: Sequence[str | os.PathLike], original: tuple[str, str],
+                            replaced: tuple[str, str], video_frames: int = 100, video_start: int = 0) -> dict:
+    """Run the SDK with (detector, landmark) files ``original`` and ``replaced``: each image in
+    static image mode, frames ``video_start .. video_start + video_frames - 1`` of each video as
+    a tracked clip (detector when tracking is lost, else the landmark model's own ROIs,
+    smoothing on). Largest landmark x/y difference in pixels over the frames where both found
+    a pose."""
+    import itertools
+
+    from blazepose_sdk import PoseTracker, TrackerOptions
+    from blazepose_sdk.video import is_image_path, read_image, video_frames as frames_of
+
+    def run(pair, source):
+        static = is_image_path(source)
+        opts = TrackerOptions(detector_model=pair[0], landmark_model=pair[1], static_image_mode=static, num_threads=1)
+        frames = ([(0.0, read_image(source))] if static
+                  else itertools.islice(frames_of(source), video_start, video_start + video_frames))
+        with PoseTracker(opts) as tracker:
+            return [tracker.process(frame, timestamp_ms=t) for t, frame in frames]
+
+    worst, both, only, total = 0.0, 0, 0, 0
+    for source in sources:
+        for ra, rb in zip(run(original, source), run(replaced, source)):
+            total += 1
+            if ra.pose is None or rb.pose is None:
+                only += int((ra.pose is None) != (rb.pose is None))
+                continue
+            both += 1
+            worst = max(worst, float(np.max(np.abs(ra.pose.array_px[:, :2] - rb.pose.array_px[:, :2]))))
+    return {"frames": total, "poses_compared": both, "pose_found_by_one_only": only, "max_px_diff": worst}
+
+
+# -- CLI ------------------------------------------------------------------------------------------
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m training.import_tflite", description=__doc__.splitlines()[0])
+    p.add_argument("source", type=Path, help="float .tflite file")
+    p.add_argument("--out", type=Path, required=True, help="Keras model to write (.keras)")
+    p.add_argument("--check", nargs="+", type=Path, default=None, metavar="FRAMES",
+                   help="images or videos: compare every output of the .tflite and the Keras model")
+    p.add_argument("--frames-per-video", type=int, default=3, help="evenly spaced frames taken from each video")
+    p.add_argument("--tol", type=float, default=DEFAULT_TOLERANCE, help="largest allowed |tflite - keras|")
+    p.add_argument("--export", type=Path, default=None,
+                   help="also convert the Keras model back to a float32 .tflite (training.models.export.to_tflite); "
+                        "with --check, compare the SDK's landmarks with the original's")
+    p.add_argument("--sdk-video-frames", type=int, default=100,
+                   help="consecutive frames of each video tracked for the SDK comparison")
+    p.add_argument("--sdk-video-start", type=int, default=0, help="first video frame of that clip")
+    p.add_argument("--max-px", type=float, default=DEFAULT_MAX_PX, help="largest allowed SDK landmark difference")
+    p.add_argument("--pair", type=Path, default=None,
+                   help="the other model of the SDK pipeline for that comparison (default: pose_detection.tflite, "
+                        "or pose_landmark_full.tflite for a detector, beside SOURCE)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    # oneDNN's reordered float sums move the outputs further from the .tflite's (measured in
+    # docs/import_tflite.md); off unless the caller set it (only effective before TF is imported).
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    try:
+        return _run(args)
+    except (TFLiteImportError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - SDK errors (bad frames, models) are one line too
+        from blazepose_sdk.errors import BlazePoseError
+
+        if isinstance(exc, BlazePoseError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not args.source.is_file():
+        raise TFLiteImportError(f"no such file: {args.source}")
+    if args.out.suffix != ".keras":
+        raise TFLiteImportError(f"--out must end in .keras, got {args.out}")
+    builder = _Builder(load_graph(args.source))
+    model = builder.build(args.source.stem)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(args.out)
+    print(f"{args.source.name}: {len(model.layers)} layers, {model.count_params():,} parameters -> {args.out}")
+    if args.export is not None:
+        from training.models.export import to_tflite
+
+        to_tflite(model, args.export, "float")
+        print(f"re-exported -> {args.export}")
+    if not args.check:
+        return 0
+    kind = model_kind(args.source)
+    frames = read_frames(args.check, args.frames_per_video)
+    size = int(model.inputs[0].shape[1])
+    inputs = [model_input(frame, size, kind) for _, frame in frames]
+    report = check_model(args.source, builder, inputs)
+    print(f"{kind.kind} model, {len(inputs)} frames, input range {list(kind.value_range)}; largest |difference|:")
+    print(f"{'output':<12}{'shape':<19}{'max |value|':>12}{'keras-tflite':>14}{'keras64-tflite':>16}"
+          f"{'xnnpack-builtin':>17}")
+    for r in report.outputs:
+        print(f"{r['output']:<12}{str(r['shape']):<19}{r['max_abs_value']:>12.3f}{r['keras_vs_tflite']:>14.3e}"
+              f"{r['keras64_vs_tflite']:>16.3e}{r['tflite_floor']:>17.3e}")
+    print(f"worst single operator (fed the interpreter's own inputs): {report.op_worst:.3e} relative "
+          f"at {report.op_worst_at}")
+    strict = all(r["keras_vs_tflite"] <= args.tol for r in report.outputs)
+    print(f"every output within {args.tol:g} of the .tflite: {'yes' if strict else 'no'}")
+    failed = report.failures(args.tol)
+    if args.export is not None:
+        pair = args.pair or args.source.parent / ("pose_landmark_full.tflite" if kind.kind == "detector"
+                                                  else "pose_detection.tflite")
+        if not pair.is_file():
+            raise TFLiteImportError(f"--pair model {pair} not found")
+        original = (str(args.source), str(pair)) if kind.kind == "detector" else (str(pair), str(args.source))
+        replaced = (str(args.export), str(pair)) if kind.kind == "detector" else (str(pair), str(args.export))
+        sdk = sdk_landmark_difference(args.check, original, replaced, args.sdk_video_frames, args.sdk_video_start)
+        print(f"SDK landmarks, re-exported vs original {kind.kind}: max {sdk['max_px_diff']:.3e} px over "
+              f"{sdk['poses_compared']} poses in {sdk['frames']} frames ({sdk['pose_found_by_one_only']} frames "
+              "where only one found a pose)")
+        if sdk["pose_found_by_one_only"] or not sdk["max_px_diff"] <= args.max_px:
+            failed.append(f"SDK landmarks (max {sdk['max_px_diff']:.3g} px, limit {args.max_px:g})")
+    if failed:
+        print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"OK: every operator within {args.tol:g} (relative); every output of the float64 build within "
+          f"max({args.tol:g}, {FLOOR_FACTOR:g} x the file's own XNNPACK-vs-builtin difference)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
