@@ -56,7 +56,8 @@ BENCH = ["pycocotools>=2.0.7", "matplotlib>=3.7", "rich>=13"]
 # training/: TensorFlow/Keras models and tf.data; synthetic data from the anny body model (PyTorch).
 TRAIN = ["tensorflow>=2.15", "pyyaml>=6", "torch>=2.1", "anny>=0.6", *BENCH]
 # tf2onnx and onnx2tf import TensorFlow at run time without declaring it.
-CONVERT = ["tensorflow>=2.15", "onnx>=1.14", "onnx2tf>=1.20", "tf2onnx>=1.16", "onnxruntime>=1.16"]
+CONVERT = ["tensorflow>=2.15", "onnx>=1.14", "onnx2tf>=1.20", "tf2onnx>=1.16", "onnxruntime>=1.16",
+           "ai-edge-quantizer>=0.10"]
 DEV = ["pytest>=8", "build>=1.0", *BENCH]
 
 setup(

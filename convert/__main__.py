@@ -36,6 +36,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="also write an int8 model with these tensors kept float: comma-separated names, or 'auto'")
     p.add_argument("--keep-float-ops", default="",
                    help="also write an int8 model with these op types kept float, e.g. DEPTHWISE_CONV_2D")
+    p.add_argument("--quantizer", default="tflite", choices=("tflite", "aeq"),
+                   help="int8 by TFLiteConverter (default) or by ai-edge-quantizer straight from a float .tflite "
+                        "(--keep-float then names op output tensors; see python -m convert.int8_official)")
+    p.add_argument("--weights", default="nearest", choices=("nearest", "gptq"),
+                   help="with --quantizer aeq: kernel rounding, nearest or GPTQ on the calibration inputs")
     p.add_argument("--threads", type=int, default=1, help="interpreter threads for parity and latency")
     p.add_argument("--latency-runs", type=int, default=30)
     p.add_argument("--calib-limit", type=int, default=200, help="at most this many calibration inputs")
@@ -59,6 +64,7 @@ def main(argv=None) -> int:
         keep_float=[k.strip() for k in args.keep_float.split(",") if k.strip()],
         keep_float_ops=[k.strip() for k in args.keep_float_ops.split(",") if k.strip()],
         num_threads=args.threads, latency_runs=args.latency_runs, calib_limit=args.calib_limit, name=args.name,
+        quantizer=args.quantizer, weights=args.weights,
     )
     with tqdm(desc="convert", unit="step", file=sys.stderr) as bar:
         def progress(message: str) -> None:

@@ -189,3 +189,62 @@ def latency_summary(seconds: list[float] | np.ndarray) -> dict[str, float]:
         return {"median_ms": float("nan"), "mean_ms": float("nan"), "p90_ms": float("nan"), "runs": 0}
     return {"median_ms": float(np.median(s)), "mean_ms": float(s.mean()),
             "p90_ms": float(np.percentile(s, 90)), "runs": int(s.size)}
+
+
+# A candidate detection is "the same person" as the float model's best one when their boxes
+# overlap by at least this IoU (the PASCAL VOC / COCO AP@0.5 matching rule).
+SAME_PERSON_IOU = 0.5
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of box ``a`` (4,) against boxes ``b`` (M, 4); boxes are (xmin, ymin, xmax, ymax)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    iw = np.clip(np.minimum(a[2], b[:, 2]) - np.maximum(a[0], b[:, 0]), 0.0, None)
+    ih = np.clip(np.minimum(a[3], b[:, 3]) - np.maximum(a[1], b[:, 1]), 0.0, None)
+    inter = iw * ih
+    area_a = max(a[2] - a[0], 0.0) * max(a[3] - a[1], 0.0)
+    area_b = np.clip(b[:, 2] - b[:, 0], 0.0, None) * np.clip(b[:, 3] - b[:, 1], 0.0, None)
+    union = area_a + area_b - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def detector_agreement(ref_best: list, cand_all: list, min_iou: float = SAME_PERSON_IOU) -> dict:
+    """Does the converted detector find the float detector's person, and where is its hip centre?
+
+    ``ref_best``: per frame, the float model's best detection as ``(box (4,), hip_center (2,))``
+    or None; ``cand_all``: per frame, the converted model's detections as ``(boxes (M, 4),
+    hip_centers (M, 2))``. A frame counts when the float model found someone; it agrees when a
+    candidate box overlaps the float box by ``min_iou`` or more (the best-overlapping one is the
+    match); hip-centre error (image pixels) is measured between the float detection and its match.
+    ``top1_same_rate``: the candidate's own best detection is that match (what the tracker uses).
+    """
+    if len(ref_best) != len(cand_all):
+        raise ValueError(f"{len(ref_best)} reference frames vs {len(cand_all)} candidate frames")
+    counted = same = top1 = 0
+    hip = []
+    for ref, (boxes, hips) in zip(ref_best, cand_all):
+        if ref is None:
+            continue
+        counted += 1
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if not len(boxes):
+            continue
+        iou = box_iou(ref[0], boxes)
+        j = int(np.argmax(iou))
+        if iou[j] < min_iou:
+            continue
+        same += 1
+        top1 += int(j == 0)
+        hip.append(float(np.linalg.norm(np.asarray(hips, np.float64).reshape(-1, 2)[j] - np.asarray(ref[1], np.float64))))
+    hip_a = np.asarray(hip)
+    return {
+        "frames": len(ref_best),
+        "frames_with_person": counted,
+        "same_person": same,
+        "same_person_rate": same / counted if counted else float("nan"),
+        "top1_same_rate": top1 / counted if counted else float("nan"),
+        "hip_err_px_mean": float(hip_a.mean()) if hip else float("nan"),
+        "hip_err_px_p95": float(np.percentile(hip_a, 95)) if hip else float("nan"),
+        "hip_err_px_max": float(hip_a.max()) if hip else float("nan"),
+    }

@@ -49,6 +49,11 @@ class ConvertOptions:
         kind: "auto", "landmark", "detector" or "generic".
         keep_float: tensor names kept float in an extra selective-int8 model, or ["auto"].
         keep_float_ops: op types (e.g. "DEPTHWISE_CONV_2D") kept float in that model.
+        quantizer: "tflite" (TFLiteConverter, every source format) or "aeq" (ai-edge-quantizer on
+            a float .tflite source directly, :mod:`convert.aeq`; targets int8 only; ``keep_float``
+            names op output tensors, "auto" is not available: use ``python -m convert.int8_official``
+            for the measured sweep).
+        weights: with "aeq": "nearest" (AEQ's rounding) or "gptq" (:mod:`convert.weight_rounding`).
     """
 
     fmt: str
@@ -67,6 +72,8 @@ class ConvertOptions:
     latency_runs: int = 30
     calib_limit: int = 200
     name: str | None = None
+    quantizer: str = "tflite"
+    weights: str = "nearest"
 
 
 def _default_detector() -> Path | None:
@@ -149,6 +156,10 @@ def run(opts: ConvertOptions, progress=None) -> list[ParityReport]:
     if bad:
         raise ValueError(f"unknown targets {bad}; choose from {TARGETS}")
     step = progress or (lambda msg: None)
+    if opts.quantizer == "aeq":
+        return _run_aeq(opts, step)
+    if opts.quantizer != "tflite":
+        raise ValueError(f"quantizer must be 'tflite' or 'aeq', got {opts.quantizer!r}")
     out = Path(opts.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = opts.name or Path(opts.source).stem
@@ -260,6 +271,66 @@ def run(opts: ConvertOptions, progress=None) -> list[ParityReport]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return reports
+
+
+def _run_aeq(opts: ConvertOptions, step) -> list[ParityReport]:
+    """The ai-edge-quantizer route: float .tflite -> plain float32 -> (GPTQ kernels) -> INT8 with
+    float fallback for ``opts.keep_float`` (op output tensor names); float32 model I/O."""
+    from . import aeq
+
+    if opts.fmt != "tflite":
+        raise ValueError("--quantizer aeq works on .tflite sources (convert Keras/ONNX to float TFLite first)")
+    if [t for t in opts.targets if t != "int8"]:
+        raise ValueError("--quantizer aeq makes int8 models only (--to int8)")
+    if opts.keep_float == ["auto"] or opts.keep_float_ops:
+        raise ValueError("--quantizer aeq takes --keep-float as op output tensor names; for a measured "
+                         "choice run python -m convert.int8_official")
+    if opts.weights not in ("nearest", "gptq"):
+        raise ValueError(f"weights must be 'nearest' or 'gptq', got {opts.weights!r}")
+    out = Path(opts.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = opts.name or Path(opts.source).stem
+    detector = opts.detector or _default_detector()
+    reference = Path(opts.source)
+    with TFLiteModel(reference) as m:
+        kind = cal.model_kind(m.inputs, m.outputs) if opts.kind == "auto" else opts.kind
+        in_shape = tuple(m.inputs[0].shape)
+    step("float32 copy")
+    f32 = aeq.float32_tflite(reference, out / f"{stem}_float32.tflite")
+    step("calibration inputs")
+    calib = build_inputs(kind, in_shape, opts.calib, detector, opts.calib_limit)
+    base = f32
+    if opts.weights == "gptq":
+        from .weight_rounding import GPTQ_SAMPLES, gptq_conv_weights, write_conv_weights
+
+        step("GPTQ kernels")
+        idx = np.linspace(0, len(calib) - 1, min(GPTQ_SAMPLES, len(calib))).round().astype(int)
+        base = write_conv_weights(f32, gptq_conv_weights(f32, calib[idx]), out / f"{stem}_float32_gptq.tflite",
+                                  exclude=opts.keep_float)
+    step("calibrate (ai-edge-quantizer)")
+    calibration = aeq.calibrate(base, calib)
+    step("convert int8 (ai-edge-quantizer)")
+    path = out / f"{stem}_int8_aeq.tflite"
+    path.write_bytes(aeq.quantize(base, calibration, keep_float=opts.keep_float, per_channel=opts.per_channel))
+    step("held-out set")
+    ev = build_eval(kind, in_shape, opts.eval, opts.calib, detector)
+    value_range = cal.VALUE_RANGES.get(kind, (0.0, 1.0))
+    source_info = {"file": str(opts.source), "format": opts.fmt, "sha256": file_sha256(opts.source)}
+    entry = manifest_entry(path, kind, "int8", value_range, source_info,
+                           {"ai_edge_quantizer": _aeq_version(), "path": f"tflite->ai-edge-quantizer ({opts.weights})"})
+    update_manifest(out, entry)
+    step("parity: int8 (aeq)")
+    rep = parity_report(f"{stem} int8 (aeq, {opts.weights})", reference, path, ev.inputs, kind, ev.frames, ev.rois,
+                        opts.num_threads, opts.latency_runs)
+    rep.notes = [ev.note, f"calibration: {len(calib)} inputs from {opts.calib or 'built-in frames'}",
+                 f"kept float: {len(opts.keep_float)} ops"]
+    return [rep]
+
+
+def _aeq_version() -> str:
+    from importlib.metadata import version
+
+    return version("ai-edge-quantizer")
 
 
 def _onnx_kind(onnx_path) -> str:

@@ -1,0 +1,207 @@
+"""INT8 straight from a float .tflite file with Google's ai-edge-quantizer (AEQ).
+
+The ``--quantizer aeq`` route of ``python -m convert tflite`` and of
+``python -m convert.int8_official``: no graph translation (no tf2onnx / onnx2tf round trip),
+the original graph is quantized op by op.
+
+* :func:`float32_tflite` rewrites a float model into the plain float32 form AEQ reads: sparse
+  constant kernels (DENSIFY ops, as in the official ``pose_detection.tflite``) made dense,
+  float16 constants behind DEQUANTIZE ops (all official BlazePose models) folded to float32
+  constants, and a ``serving_default`` signature added when the file has none. Outputs are
+  bit-identical to the original's (checked by the tests).
+* :func:`int8_recipe`: int8 activations (asymmetric, one scale per tensor: what TFLite's int8
+  kernels take) and int8 symmetric per-channel weights for every op AEQ supports, except the
+  ops listed in ``keep_float`` (matched by their output tensor's name), which stay float;
+  AEQ puts QUANTIZE/DEQUANTIZE around them.
+* :func:`calibrate` runs the float model on representative inputs once and returns the
+  min/max of every tensor; :func:`quantize` turns it into a model for any recipe, so a
+  per-layer sweep calibrates once and quantizes many times (~0.1 s each).
+
+Model I/O stays float32 (a QUANTIZE after the input, DEQUANTIZE before each output), so the
+files drop into ``PoseTracker`` unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+SIGNATURE_KEY = "serving_default"
+
+
+def float32_tflite(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Write ``src`` as a plain float32 TFLite model to ``dst`` (see module docstring)."""
+    import tempfile
+
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from .onnx_bridge import densify_tflite
+
+    with tempfile.TemporaryDirectory() as tmp:
+        dense = densify_tflite(src, Path(tmp) / "dense.tflite") or Path(src)
+        model = flatbuffer_utils.read_model(str(dense))
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    graph = model.subgraphs[0]
+    kept = []
+    for op in graph.operators:
+        source = graph.tensors[int(op.inputs[0])] if len(op.inputs) else None
+        data = model.buffers[source.buffer].data if source is not None else None
+        if (codes[op.opcodeIndex] == schema.BuiltinOperator.DEQUANTIZE and source.type == schema.TensorType.FLOAT16
+                and data is not None and len(data)):
+            values = np.frombuffer(bytes(data), np.float16).astype(np.float32)
+            buffer = schema.BufferT()
+            buffer.data = np.frombuffer(values.tobytes(), np.uint8)
+            model.buffers.append(buffer)
+            graph.tensors[int(op.outputs[0])].buffer = len(model.buffers) - 1
+            continue
+        kept.append(op)
+    graph.operators = kept
+    _drop_unused_tensors(model, graph)
+    if not model.signatureDefs:
+        model.signatureDefs = [_signature(schema, graph)]
+    flatbuffer_utils.write_model(model, str(dst))
+    return Path(dst)
+
+
+def _drop_unused_tensors(model, graph) -> None:
+    """Remove tensors no op or graph I/O refers to (the float16 originals) and free their buffers."""
+    used = {int(i) for i in graph.inputs} | {int(i) for i in graph.outputs}
+    for op in graph.operators:
+        used |= {int(i) for i in op.inputs if i >= 0} | {int(i) for i in op.outputs}
+    order = sorted(used)
+    remap = {old: new for new, old in enumerate(order)}
+    graph.tensors = [graph.tensors[i] for i in order]
+    graph.inputs = np.array([remap[int(i)] for i in graph.inputs], np.int32)
+    graph.outputs = np.array([remap[int(i)] for i in graph.outputs], np.int32)
+    for op in graph.operators:
+        op.inputs = np.array([remap[int(i)] if i >= 0 else -1 for i in op.inputs], np.int32)
+        op.outputs = np.array([remap[int(i)] for i in op.outputs], np.int32)
+    for sig in model.signatureDefs or []:
+        for m in list(sig.inputs or []) + list(sig.outputs or []):
+            m.tensorIndex = remap[int(m.tensorIndex)]
+    live = {t.buffer for t in graph.tensors}
+    for k, buffer in enumerate(model.buffers):
+        if k and k not in live:  # buffer 0 is the schema's empty sentinel
+            buffer.data = None
+
+
+def _signature(schema, graph):
+    def tensor_map(i):
+        m = schema.TensorMapT()
+        m.name = graph.tensors[int(i)].name
+        m.tensorIndex = int(i)
+        return m
+
+    sig = schema.SignatureDefT()
+    sig.signatureKey = SIGNATURE_KEY
+    sig.subgraphIndex = 0
+    sig.inputs = [tensor_map(i) for i in graph.inputs]
+    sig.outputs = [tensor_map(i) for i in graph.outputs]
+    return sig
+
+
+def quantizable_ops(float_path: str | os.PathLike) -> list[tuple[str, str]]:
+    """(op type, output tensor name) of every op of the float model, in execution order.
+
+    The output tensor name is what :func:`int8_recipe`'s ``keep_float`` matches.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(float_path))
+    details = interp.get_tensor_details()
+    names = {d["index"]: d["name"] for d in details}
+    return [(op["op_name"], names[int(op["outputs"][0])]) for op in interp._get_ops_details()]
+
+
+def op_scope_regex(name: str) -> str:
+    """AEQ regex for one op, by its output tensor name (AEQ's op scope is the op's output tensor
+    names joined by ";" plus a trailing ";")."""
+    return f"^{re.escape(name)};$"
+
+
+def int8_recipe(keep_float: Sequence[str] = (), per_channel: bool = True,
+                quantize_only: Sequence[str] | None = None) -> list[dict]:
+    """AEQ recipe: int8 activations + int8 weights for all ops, ``keep_float`` ops left float.
+
+    ``keep_float``: output tensor names (exact) of ops that stay float. ``quantize_only``: if
+    given, only these ops are quantized and every other op stays float (a sensitivity probe).
+    """
+    from ai_edge_quantizer import qtyping, recipe_manager
+
+    manager = recipe_manager.RecipeManager()
+    granularity = qtyping.QuantGranularity.CHANNELWISE if per_channel else qtyping.QuantGranularity.TENSORWISE
+    scopes = [".*"] if quantize_only is None else [op_scope_regex(n) for n in quantize_only]
+    for scope in scopes:
+        manager.add_static_config(scope, qtyping.TFLOperationName.ALL_SUPPORTED, activation_num_bits=8,
+                                  weight_num_bits=8, weight_granularity=granularity)
+    for name in keep_float:
+        manager.add_quantization_config(op_scope_regex(name), qtyping.TFLOperationName.ALL_SUPPORTED,
+                                        algorithm_key="no_quantize")
+    # Model I/O stays float32: AEQ would otherwise make the graph input and every output int8,
+    # and one int8 scale over the (1, 195) landmark tensor is ~1 px per step.
+    for io_op in (qtyping.TFLOperationName.INPUT, qtyping.TFLOperationName.OUTPUT):
+        manager.add_quantization_config(".*", io_op, algorithm_key="no_quantize")
+    return manager.get_quantization_recipe()
+
+
+def _quietly(fn, *args, **kwargs):
+    """Call ``fn`` with AEQ's tqdm progress bars and report prints silenced."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return fn(*args, **kwargs)
+
+
+def calibrate(float_path: str | os.PathLike, samples: Iterable[np.ndarray], num_threads: int = 2) -> dict:
+    """Min/max of every tensor of the float model over ``samples`` ((H, W, C) or (1, H, W, C) each)."""
+    from ai_edge_quantizer import quantizer
+
+    q = quantizer.Quantizer(str(float_path), int8_recipe())
+    input_name = _input_name(float_path)
+    data = [{input_name: np.asarray(x, np.float32).reshape((1,) + np.shape(x)[-3:])} for x in samples]
+    if not data:
+        raise ValueError("calibration needs at least one sample")
+    return _quietly(q.calibrate, {SIGNATURE_KEY: data}, num_threads=num_threads)
+
+
+def quantize(float_path: str | os.PathLike, calibration: dict, keep_float: Sequence[str] = (),
+             per_channel: bool = True, quantize_only: Sequence[str] | None = None) -> bytes:
+    """INT8 model bytes from a float32 model, its :func:`calibrate` result and the fallback list."""
+    from ai_edge_quantizer import quantizer
+
+    known = {name for _, name in quantizable_ops(float_path)}
+    unknown = [k for k in list(keep_float) + list(quantize_only or []) if k not in known]
+    if unknown:
+        raise ValueError(f"no op of {Path(float_path).name} has the output tensor {unknown[:5]}")
+    q = quantizer.Quantizer(str(float_path), int8_recipe(keep_float, per_channel, quantize_only))
+    result = _quietly(q.quantize, calibration, enable_progress_bar=False, enable_progress_report=False)
+    return bytes(result.quantized_model)
+
+
+def _input_name(float_path) -> str:
+    from ai_edge_litert.interpreter import Interpreter
+
+    sig = Interpreter(model_path=str(float_path)).get_signature_list()
+    if SIGNATURE_KEY not in sig:
+        raise ValueError(f"{float_path} has no {SIGNATURE_KEY!r} signature: run float32_tflite first")
+    (name,) = sig[SIGNATURE_KEY]["inputs"]
+    return name
+
+
+def op_precisions(model_path: str | os.PathLike) -> list[tuple[str, str, str]]:
+    """(op type, output tensor name, output dtype name) of every op: which ops run float."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(model_path))
+    by_index = {d["index"]: d for d in interp.get_tensor_details()}
+    out = []
+    for op in interp._get_ops_details():
+        t = by_index[int(op["outputs"][0])]
+        out.append((op["op_name"], t["name"], np.dtype(t["dtype"]).name))
+    return out

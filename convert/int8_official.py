@@ -1,0 +1,547 @@
+"""INT8 of the official BlazePose models that keeps their accuracy (``--quantizer aeq`` route).
+
+    python -m convert.int8_official quantize --out /tmp/int8_official [--models detector,lite,full]
+    python -m convert.int8_official eval --out /tmp/int8_official
+
+``quantize``: for each model, a plain float32 copy of the official file
+(:func:`convert.aeq.float32_tflite`), calibration on real frames, a measured per-op sensitivity
+sweep and the smallest float-fallback list that meets the accuracy target on the calibration
+frames, then ``<model>_int8.tflite`` (int8 activations, int8 per-channel weights, the listed ops
+float, float32 I/O), ``<model>_int8_all.tflite`` (no fallback) and ``<model>_int8.json`` (the
+fallback list and the sweep) in OUT. ``eval`` prints and writes the table (INT8 vs the float
+original on held-out frames: PCK@0.2, detector same-person rate and hip-centre error, latency at
+1 and 2 threads, size).
+
+Data (``../shared/data``, real frames only):
+
+* calibration: vtest.avi's first half, basketball1.png augmentations (:data:`CALIBRATION_SPECS`:
+  crops, flips, rotations, scales) and the 60-frame pan/zoom/roll clip over basketball1;
+* held-out: vtest.avi's second half and other basketball1 augmentations (:data:`HELDOUT_SPECS`).
+
+Landmark inputs are the ROIs the SDK's float pipeline (``PoseTracker`` with the official float
+models) tracks on those frames (video: tracked frame to frame; stills: the detector's ROI),
+cropped as ``PoseTracker.process_roi`` crops them. Detector inputs are whole frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+VTEST = "vtest.avi"
+
+MODELS = {  # short name -> official file, kind, SDK pipeline that runs its float version
+    "detector": ("pose_detection.tflite", "detector", "reference-lite"),
+    "lite": ("pose_landmark_lite.tflite", "landmark", "reference-lite"),
+    "full": ("pose_landmark_full.tflite", "landmark", "reference-full"),
+}
+# Targets of issue 15 (INT8 vs the same model in float, held-out real frames).
+TARGET_LANDMARK_PCK = {"lite": 0.99, "full": 0.98}
+TARGET_DETECTOR_SAME_PERSON = 0.99
+TARGET_DETECTOR_HIP_PX = 2.0
+# The fallback list is chosen on calibration frames with this much headroom over the target, as
+# held-out frames score a little lower than the frames the ranges were calibrated on.
+SELECTION_MARGIN_PCK = 0.005
+SELECTION_MARGIN_HIP_PX = 0.5
+
+CALIBRATION_SPECS = [
+    {"source": "basketball1.png", "op": "rotate", "angle_deg": a} for a in (-60, -20, 15, 45, 135, 180, 270)
+] + [
+    {"source": "basketball1.png", "op": "flip"},
+    {"source": "basketball1.png", "op": "crop_scale", "crop_xywh": [0, 0, 320, 480], "scale": 1.5},
+    {"source": "basketball1.png", "op": "crop_scale", "crop_xywh": [200, 40, 440, 440], "scale": 1.2},
+    {"source": "basketball1.png", "op": "crop_scale", "crop_xywh": [40, 0, 400, 480], "scale": 0.6},
+    {"source": "basketball1.png", "op": "pad", "pad_ltrb": [0, 200, 300, 0]},
+]
+HELDOUT_SPECS = [
+    {"source": "basketball1.png", "op": "identity"},
+    {"source": "basketball1.png", "op": "rotate", "angle_deg": 30},
+    {"source": "basketball1.png", "op": "rotate", "angle_deg": -45},
+    {"source": "basketball1.png", "op": "rotate", "angle_deg": 90},
+    {"source": "basketball1.png", "op": "crop_scale", "crop_xywh": [100, 20, 360, 460], "scale": 0.8},
+    {"source": "basketball1.png", "op": "crop_scale", "crop_xywh": [0, 60, 480, 420], "scale": 1.3},
+    {"source": "basketball1.png", "op": "pad", "pad_ltrb": [100, 100, 100, 100]},
+]
+PAN_CLIP_FRAMES = 60
+# Frame strides (ours): detector frames and landmark ROIs kept from each video.
+DETECTOR_VIDEO_STRIDE = {"calibration": 4, "heldout": 2}
+LANDMARK_VIDEO_STRIDE = {"calibration": 3, "heldout": 3}
+CALIBRATION_LIMIT = 200
+# Calibration ROIs: each tracked ROI plus this many jittered copies (convert.calibration.jitter_rois).
+CALIBRATION_JITTER_COPIES = 1
+SWEEP_SAMPLES = 64
+
+
+# -- data -------------------------------------------------------------------------------------
+@dataclass
+class Sequence:
+    """Frames of one source; ``video`` True when consecutive (the tracker tracks across them)."""
+
+    name: str
+    frames: list[np.ndarray]
+    video: bool
+
+
+def _parity_images():
+    tests = str(REPO / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    import parity_images  # tests/parity_images.py: deterministic derivations of the shared data
+
+    return parity_images
+
+
+def vtest_half(shared_dir: Path, half: str) -> list[np.ndarray]:
+    """vtest.avi's first ("calibration") or second ("heldout") half, RGB uint8."""
+    from blazepose_sdk.video import VideoReader
+
+    path = Path(shared_dir) / VTEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found (shared/data must sit beside the repository)")
+    with VideoReader(path) as reader:
+        frames = [f for _, f in reader]
+    mid = len(frames) // 2
+    return frames[:mid] if half == "calibration" else frames[mid:]
+
+
+def sequences(split: str, shared_dir: Path = SHARED_DATA) -> list[Sequence]:
+    """The frame sources of ``split`` ("calibration" or "heldout"); see the module docstring."""
+    if split not in ("calibration", "heldout"):
+        raise ValueError(f"split must be 'calibration' or 'heldout', got {split!r}")
+    pi = _parity_images()
+    specs = CALIBRATION_SPECS if split == "calibration" else HELDOUT_SPECS
+    out = [Sequence(f"vtest {split} half", vtest_half(shared_dir, split), True),
+           Sequence("basketball1 augmentations", [pi.derive_image(s, shared_dir) for s in specs], False)]
+    if split == "calibration":
+        out.append(Sequence("pan clip", pi.make_pan_clip(shared_dir, PAN_CLIP_FRAMES), True))
+    return out
+
+
+def detector_frames(seqs: list[Sequence], split: str) -> list[np.ndarray]:
+    """Whole frames for a detector: every k-th video frame, every still."""
+    stride = DETECTOR_VIDEO_STRIDE[split]
+    return [f for s in seqs for f in (s.frames[::stride] if s.video else s.frames)]
+
+
+def tracker_rois(seqs: list[Sequence], pipeline: str, split: str,
+                 jitter_copies: int = 0) -> tuple[list[np.ndarray], list[tuple[int, object]]]:
+    """(frames, [(frame index, Roi)]) from the SDK's float pipeline ``pipeline``.
+
+    Videos are tracked frame by frame (``PoseTracker.process``) and the ROI the landmark model
+    ran on is kept for every k-th frame; stills run the detector (static mode). With
+    ``jitter_copies`` > 0 each ROI gets that many randomly perturbed copies
+    (:func:`convert.calibration.jitter_rois`), for calibration.
+    """
+    from blazepose_sdk import PoseTracker, TrackerOptions
+
+    from .calibration import jitter_rois
+
+    stride = LANDMARK_VIDEO_STRIDE[split]
+    frames: list[np.ndarray] = []
+    rois: list[tuple[int, object]] = []
+    for seq in seqs:
+        options = TrackerOptions(model=pipeline, num_threads=2, static_image_mode=not seq.video)
+        with PoseTracker(options) as tracker:
+            for k, frame in enumerate(seq.frames):
+                result = tracker.process(frame, timestamp_ms=k * 100.0 if seq.video else None)
+                keep = (k % stride == 0) if seq.video else True
+                if keep and result.pose is not None:
+                    frames.append(frame)
+                    rois.append((len(frames) - 1, result.pose.roi))
+    if jitter_copies:
+        rois = jitter_rois(rois, copies=jitter_copies)
+    return frames, rois
+
+
+def landmark_crops(frames, rois, size: int = 256) -> np.ndarray:
+    """(N, size, size, 3) crops in the landmark range, exactly as the landmarker crops."""
+    from .calibration import landmark_crops as crops
+
+    return np.stack([c.tensor[0] for c in crops(frames, rois, size)]).astype(np.float32)
+
+
+@dataclass
+class ModelData:
+    """Everything one model needs: calibration inputs and the held-out frames / ROIs."""
+
+    kind: str
+    calibration: np.ndarray
+    calib_frames: list[np.ndarray]
+    calib_rois: list | None
+    heldout_frames: list[np.ndarray]
+    heldout_rois: list | None
+    notes: list[str] = field(default_factory=list)
+
+
+def model_data(name: str, shared_dir: Path = SHARED_DATA) -> ModelData:
+    """Calibration and held-out data for the official model ``name`` (detector, lite, full)."""
+    from .calibration import detector_inputs
+
+    _, kind, pipeline = MODELS[name]
+    cal_seqs, held_seqs = sequences("calibration", shared_dir), sequences("heldout", shared_dir)
+    if kind == "detector":
+        cal = detector_frames(cal_seqs, "calibration")
+        held = detector_frames(held_seqs, "heldout")
+        inputs = detector_inputs(cal, 224)
+        idx = np.linspace(0, len(inputs) - 1, min(len(inputs), CALIBRATION_LIMIT)).round().astype(int)
+        return ModelData(kind, inputs[idx], cal, None, held, None,
+                         [f"calibration: {len(idx)} frames; held-out: {len(held)} frames"])
+    cal_frames, cal_rois = tracker_rois(cal_seqs, pipeline, "calibration", jitter_copies=CALIBRATION_JITTER_COPIES)
+    held_frames, held_rois = tracker_rois(held_seqs, pipeline, "heldout")
+    crops = landmark_crops(cal_frames, cal_rois)
+    idx = np.linspace(0, len(crops) - 1, min(len(crops), CALIBRATION_LIMIT)).round().astype(int)
+    return ModelData(kind, crops[idx], cal_frames, cal_rois, held_frames, held_rois,
+                     [f"calibration: {len(idx)} tracker ROIs ({pipeline} float); held-out: {len(held_rois)} ROIs"])
+
+
+# -- measuring --------------------------------------------------------------------------------
+def landmark_outputs(model_path, crops: np.ndarray, num_threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 33, 2) landmarks in crop pixels (heatmap-refined, as the SDK decodes) and (N, 33)
+    visibility, for crops already in the model's input range. PCK over them equals PCK in the
+    image: the ROI maps crop to image by rotation and uniform scale."""
+    from blazepose_sdk.landmarker import PoseLandmarker, decode_landmark_tensor, refine_with_heatmap
+    from blazepose_sdk.runtime import TFLiteModel
+    from blazepose_sdk.topology import NUM_LANDMARKS
+
+    xy, vis = [], []
+    with TFLiteModel(model_path, num_threads=num_threads) as model:
+        lm = PoseLandmarker(model)
+        for x in crops:
+            outs = model.run(np.asarray(x, np.float32)[None])
+            rows = decode_landmark_tensor(outs[lm.landmarks_output], lm.input_size, lm.num_rows)
+            rows = refine_with_heatmap(rows, outs[lm.heatmap_output])
+            xy.append(rows[:NUM_LANDMARKS, :2] * lm.input_size)
+            vis.append(rows[:NUM_LANDMARKS, 3])
+    return np.stack(xy), np.stack(vis)
+
+
+def landmark_score(ref: tuple[np.ndarray, np.ndarray], cand: tuple[np.ndarray, np.ndarray]) -> dict:
+    """PCK@0.2 vs float and mean error (crop px) over the landmarks the float model sees (> 0.5)."""
+    from .parity import landmark_errors_px, pck
+
+    visible = ref[1] > 0.5
+    err = landmark_errors_px(cand[0], ref[0])[visible]
+    return {"pck": pck(cand[0], ref[0], visible), "mean_px": float(err.mean()) if err.size else float("nan")}
+
+
+def detector_outputs(model_path, frames: list[np.ndarray], num_threads: int = 2) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per frame, every detection of the SDK's PoseDetector: (boxes (M, 4), hip centres (M, 2)), image px."""
+    from blazepose_sdk.detector import PoseDetector
+    from blazepose_sdk.runtime import TFLiteModel
+
+    out = []
+    with TFLiteModel(model_path, num_threads=num_threads) as model:
+        detector = PoseDetector(model)
+        for frame in frames:
+            dets = detector(frame)
+            out.append((np.array([d.box_px for d in dets], np.float64).reshape(-1, 4),
+                        np.array([d.hip_center_px for d in dets], np.float64).reshape(-1, 2)))
+    return out
+
+
+def detector_score(ref: list, cand: list) -> dict:
+    from .parity import detector_agreement
+
+    best = [(boxes[0], hips[0]) if len(boxes) else None for boxes, hips in ref]
+    return detector_agreement(best, cand)
+
+
+class Probe:
+    """Scores candidate models against the float model on a fixed set of inputs."""
+
+    def __init__(self, kind: str, float_path: Path, inputs, num_threads: int = 2) -> None:
+        self.kind, self.inputs, self.num_threads = kind, inputs, num_threads
+        self.reference = self._outputs(float_path)
+
+    def _outputs(self, path):
+        if self.kind == "detector":
+            return detector_outputs(path, self.inputs, self.num_threads)
+        return landmark_outputs(path, self.inputs, self.num_threads)
+
+    def score(self, model_bytes: bytes) -> dict:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "candidate.tflite"
+            path.write_bytes(model_bytes)
+            cand = self._outputs(path)
+        if self.kind == "detector":
+            return detector_score(self.reference, cand)
+        return landmark_score(self.reference, cand)
+
+
+def error_of(kind: str, score: dict) -> float:
+    """One number to rank by (lower is better): mean landmark error, or hip-centre error with
+    every lost person counted as 100 px."""
+    if kind == "detector":
+        lost = 1.0 - score["same_person_rate"]
+        return float(np.nan_to_num(score["hip_err_px_mean"], nan=100.0) + 100.0 * lost)
+    return float(score["mean_px"])
+
+
+def meets_target(name: str, score: dict, margin: bool = False) -> bool:
+    """Issue 15's target for model ``name``; ``margin`` adds the selection headroom."""
+    if MODELS[name][1] == "detector":
+        hip_limit = TARGET_DETECTOR_HIP_PX - (SELECTION_MARGIN_HIP_PX if margin else 0.0)
+        return score["same_person_rate"] >= TARGET_DETECTOR_SAME_PERSON and score["hip_err_px_mean"] <= hip_limit
+    return score["pck"] >= TARGET_LANDMARK_PCK[name] + (SELECTION_MARGIN_PCK if margin else 0.0)
+
+
+# -- sweep and selection ----------------------------------------------------------------------
+class Builder:
+    """Makes INT8 models of one float32 model from one calibration, with or without GPTQ kernels.
+
+    ``rounded``: :func:`convert.weight_rounding.gptq_conv_weights` output, or None for plain
+    nearest rounding by ai-edge-quantizer. Ops kept float keep their original float weights.
+    """
+
+    def __init__(self, float_path: Path, calibration: dict, rounded: dict | None, work: Path) -> None:
+        self.float_path, self.calibration, self.rounded, self.work = Path(float_path), calibration, rounded, Path(work)
+        self.work.mkdir(parents=True, exist_ok=True)
+
+    def _base(self, exclude=(), only=None) -> Path:
+        if self.rounded is None:
+            return self.float_path
+        from .weight_rounding import write_conv_weights
+
+        return write_conv_weights(self.float_path, self.rounded, self.work / "base.tflite", exclude=exclude, only=only)
+
+    def keep_float(self, names=()) -> bytes:
+        """All ops int8 except ``names``."""
+        from . import aeq
+
+        return aeq.quantize(self._base(exclude=names), self.calibration, keep_float=list(names))
+
+    def only(self, name: str) -> bytes:
+        """Only op ``name`` int8 (its kernel rounded as in the final model), all others float."""
+        from . import aeq
+
+        return aeq.quantize(self._base(only={name}), self.calibration, quantize_only=[name])
+
+
+def sensitivity_sweep(builder: Builder, probe: Probe, progress=None) -> list[dict]:
+    """Quantize one op at a time (all others float) and measure the output error it alone causes.
+
+    Returns one row per op (execution order): op type, output tensor name, score, error.
+    """
+    from . import aeq
+
+    rows = []
+    for k, (op, name) in enumerate(aeq.quantizable_ops(builder.float_path)):
+        score = probe.score(builder.only(name))
+        rows.append({"index": k, "op": op, "tensor": name, "error": error_of(probe.kind, score), **score})
+        if progress:
+            progress(f"sweep {k + 1}: {op} error {rows[-1]['error']:.3g}")
+    return rows
+
+
+def choose_fallback(name: str, builder: Builder, probe: Probe, sweep: list[dict],
+                    progress=None) -> tuple[list[str], list[dict]]:
+    """Smallest k such that keeping the k most sensitive ops float meets the target (with margin)
+    on the probe set: k = 0, 1, 2, 4, 8, ... until met, then bisection. Returns (names, trials)."""
+    ranked = [r["tensor"] for r in sorted(sweep, key=lambda r: -r["error"])]
+    trials: list[dict] = []
+    cache: dict[int, bool] = {}
+
+    def ok(k: int) -> bool:
+        if k not in cache:
+            score = probe.score(builder.keep_float(ranked[:k]))
+            cache[k] = meets_target(name, score, margin=True)
+            trials.append({"keep_float": k, "meets": cache[k], **score})
+            if progress:
+                progress(f"fallback {k}: {score}")
+        return cache[k]
+
+    hi, lo = 0, -1
+    while not ok(hi):
+        lo = hi
+        if hi >= len(ranked):
+            return ranked, trials  # even all-float misses (cannot happen unless the probe is broken)
+        hi = min(len(ranked), max(1, hi * 2))
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return ranked[:hi], trials
+
+
+# -- commands ---------------------------------------------------------------------------------
+def official_path(name: str) -> Path:
+    from blazepose_sdk.models import reference_model
+
+    return Path(reference_model(MODELS[name][0]).path)
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def quantize_model(name: str, out: Path, keep_float: list[str] | None = None, weights: str = "gptq") -> dict:
+    """Write ``<name>_float32.tflite``, ``<name>_int8_all.tflite``, ``<name>_int8.tflite`` and
+    ``<name>_int8.json`` into ``out``; ``keep_float`` given: use it instead of the sweep.
+    ``weights``: "gptq" (:mod:`convert.weight_rounding`) or "nearest" (AEQ's own rounding)."""
+    from . import aeq
+
+    out.mkdir(parents=True, exist_ok=True)
+    f32 = aeq.float32_tflite(official_path(name), out / f"{name}_float32.tflite")
+    _log(f"{name}: data")
+    data = model_data(name)
+    record: dict = {"model": name, "official": str(official_path(name)), "weights": weights, "notes": data.notes}
+    rounded = None
+    if weights == "gptq":
+        from .weight_rounding import GPTQ_SAMPLES, gptq_conv_weights, write_conv_weights
+
+        idx = np.linspace(0, len(data.calibration) - 1, min(GPTQ_SAMPLES, len(data.calibration))).round().astype(int)
+        _log(f"{name}: GPTQ kernels from {len(idx)} calibration inputs")
+
+        rounded = gptq_conv_weights(f32, data.calibration[idx])
+        record["gptq"] = [{"tensor": k, "op": v["op"], "output_err_nearest": v["output_err_nearest"],
+                           "output_err_gptq": v["output_err_gptq"]} for k, v in rounded.items()]
+        base_all = write_conv_weights(f32, rounded, out / f"{name}_float32_gptq.tflite")
+    else:
+        base_all = f32
+    _log(f"{name}: calibrating on {len(data.calibration)} inputs")
+    calibration = aeq.calibrate(base_all, data.calibration)
+    builder = Builder(f32, calibration, rounded, out / f".work_{name}")
+    (out / f"{name}_int8_all.tflite").write_bytes(builder.keep_float([]))
+    if keep_float is None:
+        if data.kind == "detector":
+            idx = np.linspace(0, len(data.calib_frames) - 1, min(SWEEP_SAMPLES, len(data.calib_frames))).round().astype(int)
+            probe_inputs = [data.calib_frames[i] for i in idx]
+        else:
+            idx = np.linspace(0, len(data.calibration) - 1, min(SWEEP_SAMPLES, len(data.calibration))).round().astype(int)
+            probe_inputs = data.calibration[idx]
+        probe = Probe(data.kind, f32, probe_inputs)
+        record["all_int8_on_probe"] = probe.score((out / f"{name}_int8_all.tflite").read_bytes())
+        _log(f"{name}: all int8 on the calibration probe: {record['all_int8_on_probe']}")
+        rows = sensitivity_sweep(builder, probe, progress=_log)
+        keep_float, trials = choose_fallback(name, builder, probe, rows, progress=_log)
+        record.update(sweep=rows, trials=trials, probe_samples=len(probe_inputs))
+    keep_float = list(keep_float)
+    record["keep_float"] = keep_float
+    (out / f"{name}_int8.tflite").write_bytes(builder.keep_float(keep_float))
+    record["float_ops"] = [(op, t) for op, t, dt in aeq.op_precisions(out / f"{name}_int8.tflite")
+                           if dt == "float32" and op not in ("DEQUANTIZE", "QUANTIZE")]
+    (out / f"{name}_int8.json").write_text(json.dumps(record, indent=1, default=float) + "\n")
+    _log(f"{name}: {len(keep_float)} ops kept float -> {out / f'{name}_int8.tflite'}")
+    return record
+
+
+def evaluate_model(name: str, out: Path, latency_runs: int = 40) -> list[dict]:
+    """Rows (float original, INT8 with fallback, INT8 all ops) on the held-out frames."""
+    from .report import measure_latency
+
+    data = model_data(name)
+    official = official_path(name)
+    candidates = [(f"{name} float (official)", official)]
+    for suffix, label in (("int8", "INT8 + fallback"), ("int8_all", "INT8 all ops")):
+        path = out / f"{name}_{suffix}.tflite"
+        if path.is_file():
+            candidates.append((f"{name} {label}", path))
+    if data.kind == "detector":
+        ref = detector_outputs(official, data.heldout_frames)
+    else:
+        crops = landmark_crops(data.heldout_frames, data.heldout_rois)
+        ref = landmark_outputs(official, crops)
+    sample = data.calibration[0]
+    rows = []
+    for label, path in candidates:
+        row = {"name": label, "file": str(path), "mb": path.stat().st_size / 1e6}
+        if data.kind == "detector":
+            row.update(detector_score(ref, detector_outputs(path, data.heldout_frames)))
+        else:
+            row.update(landmark_score(ref, landmark_outputs(path, crops)))
+            row["rois"] = len(data.heldout_rois)
+        meta = path.with_suffix(".json")
+        if meta.is_file():
+            row["float_ops"] = len(json.loads(meta.read_text())["keep_float"])
+        rows.append(row)
+    from blazepose_sdk.runtime import TFLiteModel
+
+    for threads in (1, 2):
+        models = {label: TFLiteModel(path, num_threads=threads) for label, path in candidates}
+        try:
+            lat = measure_latency(models, sample, runs=latency_runs)
+        finally:
+            for m in models.values():
+                m.close()
+        for row in rows:
+            row[f"ms_{threads}t"] = lat[row["name"]]["median_ms"]
+    for row in rows:
+        row["meets_target"] = None if "float (official)" in row["name"] else meets_target(name, row)
+    return rows
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The issue-15 table: accuracy vs float, latency at 1/2 threads, size."""
+    lines = ["| model | float ops | PCK@0.2 vs float (landmarks) / same person (detector) | mean err px (crop) / hip-centre err px mean, p95 | ms 1 thread | ms 2 threads | MB | target |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "pck" in r:
+            acc, err = f"{r['pck']:.4f} ({r['rois']} ROIs)", f"{r['mean_px']:.2f}"
+        else:
+            acc = f"{r['same_person_rate']:.4f} ({r['same_person']}/{r['frames_with_person']} frames)"
+            err = f"{r['hip_err_px_mean']:.2f}, {r['hip_err_px_p95']:.2f}"
+        target = "-" if r.get("meets_target") is None else ("met" if r["meets_target"] else "MISSED")
+        lines.append(f"| {r['name']} | {r.get('float_ops', '-')} | {acc} | {err} | {r['ms_1t']:.1f} | {r['ms_2t']:.1f} "
+                     f"| {r['mb']:.2f} | {target} |")
+    return "\n".join(lines)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m convert.int8_official", description=__doc__.splitlines()[0])
+    p.add_argument("command", choices=("quantize", "eval"))
+    p.add_argument("--out", type=Path, required=True, help="folder for the INT8 files and reports")
+    p.add_argument("--models", default="detector,lite,full", help="comma-separated: detector, lite, full")
+    p.add_argument("--keep-float", type=Path, default=None,
+                   help="quantize: reuse the fallback lists of this folder's <model>_int8.json (no sweep)")
+    p.add_argument("--weights", default="gptq", choices=("gptq", "nearest"),
+                   help="quantize: kernel rounding, GPTQ on calibration inputs (default) or nearest")
+    p.add_argument("--latency-runs", type=int, default=40)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    bad = [m for m in names if m not in MODELS]
+    if bad:
+        print(f"error: unknown model(s) {bad}; choose from {list(MODELS)}", file=sys.stderr)
+        return 2
+    if args.command == "quantize":
+        for name in names:
+            keep = None
+            if args.keep_float is not None:
+                meta = args.keep_float / f"{name}_int8.json"
+                if not meta.is_file():
+                    print(f"error: {meta} not found", file=sys.stderr)
+                    return 2
+                keep = json.loads(meta.read_text())["keep_float"]
+            quantize_model(name, args.out, keep_float=keep, weights=args.weights)
+        return 0
+    rows = []
+    for name in names:
+        _log(f"{name}: evaluating")
+        rows += evaluate_model(name, args.out, args.latency_runs)
+    table = markdown_table(rows)
+    (args.out / "int8_eval.json").write_text(json.dumps(rows, indent=1, default=float) + "\n")
+    (args.out / "int8_eval.md").write_text(table + "\n")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
