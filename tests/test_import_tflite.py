@@ -158,6 +158,17 @@ def test_unsupported_op_names_it():
     assert err.value.op == "EXP"
 
 
+def test_cli_writes_a_loadable_keras_file(synthetic, tmp_path):
+    src = tmp_path / "syn.tflite"
+    src.write_bytes(synthetic["fp16"])
+    out = tmp_path / "syn.keras"
+    assert main([str(src), "--out", str(out)]) == 0
+    model = keras.models.load_model(out)
+    x = np.random.default_rng(3).uniform(-1, 1, (1, 16, 16, 3)).astype(np.float32)
+    for w, g in zip(_run_tflite(synthetic["fp16"], x), model(x)):
+        np.testing.assert_allclose(np.asarray(g), w, atol=1e-5, rtol=0)
+
+
 def test_cli_bad_input_one_line_exit_2(tmp_path, capsys):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a model at all")

@@ -12,8 +12,9 @@ variables (:data:`SUPPORTED_OPS`). The Keras outputs keep the .tflite output ord
 ``--check`` feeds real frames, preprocessed as the SDK does for that model kind, through the
 .tflite interpreter and the Keras model and prints the largest absolute difference of every
 output (exit 1 when one exceeds ``--tol``). With ``--export`` the Keras model is converted back to
-TFLite (float32) and the SDK's landmarks with the re-exported file are compared with those of
-the original on the same frames. See docs/import_tflite.md.
+TFLite (float32, with its SDK manifest entry beside it) and the SDK's landmarks with the
+re-exported file are compared with those of the original on the same frames. See
+docs/import_tflite.md.
 """
 
 from __future__ import annotations
@@ -592,14 +593,15 @@ def _run(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
     print(f"{args.source.name}: {len(model.layers)} layers, {model.count_params():,} parameters -> {args.out}")
+    kind = model_kind(args.source) if args.export is not None or args.check else None
     if args.export is not None:
-        from training.models.export import to_tflite
+        from training.models.export import export_manifest_entry, to_tflite, write_manifest
 
         to_tflite(model, args.export, "float")
-        print(f"re-exported -> {args.export}")
+        manifest = write_manifest(args.export.parent, [export_manifest_entry(args.export, kind.kind, "float")])
+        print(f"re-exported -> {args.export} (entry in {manifest})")
     if not args.check:
         return 0
-    kind = model_kind(args.source)
     frames = read_frames(args.check, args.frames_per_video)
     size = int(model.inputs[0].shape[1])
     inputs = [model_input(frame, size, kind) for _, frame in frames]
