@@ -275,3 +275,29 @@ def test_regression_student_export_maps_points_to_the_sdk_crop(tmp_path):
         PoseLandmarker(m)  # the SDK accepts it as a landmark model
         out = {int(np.prod(s.shape)): o for s, o in zip(m.outputs, m.run(crop))}
     np.testing.assert_allclose(out[195].reshape(39, 5), rows, rtol=1e-3, atol=1e-2)
+
+
+# -- imported (official) students ------------------------------------------------------------
+def test_score_kd_loss_known_values():
+    from training.distill import score_kd_loss
+
+    # visibility logit 0 (p = 0.5) against teacher 0.5: BCE = ln 2 for every landmark;
+    # presence 0.5 against teacher 1.0: -ln 0.5 = ln 2; per sample ln 2 + ln 2
+    loss = score_kd_loss(tf.zeros((2, 39)), tf.fill((2, 1), 0.5), tf.fill((2, 33), 0.5), tf.ones((2,)))
+    np.testing.assert_allclose(loss.numpy(), [2 * np.log(2)] * 2, rtol=1e-5)
+    # a confident student that agrees with a confident teacher costs almost nothing
+    agree = score_kd_loss(tf.fill((1, 39), 12.0), tf.fill((1, 1), 0.999999), tf.ones((1, 33)), tf.ones((1,)))
+    assert float(agree[0]) < 1e-4
+
+
+def test_heatmap_kd_loss_zero_when_equal_and_skipped_without_teacher_maps():
+    from training.distill import heatmap_kd_loss
+
+    hm = tf.constant(np.random.default_rng(0).normal(size=(2, 8, 8, 39)).astype(np.float32))
+    assert float(heatmap_kd_loss(hm, hm[..., :33])) == 0.0
+    # one cell off by sigmoid 0.5 -> 0.5 in one joint's map: 0.25 / 33 joints, averaged over 1 sample
+    s = tf.zeros((1, 8, 8, 33))
+    t = tf.tensor_scatter_nd_update(tf.fill((1, 8, 8, 33), -1e4), [[0, 3, 3, 5]], [1e4])
+    lower = tf.fill((1, 8, 8, 33), -1e4)
+    assert float(heatmap_kd_loss(lower, t)) == pytest.approx(1.0 / 33, rel=1e-5)
+    assert float(heatmap_kd_loss(s, tf.zeros((1, 0, 0, 33)))) == 0.0

@@ -11,6 +11,9 @@
     --teacher reference-full | reference-heavy | X.tflite
                                         a black-box landmark model (an official BlazePose model or
                                         any SDK landmark model), run on each crop in the input pipeline
+    --student imported:MODEL.keras      a landmark model imported from an official .tflite
+                                        (python -m training.import_tflite), fine-tuned from its
+                                        weights; exported in the official output layout
     --unlabelled-data FILES             records whose labels are never read: their crops take only
                                         the teacher term; each batch is --labelled-fraction --data
                                         crops and the rest from these
@@ -27,6 +30,11 @@ variants; a black-box teacher gives coordinates, rendered as Gaussians of ``HEAT
 Regression students (``blazepose_lite``, training.models.landmark): the coordinate-space variant,
 the same mix of L1 distances in tensor pixels to the teacher's and to the labelled coordinates
 (:func:`fpd_coordinate_loss`); heatmap teachers give coordinates by soft-argmax.
+
+Imported students (``imported:``) also learn a black-box teacher's scores: binary cross-entropy
+of their 33 visibility logits to the teacher's visibility and of their pose presence to the
+teacher's presence, weighted by ``SCORE_KD_WEIGHT`` (the pose-presence gate must stay calibrated
+after fine-tuning; the benchmark's presence check judges it).
 
 The input pipeline is training.data.pipeline.make_landmark_dataset (the shared sample format);
 the loop, strategies, checkpoints and logs are training.models.runner's. The teacher is built
@@ -55,6 +63,15 @@ FPD_ALPHA = 0.5
 PCK_FRACTION = 0.05
 HEATMAP_STUDENTS = ("lite_hrnet_18", "lite_hrnet_30", "lite_hrnet_tiny", "lite_hrnet_wide")
 REGRESSION_STUDENTS = ("blazepose_lite",)
+# --student imported:PATH.keras: a landmark model made by training.import_tflite.
+IMPORTED_PREFIX = "imported:"
+# Weight of the teacher's visibility and presence terms (BCE, nats) next to the coordinate L1
+# (tensor px) for imported students. Ours: a few px of L1 error and ~0.1-0.5 nats of BCE are then
+# of the same order.
+SCORE_KD_WEIGHT = 2.0
+# Weight of the heatmap term for imported students (sum of squared sigmoid differences over a
+# 64 x 64 map is O(1) for a peak a few cells off). Ours.
+HEATMAP_KD_WEIGHT = 1.0
 TEACHER_CONFIDENCE_MODES = ("weight", "scale")  # DistillConfig.teacher_confidence
 
 
@@ -122,11 +139,80 @@ def fpd_coordinate_loss(student_xy, teacher_xy, teacher_weight, gt_xy, gt_mask, 
     return {"total": _mix(kd, gtl, has_gt, alpha), "kd": tf.reduce_mean(kd), "gt": tf.reduce_mean(gtl)}
 
 
+def score_kd_loss(visibility_logit, presence, teacher_visibility, teacher_presence):
+    """Per-sample BCE (B,) of a student's 33 visibility logits and pose presence (a probability)
+    to a teacher's visibility and presence probabilities (soft targets)."""
+    import tensorflow as tf
+
+    vis = tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.stop_gradient(tf.cast(teacher_visibility, tf.float32)),
+        logits=tf.cast(visibility_logit, tf.float32)[:, :NUM_LANDMARKS])
+    p = tf.clip_by_value(tf.reshape(tf.cast(presence, tf.float32), [-1]), 1e-6, 1.0 - 1e-6)
+    t = tf.stop_gradient(tf.reshape(tf.cast(teacher_presence, tf.float32), [-1]))
+    pres = -(t * tf.math.log(p) + (1.0 - t) * tf.math.log(1.0 - p))
+    return tf.reduce_mean(vis, -1) + pres
+
+
+def heatmap_kd_loss(student_logits, teacher_logits):
+    """Mean squared difference of the student's and the teacher's 33 heatmaps after the sigmoid
+    (the SDK refines landmark positions with them), summed over each map and averaged over joints
+    and samples; 0 when the teacher gives no heatmap or its size differs."""
+    import tensorflow as tf
+
+    s = tf.sigmoid(tf.cast(student_logits, tf.float32)[..., :NUM_LANDMARKS])
+    t = tf.sigmoid(tf.stop_gradient(tf.cast(teacher_logits, tf.float32)))
+    if t.shape[1] is not None and (t.shape[1] == 0 or t.shape[1:3] != s.shape[1:3]):
+        return tf.constant(0.0)
+    return tf.reduce_mean(tf.reduce_sum(tf.square(s - t), axis=[1, 2]))
+
+
 # --- models -------------------------------------------------------------------------------
 
 
+def is_imported(name: str) -> bool:
+    return name.startswith(IMPORTED_PREFIX)
+
+
+def build_imported_student(path: str):
+    """The landmark model in ``path`` (a .keras file from training.import_tflite) as a student:
+    outputs ``landmarks`` (B, R, 3) x, y, z in tensor pixels, ``visibility_logit`` (B, R),
+    ``presence`` (B, 1), ``heatmap`` (B, h, w, R) logits when it has one, and ``raw_0..raw_N`` (the original outputs, in order, for export)."""
+    import keras
+    from keras import layers
+
+    from blazepose_sdk.manifest import output_roles
+
+    base = keras.models.load_model(path, compile=False)
+    size = int(base.inputs[0].shape[1])
+    roles = output_roles("landmark", [tuple(int(d or 1) for d in o.shape) for o in base.outputs], size)
+    if "landmarks" not in roles or "presence" not in roles:
+        raise ValueError(f"{path}: not a landmark model (output roles {roles})")
+    landmarks = base.outputs[roles.index("landmarks")]
+    rows = int(landmarks.shape[-1]) // 5
+    table = layers.Reshape((rows, 5), name="landmark_rows")(landmarks)
+    outputs = {"landmarks": layers.Lambda(lambda t: t[..., :3], name="landmarks_xyz")(table),
+               "visibility_logit": layers.Lambda(lambda t: t[..., 3], name="visibility_logit")(table),
+               "presence": base.outputs[roles.index("presence")]}
+    if "heatmap" in roles:
+        outputs["heatmap"] = base.outputs[roles.index("heatmap")]
+    outputs.update({f"raw_{i}": o for i, o in enumerate(base.outputs)})
+    return keras.Model(base.inputs, outputs, name=f"{base.name}_student")
+
+
+def imported_export_model(student):
+    """The imported student with its original outputs, in the original order (for TFLite)."""
+    import keras
+
+    raw = sorted((k for k in student.output if k.startswith("raw_")), key=lambda k: int(k[4:]))
+    return keras.Model(student.inputs, [student.output[k] for k in raw], name=student.name.replace("_student", ""))
+
+
+
 def build_student(name: str, input_size: int, num_keypoints: int = NUM_LANDMARKS):
-    """A heatmap student (Lite-HRNet variant) or a regression student (BlazePose landmark)."""
+    """A heatmap student (Lite-HRNet variant), a regression student (BlazePose landmark), or an
+    imported official landmark model (``imported:PATH.keras``; its input size is its own)."""
+    if is_imported(name):
+        return build_imported_student(name[len(IMPORTED_PREFIX):])
     if name in HEATMAP_STUDENTS:
         from training.models.lite_hrnet import build_lite_hrnet, variant
 
@@ -178,10 +264,12 @@ def teacher_to_crop_px(xy_teacher, teacher_size: int, crop_size: int):
     return rescale_index_px(np.asarray(xy_teacher, np.float32), crop_size / float(teacher_size))
 
 
-def tflite_teacher_fn(path: str):
+def tflite_teacher_fn(path: str, with_scores: bool = False):
     """A numpy function (B, S, S, 3) crops in 0..1 -> ((B, 33, 2) crop px, (B, 33) visibility
     x presence) from a black-box landmark model (the SDK's decoding of its output rows); crops
-    of another size are resized to the model's input (:func:`teacher_to_crop_px`). Thread-safe:
+    of another size are resized to the model's input (:func:`teacher_to_crop_px`). With
+    ``with_scores`` it also returns (B, 33) visibility, (B,) pose presence and the (B, h, w, 33)
+    heatmap logits (h = w = 0 when the model has none). Thread-safe:
     tf.data runs stateless numpy functions on parallel threads (its map_parallelization), and one
     TFLite interpreter refuses concurrent calls, so calls take turns."""
     import threading
@@ -196,9 +284,15 @@ def tflite_teacher_fn(path: str):
     lm_index = sizes.index(rows * 5)
     lock = threading.Lock()
 
+    presence_index = next(i for i, n in enumerate(sizes) if n == 1)
+    heatmap_index = next((i for i, o in enumerate(model.outputs) if len(o.shape) == 4 and o.shape[-1] == rows), None)
+
     def run(crops: np.ndarray):
         xy = np.zeros((len(crops), NUM_LANDMARKS, 2), np.float32)
         conf = np.zeros((len(crops), NUM_LANDMARKS), np.float32)
+        vis = np.zeros((len(crops), NUM_LANDMARKS), np.float32)
+        presence = np.zeros(len(crops), np.float32)
+        heatmaps = []
         for i, crop in enumerate(crops):
             if crop.shape[0] != size:
                 import cv2
@@ -209,7 +303,14 @@ def tflite_teacher_fn(path: str):
             dec = decode_landmark_tensor(out[lm_index], size, rows)[:NUM_LANDMARKS]
             xy[i] = teacher_to_crop_px(dec[:, :2] * size, size, crops.shape[1])
             conf[i] = dec[:, 3] * dec[:, 4]
-        return xy, conf
+            vis[i] = dec[:, 3]
+            presence[i] = float(np.asarray(out[presence_index]).reshape(-1)[0])
+            if with_scores and heatmap_index is not None:
+                heatmaps.append(np.asarray(out[heatmap_index], np.float32)[0, ..., :NUM_LANDMARKS])
+        if not with_scores:
+            return xy, conf
+        hm = np.stack(heatmaps) if heatmaps else np.zeros((len(crops), 0, 0, NUM_LANDMARKS), np.float32)
+        return xy, conf, vis, presence, hm
 
     run.input_size = size
     return run
@@ -310,7 +411,17 @@ def make_loss_fn(cfg: DistillConfig, student_kind: str, teacher=None, teacher_ki
             t_xy, t_w = targets["teacher_xy"], targets["teacher_conf"]
         else:
             t_xy, t_w = tf.zeros_like(lm[..., :2]), tf.zeros_like(lm[..., 0])
-        return fpd_coordinate_loss(lm, t_xy, t_w, gt_xy, targets["landmark_mask"], has_gt, alpha)
+        losses = fpd_coordinate_loss(lm, t_xy, t_w, gt_xy, targets["landmark_mask"], has_gt, alpha)
+        if "teacher_vis" in targets and "visibility_logit" in outputs:
+            scores = score_kd_loss(outputs["visibility_logit"], outputs["presence"], targets["teacher_vis"],
+                                   targets["teacher_presence"])
+            losses["scores"] = tf.reduce_mean(scores)
+            losses["total"] = losses["total"] + SCORE_KD_WEIGHT * tf.reduce_mean(scores)
+        if "teacher_heatmap" in targets and "heatmap" in outputs:
+            hm_loss = heatmap_kd_loss(outputs["heatmap"], targets["teacher_heatmap"])
+            losses["heatmap"] = hm_loss
+            losses["total"] = losses["total"] + HEATMAP_KD_WEIGHT * hm_loss
+        return losses
 
     return loss_fn
 
@@ -346,7 +457,8 @@ def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: st
 
     from training.data.pipeline import make_landmark_dataset
 
-    run_teacher = tflite_teacher_fn(teacher_path) if teacher_kind == "tflite" else None
+    with_scores = is_imported(cfg.student)
+    run_teacher = tflite_teacher_fn(teacher_path, with_scores) if teacher_kind == "tflite" else None
     if cfg.unlabelled_data and teacher_kind == "none":
         raise ValueError("--unlabelled-data needs a teacher (unlabelled crops take only the teacher term)")
     # A black-box teacher sees the crop at its own input size (a 256 BlazePose model given an
@@ -374,8 +486,17 @@ def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: st
 
         def add(image, targets):
             targets = dict(targets)
-            if run_teacher is not None:
+            if run_teacher is not None and with_scores:
+                xy, conf, vis, presence, hm = tf.numpy_function(run_teacher, [image], [tf.float32] * 5,
+                                                                stateful=False)
+                vis.set_shape((None, NUM_LANDMARKS))
+                presence.set_shape((None,))
+                hm.set_shape((None, None, None, NUM_LANDMARKS))
+                targets["teacher_vis"], targets["teacher_presence"] = vis, presence
+                targets["teacher_heatmap"] = hm
+            elif run_teacher is not None:
                 xy, conf = tf.numpy_function(run_teacher, [image], [tf.float32, tf.float32], stateful=False)
+            if run_teacher is not None:
                 xy.set_shape((None, NUM_LANDMARKS, 2))
                 conf.set_shape((None, NUM_LANDMARKS))
                 targets["teacher_xy"], targets["teacher_conf"] = xy, conf
@@ -435,6 +556,8 @@ def run(cfg: DistillConfig, run_dir: str | Path, strategy_name: str = "auto", ex
     strategy = make_strategy(strategy_name)
     policy = setup_precision("float32")
     student_kind = "heatmap" if cfg.student in HEATMAP_STUDENTS else "regression"
+    if is_imported(cfg.student) and cfg.input_size != 256:
+        raise ValueError("an imported student keeps its own input size: use --input-size 256")
     teacher_kind, teacher_ref = parse_teacher(cfg.teacher)
     teacher = None
     if teacher_kind == "keras":
@@ -503,8 +626,12 @@ def export_student(student, cfg: DistillConfig, out_dir: Path, student_kind: str
         for image, _ in ds.take(num_calibration):
             yield image.numpy()
 
-    float_path, int8_path = out_dir / f"{cfg.student}.tflite", out_dir / f"{cfg.student}_int8.tflite"
-    if student_kind == "heatmap":
+    stem = Path(cfg.student[len(IMPORTED_PREFIX):]).stem if is_imported(cfg.student) else cfg.student
+    float_path, int8_path = out_dir / f"{stem}.tflite", out_dir / f"{stem}_int8.tflite"
+    if is_imported(cfg.student):
+        wrapped = imported_export_model(student)
+        out = (to_tflite(wrapped, float_path, "float"), to_tflite(wrapped, int8_path, "int8", rep))
+    elif student_kind == "heatmap":
         out = export_tflite(build_topdown_model(student), float_path, int8_path, rep)
     else:
         wrapped = regression_export_model(student, size)
@@ -515,7 +642,8 @@ def export_student(student, cfg: DistillConfig, out_dir: Path, student_kind: str
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.distill", description=__doc__.splitlines()[0])
-    ap.add_argument("--student", default="lite_hrnet_18", choices=HEATMAP_STUDENTS + REGRESSION_STUDENTS)
+    ap.add_argument("--student", default="lite_hrnet_18",
+                    help=f"one of {', '.join(HEATMAP_STUDENTS + REGRESSION_STUDENTS)}, or imported:MODEL.keras")
     ap.add_argument("--teacher", default="none",
                     help="none | VARIANT:WEIGHTS.weights.h5 | X.tflite | reference-full | reference-heavy")
     ap.add_argument("--alpha", type=float, default=FPD_ALPHA, help="weight of the teacher term (FPD eq. 3)")
@@ -540,6 +668,8 @@ def main(argv=None) -> int:
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--export", action="store_true", help="write float + INT8 TFLite landmark models")
     a = ap.parse_args(argv)
+    if not (a.student in HEATMAP_STUDENTS + REGRESSION_STUDENTS or is_imported(a.student)):
+        ap.error(f"--student {a.student!r}: one of {HEATMAP_STUDENTS + REGRESSION_STUDENTS} or imported:MODEL.keras")
     cfg = DistillConfig(student=a.student, teacher=a.teacher, alpha=a.alpha, data=a.data, val_data=a.val_data,
                         unlabelled_data=a.unlabelled_data, labelled_fraction=a.labelled_fraction,
                         teacher_confidence=a.teacher_confidence,
