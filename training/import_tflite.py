@@ -566,9 +566,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    # oneDNN's reordered float sums move the outputs further from the .tflite's (measured in
-    # docs/import_tflite.md); off unless the caller set it (only effective before TF is imported).
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     try:
         return _run(args)
     except (TFLiteImportError, OSError) as exc:
