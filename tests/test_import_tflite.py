@@ -73,8 +73,18 @@ def _convert(f, mode: str = "float") -> bytes:
     return bytes(conv.convert())
 
 
+def _interpreter(**kwargs):
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    except ImportError:
+        Interpreter, OpResolverType = tf.lite.Interpreter, tf.lite.experimental.OpResolverType
+    if kwargs.pop("builtin", False):
+        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    return Interpreter(**kwargs)
+
+
 def _run_tflite(content: bytes, x: np.ndarray) -> list[np.ndarray]:
-    interp = tf.lite.Interpreter(model_content=content)
+    interp = _interpreter(model_content=content)
     interp.allocate_tensors()
     interp.set_tensor(interp.get_input_details()[0]["index"], x)
     interp.invoke()
@@ -141,9 +151,8 @@ def test_densify_matches_the_interpreter(synthetic):
     content = synthetic["sparse"]
     raw = read_tflite(content)
     op = next(o for o in raw.operators if o.op == "DENSIFY")
-    interp = tf.lite.Interpreter(  # builtin kernels: XNNPACK would take the DENSIFY and not keep its output
-        model_content=content, experimental_preserve_all_tensors=True,
-        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    # builtin kernels: XNNPACK would take the DENSIFY and not keep its output
+    interp = _interpreter(model_content=content, experimental_preserve_all_tensors=True, builtin=True)
     interp.allocate_tensors()
     interp.set_tensor(interp.get_input_details()[0]["index"], np.zeros((1, 16, 16, 3), np.float32))
     interp.invoke()

@@ -153,7 +153,9 @@ class _Builder:
             if out._keras_history.operation.name != wanted or any(o is out for o in outputs):
                 out = k.layers.Identity(name=self._unique(wanted))(out)
             outputs.append(out)
-        self.model = k.Model(inputs, outputs, name=_clean(name or "imported_tflite"))
+        # a single input is passed bare, so calling the model with one array matches its structure
+        self.model = k.Model(inputs[0] if len(inputs) == 1 else inputs, outputs,
+                             name=_clean(name or "imported_tflite"))
         return self.model
 
     # -- operators ---------------------------------------------------------------------------
