@@ -364,6 +364,7 @@ class DistillConfig:
     # unit-peak Gaussians at its points, the confidence as each joint's weight (as the coordinate
     # variant); "scale" = Gaussians of peak = confidence, every joint weight 1.
     teacher_confidence: str = "weight"
+    checkpoint_every: int = 0  # steps between checkpoints (0: only at the end); runs resume from the latest
 
 
 def _has_gt(targets):
@@ -566,7 +567,7 @@ def run(cfg: DistillConfig, run_dir: str | Path, strategy_name: str = "auto", ex
     per_replica = cfg.batch_size // strategy.num_replicas_in_sync
     tcfg = TrainConfig(data=list(cfg.data), batch_size=cfg.batch_size, steps=cfg.steps, learning_rate=cfg.learning_rate,
                        warmup=min(cfg.warmup, max(1, cfg.steps // 10)), log_every=log_every,
-                       checkpoint_every=max(cfg.steps, 1), seed=cfg.seed)
+                       checkpoint_every=cfg.checkpoint_every or max(cfg.steps, 1), seed=cfg.seed)
     model, result = train(
         build_model=lambda: build_student(cfg.student, cfg.input_size),
         loss_fn=make_loss_fn(cfg, student_kind, teacher, teacher_kind),
@@ -666,13 +667,15 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--strategy", default="auto", help="auto, default, mirrored, multiworker or tpu")
     ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--checkpoint-every", type=int, default=0,
+                    help="steps between checkpoints in RUN_DIR/ckpt (0: at the end); a rerun resumes from the latest")
     ap.add_argument("--export", action="store_true", help="write float + INT8 TFLite landmark models")
     a = ap.parse_args(argv)
     if not (a.student in HEATMAP_STUDENTS + REGRESSION_STUDENTS or is_imported(a.student)):
         ap.error(f"--student {a.student!r}: one of {HEATMAP_STUDENTS + REGRESSION_STUDENTS} or imported:MODEL.keras")
     cfg = DistillConfig(student=a.student, teacher=a.teacher, alpha=a.alpha, data=a.data, val_data=a.val_data,
                         unlabelled_data=a.unlabelled_data, labelled_fraction=a.labelled_fraction,
-                        teacher_confidence=a.teacher_confidence,
+                        teacher_confidence=a.teacher_confidence, checkpoint_every=a.checkpoint_every,
                         input_size=a.input_size, crop_size=a.crop_size, batch_size=a.batch_size, steps=a.steps, learning_rate=a.lr, seed=a.seed)
     report = run(cfg, a.run_dir, a.strategy, a.export, a.log_every)
     print(json.dumps({k: report[k] for k in ("steps", "last_losses", "eval", "export") if k in report}, indent=1))
