@@ -125,11 +125,13 @@ def op_scope_regex(name: str) -> str:
 
 
 def int8_recipe(keep_float: Sequence[str] = (), per_channel: bool = True,
-                quantize_only: Sequence[str] | None = None) -> list[dict]:
+                quantize_only: Sequence[str] | None = None, float16_weights: bool = True) -> list[dict]:
     """AEQ recipe: int8 activations + int8 weights for all ops, ``keep_float`` ops left float.
 
-    ``keep_float``: output tensor names (exact) of ops that stay float. ``quantize_only``: if
-    given, only these ops are quantized and every other op stays float (a sensitivity probe).
+    ``keep_float``: output tensor names (exact) of ops that stay float; with ``float16_weights``
+    their conv kernels are stored as float16 (what the official models do: half the bytes,
+    XNNPACK widens them once at load, outputs as with the float16 originals). ``quantize_only``:
+    if given, only these ops are quantized and every other op stays float (a sensitivity probe).
     """
     from ai_edge_quantizer import qtyping, recipe_manager
 
@@ -139,9 +141,15 @@ def int8_recipe(keep_float: Sequence[str] = (), per_channel: bool = True,
     for scope in scopes:
         manager.add_static_config(scope, qtyping.TFLOperationName.ALL_SUPPORTED, activation_num_bits=8,
                                   weight_num_bits=8, weight_granularity=granularity)
+    fp16 = qtyping.OpQuantizationConfig(
+        weight_tensor_config=qtyping.TensorQuantizationConfig(num_bits=16, dtype=qtyping.TensorDataType.FLOAT),
+        compute_precision=qtyping.ComputePrecision.FLOAT, explicit_dequantize=True)
     for name in keep_float:
-        manager.add_quantization_config(op_scope_regex(name), qtyping.TFLOperationName.ALL_SUPPORTED,
-                                        algorithm_key="no_quantize")
+        scope = op_scope_regex(name)
+        manager.add_quantization_config(scope, qtyping.TFLOperationName.ALL_SUPPORTED, algorithm_key="no_quantize")
+        if float16_weights:  # float kernels stored as float16 behind DEQUANTIZE, as in the official files
+            for op in (qtyping.TFLOperationName.CONV_2D, qtyping.TFLOperationName.DEPTHWISE_CONV_2D):
+                manager.add_quantization_config(scope, op, op_config=fp16, algorithm_key="float_casting")
     # Model I/O stays float32: AEQ would otherwise make the graph input and every output int8,
     # and one int8 scale over the (1, 195) landmark tensor is ~1 px per step.
     for io_op in (qtyping.TFLOperationName.INPUT, qtyping.TFLOperationName.OUTPUT):
@@ -171,7 +179,8 @@ def calibrate(float_path: str | os.PathLike, samples: Iterable[np.ndarray], num_
 
 
 def quantize(float_path: str | os.PathLike, calibration: dict, keep_float: Sequence[str] = (),
-             per_channel: bool = True, quantize_only: Sequence[str] | None = None) -> bytes:
+             per_channel: bool = True, quantize_only: Sequence[str] | None = None,
+             float16_weights: bool = True) -> bytes:
     """INT8 model bytes from a float32 model, its :func:`calibrate` result and the fallback list."""
     from ai_edge_quantizer import quantizer
 
@@ -179,7 +188,7 @@ def quantize(float_path: str | os.PathLike, calibration: dict, keep_float: Seque
     unknown = [k for k in list(keep_float) + list(quantize_only or []) if k not in known]
     if unknown:
         raise ValueError(f"no op of {Path(float_path).name} has the output tensor {unknown[:5]}")
-    q = quantizer.Quantizer(str(float_path), int8_recipe(keep_float, per_channel, quantize_only))
+    q = quantizer.Quantizer(str(float_path), int8_recipe(keep_float, per_channel, quantize_only, float16_weights))
     result = _quietly(q.quantize, calibration, enable_progress_bar=False, enable_progress_report=False)
     return bytes(result.quantized_model)
 
@@ -205,3 +214,30 @@ def op_precisions(model_path: str | os.PathLike) -> list[tuple[str, str, str]]:
         t = by_index[int(op["outputs"][0])]
         out.append((op["op_name"], t["name"], np.dtype(t["dtype"]).name))
     return out
+
+
+def fill_isolated(float_path: str | os.PathLike, keep_float: Sequence[str]) -> list[str]:
+    """``keep_float`` plus every op that would be an int8 island: all the ops it reads from and
+    all the ops that read its outputs stay float. Such an op costs a QUANTIZE before it and a
+    DEQUANTIZE after it, more than its int8 kernel saves; as float it is exactly the original."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(float_path))
+    names = {d["index"]: d["name"] for d in interp.get_tensor_details()}
+    ops = interp._get_ops_details()
+    producer = {int(o): k for k, op in enumerate(ops) for o in op["outputs"]}
+    consumers: dict[int, list[int]] = {}
+    for k, op in enumerate(ops):
+        for i in op["inputs"]:
+            consumers.setdefault(int(i), []).append(k)
+    keep = set(keep_float)
+    is_float = [names[int(op["outputs"][0])] in keep for op in ops]
+    added = []
+    for k, op in enumerate(ops):
+        if is_float[k]:
+            continue
+        near = [producer[int(i)] for i in op["inputs"] if int(i) in producer]
+        near += [c for o in op["outputs"] for c in consumers.get(int(o), [])]
+        if near and all(is_float[j] for j in near):
+            added.append(names[int(op["outputs"][0])])
+    return list(keep_float) + added

@@ -75,7 +75,7 @@ HELDOUT_SPECS = [
 ]
 PAN_CLIP_FRAMES = 60
 # Frame strides (ours): detector frames and landmark ROIs kept from each video.
-DETECTOR_VIDEO_STRIDE = {"calibration": 4, "heldout": 2}
+DETECTOR_VIDEO_STRIDE = {"calibration": 6, "heldout": 4}
 LANDMARK_VIDEO_STRIDE = {"calibration": 3, "heldout": 3}
 CALIBRATION_LIMIT = 200
 # Calibration ROIs: each tracked ROI plus this many jittered copies (convert.calibration.jitter_rois).
@@ -129,9 +129,19 @@ def sequences(split: str, shared_dir: Path = SHARED_DATA) -> list[Sequence]:
 
 
 def detector_frames(seqs: list[Sequence], split: str) -> list[np.ndarray]:
-    """Whole frames for a detector: every k-th video frame, every still."""
+    """Whole frames for a detector: every k-th video frame with its left and right halves (the
+    pedestrians of vtest.avi are too small for the detector in the whole frame, half-frame crops
+    make them 2x larger), every still."""
     stride = DETECTOR_VIDEO_STRIDE[split]
-    return [f for s in seqs for f in (s.frames[::stride] if s.video else s.frames)]
+    out = []
+    for s in seqs:
+        if not s.video:
+            out += s.frames
+            continue
+        for f in s.frames[::stride]:
+            half = f.shape[1] // 2
+            out += [f, np.ascontiguousarray(f[:, :half]), np.ascontiguousarray(f[:, half:])]
+    return out
 
 
 def tracker_rois(seqs: list[Sequence], pipeline: str, split: str,
@@ -290,12 +300,13 @@ def error_of(kind: str, score: dict) -> float:
     return float(score["mean_px"])
 
 
-def meets_target(name: str, score: dict, margin: bool = False) -> bool:
-    """Issue 15's target for model ``name``; ``margin`` adds the selection headroom."""
+def meets_target(name: str, score: dict, margin: bool = False, pck_margin: float = SELECTION_MARGIN_PCK) -> bool:
+    """Issue 15's target for model ``name``; ``margin`` adds the selection headroom
+    (``pck_margin`` for landmark models, :data:`SELECTION_MARGIN_HIP_PX` for the detector)."""
     if MODELS[name][1] == "detector":
         hip_limit = TARGET_DETECTOR_HIP_PX - (SELECTION_MARGIN_HIP_PX if margin else 0.0)
         return score["same_person_rate"] >= TARGET_DETECTOR_SAME_PERSON and score["hip_err_px_mean"] <= hip_limit
-    return score["pck"] >= TARGET_LANDMARK_PCK[name] + (SELECTION_MARGIN_PCK if margin else 0.0)
+    return score["pck"] >= TARGET_LANDMARK_PCK[name] + (pck_margin if margin else 0.0)
 
 
 # -- sweep and selection ----------------------------------------------------------------------
@@ -347,7 +358,7 @@ def sensitivity_sweep(builder: Builder, probe: Probe, progress=None) -> list[dic
 
 
 def choose_fallback(name: str, builder: Builder, probe: Probe, sweep: list[dict],
-                    progress=None) -> tuple[list[str], list[dict]]:
+                    progress=None, pck_margin: float = SELECTION_MARGIN_PCK) -> tuple[list[str], list[dict]]:
     """Smallest k such that keeping the k most sensitive ops float meets the target (with margin)
     on the probe set: k = 0, 1, 2, 4, 8, ... until met, then bisection. Returns (names, trials)."""
     ranked = [r["tensor"] for r in sorted(sweep, key=lambda r: -r["error"])]
@@ -357,7 +368,7 @@ def choose_fallback(name: str, builder: Builder, probe: Probe, sweep: list[dict]
     def ok(k: int) -> bool:
         if k not in cache:
             score = probe.score(builder.keep_float(ranked[:k]))
-            cache[k] = meets_target(name, score, margin=True)
+            cache[k] = meets_target(name, score, margin=True, pck_margin=pck_margin)
             trials.append({"keep_float": k, "meets": cache[k], **score})
             if progress:
                 progress(f"fallback {k}: {score}")
@@ -389,9 +400,11 @@ def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def quantize_model(name: str, out: Path, keep_float: list[str] | None = None, weights: str = "gptq") -> dict:
+def quantize_model(name: str, out: Path, keep_float: list[str] | None = None, weights: str = "gptq",
+                   sweep: list[dict] | None = None, pck_margin: float = SELECTION_MARGIN_PCK) -> dict:
     """Write ``<name>_float32.tflite``, ``<name>_int8_all.tflite``, ``<name>_int8.tflite`` and
-    ``<name>_int8.json`` into ``out``; ``keep_float`` given: use it instead of the sweep.
+    ``<name>_int8.json`` into ``out``; ``keep_float`` given: use it instead of the sweep;
+    ``sweep`` given (rows of an earlier run): select from its ranking without sweeping again.
     ``weights``: "gptq" (:mod:`convert.weight_rounding`) or "nearest" (AEQ's own rounding)."""
     from . import aeq
 
@@ -418,19 +431,21 @@ def quantize_model(name: str, out: Path, keep_float: list[str] | None = None, we
     builder = Builder(f32, calibration, rounded, out / f".work_{name}")
     (out / f"{name}_int8_all.tflite").write_bytes(builder.keep_float([]))
     if keep_float is None:
-        if data.kind == "detector":
-            idx = np.linspace(0, len(data.calib_frames) - 1, min(SWEEP_SAMPLES, len(data.calib_frames))).round().astype(int)
-            probe_inputs = [data.calib_frames[i] for i in idx]
+        if data.kind == "detector":  # calibration frames in which the float detector finds someone
+            found = [f for f, (boxes, _) in zip(data.calib_frames, detector_outputs(f32, data.calib_frames)) if len(boxes)]
+            idx = np.linspace(0, len(found) - 1, min(SWEEP_SAMPLES, len(found))).round().astype(int)
+            probe_inputs = [found[i] for i in idx]
         else:
             idx = np.linspace(0, len(data.calibration) - 1, min(SWEEP_SAMPLES, len(data.calibration))).round().astype(int)
-            probe_inputs = data.calibration[idx]
+            probe_inputs = data.calibration[idx] if sweep is None else data.calibration
         probe = Probe(data.kind, f32, probe_inputs)
         record["all_int8_on_probe"] = probe.score((out / f"{name}_int8_all.tflite").read_bytes())
         _log(f"{name}: all int8 on the calibration probe: {record['all_int8_on_probe']}")
-        rows = sensitivity_sweep(builder, probe, progress=_log)
-        keep_float, trials = choose_fallback(name, builder, probe, rows, progress=_log)
-        record.update(sweep=rows, trials=trials, probe_samples=len(probe_inputs))
-    keep_float = list(keep_float)
+        rows = sweep if sweep is not None else sensitivity_sweep(builder, probe, progress=_log)
+        keep_float, trials = choose_fallback(name, builder, probe, rows, progress=_log, pck_margin=pck_margin)
+        record.update(sweep=rows, trials=trials, probe_samples=len(probe_inputs), selection_pck_margin=pck_margin)
+    record["keep_float_selected"] = list(keep_float)
+    keep_float = aeq.fill_isolated(f32, keep_float)
     record["keep_float"] = keep_float
     (out / f"{name}_int8.tflite").write_bytes(builder.keep_float(keep_float))
     record["float_ops"] = [(op, t) for op, t, dt in aeq.op_precisions(out / f"{name}_int8.tflite")
@@ -508,6 +523,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--models", default="detector,lite,full", help="comma-separated: detector, lite, full")
     p.add_argument("--keep-float", type=Path, default=None,
                    help="quantize: reuse the fallback lists of this folder's <model>_int8.json (no sweep)")
+    p.add_argument("--sweep-from", type=Path, default=None,
+                   help="quantize: reuse the sweep of this folder's <model>_int8.json and select again")
+    p.add_argument("--pck-margin", type=float, default=SELECTION_MARGIN_PCK,
+                   help="quantize: landmark PCK headroom over the target on the calibration probe "
+                        f"(default {SELECTION_MARGIN_PCK})")
     p.add_argument("--weights", default="gptq", choices=("gptq", "nearest"),
                    help="quantize: kernel rounding, GPTQ on calibration inputs (default) or nearest")
     p.add_argument("--latency-runs", type=int, default=40)
@@ -523,14 +543,22 @@ def main(argv=None) -> int:
         return 2
     if args.command == "quantize":
         for name in names:
-            keep = None
+            keep = rows = None
+            if args.sweep_from is not None:
+                rows = json.loads((args.sweep_from / f"{name}_int8.json").read_text())["sweep"]
             if args.keep_float is not None:
                 meta = args.keep_float / f"{name}_int8.json"
                 if not meta.is_file():
                     print(f"error: {meta} not found", file=sys.stderr)
                     return 2
-                keep = json.loads(meta.read_text())["keep_float"]
-            quantize_model(name, args.out, keep_float=keep, weights=args.weights)
+                previous = json.loads(meta.read_text())
+                keep = previous.get("keep_float_selected", previous["keep_float"])
+            record = quantize_model(name, args.out, keep_float=keep, weights=args.weights, sweep=rows,
+                                    pck_margin=args.pck_margin)
+            if args.keep_float is not None:  # carry the measurements that chose the list along
+                record.update({k: previous[k] for k in ("sweep", "trials", "probe_samples", "all_int8_on_probe")
+                               if k in previous}, keep_float_from=str(meta))
+                (args.out / f"{name}_int8.json").write_text(json.dumps(record, indent=1, default=float) + "\n")
         return 0
     rows = []
     for name in names:
