@@ -218,3 +218,23 @@ def test_gptq_kernels_are_reproduced_exactly_by_the_quantizer(tiny_fp16, tmp_pat
             quantized[tuple(d["shape"])] = interp.get_tensor(d["index"]) * p["scales"].reshape(shape)
     for v in rounded.values():
         np.testing.assert_allclose(quantized[v["weights"].shape], v["weights"], rtol=1e-5, atol=1e-7)
+
+
+def test_convert_cli_takes_the_aeq_route_options(tmp_path):
+    from convert.__main__ import parse_args
+    from convert.pipeline import ConvertOptions, run
+
+    args = parse_args(["tflite", "m.tflite", "--quantizer", "aeq", "--weights", "gptq", "--out", str(tmp_path)])
+    assert (args.quantizer, args.weights) == ("aeq", "gptq")
+    with pytest.raises(ValueError, match="tflite"):
+        run(ConvertOptions(fmt="keras", source=tmp_path / "m.keras", out_dir=tmp_path, quantizer="aeq"))
+    with pytest.raises(ValueError, match="int8"):
+        run(ConvertOptions(fmt="tflite", source=tmp_path / "m.tflite", out_dir=tmp_path, targets=["float16"],
+                           quantizer="aeq"))
+
+
+def test_int8_official_cli_rejects_unknown_models(tmp_path, capsys):
+    from convert.int8_official import main
+
+    assert main(["eval", "--out", str(tmp_path), "--models", "heavy"]) == 2
+    assert "unknown model" in capsys.readouterr().err
