@@ -241,3 +241,30 @@ def fill_isolated(float_path: str | os.PathLike, keep_float: Sequence[str]) -> l
         if near and all(is_float[j] for j in near):
             added.append(names[int(op["outputs"][0])])
     return list(keep_float) + added
+
+
+def output_head(float_path: str | os.PathLike, output_name: str) -> list[str]:
+    """Output tensor names of the ops that compute only model output ``output_name``: from the
+    op writing it back through ops whose input feeds nothing else (e.g. the landmark models'
+    pose-presence head RESHAPE <- LOGISTIC <- CONV_2D, up to the shared features)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(float_path))
+    names = {d["index"]: d["name"] for d in interp.get_tensor_details()}
+    ops = interp._get_ops_details()
+    producer = {int(o): k for k, op in enumerate(ops) for o in op["outputs"]}
+    consumers: dict[int, int] = {}
+    for op in ops:
+        for i in op["inputs"]:
+            consumers[int(i)] = consumers.get(int(i), 0) + 1
+    by_name = {v: k for k, v in names.items()}
+    if output_name not in by_name or by_name[output_name] not in producer:
+        raise ValueError(f"{output_name!r} is not an op output of {Path(float_path).name}")
+    head = []
+    k = producer[by_name[output_name]]
+    while True:
+        head.append(names[int(ops[k]["outputs"][0])])
+        data_input = int(ops[k]["inputs"][0])
+        if data_input not in producer or consumers.get(data_input, 0) != 1:
+            return head
+        k = producer[data_input]

@@ -392,6 +392,49 @@ def choose_fallback(name: str, builder: Builder, probe: Probe, sweep: list[dict]
     return ranked[:hi], trials
 
 
+def presence_head(float_path) -> list[str]:
+    """Ops of a landmark model's pose-presence head (conv -> sigmoid -> reshape to (1, 1)).
+
+    They always stay float: the tracker thresholds presence to decide when it lost the person,
+    and the landmark-error sweep cannot see it. Calibrated on crops that all show a person,
+    their int8 ranges have no negative logits, so int8 presence never drops below 0.5 and the
+    tracker would never let go (measured: 0.5 on noise and background crops).
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    from . import aeq
+
+    interp = Interpreter(model_path=str(float_path))
+    (name,) = [d["name"] for d in interp.get_output_details() if int(np.prod(d["shape"])) == 1]
+    return aeq.output_head(float_path, name)
+
+
+def background_crops(frames: list[np.ndarray], every: int = 20, size: int = 256) -> np.ndarray:
+    """Landmark-model crops of each ``every``-th frame's four corners (mostly no person): where
+    the tracker's presence check must say "nobody"."""
+    from blazepose_sdk.image import crop_roi
+    from blazepose_sdk.landmarker import LANDMARK_VALUE_RANGE
+    from blazepose_sdk.roi import Roi
+
+    out = []
+    for f in frames[::every]:
+        h, w = f.shape[:2]
+        side = 0.3 * min(w, h)
+        for cx, cy in ((0.15 * w, 0.15 * h), (0.85 * w, 0.15 * h), (0.15 * w, 0.85 * h), (0.85 * w, 0.85 * h)):
+            out.append(crop_roi(f, Roi(cx, cy, side, 0.0), size, LANDMARK_VALUE_RANGE, border="replicate")[0])
+    return np.stack(out).astype(np.float32)
+
+
+def presence_values(model_path, crops: np.ndarray) -> np.ndarray:
+    """(N,) pose presence of a landmark model on crops."""
+    from blazepose_sdk.landmarker import PoseLandmarker
+    from blazepose_sdk.runtime import TFLiteModel
+
+    with TFLiteModel(model_path, num_threads=2) as model:
+        lm = PoseLandmarker(model)
+        return np.array([float(np.asarray(model.run(x[None])[lm.presence_output]).reshape(-1)[0]) for x in crops])
+
+
 # -- commands ---------------------------------------------------------------------------------
 def official_path(name: str) -> Path:
     from blazepose_sdk.models import reference_model
@@ -453,7 +496,9 @@ def quantize_model(name: str, out: Path, keep_float: list[str] | None = None, we
         record.update(sweep=sweep, trials=trials, sweep_samples=int(len(idx)), selection_samples=len(select_inputs),
                       selection_pck_margin=pck_margin)
     record["keep_float_selected"] = list(keep_float)
-    keep_float = aeq.fill_isolated(f32, keep_float)
+    forced = presence_head(f32) if data.kind == "landmark" else []
+    record["keep_float_forced"] = forced
+    keep_float = aeq.fill_isolated(f32, list(keep_float) + [n for n in forced if n not in keep_float])
     record["keep_float"] = keep_float
     (out / f"{name}_int8.tflite").write_bytes(builder.keep_float(keep_float))
     record["float_ops"] = [(op, t) for op, t, dt in aeq.op_precisions(out / f"{name}_int8.tflite")
@@ -479,6 +524,8 @@ def evaluate_model(name: str, out: Path, latency_runs: int = 40) -> list[dict]:
     else:
         crops = landmark_crops(data.heldout_frames, data.heldout_rois)
         ref = landmark_outputs(official, crops)
+        background = background_crops(data.heldout_frames)
+        ref_presence = presence_values(official, np.concatenate([crops, background]))
     sample = data.calibration[0]
     rows = []
     for label, path in candidates:
@@ -488,6 +535,11 @@ def evaluate_model(name: str, out: Path, latency_runs: int = 40) -> list[dict]:
         else:
             row.update(landmark_score(ref, landmark_outputs(path, crops)))
             row["rois"] = len(data.heldout_rois)
+            presence = presence_values(path, np.concatenate([crops, background]))
+            row["presence_max_abs_diff"] = float(np.abs(presence - ref_presence).max())
+            row["presence_crops"] = len(presence)
+            # the tracker's decision: presence >= 0.5 (TrackerOptions.min_tracking_confidence)
+            row["presence_decision_agreement"] = float(np.mean((presence >= 0.5) == (ref_presence >= 0.5)))
         meta = path.with_suffix(".json")
         if meta.is_file():
             row["float_ops"] = len(json.loads(meta.read_text())["keep_float"])
@@ -510,8 +562,8 @@ def evaluate_model(name: str, out: Path, latency_runs: int = 40) -> list[dict]:
 
 def markdown_table(rows: list[dict]) -> str:
     """The issue-15 table: accuracy vs float, latency at 1/2 threads, size."""
-    lines = ["| model | float ops | PCK@0.2 vs float (landmarks) / same person (detector) | mean err px (crop) / hip-centre err px mean, p95 | ms 1 thread | ms 2 threads | MB | target |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | float ops | PCK@0.2 vs float (landmarks) / same person (detector) | mean err px (crop) / hip-centre err px mean, p95 | presence max abs diff (same >= 0.5 decision) | ms 1 thread | ms 2 threads | MB | target |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "pck" in r:
             acc, err = f"{r['pck']:.4f} ({r['rois']} ROIs)", f"{r['mean_px']:.2f}"
@@ -519,7 +571,9 @@ def markdown_table(rows: list[dict]) -> str:
             acc = f"{r['same_person_rate']:.4f} ({r['same_person']}/{r['frames_with_person']} frames)"
             err = f"{r['hip_err_px_mean']:.2f}, {r['hip_err_px_p95']:.2f}"
         target = "-" if r.get("meets_target") is None else ("met" if r["meets_target"] else "MISSED")
-        lines.append(f"| {r['name']} | {r.get('float_ops', '-')} | {acc} | {err} | {r['ms_1t']:.1f} | {r['ms_2t']:.1f} "
+        pres = (f"{r['presence_max_abs_diff']:.3f} ({r['presence_decision_agreement']:.3f} of {r['presence_crops']})"
+                if "presence_max_abs_diff" in r else "-")
+        lines.append(f"| {r['name']} | {r.get('float_ops', '-')} | {acc} | {err} | {pres} | {r['ms_1t']:.1f} | {r['ms_2t']:.1f} "
                      f"| {r['mb']:.2f} | {target} |")
     return "\n".join(lines)
 

@@ -238,3 +238,18 @@ def test_int8_official_cli_rejects_unknown_models(tmp_path, capsys):
 
     assert main(["eval", "--out", str(tmp_path), "--models", "heavy"]) == 2
     assert "unknown model" in capsys.readouterr().err
+
+
+def test_output_head_walks_back_to_the_shared_features(tiny_fp16, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from convert import aeq
+
+    f32 = aeq.float32_tflite(tiny_fp16, tmp_path / "tiny_f32.tflite")
+    (out,) = [d["name"] for d in Interpreter(model_path=str(f32)).get_output_details()]
+    head = aeq.output_head(f32, out)
+    types = {name: op for op, name in aeq.quantizable_ops(f32)}
+    # head conv <- residual ADD; the ADD's first input (the stem) also feeds the depthwise: stop
+    assert [types[n] for n in head] == ["CONV_2D", "ADD"]
+    with pytest.raises(ValueError):
+        aeq.output_head(f32, "nope")
