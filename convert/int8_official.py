@@ -10,7 +10,8 @@ list that meets the accuracy target (plus a headroom) on the calibration frames,
 ``<model>_int8.tflite`` (int8 activations, int8 per-channel weights, the listed ops float with
 float16 kernels, float32 I/O), ``<model>_int8_all.tflite`` (no fallback) and
 ``<model>_int8.json`` (the fallback list, the sweep and the selection trials) in OUT.
-``--sweep-from DIR`` selects again from an earlier sweep, ``--keep-float DIR`` reuses a list. ``eval`` prints and writes the table (INT8 vs the float
+``--sweep-from DIR`` selects again from an earlier sweep, ``--keep-float DIR`` reuses a list.
+``eval`` prints and writes the table (INT8 vs the float
 original on held-out frames: PCK@0.2, detector same-person rate and hip-centre error, latency at
 1 and 2 threads, size).
 
@@ -88,7 +89,7 @@ SWEEP_SAMPLES = 64
 
 # -- data -------------------------------------------------------------------------------------
 @dataclass
-class Sequence:
+class FrameSource:
     """Frames of one source; ``video`` True when consecutive (the tracker tracks across them)."""
 
     name: str
@@ -118,20 +119,20 @@ def vtest_half(shared_dir: Path, half: str) -> list[np.ndarray]:
     return frames[:mid] if half == "calibration" else frames[mid:]
 
 
-def sequences(split: str, shared_dir: Path = SHARED_DATA) -> list[Sequence]:
+def sequences(split: str, shared_dir: Path = SHARED_DATA) -> list[FrameSource]:
     """The frame sources of ``split`` ("calibration" or "heldout"); see the module docstring."""
     if split not in ("calibration", "heldout"):
         raise ValueError(f"split must be 'calibration' or 'heldout', got {split!r}")
     pi = _parity_images()
     specs = CALIBRATION_SPECS if split == "calibration" else HELDOUT_SPECS
-    out = [Sequence(f"vtest {split} half", vtest_half(shared_dir, split), True),
-           Sequence("basketball1 augmentations", [pi.derive_image(s, shared_dir) for s in specs], False)]
+    out = [FrameSource(f"vtest {split} half", vtest_half(shared_dir, split), True),
+           FrameSource("basketball1 augmentations", [pi.derive_image(s, shared_dir) for s in specs], False)]
     if split == "calibration":
-        out.append(Sequence("pan clip", pi.make_pan_clip(shared_dir, PAN_CLIP_FRAMES), True))
+        out.append(FrameSource("pan clip", pi.make_pan_clip(shared_dir, PAN_CLIP_FRAMES), True))
     return out
 
 
-def detector_frames(seqs: list[Sequence], split: str) -> list[np.ndarray]:
+def detector_frames(seqs: list[FrameSource], split: str) -> list[np.ndarray]:
     """Whole frames for a detector: every k-th video frame with its left and right halves (the
     pedestrians of vtest.avi are too small for the detector in the whole frame, half-frame crops
     make them 2x larger), every still."""
@@ -147,7 +148,7 @@ def detector_frames(seqs: list[Sequence], split: str) -> list[np.ndarray]:
     return out
 
 
-def tracker_rois(seqs: list[Sequence], pipeline: str, split: str,
+def tracker_rois(seqs: list[FrameSource], pipeline: str, split: str,
                  jitter_copies: int = 0) -> tuple[list[np.ndarray], list[tuple[int, object]]]:
     """(frames, [(frame index, Roi)]) from the SDK's float pipeline ``pipeline``.
 
@@ -480,8 +481,8 @@ def quantize_model(name: str, out: Path, keep_float: list[str] | None = None, we
         # the sweep (one model per op) runs on SWEEP_SAMPLES calibration inputs, the selection
         # (a few models) on all of them; the detector's on the calibration frames with a person
         if data.kind == "detector":
-            found = [f for f, (boxes, _) in zip(data.calib_frames, detector_outputs(f32, data.calib_frames)) if len(boxes)]
-            select_inputs = found
+            found = detector_outputs(f32, data.calib_frames)
+            select_inputs = [f for f, (boxes, _) in zip(data.calib_frames, found) if len(boxes)]
         else:
             select_inputs = data.calibration
         idx = np.linspace(0, len(select_inputs) - 1, min(SWEEP_SAMPLES, len(select_inputs))).round().astype(int)
@@ -562,8 +563,10 @@ def evaluate_model(name: str, out: Path, latency_runs: int = 40) -> list[dict]:
 
 def markdown_table(rows: list[dict]) -> str:
     """The issue-15 table: accuracy vs float, latency at 1/2 threads, size."""
-    lines = ["| model | float ops | PCK@0.2 vs float (landmarks) / same person (detector) | mean err px (crop) / hip-centre err px mean, p95 | presence max abs diff (same >= 0.5 decision) | ms 1 thread | ms 2 threads | MB | target |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    columns = ["model", "float ops", "PCK@0.2 vs float (landmarks) / same person (detector)",
+               "mean err px (crop) / hip-centre err px mean, p95", "presence max abs diff (same >= 0.5 decision)",
+               "ms 1 thread", "ms 2 threads", "MB", "target"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
         if "pck" in r:
             acc, err = f"{r['pck']:.4f} ({r['rois']} ROIs)", f"{r['mean_px']:.2f}"
@@ -573,8 +576,8 @@ def markdown_table(rows: list[dict]) -> str:
         target = "-" if r.get("meets_target") is None else ("met" if r["meets_target"] else "MISSED")
         pres = (f"{r['presence_max_abs_diff']:.3f} ({r['presence_decision_agreement']:.3f} of {r['presence_crops']})"
                 if "presence_max_abs_diff" in r else "-")
-        lines.append(f"| {r['name']} | {r.get('float_ops', '-')} | {acc} | {err} | {pres} | {r['ms_1t']:.1f} | {r['ms_2t']:.1f} "
-                     f"| {r['mb']:.2f} | {target} |")
+        lines.append(f"| {r['name']} | {r.get('float_ops', '-')} | {acc} | {err} | {pres} | {r['ms_1t']:.1f} "
+                     f"| {r['ms_2t']:.1f} | {r['mb']:.2f} | {target} |")
     return "\n".join(lines)
 
 

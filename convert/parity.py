@@ -236,7 +236,8 @@ def detector_agreement(ref_best: list, cand_all: list, min_iou: float = SAME_PER
             continue
         same += 1
         top1 += int(j == 0)
-        hip.append(float(np.linalg.norm(np.asarray(hips, np.float64).reshape(-1, 2)[j] - np.asarray(ref[1], np.float64))))
+        match = np.asarray(hips, np.float64).reshape(-1, 2)[j]
+        hip.append(float(np.linalg.norm(match - np.asarray(ref[1], np.float64))))
     hip_a = np.asarray(hip)
     return {
         "frames": len(ref_best),

@@ -83,7 +83,8 @@ def output_error(w_rows: np.ndarray, w_new: np.ndarray, hessian: np.ndarray) -> 
 _CONV, _DEPTHWISE = "CONV_2D", "DEPTHWISE_CONV_2D"
 
 
-def _patches(x: np.ndarray, kh: int, kw: int, stride: tuple[int, int], dilation: tuple[int, int], same: bool) -> np.ndarray:
+def _patches(x: np.ndarray, kh: int, kw: int, stride: tuple[int, int], dilation: tuple[int, int],
+             same: bool) -> np.ndarray:
     """(P, kh * kw * C) input patches in TFLite's (kh, kw, C) weight order (TensorFlow's SAME/VALID)."""
     import tensorflow as tf
 
