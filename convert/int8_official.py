@@ -437,9 +437,17 @@ def presence_values(model_path, crops: np.ndarray) -> np.ndarray:
 
 
 # -- commands ---------------------------------------------------------------------------------
+# --float-model NAME=PATH: quantize (and evaluate against) another float model of the same kind
+# and I/O as the official one, e.g. a fine-tuned lite landmark model from training.distill.
+FLOAT_MODEL_OVERRIDES: dict[str, Path] = {}
+
+
 def official_path(name: str) -> Path:
+    """The float model quantized as ``name``: the official file, or its --float-model override."""
     from blazepose_sdk.models import reference_model
 
+    if name in FLOAT_MODEL_OVERRIDES:
+        return FLOAT_MODEL_OVERRIDES[name]
     return Path(reference_model(MODELS[name][0]).path)
 
 
@@ -596,6 +604,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--weights", default="gptq", choices=("gptq", "nearest"),
                    help="quantize: kernel rounding, GPTQ on calibration inputs (default) or nearest")
     p.add_argument("--latency-runs", type=int, default=40)
+    p.add_argument("--float-model", action="append", default=[], metavar="NAME=PATH",
+                   help="quantize this float .tflite as NAME (detector, lite, full) instead of the official file, "
+                        "e.g. lite=run/export/pose_landmark_lite.tflite (same inputs and outputs)")
     return p.parse_args(argv)
 
 
@@ -606,6 +617,13 @@ def main(argv=None) -> int:
     if bad:
         print(f"error: unknown model(s) {bad}; choose from {list(MODELS)}", file=sys.stderr)
         return 2
+    for spec in args.float_model:
+        name, sep, path = spec.partition("=")
+        if not sep or name not in MODELS or not Path(path).is_file():
+            print(f"error: --float-model {spec!r}: want NAME=PATH with NAME in {list(MODELS)} and an existing file",
+                  file=sys.stderr)
+            return 2
+        FLOAT_MODEL_OVERRIDES[name] = Path(path)
     if args.command == "quantize":
         for name in names:
             keep = rows = None

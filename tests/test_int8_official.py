@@ -253,3 +253,13 @@ def test_output_head_walks_back_to_the_shared_features(tiny_fp16, tmp_path):
     assert [types[n] for n in head] == ["CONV_2D", "ADD"]
     with pytest.raises(ValueError):
         aeq.output_head(f32, "nope")
+
+
+def test_float_model_override_is_checked(tmp_path, capsys):
+    from convert import int8_official
+
+    assert int8_official.main(["quantize", "--out", str(tmp_path), "--models", "lite",
+                               "--float-model", f"lite={tmp_path / 'missing.tflite'}"]) == 2
+    assert "--float-model" in capsys.readouterr().err
+    assert int8_official.main(["quantize", "--out", str(tmp_path), "--models", "lite",
+                               "--float-model", "nope=x.tflite"]) == 2

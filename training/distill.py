@@ -365,6 +365,9 @@ class DistillConfig:
     # variant); "scale" = Gaussians of peak = confidence, every joint weight 1.
     teacher_confidence: str = "weight"
     checkpoint_every: int = 0  # steps between checkpoints (0: only at the end); runs resume from the latest
+    # Share of training crops taken off the person (AugmentOptions.negative_prob): with a teacher
+    # they carry its (low) presence, so a student's presence learns to reject background.
+    negative_prob: float = 0.0
 
 
 def _has_gt(targets):
@@ -468,13 +471,18 @@ def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: st
     if crop < cfg.input_size:
         raise ValueError(f"crop size {crop} is smaller than the student's input {cfg.input_size}")
 
+    from training.data.augment import AugmentOptions
+
+    options = AugmentOptions(negative_prob=cfg.negative_prob) if training else None
+
     def make(ctx=None):
         seed = cfg.seed + (ctx.input_pipeline_id if ctx is not None else 0)
         if cfg.unlabelled_data:
             n_lab, n_unl = split_batch(per_replica_batch, cfg.labelled_fraction)
-            lab = make_landmark_dataset(cfg.data, n_lab, training=training, input_size=crop, seed=seed)
+            lab = make_landmark_dataset(cfg.data, n_lab, training=training, input_size=crop, seed=seed,
+                                        options=options)
             unl = make_landmark_dataset(cfg.unlabelled_data, n_unl, training=training, input_size=crop,
-                                        seed=seed + UNLABELLED_SEED_OFFSET)
+                                        seed=seed + UNLABELLED_SEED_OFFSET, options=options)
 
             def join(a, b):
                 tb = strip_labels(b[1])
@@ -483,7 +491,7 @@ def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: st
             ds = tf.data.Dataset.zip(lab, unl).map(join)
         else:
             ds = make_landmark_dataset(cfg.data, per_replica_batch, training=training, input_size=crop,
-                                       seed=seed)
+                                       seed=seed, options=options)
 
         def add(image, targets):
             targets = dict(targets)
@@ -667,6 +675,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--strategy", default="auto", help="auto, default, mirrored, multiworker or tpu")
     ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--negative-prob", type=float, default=0.0,
+                    help="share of crops taken off the person (presence target 0; the teacher's presence)")
     ap.add_argument("--checkpoint-every", type=int, default=0,
                     help="steps between checkpoints in RUN_DIR/ckpt (0: at the end); a rerun resumes from the latest")
     ap.add_argument("--export", action="store_true", help="write float + INT8 TFLite landmark models")
@@ -676,6 +686,7 @@ def main(argv=None) -> int:
     cfg = DistillConfig(student=a.student, teacher=a.teacher, alpha=a.alpha, data=a.data, val_data=a.val_data,
                         unlabelled_data=a.unlabelled_data, labelled_fraction=a.labelled_fraction,
                         teacher_confidence=a.teacher_confidence, checkpoint_every=a.checkpoint_every,
+                        negative_prob=a.negative_prob,
                         input_size=a.input_size, crop_size=a.crop_size, batch_size=a.batch_size, steps=a.steps, learning_rate=a.lr, seed=a.seed)
     report = run(cfg, a.run_dir, a.strategy, a.export, a.log_every)
     print(json.dumps({k: report[k] for k in ("steps", "last_losses", "eval", "export") if k in report}, indent=1))
