@@ -255,6 +255,8 @@ def output_head(float_path: str | os.PathLike, output_name: str) -> list[str]:
     producer = {int(o): k for k, op in enumerate(ops) for o in op["outputs"]}
     consumers: dict[int, int] = {}
     for op in ops:
+        if op["op_name"] == "SHAPE":  # reads only the shape (a Keras export's dynamic RESHAPE), not the values
+            continue
         for i in op["inputs"]:
             consumers[int(i)] = consumers.get(int(i), 0) + 1
     by_name = {v: k for k, v in names.items()}
