@@ -263,3 +263,31 @@ def test_float_model_override_is_checked(tmp_path, capsys):
     assert "--float-model" in capsys.readouterr().err
     assert int8_official.main(["quantize", "--out", str(tmp_path), "--models", "lite",
                                "--float-model", "nope=x.tflite"]) == 2
+
+
+def test_output_head_sees_through_a_dynamic_reshape(tmp_path):
+    """A Keras model with a free batch exports its presence-style head (conv -> sigmoid -> reshape)
+    with a SHAPE op reading the sigmoid's shape; that reader must not end the head there."""
+    tf = pytest.importorskip("tensorflow")
+    import keras
+
+    from convert import aeq
+
+    inp = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu6", name="stem")(inp)
+    x = keras.layers.Conv2D(1, 8, name="flag")(x)
+    x = keras.layers.Activation("sigmoid", name="flag_sigmoid")(x)
+    out = keras.layers.Reshape((1,), name="presence")(x)
+    model = keras.Model(inp, out)
+    path = tmp_path / "head.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(path))
+    ops = [op["op_name"] for op in interp._get_ops_details()]
+    (name,) = [d["name"] for d in interp.get_output_details()]
+    head = aeq.output_head(path, name)
+    types = {n: op for op, n in aeq.quantizable_ops(path)}
+    assert "SHAPE" in ops  # the case under test: the export reads the sigmoid's shape
+    # output RESHAPE <- LOGISTIC <- CONV_2D (and on into the stem, which feeds nothing else here)
+    assert [types.get(n) for n in head[1:3]] == ["LOGISTIC", "CONV_2D"], (head, types)
