@@ -4,7 +4,7 @@ with a landmark model.
 
 Shipped models need no download. ``blazepose-lite`` (the default pipeline) is the official
 MediaPipe detector and Lite landmark model (Apache-2.0, unmodified; ``model_files/NOTICE``);
-``ours-lite`` is our own INT8 pair. Each file is checked against the sha256 of its entry in
+``ours-lite`` pairs that detector with our INT8 Lite landmark model (fine-tuned from it). Each file is checked against the sha256 of its entry in
 ``model_files/manifest.json`` (:mod:`blazepose_sdk.manifest`), which also gives its input value
 range and output roles.
 
@@ -99,12 +99,14 @@ def reference_dir() -> Path:
 BUNDLED_DIR = Path(__file__).resolve().parent / "model_files"
 BUNDLED_PIPELINES: dict[str, tuple[str, str]] = {
     "blazepose-lite": ("pose_detection.tflite", "pose_landmark_lite.tflite"),
-    "ours-lite": ("ours_pose_detection_int8.tflite", "ours_pose_landmark_lite_int8.tflite"),
+    # the official detector with our Lite landmark model: MediaPipe's Lite fine-tuned from Heavy
+    # on real frames, INT8 (MODEL_CARD.md)
+    "ours-lite": ("pose_detection.tflite", "ours_pose_landmark_lite_int8.tflite"),
 }
 # What PoseTracker() and `blazepose run` use. A pipeline replaces it only when the benchmark shows
 # it at least as accurate on real people and its presence score separates people from background
 # (README, "Models").
-DEFAULT_PIPELINE = "blazepose-lite"
+DEFAULT_PIPELINE = "ours-lite"
 
 REFERENCE_PIPELINES = {
     "reference-lite": "pose_landmark_lite.tflite",
