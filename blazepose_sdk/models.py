@@ -2,9 +2,9 @@
 official BlazePose models fetched into a user cache, and named pipelines that pair a detector
 with a landmark model.
 
-Shipped models need no download. ``blazepose-lite`` (the default pipeline) is the official
-MediaPipe detector and Lite landmark model (Apache-2.0, unmodified; ``model_files/NOTICE``);
-``ours-lite`` pairs that detector with our INT8 Lite landmark model (fine-tuned from it). Each file is checked against the sha256 of its entry in
+Shipped models need no download. ``blazepose-lite`` is the official MediaPipe detector and Lite
+landmark model (Apache-2.0, unmodified; ``model_files/NOTICE``); ``ours-lite`` (the default
+pipeline) pairs that detector with our INT8 Lite landmark model (fine-tuned from it). Each file is checked against the sha256 of its entry in
 ``model_files/manifest.json`` (:mod:`blazepose_sdk.manifest`), which also gives its input value
 range and output roles.
 
