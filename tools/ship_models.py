@@ -1,9 +1,12 @@
 """Copy exported models into the SDK's package data (blazepose_sdk/model_files) under the names
 of a bundled pipeline, with fresh manifest entries.
 
-    python tools/ship_models.py --pipeline ours-lite \
-        --detector /tmp/train_runs/detector/export/pose_detection_ours_int8.tflite \
-        --landmark /tmp/train_runs/landmark_lite/export/pose_landmark_ours_int8.tflite
+    python tools/ship_models.py --pipeline ours-lite --landmark RUN/export/MODEL_int8.tflite
+        [--detector DETECTOR.tflite]
+
+Only our own files (``ours_*``) are replaced: a pipeline whose detector is the official
+``pose_detection.tflite`` (ours-lite) takes no --detector, and the official files are never
+overwritten.
 
 Each source file must have an entry in the ``manifest.json`` beside it (the trainers' and
 ``python -m convert``'s exports write one); its kind, precision, value range and source carry
@@ -51,11 +54,17 @@ def ship(source: Path, name: str, kind: str, target_dir: Path = BUNDLED_DIR) -> 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pipeline", default="ours-lite", choices=sorted(BUNDLED_PIPELINES))
-    ap.add_argument("--detector", type=Path, required=True)
+    ap.add_argument("--detector", type=Path, default=None)
     ap.add_argument("--landmark", type=Path, required=True)
     a = ap.parse_args(argv)
     det_name, lm_name = BUNDLED_PIPELINES[a.pipeline]
-    for src, name, kind in ((a.detector, det_name, "detector"), (a.landmark, lm_name, "landmark")):
+    jobs = [(a.detector, det_name, "detector"), (a.landmark, lm_name, "landmark")]
+    for src, name, kind in jobs:
+        if src is not None and not name.startswith("ours_"):
+            ap.error(f"{a.pipeline}'s {kind} is the official {name}: it is never replaced")
+    for src, name, kind in jobs:
+        if src is None:
+            continue
         e = ship(src, name, kind)
         print(f"{name}: {e['bytes']} bytes, sha256 {e['sha256']}")
     return 0
