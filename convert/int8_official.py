@@ -513,8 +513,25 @@ def quantize_model(name: str, out: Path, keep_float: list[str] | None = None, we
     record["float_ops"] = [(op, t) for op, t, dt in aeq.op_precisions(out / f"{name}_int8.tflite")
                            if dt == "float32" and op not in ("DEQUANTIZE", "QUANTIZE")]
     (out / f"{name}_int8.json").write_text(json.dumps(record, indent=1, default=float) + "\n")
+    _write_manifest_entry(name, out / f"{name}_int8.tflite", len(keep_float))
     _log(f"{name}: {len(keep_float)} ops kept float -> {out / f'{name}_int8.tflite'}")
     return record
+
+
+def _write_manifest_entry(name: str, path: Path, float_ops: int) -> None:
+    """The SDK manifest entry of an INT8 file beside it (tools/ship_models.py and the tracker read it)."""
+    from blazepose_sdk.detector import DETECTOR_VALUE_RANGE
+    from blazepose_sdk.landmarker import LANDMARK_VALUE_RANGE
+    from blazepose_sdk.manifest import manifest_entry, update_manifest
+
+    kind = MODELS[name][1]
+    value_range = DETECTOR_VALUE_RANGE if kind == "detector" else LANDMARK_VALUE_RANGE
+    entry = manifest_entry(path, kind, "int8", value_range,
+                           source={"float_model": str(official_path(name))},
+                           converter={"tool": "python -m convert.int8_official quantize", "float_ops": float_ops,
+                                      "recipe": "ai-edge-quantizer int8 activations, per-channel GPTQ int8 weights, "
+                                                "measured float fallback, presence head float"})
+    update_manifest(path.parent, entry)
 
 
 def evaluate_model(name: str, out: Path, latency_runs: int = 40) -> list[dict]:
