@@ -16,7 +16,8 @@
 # Environment:
 #   BLAZEPOSE_ARM64_ROOT    the cached arm64 root      (default /var/tmp/blazepose-arm64-root)
 #   BLAZEPOSE_ARM64_SUITE   Debian suite                (default bookworm: Python 3.11, like Pi OS 12)
-#   BLAZEPOSE_ARM64_MIRROR  Debian mirror               (default http://deb.debian.org/debian)
+#   BLAZEPOSE_ARM64_MIRROR  Debian mirror               (default: the first Debian archive this machine's
+#                           apt sources name, from /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list)
 #   BLAZEPOSE_ARM64_LOG     full log of this run        (default $BLAZEPOSE_ARM64_ROOT.log)
 #   BLAZEPOSE_REFERENCE_DIR host folder with the official reference models
 #                           (default: the SDK's user cache, filled by `blazepose models fetch-reference`)
@@ -31,7 +32,23 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ROOTFS="${BLAZEPOSE_ARM64_ROOT:-/var/tmp/blazepose-arm64-root}"
 SUITE="${BLAZEPOSE_ARM64_SUITE:-bookworm}"
-MIRROR="${BLAZEPOSE_ARM64_MIRROR:-http://deb.debian.org/debian}"
+# The Debian archive this machine's apt uses (deb822 "URIs:" lines or one-line "deb URI suite"
+# entries), skipping the security archive; never a host name written here.
+apt_mirror() {
+    local uri
+    uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null \
+          | awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' | grep -v -- '-security' | head -n 1)
+    if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+        uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; break } }' \
+              /etc/apt/sources.list | grep -v -- '-security' | head -n 1)
+    fi
+    printf '%s' "$uri"
+}
+MIRROR="${BLAZEPOSE_ARM64_MIRROR:-$(apt_mirror)}"
+if [ -z "$MIRROR" ]; then
+    echo "aarch64_smoke: no Debian mirror in this machine's apt sources; set BLAZEPOSE_ARM64_MIRROR" >&2
+    exit 2
+fi
 LOG="${BLAZEPOSE_ARM64_LOG:-${ROOTFS}.log}"
 IMAGE="${BLAZEPOSE_TEST_IMAGE:-$REPO/../shared/data/basketball1.png}"
 BENCH_ARGS="${BLAZEPOSE_ARM64_BENCH_ARGS:---quick}"
