@@ -99,6 +99,8 @@ def densify_tflite(tflite_path: str | os.PathLike, out_path: str | os.PathLike) 
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
+    from training.tflite_graph import densify_sparse  # one sparse-layout reader (CSR and blocks)
+
     model = flatbuffer_utils.read_model(str(tflite_path))
     codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
     densify = schema.BuiltinOperator.DENSIFY
@@ -110,7 +112,7 @@ def densify_tflite(tflite_path: str | os.PathLike, out_path: str | os.PathLike) 
         sparse = graph.tensors[int(op.inputs[0])]
         dtype = _TFLITE_DTYPES[sparse.type]
         values = np.frombuffer(bytes(model.buffers[sparse.buffer].data), dtype=dtype)
-        dense = densify_values(tuple(int(d) for d in sparse.shape), sparse.sparsity, values)
+        dense = densify_sparse(values, tuple(int(d) for d in sparse.shape), sparse.sparsity)
         buffer = schema.BufferT()
         buffer.data = np.frombuffer(dense.tobytes(), np.uint8)
         model.buffers.append(buffer)
@@ -125,46 +127,6 @@ def densify_tflite(tflite_path: str | os.PathLike, out_path: str | os.PathLike) 
 
 # TFLite TensorType -> numpy dtype, for the types sparse weights use (schema.fbs TensorType).
 _TFLITE_DTYPES = {0: np.float32, 1: np.float16, 9: np.int8}
-
-
-def densify_values(shape: tuple[int, ...], sparsity, values: np.ndarray) -> np.ndarray:
-    """Dense array of ``shape`` from TFLite sparse storage (schema.fbs SparsityParameters).
-
-    Each level of ``traversalOrder`` is DENSE (``denseSize`` children per parent) or SPARSE_CSR
-    (children of parent p are entries ``arraySegments[p] .. arraySegments[p+1]`` with
-    coordinates ``arrayIndices``); leaves are ``values`` in traversal order. Block-sparse
-    layouts (``blockMap``) are not supported.
-    """
-    if sparsity.blockMap is not None and len(sparsity.blockMap):
-        raise NotImplementedError("block-sparse TFLite tensors are not supported")
-    order = [int(d) for d in sparsity.traversalOrder]
-    metas = sparsity.dimMetadata
-    dense = np.zeros(shape, dtype=values.dtype)
-    coord = [0] * len(shape)
-
-    def children(level: int, parent: int) -> tuple[np.ndarray, np.ndarray]:
-        """(positions in the next level's storage, coordinates along this level's dimension)."""
-        meta = metas[level]
-        if meta.format == 0:  # DENSE
-            n = int(meta.denseSize)
-            return parent * n + np.arange(n), np.arange(n)
-        seg = np.asarray(meta.arraySegments.values)
-        lo, hi = int(seg[parent]), int(seg[parent + 1])
-        return np.arange(lo, hi), np.asarray(meta.arrayIndices.values)[lo:hi].astype(np.int64)
-
-    def walk(level: int, parent: int) -> None:
-        positions, indices = children(level, parent)
-        if level == len(order) - 1:  # leaves: one vectorised assignment
-            where = [np.full(len(indices), c) for c in coord]
-            where[order[level]] = indices
-            dense[tuple(where)] = values[positions]
-            return
-        for pos, index in zip(positions, indices):
-            coord[order[level]] = int(index)
-            walk(level + 1, int(pos))
-
-    walk(0, 0)
-    return dense
 
 
 def sanitize_names(model):

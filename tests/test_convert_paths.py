@@ -239,7 +239,10 @@ def test_nchw_onnx_import(data, tmp_path):
 
 def test_densify_values_csr():
     """TFLite sparse storage: dim 0 dense (2 rows), dim 1 CSR; the 2x4 matrix [[0,5,0,7],[0,0,9,0]]."""
-    from convert.onnx_bridge import densify_values
+    from training.tflite_graph import densify_sparse
+
+    def densify_values(shape, sparsity, values):
+        return densify_sparse(values, shape, sparsity)
 
     meta = [SimpleNamespace(format=0, denseSize=2),
             SimpleNamespace(format=1, arraySegments=SimpleNamespace(values=[0, 2, 3]),

@@ -207,21 +207,27 @@ def densify(values: np.ndarray, dense_shape: tuple[int, ...], traversal_order: l
     return out
 
 
+def densify_sparse(values: np.ndarray, shape: tuple[int, ...], sparsity) -> np.ndarray:
+    """The dense array of ``shape`` from stored ``values`` and a schema SparsityParameters
+    (object API: ``traversalOrder``, ``blockMap``, ``dimMetadata``); see :func:`densify`."""
+    fmt_names = _enum_names(_schema().DimensionType)
+    metas = list(sparsity.dimMetadata)
+    block_map = sparsity.blockMap
+    return densify(
+        values, tuple(int(d) for d in shape),
+        traversal_order=[int(v) for v in sparsity.traversalOrder],
+        block_map=[int(v) for v in (block_map if block_map is not None else [])],
+        dim_formats=[fmt_names[m.format] for m in metas],
+        # a DENSE level has no segments/indices, a SPARSE_CSR level no dense size
+        dense_sizes=[int(getattr(m, "denseSize", 0) or 0) for m in metas],
+        segments=[_vector(getattr(m, "arraySegments", None)) for m in metas],
+        indices=[_vector(getattr(m, "arrayIndices", None)) for m in metas],
+    )
+
+
 def densify_tensor(tensor: Tensor) -> np.ndarray:
     """The dense array of a sparse constant :class:`Tensor` (its schema sparsity metadata)."""
-    schema = _schema()
-    fmt_names = _enum_names(schema.DimensionType)
-    sp = tensor.sparsity
-    metas = list(sp.dimMetadata)
-    return densify(
-        tensor.data, tensor.shape,
-        traversal_order=[int(v) for v in sp.traversalOrder],
-        block_map=[int(v) for v in (sp.blockMap if sp.blockMap is not None else [])],
-        dim_formats=[fmt_names[m.format] for m in metas],
-        dense_sizes=[int(m.denseSize) for m in metas],
-        segments=[_vector(m.arraySegments) for m in metas],
-        indices=[_vector(m.arrayIndices) for m in metas],
-    )
+    return densify_sparse(tensor.data, tensor.shape, tensor.sparsity)
 
 
 def fold_constants(graph: TFLiteGraph) -> TFLiteGraph:
