@@ -275,17 +275,16 @@ def tflite_teacher_fn(path: str, with_scores: bool = False):
     import threading
 
     from blazepose_sdk.landmarker import decode_landmark_tensor
+    from blazepose_sdk.manifest import LANDMARK_ROLES, output_roles, role_indices
     from blazepose_sdk.runtime import TFLiteModel
 
     model = TFLiteModel(path)
     size = int(model.inputs[0].shape[1])
-    sizes = [int(np.prod(s.shape)) for s in model.outputs]
-    rows = max(n // 5 for n, s in zip(sizes, model.outputs) if len(s.shape) == 2 and n % 5 == 0 and n > 5)
-    lm_index = sizes.index(rows * 5)
+    # the outputs by the SDK's own shape rules (as PoseLandmarker finds them without a manifest)
+    index = role_indices(output_roles("landmark", [s.shape for s in model.outputs], size), LANDMARK_ROLES)
+    lm_index, presence_index, heatmap_index = index["landmarks"], index["presence"], index.get("heatmap")
+    rows = int(np.prod(model.outputs[lm_index].shape)) // 5
     lock = threading.Lock()
-
-    presence_index = next(i for i, n in enumerate(sizes) if n == 1)
-    heatmap_index = next((i for i, o in enumerate(model.outputs) if len(o.shape) == 4 and o.shape[-1] == rows), None)
 
     def run(crops: np.ndarray):
         xy = np.zeros((len(crops), NUM_LANDMARKS, 2), np.float32)
