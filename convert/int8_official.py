@@ -520,18 +520,14 @@ def quantize_model(name: str, out: Path, keep_float: list[str] | None = None, we
 
 def _write_manifest_entry(name: str, path: Path, float_ops: int) -> None:
     """The SDK manifest entry of an INT8 file beside it (tools/ship_models.py and the tracker read it)."""
-    from blazepose_sdk.detector import DETECTOR_VALUE_RANGE
-    from blazepose_sdk.landmarker import LANDMARK_VALUE_RANGE
-    from blazepose_sdk.manifest import manifest_entry, update_manifest
+    from training.models.export import export_manifest_entry, write_manifest
 
-    kind = MODELS[name][1]
-    value_range = DETECTOR_VALUE_RANGE if kind == "detector" else LANDMARK_VALUE_RANGE
-    entry = manifest_entry(path, kind, "int8", value_range,
-                           source={"float_model": str(official_path(name))},
-                           converter={"tool": "python -m convert.int8_official quantize", "float_ops": float_ops,
-                                      "recipe": "ai-edge-quantizer int8 activations, per-channel GPTQ int8 weights, "
-                                                "measured float fallback, presence head float"})
-    update_manifest(path.parent, entry)
+    entry = export_manifest_entry(path, MODELS[name][1], "int8")  # the kind's value range, roles by shape
+    entry.update(source={"float_model": str(official_path(name))},
+                 converter={"tool": "python -m convert.int8_official quantize", "float_ops": float_ops,
+                            "recipe": "ai-edge-quantizer int8 activations, per-channel GPTQ int8 weights, "
+                                      "measured float fallback, presence head float"})
+    write_manifest(path.parent, [entry])
 
 
 def evaluate_model(name: str, out: Path, latency_runs: int = 40) -> list[dict]:
