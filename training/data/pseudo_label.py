@@ -87,10 +87,6 @@ class PseudoLabelOptions:
     # between a landmark model's flipped and rescaled runs on the same person.
     max_spread: float = 0.03
 
-    @property
-    def tta_runs(self) -> int:
-        return len(self.tta_scales) * (2 if self.tta_flip else 1)
-
 
 # --- pure filter logic ----------------------------------------------------------------------
 def filter_pose(landmarks_sdk: np.ndarray, presence: float, image_size: tuple[int, int],
@@ -241,10 +237,6 @@ class Teacher:
         for det in self.tracker.detector(frame_rgb)[: opt.max_people]:
             roi = roi_from_alignment_points(det.hip_center_px, det.body_circle_px)
             if not roi.is_valid():
-                continue
-            if opt.tta_runs == 1 and opt.tta_scales[0] == 1.0:
-                out = self.tracker.landmarker(frame_rgb, roi)
-                yield det, out, out.landmarks_px[:, 3].astype(np.float64), np.zeros(NUM_LANDMARKS)
                 continue
             runs, base = [], None
             for factor in opt.tta_scales:
