@@ -405,9 +405,13 @@ def presence_head(float_path) -> list[str]:
 
     from . import aeq
 
+    from blazepose_sdk.manifest import output_roles
+
     interp = Interpreter(model_path=str(float_path))
-    (name,) = [d["name"] for d in interp.get_output_details() if int(np.prod(d["shape"])) == 1]
-    return aeq.output_head(float_path, name)
+    outputs = interp.get_output_details()
+    size = int(interp.get_input_details()[0]["shape"][1])
+    roles = output_roles("landmark", [d["shape"] for d in outputs], size)
+    return aeq.output_head(float_path, outputs[roles.index("presence")]["name"])
 
 
 def background_crops(frames: list[np.ndarray], every: int = 20, size: int = 256) -> np.ndarray:
