@@ -18,6 +18,7 @@ from training.import_tflite import (  # noqa: E402
     main,
     model_input,
     model_kind,
+    sdk_units,
 )
 from training.tflite_graph import UnsupportedOpError, densify, load_graph, read_tflite  # noqa: E402
 
@@ -215,8 +216,22 @@ def test_official_model_imports_within_tolerance(name, basketball_rgb):
     kind = model_kind(path)
     assert kind.kind == ("detector" if "detection" in name else "landmark")
     x = model_input(basketball_rgb, int(model.inputs[0].shape[1]), kind)
-    report = check_model(path, builder, [x])
+    report = check_model(path, builder, [x], kind.kind)
     assert report.failures(1e-4) == [], report
+    # read as the SDK reads them (normalised coordinates, probabilities, metres), the Keras model
+    # is as close to the file as the file's own two kernel sets are to each other
+    for row in report.outputs:
+        assert row["keras_vs_tflite_sdk"] <= max(1e-4, 2 * row["tflite_floor_sdk"]), row
+
+
+def test_sdk_units_read_outputs_as_the_sdk_does():
+    raw_rows = np.zeros((1, 195), np.float32)
+    raw_rows[0, :5] = [128.0, 64.0, -32.0, 0.0, 100.0]  # x, y, z px of a 256 crop; visibility, presence logits
+    seg, heat = np.full((1, 256, 256, 1), -1000.0, np.float32), np.zeros((1, 64, 64, 39), np.float32)
+    world, presence = np.ones((1, 117), np.float32), np.array([[0.7]], np.float32)
+    rows, p, s, h, w = sdk_units("landmark", [raw_rows, presence, seg, heat, world], 256)
+    np.testing.assert_allclose(rows[0], [0.5, 0.25, -0.125, 0.5, 1.0], atol=1e-7)
+    assert p[0, 0] == pytest.approx(0.7) and np.all(s == 0.0) and np.all(h == 0.5) and np.all(w == 1.0)
 
 
 def test_a_few_training_steps_lower_the_loss(basketball_rgb):

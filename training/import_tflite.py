@@ -439,7 +439,10 @@ class CheckReport:
         largest |difference| of: ``keras_vs_tflite`` (the float32 Keras model vs the SDK runtime,
         XNNPACK), ``keras64_vs_tflite`` (the same graph built in float64 vs XNNPACK: what is
         left is the .tflite's own float32 rounding), ``tflite_floor`` (XNNPACK vs TFLite's
-        builtin kernels: how far two float32 implementations of the same file disagree).
+        builtin kernels: how far two float32 implementations of the same file disagree), and
+        ``keras_vs_tflite_sdk`` and ``tflite_floor_sdk``: ``keras_vs_tflite`` and
+        ``tflite_floor`` after every side is read as the SDK reads it (:func:`sdk_units`:
+        normalised coordinates, probabilities, metres; None without a kind).
     op_worst: largest per-operator difference, each operator's float32 Keras layers fed the
         builtin kernels' own input tensors, relative to max(1, |output|); op_worst_at: "#index OP".
     """
@@ -457,6 +460,42 @@ class CheckReport:
                       if not r["keras64_vs_tflite"] <= max(tol, FLOOR_FACTOR * r["tflite_floor"])]
 
 
+def sdk_units(kind: str, outputs: Sequence[np.ndarray], input_size: int) -> list[np.ndarray]:
+    """The raw outputs of a detector or landmark model as the SDK reads them (float64).
+
+    detector: boxes and keypoints decoded with the SSD anchors, normalised to the input (0..1);
+        scores clipped and passed through the sigmoid (probabilities).
+    landmark: landmark rows as x, y, z / input size (normalised to the ROI crop), visibility and
+        presence through the sigmoid; segmentation and heatmap logits through the sigmoid (the
+        mask probability, the refinement's confidence); pose presence (already a probability) and
+        world landmarks (metres) unchanged.
+    Outputs without a role are returned unchanged.
+    """
+    from blazepose_sdk.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors, sigmoid
+    from blazepose_sdk.landmarker import decode_landmark_tensor
+    from blazepose_sdk.manifest import output_roles
+
+    roles = output_roles(kind, [np.shape(o) for o in outputs], input_size)
+    out = []
+    for role, raw in zip(roles, outputs):
+        raw = np.asarray(raw, dtype=np.float64)
+        if role == "boxes":
+            anchors = generate_anchors(AnchorOptions(input_size_width=input_size, input_size_height=input_size))
+            scale = float(input_size)
+            options = DecodeOptions(num_keypoints=(raw.shape[-1] - 4) // 2, x_scale=scale, y_scale=scale,
+                                    w_scale=scale, h_scale=scale)
+            out.append(decode_boxes(raw.reshape(raw.shape[-2], raw.shape[-1]), anchors, options).astype(np.float64))
+        elif role == "scores":
+            out.append(decode_scores(raw, DecodeOptions()).astype(np.float64))
+        elif role == "landmarks":
+            out.append(decode_landmark_tensor(raw, input_size, raw.size // 5))
+        elif role in ("segmentation", "heatmap"):
+            out.append(sigmoid(raw).astype(np.float64))
+        else:
+            out.append(raw)
+    return out
+
+
 def _float64_twin(graph: TFLiteGraph):
     keras = _keras()
     policy = keras.config.dtype_policy()
@@ -472,9 +511,12 @@ def _outputs(model, x) -> list[np.ndarray]:
     return [np.asarray(g) for g in (got if isinstance(got, (list, tuple)) else [got])]
 
 
-def check_model(tflite_path: str | os.PathLike, builder: "_Builder", inputs: Sequence[np.ndarray]) -> CheckReport:
+def check_model(tflite_path: str | os.PathLike, builder: "_Builder", inputs: Sequence[np.ndarray],
+                kind: str | None = None) -> CheckReport:
     """Run ``inputs`` through the .tflite (SDK runtime and builtin kernels), the imported model
-    and its float64 twin, and each operator alone (see :class:`CheckReport`)."""
+    and its float64 twin, and each operator alone (see :class:`CheckReport`). With ``kind``
+    ("detector" or "landmark") the outputs are also compared in the SDK's units
+    (:func:`sdk_units`)."""
     import keras
 
     from blazepose_sdk.runtime import TFLiteModel
@@ -489,7 +531,10 @@ def check_model(tflite_path: str | os.PathLike, builder: "_Builder", inputs: Seq
     with TFLiteModel(tflite_path) as runtime:
         names, shapes = [s.name for s in runtime.outputs], [s.shape for s in runtime.outputs]
         rows = [{"output": n, "shape": list(s), "max_abs_value": 0.0, "keras_vs_tflite": 0.0,
-                 "keras64_vs_tflite": 0.0, "tflite_floor": 0.0} for n, s in zip(names, shapes)]
+                 "keras64_vs_tflite": 0.0, "tflite_floor": 0.0, "keras_vs_tflite_sdk": None,
+                 "tflite_floor_sdk": None}
+                for n, s in zip(names, shapes)]
+        size = int(runtime.inputs[0].shape[1])
         op_worst, op_worst_at = 0.0, ""
         for x in inputs:
             xnn = runtime.run(x)
@@ -502,6 +547,11 @@ def check_model(tflite_path: str | os.PathLike, builder: "_Builder", inputs: Seq
                 row["keras_vs_tflite"] = max(row["keras_vs_tflite"], float(np.max(np.abs(k - a))))
                 row["keras64_vs_tflite"] = max(row["keras64_vs_tflite"], float(np.max(np.abs(k64 - a))))
                 row["tflite_floor"] = max(row["tflite_floor"], float(np.max(np.abs(a - b))))
+            if kind is not None:
+                views = zip(rows, sdk_units(kind, got, size), sdk_units(kind, xnn, size), sdk_units(kind, ref, size))
+                for row, k, a, b in views:
+                    row["keras_vs_tflite_sdk"] = max(row["keras_vs_tflite_sdk"] or 0.0, float(np.max(np.abs(k - a))))
+                    row["tflite_floor_sdk"] = max(row["tflite_floor_sdk"] or 0.0, float(np.max(np.abs(a - b))))
             for op, ins, piece in pieces:
                 want = builtin.get_tensor(op.outputs[0])
                 out = np.asarray(piece([builtin.get_tensor(i) for i in ins], training=False))
@@ -604,17 +654,20 @@ def _run(args: argparse.Namespace) -> int:
     frames = read_frames(args.check, args.frames_per_video)
     size = int(model.inputs[0].shape[1])
     inputs = [model_input(frame, size, kind) for _, frame in frames]
-    report = check_model(args.source, builder, inputs)
+    report = check_model(args.source, builder, inputs, kind.kind)
     print(f"{kind.kind} model, {len(inputs)} frames, input range {list(kind.value_range)}; largest |difference|:")
     print(f"{'output':<12}{'shape':<19}{'max |value|':>12}{'keras-tflite':>14}{'keras64-tflite':>16}"
-          f"{'xnnpack-builtin':>17}")
+          f"{'xnnpack-builtin':>17}{'SDK units: keras-tflite':>25}{'xnnpack-builtin':>17}")
     for r in report.outputs:
         print(f"{r['output']:<12}{str(r['shape']):<19}{r['max_abs_value']:>12.3f}{r['keras_vs_tflite']:>14.3e}"
-              f"{r['keras64_vs_tflite']:>16.3e}{r['tflite_floor']:>17.3e}")
+              f"{r['keras64_vs_tflite']:>16.3e}{r['tflite_floor']:>17.3e}{r['keras_vs_tflite_sdk']:>25.3e}"
+              f"{r['tflite_floor_sdk']:>17.3e}")
     print(f"worst single operator (fed the interpreter's own inputs): {report.op_worst:.3e} relative "
           f"at {report.op_worst_at}")
     strict = all(r["keras_vs_tflite"] <= args.tol for r in report.outputs)
     print(f"every output within {args.tol:g} of the .tflite: {'yes' if strict else 'no'}")
+    in_sdk_units = all(r["keras_vs_tflite_sdk"] <= args.tol for r in report.outputs)
+    print(f"every output within {args.tol:g} of the .tflite in SDK units: {'yes' if in_sdk_units else 'no'}")
     failed = report.failures(args.tol)
     if args.export is not None:
         pair = args.pair or args.source.parent / ("pose_landmark_full.tflite" if kind.kind == "detector"
