@@ -367,6 +367,11 @@ class DistillConfig:
     # Share of training crops taken off the person (AugmentOptions.negative_prob): with a teacher
     # they carry its (low) presence, so a student's presence learns to reject background.
     negative_prob: float = 0.0
+    # Student weights to start from (another run's student.weights.h5, same --student).
+    init_weights: str | None = None
+    # Quantization-aware fine-tuning: train the student through int8 fake quantization
+    # (training.qat.fake_quant_model); the float student is what gets saved and exported.
+    fake_quant: bool = False
 
 
 def _has_gt(targets):
@@ -575,11 +580,25 @@ def run(cfg: DistillConfig, run_dir: str | Path, strategy_name: str = "auto", ex
     tcfg = TrainConfig(data=list(cfg.data), batch_size=cfg.batch_size, steps=cfg.steps, learning_rate=cfg.learning_rate,
                        warmup=min(cfg.warmup, max(1, cfg.steps // 10)), log_every=log_every,
                        checkpoint_every=cfg.checkpoint_every or max(cfg.steps, 1), seed=cfg.seed)
+    built = {}
+
+    def build_model():
+        student = build_student(cfg.student, cfg.input_size)
+        if cfg.init_weights:
+            student.load_weights(cfg.init_weights)
+        built["float"] = student
+        if not cfg.fake_quant:
+            return student
+        from training.qat import fake_quant_model
+
+        return fake_quant_model(student)
+
     model, result = train(
-        build_model=lambda: build_student(cfg.student, cfg.input_size),
+        build_model=build_model,
         loss_fn=make_loss_fn(cfg, student_kind, teacher, teacher_kind),
         make_dataset=make_dataset_fn(cfg, per_replica, teacher_kind, teacher_ref),
         cfg=tcfg, run_dir=run_dir, strategy=strategy, policy=policy, config_dict=asdict(cfg))
+    model = built["float"]  # the fake-quant model shares its variables; export and save the float one
     model.save_weights(str(run_dir / "student.weights.h5"))
     report = {"config": asdict(cfg), "steps": result.step, "first_losses": result.first_losses,
               "last_losses": result.last_losses, "train_seconds": result.seconds}
@@ -678,6 +697,10 @@ def main(argv=None) -> int:
                     help="share of crops taken off the person (presence target 0; the teacher's presence)")
     ap.add_argument("--checkpoint-every", type=int, default=0,
                     help="steps between checkpoints in RUN_DIR/ckpt (0: at the end); a rerun resumes from the latest")
+    ap.add_argument("--init-weights", default=None,
+                    help="start from these student weights (another run's student.weights.h5, same --student)")
+    ap.add_argument("--fake-quant", action="store_true",
+                    help="quantization-aware: train through int8 fake quantization of kernels and activations")
     ap.add_argument("--export", action="store_true", help="write float + INT8 TFLite landmark models")
     a = ap.parse_args(argv)
     if not (a.student in HEATMAP_STUDENTS + REGRESSION_STUDENTS or is_imported(a.student)):
@@ -685,7 +708,7 @@ def main(argv=None) -> int:
     cfg = DistillConfig(student=a.student, teacher=a.teacher, alpha=a.alpha, data=a.data, val_data=a.val_data,
                         unlabelled_data=a.unlabelled_data, labelled_fraction=a.labelled_fraction,
                         teacher_confidence=a.teacher_confidence, checkpoint_every=a.checkpoint_every,
-                        negative_prob=a.negative_prob,
+                        negative_prob=a.negative_prob, init_weights=a.init_weights, fake_quant=a.fake_quant,
                         input_size=a.input_size, crop_size=a.crop_size, batch_size=a.batch_size, steps=a.steps, learning_rate=a.lr, seed=a.seed)
     report = run(cfg, a.run_dir, a.strategy, a.export, a.log_every)
     print(json.dumps({k: report[k] for k in ("steps", "last_losses", "eval", "export") if k in report}, indent=1))
