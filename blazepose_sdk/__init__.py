@@ -9,8 +9,10 @@ Quick start::
 """
 
 from .detector import Detection
+from .drawing import draw_pose
 from .errors import (
     BlazePoseError,
+    ConcurrentUseError,
     FetchError,
     InvalidFrameError,
     ManifestError,
@@ -20,6 +22,8 @@ from .errors import (
     ModelNotFoundError,
     ModelSignatureError,
     RuntimeUnavailableError,
+    TimestampError,
+    UnknownLandmarkError,
     VideoError,
 )
 from .results import Landmark, Pose, PoseResult, WorldLandmark
@@ -30,8 +34,9 @@ from .tracker import PoseTracker, TrackerOptions
 __version__ = "0.1.0"
 
 __all__ = [
-    "BlazePoseError", "Detection", "FetchError", "InvalidFrameError", "Landmark", "ManifestError", "ModelError",
-    "ModelHashMismatchError", "ModelLoadError", "ModelNotFoundError", "ModelSignatureError", "Pose",
-    "PoseResult", "PoseTracker", "Roi", "RuntimeUnavailableError", "SmoothingOptions", "TrackerOptions",
-    "VideoError", "WorldLandmark", "__version__",
+    "BlazePoseError", "ConcurrentUseError", "Detection", "FetchError", "InvalidFrameError", "Landmark",
+    "ManifestError", "ModelError", "ModelHashMismatchError", "ModelLoadError", "ModelNotFoundError",
+    "ModelSignatureError", "Pose", "PoseResult", "PoseTracker", "Roi", "RuntimeUnavailableError",
+    "SmoothingOptions", "TimestampError", "TrackerOptions", "UnknownLandmarkError", "VideoError",
+    "WorldLandmark", "__version__", "draw_pose",
 ]

@@ -16,6 +16,18 @@ class InvalidFrameError(BlazePoseError, ValueError):
     """A frame is not an image we can run on (None, empty, wrong dtype, NaN, ...)."""
 
 
+class TimestampError(InvalidFrameError):
+    """A video frame's timestamp goes backwards (or is not finite); the tracker's state is unchanged."""
+
+
+class UnknownLandmarkError(BlazePoseError, ValueError):
+    """A landmark name that BlazePose's 33-point topology does not have."""
+
+
+class ConcurrentUseError(BlazePoseError, RuntimeError):
+    """One PoseTracker was called from two threads at once: use one tracker per thread."""
+
+
 class ModelError(BlazePoseError):
     """A model file or model name cannot be used."""
 

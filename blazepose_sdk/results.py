@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .detector import Detection
+from .errors import UnknownLandmarkError
 from .roi import Roi
 from .topology import BLAZEPOSE_TO_COCO17, LANDMARK_NAMES
 
@@ -70,7 +71,13 @@ class Pose:
         return [WorldLandmark(*map(float, row)) for row in self.world_m]
 
     def landmark(self, name: str) -> Landmark:
-        """The landmark called ``name`` (e.g. ``"left_wrist"``)."""
+        """The landmark called ``name`` (e.g. ``"left_wrist"``), in image pixels.
+
+        Raises:
+            UnknownLandmarkError: ``name`` is not one of :data:`blazepose_sdk.topology.LANDMARK_NAMES`.
+        """
+        if name not in LANDMARK_NAMES:
+            raise UnknownLandmarkError(f"no landmark named {name!r}; the 33 names are: {', '.join(LANDMARK_NAMES)}")
         return Landmark(*map(float, self.array_px[LANDMARK_NAMES.index(name)]))
 
     def coco17(self) -> np.ndarray:

@@ -8,14 +8,16 @@ pose_landmark_cpu.pbtxt graph does.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .detector import DEFAULT_MIN_SCORE, DETECTOR_VALUE_RANGE, Detection, PoseDetector
-from .errors import InvalidFrameError
+from .errors import ConcurrentUseError, InvalidFrameError, TimestampError
 from .image import as_rgb_uint8
 from .landmarker import LANDMARK_VALUE_RANGE, LandmarkerOutput, PoseLandmarker
 from .models import DEFAULT_PIPELINE, ModelFile, model_file_from_path, resolve_pipeline
@@ -115,6 +117,7 @@ class PoseTracker:
         self._aux_smoother = AuxiliarySmoother()
         self._roi: Roi | None = None
         self._last_timestamp_ms: float | None = None
+        self._busy = threading.Lock()
         self.frames_processed = 0
         self.detector_runs = 0
         self.landmark_runs = 0
@@ -150,7 +153,11 @@ class PoseTracker:
             return self._last_timestamp_ms + DEFAULT_FRAME_INTERVAL_MS
         t = float(timestamp_ms)
         if not math.isfinite(t):
-            raise InvalidFrameError(f"timestamp_ms must be finite, got {timestamp_ms}")
+            raise TimestampError(f"timestamp_ms must be finite, got {timestamp_ms}")
+        last = self._last_timestamp_ms
+        if not self.options.static_image_mode and last is not None and t < last:
+            raise TimestampError(f"timestamp_ms {t:g} goes backwards (last frame: {last:g}); "
+                                 "call reset() before an unrelated stream")
         return t
 
     def _landmarks(self, frame: np.ndarray, roi: Roi) -> LandmarkerOutput | None:
@@ -175,10 +182,30 @@ class PoseTracker:
         Args:
             frame_rgb: (H, W, 3) uint8 RGB (grayscale, RGBA and float 0..1 are converted; see
                 :func:`blazepose_sdk.image.as_rgb_uint8`).
-            timestamp_ms: the frame's time; increasing on a video. None assumes 30 fps.
+            timestamp_ms: the frame's time; never decreasing on a video (equal is allowed). None
+                assumes 30 fps after the last frame. Ignored for smoothing in static image mode.
         Raises:
-            InvalidFrameError: the frame cannot be used; the tracker's state is unchanged.
+            InvalidFrameError: the frame cannot be used (TimestampError: its timestamp goes
+                backwards); the tracker's state is unchanged.
+            ConcurrentUseError: another thread is inside this tracker; use one tracker per thread.
         """
+        with self._exclusive():
+            return self._process(frame_rgb, timestamp_ms)
+
+    @contextlib.contextmanager
+    def _exclusive(self):
+        # A tracker holds per-stream state (ROI, filters) and interpreters that are not
+        # thread-safe: a second thread is refused rather than serialised, since interleaving two
+        # streams through one tracker's filters would be wrong even under a lock.
+        if not self._busy.acquire(blocking=False):
+            raise ConcurrentUseError("this PoseTracker is already processing a frame in another thread; "
+                                     "create one PoseTracker per thread")
+        try:
+            yield
+        finally:
+            self._busy.release()
+
+    def _process(self, frame_rgb: np.ndarray, timestamp_ms: float | None) -> PoseResult:
         frame = as_rgb_uint8(frame_rgb)
         t_ms = self._timestamp(timestamp_ms)
         static = self.options.static_image_mode
@@ -229,7 +256,12 @@ class PoseTracker:
                 for a person with known keypoints).
         Raises:
             InvalidFrameError: the frame or the ROI cannot be used.
+            ConcurrentUseError: another thread is inside this tracker.
         """
+        with self._exclusive():
+            return self._process_roi(frame_rgb, roi)
+
+    def _process_roi(self, frame_rgb: np.ndarray, roi: Roi) -> PoseResult:
         frame = as_rgb_uint8(frame_rgb)
         if not roi.is_valid():
             raise InvalidFrameError(f"ROI is not usable (non-finite or smaller than 2 px): {roi}")

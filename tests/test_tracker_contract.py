@@ -1,0 +1,93 @@
+"""PoseTracker's contract with callers: timestamps, threads, landmark names, the public API."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import blazepose_sdk
+from blazepose_sdk import (
+    ConcurrentUseError,
+    InvalidFrameError,
+    PoseTracker,
+    TimestampError,
+    TrackerOptions,
+    UnknownLandmarkError,
+)
+from blazepose_sdk.results import Pose
+from blazepose_sdk.roi import Roi
+
+BLANK = np.zeros((96, 128, 3), np.uint8)
+
+
+@pytest.fixture()
+def tracker():
+    with PoseTracker() as t:
+        yield t
+
+
+def test_a_timestamp_that_goes_backwards_is_refused_and_changes_nothing(tracker):
+    tracker.process(BLANK, timestamp_ms=100.0)
+    tracker.process(BLANK, timestamp_ms=100.0)  # equal: allowed (the filters pass values through)
+    with pytest.raises(TimestampError, match="backwards"):
+        tracker.process(BLANK, timestamp_ms=99.0)
+    assert tracker.frames_processed == 2
+    assert isinstance(TimestampError("x"), InvalidFrameError)
+    assert tracker.process(BLANK, timestamp_ms=133.0).timestamp_ms == 133.0
+    with pytest.raises(TimestampError, match="finite"):
+        tracker.process(BLANK, timestamp_ms=float("nan"))
+    tracker.reset()  # a new stream may start again at 0
+    assert tracker.process(BLANK, timestamp_ms=0.0).timestamp_ms == 0.0
+
+
+def test_static_image_mode_does_not_care_about_timestamps():
+    with PoseTracker(TrackerOptions(static_image_mode=True)) as t:
+        t.process(BLANK, timestamp_ms=500.0)
+        assert t.process(BLANK, timestamp_ms=0.0).frame_index == 1
+
+
+def test_a_second_thread_inside_one_tracker_gets_a_typed_error(tracker):
+    inside, release = threading.Event(), threading.Event()
+    detector = tracker.detector
+
+    def slow_detector(frame):
+        inside.set()
+        assert release.wait(30)
+        return detector(frame)
+
+    tracker.detector = slow_detector
+    results = []
+    worker = threading.Thread(target=lambda: results.append(tracker.process(BLANK, timestamp_ms=0.0)))
+    worker.start()
+    try:
+        assert inside.wait(30)
+        with pytest.raises(ConcurrentUseError, match="one PoseTracker per thread"):
+            tracker.process(BLANK, timestamp_ms=33.0)
+        with pytest.raises(ConcurrentUseError):
+            tracker.process_roi(BLANK, Roi(64.0, 48.0, 40.0, 0.0))
+    finally:
+        release.set()
+        worker.join(30)
+    assert len(results) == 1 and results[0].pose is None  # the first call finished normally
+    tracker.detector = detector
+    assert tracker.process(BLANK, timestamp_ms=66.0).frame_index == 1  # and the tracker is free again
+
+
+def test_a_wrong_landmark_name_lists_the_valid_ones():
+    pose = Pose(presence=1.0, roi=Roi(10.0, 10.0, 20.0, 0.0), array_px=np.zeros((33, 5)), world_m=np.zeros((33, 3)))
+    assert pose.landmark("nose").x_px == 0.0
+    with pytest.raises(UnknownLandmarkError, match="no landmark named 'Nose'.*left_wrist"):
+        pose.landmark("Nose")
+    with pytest.raises(ValueError):  # still a ValueError for existing handlers
+        pose.landmark("wrist")
+
+
+def test_draw_pose_and_the_errors_are_public():
+    for name in ("draw_pose", "ConcurrentUseError", "TimestampError", "UnknownLandmarkError"):
+        assert name in blazepose_sdk.__all__ and hasattr(blazepose_sdk, name)
+    pose = Pose(presence=1.0, roi=Roi(64.0, 48.0, 60.0, 0.0), array_px=np.zeros((33, 5)), world_m=np.zeros((33, 3)))
+    pose.array_px[:, :2] = [64.0, 48.0]
+    pose.array_px[:, 3] = 1.0
+    result = blazepose_sdk.PoseResult(0, 0.0, (128, 96), pose, None, True, False)
+    drawn = blazepose_sdk.draw_pose(BLANK, result)
+    assert drawn.shape == BLANK.shape and drawn.any() and not BLANK.any()  # a copy, with the ROI drawn
