@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from .drawing import draw_pose
-from .errors import BlazePoseError, VideoError
+from .errors import BlazePoseError, InvalidFrameError, OptionError, VideoError
 from .models import BUNDLED_DIR, BUNDLED_PIPELINES, REFERENCE_FILES, available_pipelines, fetch_reference, reference_dir
 from .tracker import DEFAULT_MODEL, PoseTracker, TrackerOptions
 from .video import IMAGE_SUFFIXES, VideoReader, VideoWriter, is_image_path, read_image, write_image
@@ -44,47 +44,128 @@ def _caption(result, tracker: PoseTracker, fps: float | None) -> str:
     return "  ".join(parts)
 
 
+# What --out may be for a video or webcam input (VideoWriter: MJPG in .avi, mp4v otherwise).
+VIDEO_OUT_SUFFIXES = (".mp4", ".avi")
+
+
+class _JsonLines:
+    """The --json file, opened (and so emptied) only when the first line is written; every line is
+    flushed, so a crash or Ctrl-C keeps what was computed."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self._file = path, None
+
+    def write(self, record: dict) -> None:
+        if self._file is None:
+            self._file = open(self.path, "w")
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def _check_writable_file(flag: str, value: str, suffixes: tuple[str, ...] | None = None) -> None:
+    path = Path(value)
+    if path.is_dir():
+        raise OptionError(f"{flag} {value}: is a folder, not a file")
+    if not path.parent.is_dir():
+        raise OptionError(f"{flag} {value}: folder {path.parent} does not exist")
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise OptionError(f"{flag} {value}: unknown extension {path.suffix or '(none)'!r}; use one of {', '.join(suffixes)}")
+
+
+def check_run_args(args: argparse.Namespace, source: str | int) -> str:
+    """Validate ``blazepose run``'s options and outputs before any model loads or any file is
+    written; returns the input kind: "folder", "image" or "video" (files and cameras)."""
+    if args.threads is not None and args.threads < 1:
+        raise OptionError(f"--threads must be >= 1, got {args.threads}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise OptionError(f"--max-frames must be >= 1, got {args.max_frames}")
+    for flag, value in (("--min-detection-confidence", args.min_detection_confidence),
+                        ("--min-tracking-confidence", args.min_tracking_confidence)):
+        if not 0.0 <= value <= 1.0:
+            raise OptionError(f"{flag} must be in [0, 1], got {value}")
+    path = Path(source) if isinstance(source, str) and "://" not in source else None  # not cameras, not streams
+    kind = "folder" if path is not None and path.is_dir() else "image" if path is not None and is_image_path(path) else "video"
+    if path is not None and not path.exists():
+        raise VideoError(f"input not found: {source}")
+    if kind == "image" and not path.is_file():
+        raise VideoError(f"input {source} is not a file")
+    for flag, value in (("--json", args.json), ("--coco", args.coco)):
+        if value:
+            _check_writable_file(flag, value)
+    if args.out:
+        if kind == "folder":
+            if Path(args.out).exists() and not Path(args.out).is_dir():
+                raise OptionError(f"--out {args.out}: a folder input needs an output folder")
+            if not Path(args.out).parent.is_dir():
+                raise OptionError(f"--out {args.out}: folder {Path(args.out).parent} does not exist")
+        else:
+            _check_writable_file("--out", args.out, tuple(sorted(IMAGE_SUFFIXES)) if kind == "image" else VIDEO_OUT_SUFFIXES)
+    return kind
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     source = _parse_source(args.input)
-    json_file = open(args.json, "w") if args.json else None
+    kind = check_run_args(args, source)
+    json_file = _JsonLines(args.json) if args.json else None
     coco: list[dict] = []
+    failed: list[str] = []
     try:
-        if isinstance(source, str) and (Path(source).is_dir() or is_image_path(source)):
-            summary = _run_images(source, args, json_file, coco)
+        if kind in ("folder", "image"):
+            summary = _run_images(source, args, json_file, coco, failed)
         else:
             summary = _run_video(source, args, json_file, coco)
     finally:
         if json_file is not None:
             json_file.close()
-    if args.coco:
-        Path(args.coco).write_text(json.dumps(coco))
+        if args.coco:  # what was computed, even after an error or Ctrl-C
+            Path(args.coco).write_text(json.dumps(coco))
     for key, value in summary.items():
         print(f"{key}: {value}")
+    if failed:
+        shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+        print(f"blazepose: error: {len(failed)} of {summary['images']} images could not be read: {shown}",
+              file=sys.stderr)
+        return 2
     return 0
 
 
-def _run_images(source: str, args: argparse.Namespace, json_file, coco: list[dict]) -> dict:
+def _run_images(source: str, args: argparse.Namespace, json_file, coco: list[dict], failed: list[str]) -> dict:
+    """One image, or every image file of a folder (sub-folders are skipped). A file of a folder that
+    cannot be read or used is added to ``failed`` and the run goes on."""
     path = Path(source)
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
+    folder = path.is_dir()
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES) if folder else [path]
     if not files:
         raise VideoError(f"no images in {path}")
-    out_dir = Path(args.out) if args.out and path.is_dir() else None
+    out_dir = Path(args.out) if args.out and folder else None
+    if out_dir is not None:
+        out_dir.mkdir(exist_ok=True)
     poses = 0
     start = time.perf_counter()
     with PoseTracker(_options(args, static=True)) as tracker:
         for image_id, file in enumerate(files):
-            frame = read_image(file)
-            result = tracker.process(frame, timestamp_ms=0.0)
+            try:
+                frame = read_image(file)
+                result = tracker.process(frame, timestamp_ms=0.0)
+            except (VideoError, InvalidFrameError) as exc:
+                if not folder:
+                    raise
+                failed.append(f"{file.name} ({exc})")
+                continue
             poses += result.pose is not None
             record = result.to_dict() | {"source": str(file)}
             if json_file:
-                json_file.write(json.dumps(record) + "\n")
+                json_file.write(record)
             coco.extend(result.to_coco(image_id))
             if args.out:
                 target = out_dir / file.name if out_dir else Path(args.out)
                 write_image(target, draw_pose(frame, result))
         elapsed = time.perf_counter() - start
-        return {"images": len(files), "with_pose": poses, "seconds": round(elapsed, 3),
+        return {"images": len(files), "with_pose": poses, "failed": len(failed), "seconds": round(elapsed, 3),
                 "detector_runs": tracker.detector_runs}
 
 
@@ -106,7 +187,7 @@ def _run_video(source: str | int, args: argparse.Namespace, json_file, coco: lis
                 result = tracker.process(frame, timestamp_ms=t_ms)
                 poses += result.pose is not None
                 if json_file:
-                    json_file.write(json.dumps(result.to_dict()) + "\n")
+                    json_file.write(result.to_dict())
                 coco.extend(result.to_coco(result.frame_index))
                 elapsed = time.perf_counter() - start
                 fps = tracker.frames_processed / elapsed if elapsed > 0 else None

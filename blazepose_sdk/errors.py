@@ -16,6 +16,10 @@ class InvalidFrameError(BlazePoseError, ValueError):
     """A frame is not an image we can run on (None, empty, wrong dtype, NaN, ...)."""
 
 
+class OptionError(BlazePoseError, ValueError):
+    """An option (TrackerOptions field or command-line flag) has a value outside its range."""
+
+
 class TimestampError(InvalidFrameError):
     """A video frame's timestamp goes backwards (or is not finite); the tracker's state is unchanged."""
 

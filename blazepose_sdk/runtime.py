@@ -18,7 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelHashMismatchError, ModelLoadError, ModelNotFoundError, ModelSignatureError, RuntimeUnavailableError
+from .errors import (
+    ModelHashMismatchError,
+    ModelLoadError,
+    ModelNotFoundError,
+    ModelSignatureError,
+    OptionError,
+    RuntimeUnavailableError,
+)
 
 # Import paths tried in order: (module with Interpreter and load_delegate, runtime name).
 _RUNTIMES = (
@@ -136,7 +143,7 @@ class TFLiteModel:
                     "or a different version: delete it and fetch it again (`blazepose models fetch-reference`)"
                 )
         if num_threads is not None and int(num_threads) < 1:
-            raise ValueError("num_threads must be >= 1 or None")
+            raise OptionError(f"num_threads must be >= 1 or None, got {num_threads}")
         module, self.runtime = load_runtime()
         delegates = []
         if delegate:

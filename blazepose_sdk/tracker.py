@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .detector import DEFAULT_MIN_SCORE, DETECTOR_VALUE_RANGE, Detection, PoseDetector
-from .errors import ConcurrentUseError, InvalidFrameError, TimestampError
+from .errors import ConcurrentUseError, InvalidFrameError, OptionError, TimestampError
 from .image import as_rgb_uint8
 from .landmarker import LANDMARK_VALUE_RANGE, LandmarkerOutput, PoseLandmarker
 from .models import DEFAULT_PIPELINE, ModelFile, model_file_from_path, resolve_pipeline
@@ -105,7 +105,7 @@ class PoseTracker:
         for name in ("min_detection_confidence", "min_tracking_confidence"):
             value = getattr(o, name)
             if not (0.0 <= value <= 1.0):
-                raise ValueError(f"{name} must be in [0, 1], got {value}")
+                raise OptionError(f"{name} must be in [0, 1], got {value}")
         detector_file, landmark_file = _model_files(o)
         detector_model = TFLiteModel(detector_file.path, o.num_threads, o.delegate, expected_sha256=detector_file.sha256)
         landmark_model = TFLiteModel(landmark_file.path, o.num_threads, o.delegate, expected_sha256=landmark_file.sha256)
