@@ -21,6 +21,7 @@ from .errors import (
     ModelLoadError,
     ModelNotFoundError,
     ModelSignatureError,
+    OptionError,
     RuntimeUnavailableError,
     TimestampError,
     UnknownLandmarkError,
@@ -36,7 +37,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BlazePoseError", "ConcurrentUseError", "Detection", "FetchError", "InvalidFrameError", "Landmark",
     "ManifestError", "ModelError", "ModelHashMismatchError", "ModelLoadError", "ModelNotFoundError",
-    "ModelSignatureError", "Pose", "PoseResult", "PoseTracker", "Roi", "RuntimeUnavailableError",
+    "ModelSignatureError", "OptionError", "Pose", "PoseResult", "PoseTracker", "Roi", "RuntimeUnavailableError",
     "SmoothingOptions", "TimestampError", "TrackerOptions", "UnknownLandmarkError", "VideoError",
     "WorldLandmark", "__version__", "draw_pose",
 ]

@@ -7,6 +7,7 @@ Frames come out as RGB uint8. Readers and writers are context managers and raise
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,11 +41,29 @@ def write_image(path: str | os.PathLike, image_rgb: np.ndarray) -> None:
     buf.tofile(str(p))
 
 
+def frame_timestamp_ms(index: int, container_ms: float | None, fps: float, last_ms: float | None) -> float:
+    """The timestamp (ms) of frame ``index`` of a file.
+
+    ``container_ms`` is what the decoder reports for the frame just read (OpenCV's
+    ``CAP_PROP_POS_MSEC``, which follows the container's time stamps, so variable-frame-rate files
+    keep their real times). Some backends report 0 (or nothing) for every frame; then the time is
+    ``index * 1000 / fps``. The result always increases: a time at or before ``last_ms`` becomes
+    ``last_ms + 1``.
+    """
+    t = float(container_ms) if container_ms is not None and np.isfinite(container_ms) else 0.0
+    if t <= 0.0 and index > 0:
+        t = index * 1000.0 / fps
+    if last_ms is not None and t <= last_ms:
+        t = last_ms + 1.0
+    return t
+
+
 class VideoReader:
     """Reads a video file or a camera (int index) frame by frame.
 
-    Iterating yields ``(timestamp_ms, frame_rgb)``. Timestamps come from the container when it
-    reports them and are otherwise ``index * 1000 / fps``; they always increase.
+    Iterating yields ``(timestamp_ms, frame_rgb)``. A file's timestamps come from the container
+    (:func:`frame_timestamp_ms`); a camera's from the monotonic clock, 0 at its first frame. They
+    always increase.
     """
 
     def __init__(self, source: str | int | os.PathLike) -> None:
@@ -68,16 +87,20 @@ class VideoReader:
 
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
         index = 0
-        last_t = -1.0
+        last_t: float | None = None
+        camera_start: float | None = None
         while True:
             ok, frame = self._cap.read()
             if not ok or frame is None:
                 break
             if frame.ndim != 3 or frame.size == 0:
                 raise VideoError(f"frame {index} of {self.source!r} is not a colour image")
-            t = index * 1000.0 / self.fps
-            if t <= last_t:
-                t = last_t + 1.0
+            if isinstance(self.source, int):
+                now = time.monotonic()
+                camera_start = now if camera_start is None else camera_start
+                t = frame_timestamp_ms(index, (now - camera_start) * 1000.0 or None, self.fps, last_t)
+            else:
+                t = frame_timestamp_ms(index, self._cap.get(cv2.CAP_PROP_POS_MSEC), self.fps, last_t)
             last_t = t
             index += 1
             yield t, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)

@@ -91,3 +91,36 @@ def test_draw_pose_and_the_errors_are_public():
     result = blazepose_sdk.PoseResult(0, 0.0, (128, 96), pose, None, True, False)
     drawn = blazepose_sdk.draw_pose(BLANK, result)
     assert drawn.shape == BLANK.shape and drawn.any() and not BLANK.any()  # a copy, with the ROI drawn
+
+
+def test_file_timestamps_follow_the_container_and_always_increase():
+    from blazepose_sdk.video import frame_timestamp_ms
+
+    def run(container, fps=25.0):
+        out, last = [], None
+        for i, c in enumerate(container):
+            last = frame_timestamp_ms(i, c, fps, last)
+            out.append(last)
+        return out
+
+    assert run([0.0, 40.0, 100.0, 180.0]) == [0.0, 40.0, 100.0, 180.0]  # variable frame rate kept
+    assert run([0.0, 0.0, 0.0]) == [0.0, 40.0, 80.0]  # a backend that reports nothing: index / fps
+    assert run([0.0, None, float("nan")]) == [0.0, 40.0, 80.0]
+    assert run([0.0, 40.0, 40.0, 30.0]) == [0.0, 40.0, 41.0, 42.0]  # never equal, never backwards
+
+
+def test_video_reader_times_are_the_container_times(shared_data):
+    import cv2
+
+    from blazepose_sdk.video import VideoReader
+
+    cap = cv2.VideoCapture(str(shared_data / "vtest.avi"))
+    want = []
+    for _ in range(5):
+        cap.read()
+        want.append(cap.get(cv2.CAP_PROP_POS_MSEC))
+    cap.release()
+    with VideoReader(shared_data / "vtest.avi") as reader:
+        got = [t for (t, _frame), _ in zip(reader, range(5))]
+    assert want == pytest.approx([0.0, 100.0, 200.0, 300.0, 400.0])
+    np.testing.assert_allclose(got, want)
