@@ -27,7 +27,7 @@ from .errors import (
     UnknownLandmarkError,
     VideoError,
 )
-from .results import Landmark, Pose, PoseResult, WorldLandmark
+from .results import Landmark, NormalizedLandmark, Pose, PoseResult, WorldLandmark
 from .roi import Roi
 from .smoothing import SmoothingOptions
 from .tracker import PoseTracker, TrackerOptions
@@ -37,7 +37,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BlazePoseError", "ConcurrentUseError", "Detection", "FetchError", "InvalidFrameError", "Landmark",
     "ManifestError", "ModelError", "ModelHashMismatchError", "ModelLoadError", "ModelNotFoundError",
-    "ModelSignatureError", "OptionError", "Pose", "PoseResult", "PoseTracker", "Roi", "RuntimeUnavailableError",
+    "ModelSignatureError", "NormalizedLandmark", "OptionError", "Pose", "PoseResult", "PoseTracker", "Roi", "RuntimeUnavailableError",
     "SmoothingOptions", "TimestampError", "TrackerOptions", "UnknownLandmarkError", "VideoError",
     "WorldLandmark", "__version__", "draw_pose",
 ]

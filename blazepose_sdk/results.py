@@ -36,6 +36,23 @@ class Landmark:
 
 
 @dataclass(frozen=True)
+class NormalizedLandmark:
+    """One image landmark in MediaPipe's normalised units.
+
+    Attributes:
+        x, y: position as a fraction of the image width and height (0..1 inside the frame).
+        z: depth relative to the hip centre, in units of the image width (MediaPipe's z).
+        visibility, presence: as :class:`Landmark`.
+    """
+
+    x: float
+    y: float
+    z: float
+    visibility: float
+    presence: float
+
+
+@dataclass(frozen=True)
 class WorldLandmark:
     """One 3D landmark in metres, origin at the hip centre, y down, in the camera's orientation."""
 
@@ -55,12 +72,29 @@ class Pose:
         roi: the ROI the landmarks were computed in (image pixels).
         array_px: (33, 5) float array of x_px, y_px, z_px, visibility, presence.
         world_m: (33, 3) float array of world landmarks in metres.
+        image_size: (width, height) of the frame in pixels; needed for the normalised view
+            (:attr:`array_norm`, :attr:`normalized_landmarks`), None when unknown.
     """
 
     presence: float
     roi: Roi
     array_px: np.ndarray = field(repr=False)
     world_m: np.ndarray = field(repr=False)
+    image_size: tuple[int, int] | None = None
+
+    @property
+    def array_norm(self) -> np.ndarray:
+        """(33, 5) float array of x, y, z, visibility, presence in MediaPipe's normalised units:
+        x / width, y / height, z / width (see :class:`NormalizedLandmark`)."""
+        if self.image_size is None:
+            raise ValueError("this Pose has no image_size, so it has no normalised coordinates")
+        w, h = self.image_size
+        return self.array_px * np.array([1.0 / w, 1.0 / h, 1.0 / w, 1.0, 1.0])
+
+    @property
+    def normalized_landmarks(self) -> list[NormalizedLandmark]:
+        """33 :class:`NormalizedLandmark` (MediaPipe's ``pose_landmarks``)."""
+        return [NormalizedLandmark(*map(float, row)) for row in self.array_norm]
 
     @property
     def landmarks(self) -> list[Landmark]:

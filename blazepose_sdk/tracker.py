@@ -239,7 +239,8 @@ class PoseTracker:
                 landmarks, world = self._smoother(landmarks, world, t_s, scale)
             next_roi = roi_from_alignment_points(aux[0], aux[1])
             self._roi = next_roi if next_roi.is_valid() else None
-        pose = Pose(presence=out.presence, roi=out.roi, array_px=landmarks, world_m=world)
+        pose = Pose(presence=out.presence, roi=out.roi, array_px=landmarks, world_m=world,
+                    image_size=(frame.shape[1], frame.shape[0]))
         return PoseResult(index, t_ms, (frame.shape[1], frame.shape[0]), pose, detection, detector_ran, tracked)
 
     def process_roi(self, frame_rgb: np.ndarray, roi: Roi) -> PoseResult:
@@ -267,7 +268,7 @@ class PoseTracker:
             raise InvalidFrameError(f"ROI is not usable (non-finite or smaller than 2 px): {roi}")
         out = self._landmarks(frame, roi)
         pose = None if out is None else Pose(presence=out.presence, roi=out.roi, array_px=out.landmarks_px,
-                                             world_m=out.world_m)
+                                             world_m=out.world_m, image_size=(frame.shape[1], frame.shape[0]))
         return PoseResult(self.frames_processed, 0.0, (frame.shape[1], frame.shape[0]), pose, None, False, False)
 
     def stats(self) -> dict:

@@ -124,3 +124,22 @@ def test_video_reader_times_are_the_container_times(shared_data):
         got = [t for (t, _frame), _ in zip(reader, range(5))]
     assert want == pytest.approx([0.0, 100.0, 200.0, 300.0, 400.0])
     np.testing.assert_allclose(got, want)
+
+
+def test_poses_carry_mediapipe_normalised_coordinates(tracker, shared_data):
+    from blazepose_sdk.video import read_image
+
+    frame = read_image(shared_data / "basketball1.png")
+    pose = tracker.process(frame, timestamp_ms=0.0).pose
+    assert pose is not None and pose.image_size == (frame.shape[1], frame.shape[0])
+    w, h = pose.image_size
+    norm = pose.array_norm
+    np.testing.assert_allclose(norm[:, 0] * w, pose.array_px[:, 0])
+    np.testing.assert_allclose(norm[:, 1] * h, pose.array_px[:, 1])
+    np.testing.assert_allclose(norm[:, 2] * w, pose.array_px[:, 2])  # MediaPipe's z: image-width units
+    np.testing.assert_array_equal(norm[:, 3:], pose.array_px[:, 3:])
+    nose = pose.normalized_landmarks[0]
+    assert isinstance(nose, blazepose_sdk.NormalizedLandmark) and 0.0 < nose.x < 1.0 and 0.0 < nose.y < 1.0
+    without_size = Pose(presence=1.0, roi=pose.roi, array_px=pose.array_px, world_m=pose.world_m)
+    with pytest.raises(ValueError, match="image_size"):
+        without_size.array_norm
