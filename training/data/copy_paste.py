@@ -54,7 +54,7 @@ import numpy as np
 from blazepose_sdk.errors import BlazePoseError
 from blazepose_sdk.roi import Roi, image_to_tensor_matrix, roi_from_keypoints
 from blazepose_sdk.topology import FLIP_INDEX
-from training.data.augment import ENGINE_TO_SDK_PX, AugmentOptions, colour_jitter
+from training.data.augment import ENGINE_TO_SDK_PX, AugmentOptions, colour_jitter, transform_points
 from training.data.sample import NUM_LANDMARKS, Sample, ShardedWriter, alignment_points, encode_jpeg
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -154,12 +154,6 @@ def paste_affine(src_center_px, dst_center_px, scale: float, rotation_rad: float
     return np.hstack([linear, (dst - linear @ src)[:, None]])
 
 
-def apply_affine(affine: np.ndarray, xy) -> np.ndarray:
-    """(N, 2) points through a 2x3 affine."""
-    a = np.asarray(affine, np.float64)
-    return np.asarray(xy, np.float64).reshape(-1, 2) @ a[:, :2].T + a[:, 2]
-
-
 def engine_to_index_affine(affine: np.ndarray) -> np.ndarray:
     """The same map in OpenCV's index coordinates (pixel j at j = engine j + 0.5 - 0.5):
     ``p_idx' = A (p_idx + 0.5) - 0.5``; pass the result to ``cv2.warpAffine``."""
@@ -186,7 +180,7 @@ def transform_labels(landmarks_px: np.ndarray, visibility: np.ndarray, landmark_
     flip = det < 0
     scale = math.sqrt(abs(det))
     lm = np.asarray(landmarks_px, np.float64).copy()
-    lm[:, :2] = apply_affine(a, lm[:, :2])
+    lm[:, :2] = transform_points(a, lm[:, :2])
     lm[:, 2] *= scale
     rot = lin / scale  # R F
     w = np.asarray(world_m, np.float64).copy()
@@ -596,7 +590,7 @@ def place_affine(cut: Cutout, out_size: tuple[int, int], rng: np.random.Generato
     # the cut-out's corners (engine pixels of the source image) give the pasted extent
     x0, y0 = cut.offset_xy
     x1, y1 = x0 + cut.alpha.shape[1], y0 + cut.alpha.shape[0]
-    ext = apply_affine(a, [[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    ext = transform_points(a, [[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
     lo, hi = ext.min(0), ext.max(0)
     shift = np.zeros(2)
     for k, (u, size) in enumerate(((ux, w), (uy, h))):
@@ -609,11 +603,11 @@ def place_affine(cut: Cutout, out_size: tuple[int, int], rng: np.random.Generato
     if anchored:  # upright: each cut source border goes onto the matching output border
         sw, sh = cut.source_size
         if t["left"] or t["right"]:
-            x_out = apply_affine(a, [[0.0 if t["left"] else float(sw), 0.0]])[0, 0]
+            x_out = transform_points(a, [[0.0 if t["left"] else float(sw), 0.0]])[0, 0]
             to_left = t["left"] != flip  # a mirror puts the source's left border on the right
             shift[0] = (0.0 if to_left else w) - x_out
         if t["top"] or t["bottom"]:
-            y_out = apply_affine(a, [[0.0, 0.0 if t["top"] else float(sh)]])[0, 1]
+            y_out = transform_points(a, [[0.0, 0.0 if t["top"] else float(sh)]])[0, 1]
             shift[1] = (0.0 if t["top"] else h) - y_out
     a[:, 2] += shift
     return a, scale, rot, flip, anchored
@@ -630,7 +624,7 @@ def paste(cut: Cutout, background: np.ndarray, rng: np.random.Generator, o: Copy
     # the cut-out's own pixels: engine coordinates minus the offset
     x0, y0 = cut.offset_xy
     a_crop = a.copy()
-    a_crop[:, 2] = apply_affine(a, [[x0, y0]])[0]
+    a_crop[:, 2] = transform_points(a, [[x0, y0]])[0]
     if scale < 1.0:  # shrink with area averaging first (a warp alone aliases)
         cw, ch = rgb.shape[1], rgb.shape[0]
         nw, nh = max(1, round(cw * scale)), max(1, round(ch * scale))
@@ -655,7 +649,7 @@ def paste(cut: Cutout, background: np.ndarray, rng: np.random.Generator, o: Copy
                  has_world=float(s.has_world), source=f"copy_paste:{s.source}")
     if s.has_face_box:
         fx0, fy0, fx1, fy1 = (float(v) for v in s.face_box_xyxy_px)
-        corners = apply_affine(a, [[fx0, fy0], [fx1, fy0], [fx1, fy1], [fx0, fy1]])
+        corners = transform_points(a, [[fx0, fy0], [fx1, fy0], [fx1, fy1], [fx0, fy1]])
         out.face_box_xyxy_px = box_from_points(corners, (w, h))
         out.has_face_box = 1.0
     info = {"scale": round(scale, 4), "rotation_deg": round(math.degrees(rot), 2), "flip": flip, "anchored": anchored,
