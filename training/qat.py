@@ -8,9 +8,7 @@ float Keras functional model and computes as TFLite's int8 graph will:
   recipe and the TF converter do);
 * every tensor a layer produces (and the model input) is rounded to int8 per tensor,
   asymmetric, between the smallest and largest value seen in training batches so far, as
-  ai-edge-quantizer's min/max calibration sets them (an exponential moving average instead, as
-  in TF's QAT, with ``momentum`` > 0: it clips the rare large activations of these nets and
-  measured worse);
+  ai-edge-quantizer's min/max calibration sets them;
 * layers that only move values (Reshape, Permute, padding, cropping) keep their input's grid.
 
 Gradients pass the rounding as the straight-through estimator (TF's ``fake_quant`` ops): zero
@@ -24,11 +22,10 @@ norms folded already; folding after fake quant would quantize the wrong kernels)
 
 from __future__ import annotations
 
-# EMA factor of the activation ranges after the first batch; 0: the min/max of every batch seen.
-# On 148 real ROI crops through the imported official Lite (activations only), the EMA at 0.99
-# moved the landmarks by 8.7 px mean and min/max by 9.0 px: the same, and min/max is what the
-# converter's calibration does.
-RANGE_MOMENTUM = 0.0
+# Activation ranges are the min/max of every batch seen, not an EMA as in TF's QAT: on 148 real
+# ROI crops through the imported official Lite (activations only), an EMA at 0.99 moved the
+# landmarks by 8.7 px mean and min/max by 9.0 px (the same), and min/max is what the converter's
+# calibration does.
 NUM_BITS = 8
 # Layers whose output values are their input's (only moved or dropped; Lambda: the students' slicing
 # wrappers): no new grid.
@@ -66,10 +63,6 @@ def _make_layers():
     class FakeQuantActivation(keras.layers.Layer):
         """Per-tensor asymmetric int8 fake quant between a running min and max (see module)."""
 
-        def __init__(self, momentum: float = RANGE_MOMENTUM, **kwargs):
-            super().__init__(**kwargs)
-            self.momentum = float(momentum)
-
         def build(self, input_shape):
             self.range_min = self.add_weight(shape=(), initializer="zeros", trainable=False, name="range_min",
                                              aggregation="mean")
@@ -81,24 +74,16 @@ def _make_layers():
         def call(self, x, training=None):
             import tensorflow as tf
 
-            if training:
+            if training:  # the range of everything seen so far, as min/max calibration
                 lo, hi = tf.reduce_min(x), tf.reduce_max(x)
                 first = self.seen < 0.5
-                if self.momentum > 0:
-                    m = self.momentum
-                    lo, hi = m * self.range_min + (1 - m) * lo, m * self.range_max + (1 - m) * hi
-                else:  # the range of everything seen so far, as min/max calibration
-                    lo, hi = tf.minimum(self.range_min, lo), tf.maximum(self.range_max, hi)
-                self.range_min.assign(tf.where(first, tf.reduce_min(x), lo))
-                self.range_max.assign(tf.where(first, tf.reduce_max(x), hi))
+                self.range_min.assign(tf.where(first, lo, tf.minimum(self.range_min, lo)))
+                self.range_max.assign(tf.where(first, hi, tf.maximum(self.range_max, hi)))
                 self.seen.assign(1.0)
             # the grid always holds 0 (TFLite's zero point), and is never empty
             lo = tf.minimum(tf.convert_to_tensor(self.range_min), 0.0)
             hi = tf.maximum(tf.maximum(tf.convert_to_tensor(self.range_max), 0.0), lo + 1e-6)
             return tf.quantization.fake_quant_with_min_max_vars(x, lo, hi, num_bits=NUM_BITS)
-
-        def get_config(self):
-            return {**super().get_config(), "momentum": self.momentum}
 
     class FakeQuantKernel(keras.layers.Layer):
         """Calls a Conv2D / DepthwiseConv2D / Dense layer with its kernel fake-quantized."""
