@@ -58,6 +58,14 @@ class Detection:
         }
 
 
+def decode_options(input_size: int, num_coords: int) -> DecodeOptions:
+    """How the detector's raw boxes decode: ``num_coords`` values per anchor (4 box + 2 per
+    keypoint) in pixels of the ``input_size`` square input, normalised by that size."""
+    scale = float(input_size)
+    return DecodeOptions(num_keypoints=(int(num_coords) - 4) // 2, x_scale=scale, y_scale=scale, w_scale=scale,
+                         h_scale=scale)
+
+
 def detections_from_decoded(boxes_norm: np.ndarray, scores: np.ndarray, frame_roi: Roi) -> list[Detection]:
     """Turn decoded rows (normalized to the letterboxed tensor) into image-pixel detections."""
     out = []
@@ -103,11 +111,7 @@ class PoseDetector:
         )
         # indices into the model's outputs of the raw boxes and the raw score logits
         self.box_output, self.score_output = self._find_outputs(output_roles)
-        num_coords = model.outputs[self.box_output].shape[-1]
-        scale = float(self.input_size)
-        self.decode_options = DecodeOptions(
-            num_keypoints=(num_coords - 4) // 2, x_scale=scale, y_scale=scale, w_scale=scale, h_scale=scale
-        )
+        self.decode_options = decode_options(self.input_size, model.outputs[self.box_output].shape[-1])
         self.min_score = float(min_score)
 
     def _find_outputs(self, roles: Sequence[str | None] | None = None) -> tuple[int, int]:

@@ -472,6 +472,7 @@ def sdk_units(kind: str, outputs: Sequence[np.ndarray], input_size: int) -> list
     Outputs without a role are returned unchanged.
     """
     from blazepose_sdk.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors, sigmoid
+    from blazepose_sdk.detector import decode_options
     from blazepose_sdk.landmarker import decode_landmark_tensor
     from blazepose_sdk.manifest import output_roles
 
@@ -481,9 +482,7 @@ def sdk_units(kind: str, outputs: Sequence[np.ndarray], input_size: int) -> list
         raw = np.asarray(raw, dtype=np.float64)
         if role == "boxes":
             anchors = generate_anchors(AnchorOptions(input_size_width=input_size, input_size_height=input_size))
-            scale = float(input_size)
-            options = DecodeOptions(num_keypoints=(raw.shape[-1] - 4) // 2, x_scale=scale, y_scale=scale,
-                                    w_scale=scale, h_scale=scale)
+            options = decode_options(input_size, raw.shape[-1])
             out.append(decode_boxes(raw.reshape(raw.shape[-2], raw.shape[-1]), anchors, options).astype(np.float64))
         elif role == "scores":
             out.append(decode_scores(raw, DecodeOptions()).astype(np.float64))
