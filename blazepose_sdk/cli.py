@@ -12,7 +12,7 @@ from . import __version__
 from .drawing import draw_pose
 from .errors import BlazePoseError, InvalidFrameError, OptionError, VideoError
 from .models import BUNDLED_DIR, BUNDLED_PIPELINES, REFERENCE_FILES, available_pipelines, fetch_reference, reference_dir
-from .tracker import DEFAULT_MODEL, PoseTracker, TrackerOptions
+from .tracker import DEFAULT_MODEL, PoseTracker, TrackerOptions, check_confidence
 from .video import IMAGE_SUFFIXES, VideoReader, VideoWriter, is_image_path, read_image, write_image
 
 
@@ -83,10 +83,8 @@ def check_run_args(args: argparse.Namespace, source: str | int) -> str:
         raise OptionError(f"--threads must be >= 1, got {args.threads}")
     if args.max_frames is not None and args.max_frames < 1:
         raise OptionError(f"--max-frames must be >= 1, got {args.max_frames}")
-    for flag, value in (("--min-detection-confidence", args.min_detection_confidence),
-                        ("--min-tracking-confidence", args.min_tracking_confidence)):
-        if not 0.0 <= value <= 1.0:
-            raise OptionError(f"{flag} must be in [0, 1], got {value}")
+    check_confidence("--min-detection-confidence", args.min_detection_confidence)
+    check_confidence("--min-tracking-confidence", args.min_tracking_confidence)
     path = Path(source) if isinstance(source, str) and "://" not in source else None  # not cameras, not streams
     kind = "folder" if path is not None and path.is_dir() else "image" if path is not None and is_image_path(path) else "video"
     if path is not None and not path.exists():

@@ -86,6 +86,12 @@ def object_scale_px(aux_px: np.ndarray) -> float:
     return 2.0 * float(np.hypot(*(aux_px[1] - aux_px[0])))
 
 
+def check_confidence(name: str, value: float) -> None:
+    """Raise :class:`OptionError` unless the threshold ``name`` is a probability in [0, 1]."""
+    if not (0.0 <= value <= 1.0):
+        raise OptionError(f"{name} must be in [0, 1], got {value}")
+
+
 class PoseTracker:
     """Single-person pose tracker over a stream of RGB frames.
 
@@ -103,9 +109,7 @@ class PoseTracker:
         self.options = options or TrackerOptions()
         o = self.options
         for name in ("min_detection_confidence", "min_tracking_confidence"):
-            value = getattr(o, name)
-            if not (0.0 <= value <= 1.0):
-                raise OptionError(f"{name} must be in [0, 1], got {value}")
+            check_confidence(name, getattr(o, name))
         detector_file, landmark_file = _model_files(o)
         detector_model = TFLiteModel(detector_file.path, o.num_threads, o.delegate, expected_sha256=detector_file.sha256)
         landmark_model = TFLiteModel(landmark_file.path, o.num_threads, o.delegate, expected_sha256=landmark_file.sha256)
