@@ -68,13 +68,15 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.9",
-    packages=find_packages(
-        include=["blazepose_sdk", "blazepose_sdk.*", "benchmarks", "benchmarks.*"],
-        exclude=["benchmarks.edge", "benchmarks.edge.*"],
-    ),
+    # The benchmark suite lives in the SDK's namespace (blazepose_sdk.bench, `blazepose bench`), so
+    # the wheel installs one top-level package; training/, convert/ and tools/ stay in the checkout.
+    packages=find_packages(include=["blazepose_sdk", "blazepose_sdk.*"],
+                           exclude=["blazepose_sdk.bench.edge", "blazepose_sdk.bench.edge.*"]),
     # Every file under blazepose_sdk/model_files/ (models, manifest.json, model card, NOTICE,
     # licence), but never the official Full and Heavy models: those are fetched into a user cache.
-    package_data={"blazepose_sdk": ["model_files/*", "model_files/**/*"]},
+    package_data={"blazepose_sdk": ["model_files/*", "model_files/**/*"],
+                  # the hand-check record of the independent real set (read by bench.independent_set)
+                  "blazepose_sdk.bench": ["data/*.json", "README.md"]},
     exclude_package_data={"blazepose_sdk": [f"model_files/{name}" for name in NOT_SHIPPED_MODEL_FILES] + ["model_files/*.pyc"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={"bench": BENCH, "train": TRAIN, "convert": CONVERT, "dev": DEV},

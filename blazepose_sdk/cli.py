@@ -264,7 +264,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds a connection may wait for the server (default 60)")
     models_sub.add_parser("list", help="list pipelines and the reference cache")
     models.set_defaults(func=cmd_models)
+
+    # Everything after `bench` goes to the benchmark suite's own parser (`blazepose bench --help`).
+    bench = sub.add_parser("bench", add_help=False, help="benchmarks: latency, pipeline, accuracy, presence, soak",
+                           description="See `blazepose bench --help`.")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
     return parser
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """`blazepose bench ...`: the suite in :mod:`blazepose_sdk.bench` (same as ``python -m blazepose_sdk.bench``)."""
+    from .bench.__main__ import main as bench_main
+
+    return bench_main(args.bench_args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -251,7 +251,7 @@ class PoseTracker:
         """The landmark model alone on a given ROI: top-down pose with your own person box.
 
         For a detector of your own, or to score the landmark stage on labelled ROIs
-        (``python -m benchmarks accuracy --roi labels``). Runs no detector, no smoothing and
+        (``blazepose bench accuracy --roi labels``). Runs no detector, no smoothing and
         leaves the tracking state untouched; the pose is None when its presence is below
         ``min_tracking_confidence``.
 

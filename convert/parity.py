@@ -23,7 +23,7 @@ import numpy as np
 # "BlazePose: On-device Real-time Body Pose tracking", section 4).
 PCK_THRESHOLD = 0.2
 # Torso size = left shoulder to right hip (LSP's torso diameter; the same pair as
-# benchmarks/metrics.TORSO_PAIR_BLAZEPOSE33, indices in blazepose_sdk.topology.LANDMARK_NAMES).
+# blazepose_sdk.bench.metrics.TORSO_PAIR_BLAZEPOSE33, indices in blazepose_sdk.topology.LANDMARK_NAMES).
 TORSO_PAIR = (11, 24)
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks import datasets as D
-from benchmarks.modelinfo import analyze_tflite, quantization_label
-from benchmarks.rows import BASELINE_ROW, REFERENCE_DETECTOR_ROW, resolve_rows
+from blazepose_sdk.bench import datasets as D
+from blazepose_sdk.bench.modelinfo import analyze_tflite, quantization_label
+from blazepose_sdk.bench.rows import BASELINE_ROW, REFERENCE_DETECTOR_ROW, resolve_rows
 from blazepose_sdk.errors import ModelNotFoundError
 from blazepose_sdk.models import available_pipelines, resolve_pipeline
 
@@ -260,8 +260,8 @@ def test_pan_clip_is_deterministic_and_sized():
 # -- the suites, end to end ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def quick_all(tmp_path_factory, tiny_models) -> Path:
-    """``python -m benchmarks all --quick`` with the reference rows and a tiny int8 file."""
-    from benchmarks.__main__ import main
+    """``blazepose bench all --quick`` with the reference rows and a tiny int8 file."""
+    from blazepose_sdk.bench.__main__ import main
 
     out = tmp_path_factory.mktemp("bench")
     argv = [
@@ -399,12 +399,12 @@ def test_report_and_plots_written(quick_all):
 
 
 def test_latency_quick_with_runtime_dependencies_only(tmp_path, tiny_models):
-    """`python -m benchmarks latency --quick --out DIR` without rich, matplotlib, pycocotools, TensorFlow."""
+    """`blazepose bench latency --quick --out DIR` without rich, matplotlib, pycocotools, TensorFlow."""
     blocked = ("rich", "matplotlib", "pycocotools", "tensorflow")
     code = (
         "import sys\n"
         f"for m in {blocked!r}: sys.modules[m] = None\n"
-        "from benchmarks.__main__ import main\n"
+        "from blazepose_sdk.bench.__main__ import main\n"
         f"sys.exit(main(['latency', '--quick', '--out', {str(tmp_path)!r}, '--no-progress', '--threads', '1', "
         f"'--no-rss', '--teacher', 'teacher_savedmodel', '--model', {str(tiny_models['float32'])!r}]))\n"
     )
@@ -429,7 +429,7 @@ def test_latency_quick_with_runtime_dependencies_only(tmp_path, tiny_models):
 def test_accuracy_from_coco_file_matches_the_labels_path(quick_all, tmp_path):
     """The same labels as a COCO annotation file give the same COCO-17 PCK and OKS AP."""
     pytest.importorskip("pycocotools")
-    from benchmarks.__main__ import main
+    from blazepose_sdk.bench.__main__ import main
 
     labels = D.load_labels(quick_all / "labelled_set" / "labels.json")
     ann = tmp_path / "person_keypoints.json"
@@ -460,7 +460,7 @@ def test_accuracy_from_coco_file_matches_the_labels_path(quick_all, tmp_path):
 @needs_reference
 def test_accuracy_with_labelled_rois_scores_the_landmark_stage(quick_all, tmp_path):
     """--roi labels: no detector; each person's ROI from the keypoints, or the label file's roi."""
-    from benchmarks.__main__ import main
+    from blazepose_sdk.bench.__main__ import main
 
     labels_path = quick_all / "labelled_set" / "labels.json"
 
@@ -490,9 +490,9 @@ def test_accuracy_with_labelled_rois_scores_the_landmark_stage(quick_all, tmp_pa
 
 
 def test_min_presence_reaches_every_tracker():
-    from benchmarks.__main__ import build_parser
-    from benchmarks.pipeline import tracker_options
-    from benchmarks.rows import ModelRow
+    from blazepose_sdk.bench.__main__ import build_parser
+    from blazepose_sdk.bench.pipeline import tracker_options
+    from blazepose_sdk.bench.rows import ModelRow
 
     row = ModelRow("pair", Path("lm.tflite"), Path("det.tflite"))
     assert tracker_options(row, 1).min_tracking_confidence == 0.5  # the SDK's default

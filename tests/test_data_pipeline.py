@@ -236,7 +236,7 @@ def test_same_seed_same_batches_other_seed_differs(records):
 def test_export_labels_for_the_benchmark_suite(records, tmp_path):
     """Sample records -> benchmarks' BlazePose-33 labels file: SDK pixel convention (engine - 0.5),
     padding offset, world landmarks, and visibility limited to labelled points inside the image."""
-    from benchmarks.datasets import load_labels
+    from blazepose_sdk.bench.datasets import load_labels
     from training.data.export_labels import export_labels
     from training.data.sample import read_tfrecords
 

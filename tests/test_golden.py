@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from blazepose_sdk import golden
+from tools import golden
 from blazepose_sdk.anchors import decode_boxes, decode_scores, generate_anchors
 from blazepose_sdk.detector import NMS_IOU_THRESHOLD, detections_from_decoded
 from blazepose_sdk.models import resolve_pipeline
@@ -54,7 +54,7 @@ def generated(tmp_path_factory) -> Path:
     if reason:
         pytest.skip(reason)
     out = tmp_path_factory.mktemp("golden") / "golden.json"
-    proc = subprocess.run([sys.executable, "-m", "blazepose_sdk.golden", "--out", str(out), "--data-dir", str(DATA)],
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "golden.py"), "--out", str(out), "--data-dir", str(DATA)],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return out
@@ -89,7 +89,7 @@ def test_generation_is_deterministic(generated: Path) -> None:
 @needs_models
 def test_committed_copy_matches_the_current_sdk(generated: Path) -> None:
     """The JVM tests fall back to the committed copy: it must be what the SDK writes today.
-    Regenerate it with: python -m blazepose_sdk.golden --out android_demo/core/src/test/resources/golden.json"""
+    Regenerate it with: python tools/golden.py --out android_demo/core/src/test/resources/golden.json"""
     assert COMMITTED.is_file(), f"{COMMITTED} missing"
     fresh = json.loads(generated.read_text())
     committed = json.loads(COMMITTED.read_text())

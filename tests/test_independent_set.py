@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks import independent_set as ind
-from benchmarks.datasets import coco17_of, load_labels, to_coco_gt
-from benchmarks.peers import movenet as mn
+from blazepose_sdk.bench import independent_set as ind
+from blazepose_sdk.bench.datasets import coco17_of, load_labels, to_coco_gt
+from blazepose_sdk.bench.peers import movenet as mn
 from blazepose_sdk.errors import FetchError, ModelHashMismatchError, ModelNotFoundError
 from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES
 
@@ -226,14 +226,14 @@ def test_fused_depthwise_is_split_into_native_ops():
 
 def test_movenet_missing_from_the_cache_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("BLAZEPOSE_CACHE_DIR", str(tmp_path))
-    with pytest.raises(ModelNotFoundError, match="benchmarks.peers.movenet fetch"):
+    with pytest.raises(ModelNotFoundError, match="blazepose_sdk.bench.peers.movenet fetch"):
         mn.MoveNetThunder()
     assert mn.main(["run", str(tmp_path / "x.png")]) == 2
 
 
 def test_movenet_finds_the_basketball_player(basketball_rgb):
     if not (mn.model_dir() / mn.TFLITE_NAME).is_file():
-        pytest.skip("MoveNet not converted (python -m benchmarks.peers.movenet fetch)")
+        pytest.skip("MoveNet not converted (python -m blazepose_sdk.bench.peers.movenet fetch)")
     with mn.MoveNetThunder(num_threads=2) as model:
         kp = model.process(basketball_rgb)
     assert (kp[:, 2] >= mn.KEYPOINT_SCORE_THRESHOLD).all()

@@ -1,4 +1,4 @@
-"""benchmarks.metrics against hand-computed cases and against pycocotools."""
+"""blazepose_sdk.bench.metrics against hand-computed cases and against pycocotools."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks import metrics as M
+from blazepose_sdk.bench import metrics as M
 
 K33 = 33
 LS, RH = M.TORSO_PAIR_BLAZEPOSE33  # left shoulder 11, right hip 24

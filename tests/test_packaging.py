@@ -94,7 +94,22 @@ def test_wheel_has_package_and_console_script(dists):
     source_modules = {f"blazepose_sdk/{p.name}" for p in (REPO / "blazepose_sdk").glob("*.py")}
     assert source_modules - names == set(), "modules of the source tree missing from the wheel"
     assert "blazepose = blazepose_sdk.cli:main" in entry_text
-    assert not any(n.startswith(("tests/", "benchmarks/edge/")) for n in names)
+    assert not any(n.startswith(("tests/", "blazepose_sdk/bench/edge/")) for n in names)
+
+
+def test_wheel_installs_one_top_level_package(dists):
+    """The wheel must not install a generic top-level name (PyPI has an unrelated `benchmarks`,
+    and users have their own benchmarks/ folders): the suite is blazepose_sdk.bench, and the
+    golden-vector generator (test tooling) stays in tools/."""
+    _, wheel = dists
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    top_level = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith(".dist-info")}
+    assert top_level == {"blazepose_sdk"}
+    bench_modules = {f"blazepose_sdk/bench/{p.name}" for p in (REPO / "blazepose_sdk" / "bench").glob("*.py")}
+    assert bench_modules <= names
+    assert "blazepose_sdk/bench/data/independent_set_review.json" in names
+    assert not any("golden" in n for n in names)
 
 
 def test_wheel_ships_every_model_file_and_manifest(dists):
@@ -117,7 +132,7 @@ def test_sdist_carries_the_build_inputs(dists):
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     assert {"setup.py", "pyproject.toml", "MANIFEST.in", "blazepose_sdk/cli.py"} <= names
     assert {f"blazepose_sdk/model_files/{m}" for m in _shippable(MODELS_SRC)} <= names
-    assert not any(n.startswith("benchmarks/edge") for n in names)
+    assert not any(n.startswith("blazepose_sdk/bench/edge") for n in names)
 
 
 def test_package_data_rules_ship_models_but_never_full_or_heavy(tmp_path):

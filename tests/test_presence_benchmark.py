@@ -1,4 +1,4 @@
-"""The presence suite (`python -m benchmarks presence`) and the default pipeline on person-free frames.
+"""The presence suite (`blazepose bench presence`) and the default pipeline on person-free frames.
 
 AUROC and the threshold error rates against hand-computed answers; the geometry that keeps
 negatives person-free; the suite end to end on its quick set with the shipped default pipeline
@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmarks import presence as P
-from benchmarks.metrics import auroc, threshold_error_rates
+from blazepose_sdk.bench import presence as P
+from blazepose_sdk.bench.metrics import auroc, threshold_error_rates
 from blazepose_sdk import PoseTracker, TrackerOptions
 from blazepose_sdk.models import DEFAULT_PIPELINE, resolve_pipeline
 from blazepose_sdk.roi import Roi
@@ -136,8 +136,8 @@ needs_data = pytest.mark.skipif(not (SHARED_DATA / "vtest.avi").is_file(), reaso
 
 @needs_data
 def test_presence_suite_quick_end_to_end(tmp_path):
-    """`python -m benchmarks presence --quick`, labelled by the shipped default pipeline."""
-    from benchmarks.__main__ import main
+    """`blazepose bench presence --quick`, labelled by the shipped default pipeline."""
+    from blazepose_sdk.bench.__main__ import main
 
     out = tmp_path / "presence"
     argv = ["presence", "--quick", "--out", str(out), "--no-progress", "--data-dir", str(SHARED_DATA),

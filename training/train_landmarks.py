@@ -259,7 +259,7 @@ def evaluate(predict, files: list[str], model_cfg: LandmarkModelConfig, max_samp
     mean landmark error in tensor px (of an S-px crop), world MPJPE in mm (hip-centred, where
     world labels exist) and the number of crops.
     """
-    from benchmarks.metrics import pck
+    from blazepose_sdk.bench.metrics import pck
 
     ds = make_dataset(files, model_cfg, TrainConfig(), batch_size, augment=False)
     preds, gts, masks, wp, wg = [], [], [], [], []

@@ -2,7 +2,7 @@
 # Build and test the JVM core module with javac + JUnit 4 (no Gradle, no network).
 #
 # 1. Regenerates the golden vectors from the current Python SDK
-#    (python -m blazepose_sdk.golden; needs the reference models and ../shared/data).
+#    (python tools/golden.py; needs the reference models and ../shared/data).
 # 2. Compiles src/main/java and src/test/java with javac (--release 11, warnings are errors).
 # 3. Runs every *Test class against the regenerated vectors and prints JUnit's report.
 #
@@ -45,7 +45,7 @@ else
     PY="${PYTHON:-$(command -v python3 || command -v python)}"
     GOLDEN_JSON="$BUILD/golden.json"
     echo "== golden vectors: regenerating from the current SDK"
-    (cd "$REPO" && "$PY" -m blazepose_sdk.golden --out "$GOLDEN_JSON")
+    (cd "$REPO" && "$PY" tools/golden.py --out "$GOLDEN_JSON")
 fi
 
 echo "== javac (main, test)"

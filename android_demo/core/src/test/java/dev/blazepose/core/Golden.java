@@ -18,7 +18,7 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 
 /**
- * The golden vectors written by {@code python -m blazepose_sdk.golden}, and comparison helpers.
+ * The golden vectors written by {@code python tools/golden.py}, and comparison helpers.
  *
  * <p>Read from the file named by the {@code golden.path} system property (run_tests.sh passes the
  * file it just regenerated from the current SDK), else from the {@code /golden.json} test resource

@@ -7,7 +7,7 @@ after a change to the SDK and re-running the port's tests proves the port still 
 
 Run::
 
-    python -m blazepose_sdk.golden --out android_demo/core/src/test/resources/golden.json
+    python tools/golden.py --out android_demo/core/src/test/resources/golden.json
 
 Most cases are synthetic (fixed numbers or a seeded generator). The ``detector`` and
 ``landmark_model`` sections use real tensors of the official models on ``basketball1.png``
@@ -32,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors, sigmoid
-from .detector import NMS_IOU_THRESHOLD, Detection, PoseDetector
-from .image import crop_roi
-from .landmarker import LandmarkerOutput, PoseLandmarker, decode_landmark_tensor, refine_with_heatmap
-from .nms import iou, weighted_nms
-from .roi import (
+from blazepose_sdk.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors, sigmoid
+from blazepose_sdk.detector import NMS_IOU_THRESHOLD, Detection, PoseDetector
+from blazepose_sdk.image import crop_roi
+from blazepose_sdk.landmarker import LandmarkerOutput, PoseLandmarker, decode_landmark_tensor, refine_with_heatmap
+from blazepose_sdk.nms import iou, weighted_nms
+from blazepose_sdk.roi import (
     Roi,
     image_to_roi,
     image_to_tensor_matrix,
@@ -48,8 +48,8 @@ from .roi import (
     roi_to_image,
     rotate_world_landmarks,
 )
-from .smoothing import AuxiliarySmoother, LowPassFilter, OneEuroFilter, PoseSmoother, SmoothingOptions
-from .tracker import PoseTracker, TrackerOptions
+from blazepose_sdk.smoothing import AuxiliarySmoother, LowPassFilter, OneEuroFilter, PoseSmoother, SmoothingOptions
+from blazepose_sdk.tracker import PoseTracker, TrackerOptions
 
 FORMAT_VERSION = 1
 # The agreement the issue asks of a port: every expected number within 1e-4 (absolute).
@@ -332,7 +332,7 @@ class _FakeModel:
 
 def topology_section() -> dict:
     """Landmark names, skeleton edges and the auxiliary rows, for the app's drawing code."""
-    from . import topology
+    from blazepose_sdk import topology
 
     return {"landmark_names": list(topology.LANDMARK_NAMES), "skeleton_edges": topology.SKELETON_EDGES,
             "num_model_landmarks": topology.NUM_MODEL_LANDMARKS, "aux_hip_center": topology.AUX_HIP_CENTER,
@@ -525,9 +525,9 @@ def tracker_section(rng: np.random.Generator, pipeline: str) -> dict:
 # -- real models ------------------------------------------------------------------------------
 def detector_section(pipeline: str, image_path: Path) -> dict:
     """The official detector's raw tensors on the sample image and the detections decoded from them."""
-    from .models import resolve_pipeline
-    from .runtime import TFLiteModel
-    from .video import read_image
+    from blazepose_sdk.models import resolve_pipeline
+    from blazepose_sdk.runtime import TFLiteModel
+    from blazepose_sdk.video import read_image
 
     frame = read_image(image_path)
     h, w = frame.shape[:2]
@@ -569,10 +569,10 @@ def landmark_model_section(pipeline: str, image_path: Path) -> dict:
     Only the heatmap windows that refinement reads are stored (kernel x kernel cells of each
     landmark's own channel); a port can fill the rest with NaN to prove it reads nothing else.
     """
-    from .landmarker import HEATMAP_KERNEL_SIZE, LANDMARK_VALUE_RANGE
-    from .models import resolve_pipeline
-    from .runtime import TFLiteModel
-    from .video import read_image
+    from blazepose_sdk.landmarker import HEATMAP_KERNEL_SIZE, LANDMARK_VALUE_RANGE
+    from blazepose_sdk.models import resolve_pipeline
+    from blazepose_sdk.runtime import TFLiteModel
+    from blazepose_sdk.video import read_image
 
     frame = read_image(image_path)
     models = resolve_pipeline(pipeline)
@@ -625,7 +625,7 @@ def build_golden(pipeline: str = DEFAULT_PIPELINE, data_dir: Path | None = None)
     rngs = [np.random.default_rng(s) for s in seeds]
     golden = {
         "format_version": FORMAT_VERSION,
-        "generator": "python -m blazepose_sdk.golden",
+        "generator": "python tools/golden.py",
         "tolerance": TOLERANCE,
         "anchors": anchors_section(),
         "decode": decode_section(rngs[0]),
@@ -654,12 +654,12 @@ def write_golden(path: str | Path, pipeline: str = DEFAULT_PIPELINE, data_dir: P
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m blazepose_sdk.golden", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python tools/golden.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="JSON file to write")
     parser.add_argument("--pipeline", default=DEFAULT_PIPELINE, help="reference pipeline for the model sections")
     parser.add_argument("--data-dir", type=Path, default=None, help=f"folder holding {SAMPLE_IMAGE}")
     args = parser.parse_args(argv)
-    from .errors import BlazePoseError
+    from blazepose_sdk.errors import BlazePoseError
 
     try:
         write_golden(args.out, args.pipeline, args.data_dir)

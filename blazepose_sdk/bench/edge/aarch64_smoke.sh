@@ -10,7 +10,7 @@
 # Timings under emulation mean nothing; the point is that install and run work on aarch64.
 # Not run in CI (several minutes the first time: debootstrap, then ~80 MB of wheels).
 #
-# Usage (as root):   bash benchmarks/edge/aarch64_smoke.sh [path/to/blazepose_sdk-*.whl]
+# Usage (as root):   bash blazepose_sdk/bench/edge/aarch64_smoke.sh [path/to/blazepose_sdk-*.whl]
 # Without a wheel argument the checkout is built with `python3 -m build --wheel`.
 #
 # Environment:
@@ -22,7 +22,7 @@
 #   BLAZEPOSE_REFERENCE_DIR host folder with the official reference models
 #                           (default: the SDK's user cache, filled by `blazepose models fetch-reference`)
 #   BLAZEPOSE_TEST_IMAGE    photo to run on             (default ../shared/data/basketball1.png)
-#   BLAZEPOSE_ARM64_BENCH_ARGS  arguments after `python -m benchmarks latency` (default --quick;
+#   BLAZEPOSE_ARM64_BENCH_ARGS  arguments after `blazepose bench latency` (default --quick;
 #                           about 25 min under emulation on 2 cores; "--quick --threads 1 --no-rss"
 #                           takes a fraction of that)
 #   PIP_CERT                a CA bundle for pip inside the root (default: the host pip's global.cert),
@@ -239,11 +239,11 @@ fi
 rm -f "$HOST_JSON"
 
 # --- 8. the benchmark suite's quick mode, where the checkout has one ----------------------------
-BENCH_STATUS="skipped (no benchmarks/__main__.py in this checkout)"
+BENCH_STATUS="skipped (no blazepose_sdk/bench/__main__.py in this checkout)"
 BENCH_TAIL=""
 if [ -f "$REPO/benchmarks/__main__.py" ]; then
-    if python3 -c "import sys, zipfile; sys.exit('benchmarks/__main__.py' not in zipfile.ZipFile(sys.argv[1]).namelist())" "$WHEEL"; then
-        log "pip install the [bench] extra and run: python -m benchmarks latency $BENCH_ARGS (slow under emulation)"
+    if python3 -c "import sys, zipfile; sys.exit('blazepose_sdk/bench/__main__.py' not in zipfile.ZipFile(sys.argv[1]).namelist())" "$WHEEL"; then
+        log "pip install the [bench] extra and run: blazepose bench latency $BENCH_ARGS (slow under emulation)"
         as_pi "blazepose-venv/bin/pip install --progress-bar off 'dist/${WHEEL_NAME}[bench]'" >>"$LOG" 2>&1 \
             || die "pip install [bench] failed (see $LOG)"
         # The suite's sample data (basketball1.png, vtest.avi); as_pi points BLAZEPOSE_DATA_DIR here.
@@ -251,7 +251,7 @@ if [ -f "$REPO/benchmarks/__main__.py" ]; then
         install -o "$PI_UID" -g "$PI_UID" -m 644 "$(dirname "$IMAGE")"/* "$ROOTFS$PI_HOME/shared/data/" 2>/dev/null || true
         # Slow under emulation: --quick times every reference model at 1, 2 and 4 threads.
         rm -rf "$ROOTFS/tmp/blazepose-bench"
-        if as_pi "cd work && ../blazepose-venv/bin/python -m benchmarks latency $BENCH_ARGS --no-progress --out /tmp/blazepose-bench" \
+        if as_pi "cd work && ../blazepose-venv/bin/blazepose bench latency $BENCH_ARGS --no-progress --out /tmp/blazepose-bench" \
                 2>&1 | tee -a "$LOG" > "$ROOTFS$PI_HOME/out/benchmark.log"; then
             BENCH_STATUS="latency $BENCH_ARGS ran (exit 0); results in $ROOTFS/tmp/blazepose-bench"
         else

@@ -2,7 +2,7 @@
 
 Every row runs as a static-image :class:`PoseTracker` (detector then landmarks on each image,
 one person per image) over the same labelled images; rows take turns on each image. The
-ground truth (see :mod:`benchmarks.datasets`) is one of
+ground truth (see :mod:`blazepose_sdk.bench.datasets`) is one of
 
 * a COCO keypoint annotation file with its image folder (``--coco-annotations``, ``--images``);
 * a BlazePose-33 labels JSON (``--labels``);

