@@ -1,4 +1,4 @@
-"""``blazepose bench latency|pipeline|accuracy|presence|all|report``: see blazepose_sdk/bench/README.md."""
+"""``blazepose bench latency|pipeline|accuracy|presence|soak|all|report``: see blazepose_sdk/bench/README.md."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
+
+from blazepose_sdk.tracker import DEFAULT_MODEL
 
 from .common import Reporter, default_data_dir, new_payload, write_json
 from .machine import describe_machine
@@ -133,6 +135,26 @@ def _presence_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _soak_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("soak")
+    g.add_argument("--video", default=None, help="video to loop (default vtest.avi in --data-dir)")
+    g.add_argument("--frames", type=_positive_int, default=None, help="frames in all (default 10000; quick 600)")
+    g.add_argument("--sample-every", type=_positive_int, default=None,
+                   help="frames between RSS samples (default 500; quick 100)")
+    g.add_argument("--switch-every", type=_positive_int, default=None,
+                   help="frames per segment; segments alternate tracking on / off (default 1000; quick 200)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blazepose bench",
@@ -154,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     _tracker_threads(p)
     _presence_args(p)
+    p = sub.add_parser("soak", help="a long looped-video run, tracking on and off, with RSS sampled: is memory flat?")
+    _common(p)
+    _tracker_threads(p)
+    _soak_args(p)
     p = sub.add_parser("all", help="latency, pipeline, accuracy and presence, then one report")
     _common(p)
     _latency_args(p)
@@ -236,6 +262,23 @@ def _run_presence(args, rows, reporter, payload) -> list[dict]:
     return settings, out_rows
 
 
+def _run_soak(args, rows, reporter) -> list[dict]:
+    from .pipeline import default_threads
+    from .soak import QUICK_SOAK, SoakSettings, run_soak
+
+    base = QUICK_SOAK if args.quick else SoakSettings()
+    settings = dataclasses.replace(
+        base,
+        frames=args.frames or base.frames,
+        sample_every=args.sample_every or base.sample_every,
+        switch_every=args.switch_every or base.switch_every,
+        threads=args.tracker_threads or default_threads(),
+        video=args.video,
+        delegate=args.delegate,
+    )
+    return settings, run_soak(rows, settings, args.data_dir or default_data_dir(), reporter)
+
+
 def run_suite(suite: str, args, rows, row_notes: list[str]) -> dict:
     reporter = Reporter(progress=not args.no_progress)
     for n in row_notes:
@@ -251,6 +294,8 @@ def run_suite(suite: str, args, rows, row_notes: list[str]) -> dict:
         settings, out_rows = _run_pipeline(args, rows, reporter)
     elif suite == "accuracy":
         settings, out_rows = _run_accuracy(args, rows, reporter, payload)
+    elif suite == "soak":
+        settings, out_rows = _run_soak(args, rows, reporter)
     else:
         settings, out_rows = _run_presence(args, rows, reporter, payload)
     payload["settings"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(settings).items()}
@@ -271,7 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.suite == "report":
         print(f"report: {build_report(args.out)}")
         return 0
-    rows, notes = resolve_rows(args.model)
+    if args.suite == "soak":
+        # one long run per pipeline: the SDK's default unless --model names others
+        rows, notes = resolve_rows(args.model or [DEFAULT_MODEL], include_reference=False, include_bundled=False)
+    else:
+        rows, notes = resolve_rows(args.model)
     if not rows:
         for n in notes:
             print(f"note: {n}", file=sys.stderr)

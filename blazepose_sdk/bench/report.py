@@ -15,7 +15,7 @@ from pathlib import Path
 from .common import read_json
 from .metrics import PCK_THRESHOLD, PCKH_THRESHOLD
 
-SUITES = ("latency", "pipeline", "accuracy", "presence")
+SUITES = ("latency", "pipeline", "accuracy", "presence", "soak")
 PLOT_FILES = {
     "scatter": "latency_vs_accuracy.png",
     "pck": "pck_per_keypoint.png",
@@ -320,12 +320,48 @@ def presence_tables(payload: dict) -> list[Table]:
     ]
 
 
+def soak_tables(payload: dict) -> list[Table]:
+    rows = payload.get("rows", [])
+    if not rows:
+        return []
+    limit = (payload.get("settings") or {}).get("max_spread_pct")
+    summary = [
+        [
+            r["name"],
+            r["video"],
+            str(r["frames"]),
+            fmt(r.get("baseline_mib"), 1),
+            fmt(r.get("final_mib"), 1),
+            fmt(r.get("growth_pct"), 2, suffix="%"),
+            fmt(r.get("spread_pct"), 2, suffix="%"),
+            fmt(r.get("slope_mib_per_1k_frames"), 3),
+            "-" if r.get("flat") is None else ("yes" if r["flat"] else "NO"),
+        ]
+        for r in rows
+    ]
+    tables = [Table(
+        "Soak: resident memory over a long run",
+        ["model", "video (looped)", "frames", "RSS first MiB", "RSS last MiB", "growth", "spread", "MiB / 1k frames",
+         f"flat (spread <= {fmt(limit, 0)}%)"],
+        summary,
+        "RSS of the benchmark process, first sample after the models are loaded and warm; segments alternate "
+        "tracking (detector only when lost) and static (detector every frame).",
+    )]
+    for r in rows:
+        curve = [[str(s["frame"]), s["mode"], fmt(s.get("rss_mib"), 1), fmt(s.get("fps"), 1), str(s["poses"]),
+                  str(s["detector_runs"])] for s in r["samples"]]
+        tables.append(Table(f"Soak curve: {r['name']}", ["frame", "mode", "RSS MiB", "frames/s", "poses", "detector runs"],
+                            curve, "Counts are over the frames since the previous sample."))
+    return tables
+
+
 def suite_tables(payload: dict) -> list[Table]:
     return {
         "latency": latency_tables,
         "pipeline": pipeline_tables,
         "accuracy": accuracy_tables,
         "presence": presence_tables,
+        "soak": soak_tables,
     }[payload["suite"]](payload)
 
 
@@ -518,7 +554,7 @@ def build_report(out_dir: str | Path) -> Path:
             "",
         ]
     titles = {"latency": "Model latency", "pipeline": "Pipeline throughput", "accuracy": "Accuracy",
-              "presence": "Pose presence"}
+              "presence": "Pose presence", "soak": "Soak (memory over a long run)"}
     for suite, payload in payloads.items():
         parts += [f"## {titles[suite]}", ""]
         tables = suite_tables(payload)
