@@ -1,4 +1,4 @@
-"""``blazepose bench latency|pipeline|accuracy|presence|soak|all|report``: see blazepose_sdk/bench/README.md."""
+"""``blazepose bench latency|pipeline|accuracy|presence|soak|all|report|npu|merge``: see blazepose_sdk/bench/README.md."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from blazepose_sdk.tracker import DEFAULT_MODEL
 
+from . import merge, npu
 from .common import Reporter, default_data_dir, new_payload, write_json
 from .machine import describe_machine
 from .report import build_report, print_tables, suite_tables
@@ -188,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     _accuracy_args(p)
     p = sub.add_parser("report", help="rebuild report.md and plots from the JSON files in --out")
     p.add_argument("--out", default=DEFAULT_OUT)
+    npu.add_arguments(sub.add_parser("npu", help="Arm Ethos-U NPU estimates of every INT8 model (vela; not measured)"))
+    merge.add_arguments(sub.add_parser("merge", help="one comparison table from result files of several machines"))
     return parser
 
 
@@ -316,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.suite == "report":
         print(f"report: {build_report(args.out)}")
         return 0
+    if args.suite in ("npu", "merge"):
+        return {"npu": npu.main, "merge": merge.main}[args.suite](args)
     if args.suite == "soak":
         # one long run per pipeline: the SDK's default unless --model names others
         rows, notes = resolve_rows(args.model or [DEFAULT_MODEL], include_reference=False, include_bundled=False)

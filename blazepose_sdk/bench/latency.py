@@ -49,6 +49,9 @@ class LatencySettings:
     teachers: tuple[str, ...] = field(default_factory=tuple)
 
 
+# How blazepose_sdk.runtime.TFLiteModel's ModelLoadError starts when a delegate library does not load.
+DELEGATE_LOAD_ERROR = "cannot load delegate"
+
 QUICK_LATENCY = LatencySettings(threads=(1, 2, 4), runs=5, warmup=1, block=5)
 
 
@@ -170,16 +173,26 @@ def run_latency(rows: list[ModelRow], settings: LatencySettings, reporter: Repor
 
     # Every (file, configuration) pair is loaded at once and all are timed in one alternation,
     # so thread-count comparisons are as fair as file comparisons.
+    # A delegate that does not load (no such library, an ABI mismatch) fails the same way for every
+    # file: it is tried once, its rows say why, and the CPU configurations are timed as usual.
     rng = np.random.default_rng(0)
     models, calls, owners = [], [], []
+    unloadable: dict[str, str] = {}
     try:
         for config in _configs(settings):
             for row in out_rows:
+                if config["config"] in unloadable:
+                    row["measurements"].append({**config, "error": unloadable[config["config"]]})
+                    continue
                 try:
                     model = TFLiteModel(row["path"], num_threads=config["threads"], delegate=config["delegate"])
                 except BlazePoseError as exc:
                     row["measurements"].append({**config, "error": str(exc)})
-                    reporter.note(f"{row['name']} [{config['config']}]: {exc}")
+                    if config["delegate"] and str(exc).startswith(DELEGATE_LOAD_ERROR):
+                        unloadable[config["config"]] = str(exc)
+                        reporter.note(f"[{config['config']}] no row timed with delegate {config['delegate']!r}: {exc}")
+                    else:
+                        reporter.note(f"{row['name']} [{config['config']}]: {exc}")
                     continue
                 inputs = [rng.random(s.shape, dtype=np.float32) for s in model.inputs]
                 models.append(model)

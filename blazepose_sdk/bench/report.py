@@ -15,7 +15,7 @@ from pathlib import Path
 from .common import read_json
 from .metrics import PCK_THRESHOLD, PCKH_THRESHOLD
 
-SUITES = ("latency", "pipeline", "accuracy", "presence", "soak")
+SUITES = ("latency", "pipeline", "accuracy", "presence", "soak", "npu")
 PLOT_FILES = {
     "scatter": "latency_vs_accuracy.png",
     "pck": "pck_per_keypoint.png",
@@ -94,6 +94,12 @@ def _config_label(config: str) -> str:
     return config
 
 
+def _short_error(text: str, width: int = 90) -> str:
+    """A measurement's error for a table cell: why it has no timing, cut to ``width`` characters."""
+    text = " ".join(str(text).split())
+    return "error: " + (text if len(text) <= width else text[: width - 3] + "...")
+
+
 def latency_tables(payload: dict) -> list[Table]:
     rows = payload.get("rows", [])
     configs = list(dict.fromkeys(m["config"] for r in rows for m in r.get("measurements", [])))
@@ -126,7 +132,7 @@ def latency_tables(payload: dict) -> list[Table]:
         for c in configs:
             m = by_config.get(c)
             if m is None or m.get("error"):
-                cells += ["error" if m else "-", "-"]
+                cells += [_short_error(m["error"]) if m else "-", "-"]
             else:
                 cells += [
                     f"{fmt(m['median_ms'], 2)} / {fmt(m['p90_ms'], 2)} / {fmt(m['min_ms'], 2)}",
@@ -355,6 +361,56 @@ def soak_tables(payload: dict) -> list[Table]:
     return tables
 
 
+def _kib(value) -> str:
+    return fmt(value, 0) if value else "0"
+
+
+def npu_tables(payload: dict) -> list[Table]:
+    """vela's estimates per model x accelerator, and why ops fall back to the CPU."""
+    rows = payload.get("rows", [])
+    if not rows:
+        return []
+    version = (payload.get("settings") or {}).get("vela_version")
+    main_rows, reasons = [], {}
+    for r in rows:
+        if r.get("error"):
+            main_rows.append([r["name"], r["accelerator"], "-", f"vela failed: {r['error'][:120]}", *["-"] * 6])
+            continue
+        cpu = ", ".join(f"{op} x{n}" for op, n in r["cpu_op_types"].items()) or "none"
+        dram = bool(r.get("dram_kib"))
+        main_rows.append([
+            r["name"],
+            r["accelerator"],
+            f"{r['system_config']} / {r['memory_mode']}",
+            f"{r['ops_npu']} / {r['ops_cpu']} ({cpu})",
+            _kib(r.get("sram_kib")),
+            f"{_kib(r.get('dram_kib') if dram else r.get('flash_kib'))} {'DRAM' if dram else 'flash'}",
+            fmt(r.get("cycles_total"), 0),
+            fmt(r.get("est_ms"), 2),
+            fmt(r.get("est_inferences_per_s"), 1),
+            fmt(r.get("macs"), 1, 1e-6),
+        ])
+        for op, by_reason in r.get("fallback_reasons", {}).items():
+            for reason, n in by_reason.items():
+                entry = reasons.setdefault((r["name"], op, reason), {"n": n, "acc": []})
+                entry["acc"].append(r["accelerator"].replace("ethos-", ""))
+    columns = ["model", "accelerator", "system config / memory mode", "TFLite ops NPU / CPU (CPU op types)",
+               "SRAM KiB", "flash or DRAM KiB", "NPU cycles", "est. ms", "est. inf/s", "MACs M"]
+    caption = (
+        f"Arm's estimate (vela {version}), not a measurement: vela's performance model of the NPU part at the "
+        "configuration's clock, with vela's default system configuration and memory mode per accelerator. Ops left "
+        "to the CPU are not in est. ms. Op counts are TFLite-graph ops (CPU: the non-ethos-u ops of the compiled graph)."
+    )
+    tables = [Table("NPU (Ethos-U) estimates", columns, main_rows, caption)]
+    if reasons:
+        tables.append(Table(
+            "Ops that fall back to the CPU, and vela's reason",
+            ["model", "op", "ops", "accelerators", "reason"],
+            [[name, op, str(v["n"]), ", ".join(v["acc"]), reason] for (name, op, reason), v in reasons.items()],
+        ))
+    return tables
+
+
 def suite_tables(payload: dict) -> list[Table]:
     return {
         "latency": latency_tables,
@@ -362,6 +418,7 @@ def suite_tables(payload: dict) -> list[Table]:
         "accuracy": accuracy_tables,
         "presence": presence_tables,
         "soak": soak_tables,
+        "npu": npu_tables,
     }[payload["suite"]](payload)
 
 
@@ -372,6 +429,7 @@ def machine_table(machine: dict) -> Table:
         "cores_logical",
         "cores_usable",
         "cpu_max_mhz",
+        "cpu_governor",
         "memory_total_mb",
         "os",
         "arch",
@@ -379,6 +437,7 @@ def machine_table(machine: dict) -> Table:
         "tflite_runtime",
         "load_average",
         "cpu_temperature_c",
+        "cpu_thermal_zone",
         "timestamp_utc",
     ]
     rows = [
@@ -554,7 +613,8 @@ def build_report(out_dir: str | Path) -> Path:
             "",
         ]
     titles = {"latency": "Model latency", "pipeline": "Pipeline throughput", "accuracy": "Accuracy",
-              "presence": "Pose presence", "soak": "Soak (memory over a long run)"}
+              "presence": "Pose presence", "soak": "Soak (memory over a long run)",
+              "npu": "Ethos-U NPU estimates (vela: Arm's estimate, not a measurement)"}
     for suite, payload in payloads.items():
         parts += [f"## {titles[suite]}", ""]
         tables = suite_tables(payload)

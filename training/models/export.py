@@ -33,7 +33,7 @@ def to_tflite(model, path: str | Path, quantize: str = "float",
     try:
         # Keras 3 route: traces the model once (faster than SavedModel + from_saved_model).
         with contextlib.redirect_stdout(io.StringIO()):
-            conv = tf.lite.TFLiteConverter.from_keras_model(model)
+            conv = tf.lite.TFLiteConverter.from_keras_model(batch_one_model(model))
             data = _convert(conv, quantize, representative)
     except Exception:  # noqa: BLE001 - fall back to the SavedModel route, batch fixed to 1
         with tempfile.TemporaryDirectory() as saved:
@@ -44,6 +44,22 @@ def to_tflite(model, path: str | Path, quantize: str = "float",
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+def batch_one_model(model):
+    """``model`` behind batch-1 inputs (the same layers and weights), as the SDK runs it.
+
+    With a free batch axis the converter computes every Reshape's target shape at run time
+    (SHAPE, STRIDED_SLICE and PACK ops on a dynamic shape), which Arm's Ethos-U compiler (vela)
+    leaves on the CPU ("Tensors must have constant shape"); with batch 1 they fold away.
+    """
+    import keras
+
+    if all(t.shape[0] == 1 for t in model.inputs):
+        return model
+    inputs = [keras.Input(batch_shape=(1, *t.shape[1:]), dtype=t.dtype) for t in model.inputs]
+    outputs = model(inputs[0] if len(inputs) == 1 else inputs)
+    return keras.Model(inputs, outputs, name=model.name)
 
 
 def _convert(conv, quantize: str, representative) -> bytes:
