@@ -58,7 +58,8 @@ TRAIN = ["tensorflow>=2.15", "pyyaml>=6", "torch>=2.1", "anny>=0.6", *BENCH]
 # tf2onnx and onnx2tf import TensorFlow at run time without declaring it.
 CONVERT = ["tensorflow>=2.15", "onnx>=1.14", "onnx2tf>=1.20", "tf2onnx>=1.16", "onnxruntime>=1.16",
            "ai-edge-quantizer>=0.10"]
-DEV = ["pytest>=8", "build>=1.0", "hypothesis>=6", *BENCH]
+# setuptools and wheel: the packaging tests build with `python -m build --no-isolation` (offline).
+DEV = ["pytest>=8", "build>=1.0", "setuptools>=69", "wheel", "hypothesis>=6", *BENCH]
 
 setup(
     name="blazepose-sdk",

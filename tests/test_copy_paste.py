@@ -5,6 +5,7 @@ segmentation, provenance refusals, and the real landmark models' segmentation pa
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import math
 
@@ -26,6 +27,10 @@ from training.data.sample import (
     encode_jpeg,
     read_tfrecords,
 )
+
+# The sample shards are TFRecords: writing and reading them needs TensorFlow (requirements-train.txt).
+needs_tensorflow = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
+                                      reason="TFRecord sample shards need tensorflow (pip install -r requirements-train.txt)")
 
 LEFT = np.array([n.startswith("left_") or n.endswith("_left") for n in LANDMARK_NAMES])
 RIGHT = np.array([n.startswith("right_") or n.endswith("_right") for n in LANDMARK_NAMES])
@@ -200,6 +205,7 @@ def _dominant(rgb):
     return int(np.argmax(rgb))  # 0 red, 1 green, 2 blue
 
 
+@needs_tensorflow
 def test_full_run_on_a_generated_person(tmp_path):
     s = _person_sample()
     corpus = cp.CorpusIndex(None)
@@ -259,6 +265,7 @@ def test_full_run_on_a_generated_person(tmp_path):
     assert (tmp_path / "other" / "copy_paste-00000-of-00001.tfrecord").read_bytes() != first
 
 
+@needs_tensorflow
 def test_background_of_the_persons_own_scene_is_not_used(tmp_path):
     s = _person_sample()
     bg_dir = _backgrounds(tmp_path)
@@ -310,6 +317,7 @@ def _write_records(path, samples):
             w.write(s)
 
 
+@needs_tensorflow
 def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
     assert cp.main(["--samples", str(tmp_path / "missing"), "--out", str(tmp_path / "o"), "--num", "2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -49,9 +49,11 @@ def _run(cmd: list[str], cwd: Path, timeout: float = BUILD_TIMEOUT_S, env: dict 
 
 def _build(source: Path, outdir: Path) -> tuple[Path, Path]:
     """sdist and wheel of ``source`` (the wheel is built from the sdist, as `python -m build` does)."""
-    if importlib.util.find_spec("build") is None:
-        pytest.skip("the `build` package is missing: `pip install build` (it is in the [dev] extra)")
-    _run([sys.executable, "-m", "build", "--outdir", str(outdir), str(source)], cwd=source)
+    missing = [m for m in ("build", "setuptools", "wheel") if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"missing {', '.join(missing)}: `pip install -e \".[dev]\"` installs them")
+    # --no-isolation: build with this interpreter's setuptools/wheel; no download of a build env
+    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(outdir), str(source)], cwd=source)
     (sdist,), (wheel,) = sorted(outdir.glob("*.tar.gz")), sorted(outdir.glob("*.whl"))
     return sdist, wheel
 
