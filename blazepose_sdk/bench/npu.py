@@ -2,7 +2,7 @@
 
     blazepose bench npu [--int8-dir [LABEL=]DIR] [--model [LABEL=]FILE.tflite] [--accelerator A] [--out DIR]
 
-For each full-integer ``.tflite`` (the INT8 files shipped in ``blazepose_sdk/model_files``, every
+For each ``.tflite`` with integer activations (the INT8 files shipped in ``blazepose_sdk/model_files``, every
 INT8 file of each ``--int8-dir`` (e.g. the output folder of ``python -m convert.int8_official
 quantize``) and each ``--model``) and each accelerator (default Ethos-U55-128, U55-256,
 U65-512, U85-256), vela (``pip install ethos-u-vela``) compiles the model with its default
@@ -47,8 +47,8 @@ from .modelinfo import analyze_tflite, tflite_schema
 DEFAULT_ACCELERATORS = ("ethos-u55-128", "ethos-u55-256", "ethos-u65-512", "ethos-u85-256")
 # The custom-op code vela gives the NPU part of a compiled graph.
 ETHOSU_CUSTOM_CODE = "ethos-u"
-# Quantization labels (modelinfo.quantization_label) that vela compiles for the NPU.
-NPU_QUANTIZATIONS = ("int8", "int16x8")
+# TensorType values (TFLite schema.fbs) of integer activations the Ethos-U computes on.
+INTEGER_ACTIVATION_TYPES = {9: "int8", 3: "uint8", 7: "int16"}
 ESTIMATE_LABEL = "Arm's estimate (vela), not a measurement"
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "model_files"
 
@@ -197,6 +197,27 @@ def graph_op_types(path: str | os.PathLike) -> list[str]:
     return [types[graph.Operators(k).OpcodeIndex()] for k in range(graph.OperatorsLength())]
 
 
+def integer_activation_share(path: str | os.PathLike) -> float:
+    """Share of the main subgraph's activation tensors (no buffer data) that are int8/uint8/int16.
+
+    1.0 (minus the float I/O) for a full-integer model, between for INT8 with float fallback ops,
+    0 for float or dynamic-range models, which vela can only leave to the CPU.
+    """
+    schema = tflite_schema()
+    if schema is None:
+        raise RuntimeError("no TFLite schema module (ai-edge-litert or `pip install tflite`)")
+    model = schema.Model.GetRootAs(Path(path).read_bytes(), 0)
+    graph = model.Subgraphs(0)
+    kinds = []
+    for i in range(graph.TensorsLength()):
+        t = graph.Tensors(i)
+        b = int(t.Buffer())
+        if 0 < b < model.BuffersLength() and model.Buffers(b).DataLength() > 0:
+            continue  # a constant (weights, biases, shapes)
+        kinds.append(int(t.Type()) in INTEGER_ACTIVATION_TYPES)
+    return sum(kinds) / len(kinds) if kinds else 0.0
+
+
 def vela_version() -> str | None:
     try:
         return metadata.version("ethos-u-vela")
@@ -284,15 +305,16 @@ def npu_models(specs: list[str], int8_dirs: list[str], shipped: bool = True) -> 
         seen.add(key)
         try:
             quant = analyze_tflite(m.path).quantization
-        except (ValueError, OSError) as exc:
+            share = integer_activation_share(m.path)
+        except (ValueError, OSError, RuntimeError) as exc:
             notes.append(f"{m.name}: not read ({exc})")
             continue
-        if quant in NPU_QUANTIZATIONS:
+        if share > 0:
             models.append(m)
         else:
             skipped.append(f"{m.name} ({quant})")
     if skipped:
-        notes.append("not full-integer, so not compiled for the NPU: " + ", ".join(skipped))
+        notes.append("no integer activations (float or dynamic-range), so nothing for the NPU: " + ", ".join(skipped))
     names = Counter(m.name for m in models)
     models = [NpuModel(f"{m.path.parent.name}/{m.name}", m.path, m.source) if names[m.name] > 1 else m for m in models]
     return models, notes
@@ -317,6 +339,7 @@ def run_npu(models: list[NpuModel], accelerators: list[str], work: Path, reporte
             row = npu_row(m.name, str(m.path), acc, ops_in, graph_op_types(run.compiled),
                           parse_summary_csv(run.csv_text), parse_vela_log(run.stdout))
             row["source"] = m.source
+            row["integer_activation_share"] = round(integer_activation_share(m.path), 3)
             row["vela_output"] = str(out)
             row["compile_s"] = round(time.perf_counter() - t0, 2)
             rows.append(row)
