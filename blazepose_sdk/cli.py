@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
 from pathlib import Path
 
 from . import __version__
+from .config import load_tracker_options
 from .drawing import draw_pose
 from .errors import BlazePoseError, InvalidFrameError, OptionError, VideoError
 from .models import BUNDLED_DIR, BUNDLED_PIPELINES, REFERENCE_FILES, available_pipelines, fetch_reference, reference_dir
@@ -21,17 +23,24 @@ def _parse_source(text: str) -> str | int:
 
 
 def _options(args: argparse.Namespace, static: bool) -> TrackerOptions:
-    return TrackerOptions(
-        model=args.model,
-        detector_model=args.detector,
-        landmark_model=args.landmark,
-        num_threads=args.threads,
-        delegate=args.delegate,
-        static_image_mode=static,
-        min_detection_confidence=args.min_detection_confidence,
-        min_tracking_confidence=args.min_tracking_confidence,
-        smooth_landmarks=not args.no_smooth,
-    )
+    """The tracker options: --options FILE.json (else the defaults), then every flag given on the
+    command line on top of it."""
+    base = load_tracker_options(args.options) if args.options else TrackerOptions()
+    given = {
+        "model": args.model,
+        "detector_model": args.detector,
+        "landmark_model": args.landmark,
+        "num_threads": args.threads,
+        "delegate": args.delegate,
+        "min_detection_confidence": args.min_detection_confidence,
+        "min_tracking_confidence": args.min_tracking_confidence,
+    }
+    changes = {key: value for key, value in given.items() if value is not None}
+    if static:
+        changes["static_image_mode"] = True
+    if args.no_smooth:
+        changes["smooth_landmarks"] = False
+    return dataclasses.replace(base, **changes)
 
 
 def _caption(result, tracker: PoseTracker, fps: float | None) -> str:
@@ -83,8 +92,12 @@ def check_run_args(args: argparse.Namespace, source: str | int) -> str:
         raise OptionError(f"--threads must be >= 1, got {args.threads}")
     if args.max_frames is not None and args.max_frames < 1:
         raise OptionError(f"--max-frames must be >= 1, got {args.max_frames}")
-    check_confidence("--min-detection-confidence", args.min_detection_confidence)
-    check_confidence("--min-tracking-confidence", args.min_tracking_confidence)
+    for flag in ("--min-detection-confidence", "--min-tracking-confidence"):
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None:
+            check_confidence(flag, value)
+    if args.options:
+        _options(args, static=False)  # a bad options file fails here, before any model loads
     path = Path(source) if isinstance(source, str) and "://" not in source else None  # not cameras, not streams
     kind = "folder" if path is not None and path.is_dir() else "image" if path is not None and is_image_path(path) else "video"
     if path is not None and not path.exists():
@@ -233,9 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run on an image, a folder of images, a video file or a webcam index")
     run.add_argument("input", help="image, folder, video file, or camera index (0, 1, ...)")
-    run.add_argument("--model", default=DEFAULT_MODEL, help=f"pipeline name: {', '.join(available_pipelines())}")
+    run.add_argument("--model", default=None,
+                     help=f"pipeline name (default {DEFAULT_MODEL}): {', '.join(available_pipelines())}")
     run.add_argument("--detector", help="detector .tflite to use instead of the pipeline's")
     run.add_argument("--landmark", help="landmark .tflite to use instead of the pipeline's")
+    run.add_argument("--options", metavar="FILE.json",
+                     help="tracker options as a JSON object of TrackerOptions fields; flags given here override it")
     run.add_argument("--out", help="annotated output: an image, an .mp4/.avi, or a folder for image folders")
     run.add_argument("--json", help="write one JSON line per frame to this file")
     run.add_argument("--coco", help="write COCO keypoint results (17 keypoints) to this JSON file")
@@ -243,8 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, default=None, help="CPU threads per model")
     run.add_argument("--delegate", default=None, help="gpu, edgetpu, or a delegate library path")
     run.add_argument("--no-smooth", action="store_true", help="turn landmark smoothing off")
-    run.add_argument("--min-detection-confidence", type=float, default=0.5)
-    run.add_argument("--min-tracking-confidence", type=float, default=0.5)
+    run.add_argument("--min-detection-confidence", type=float, default=None, help="default 0.5")
+    run.add_argument("--min-tracking-confidence", type=float, default=None, help="default 0.5")
     run.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)

@@ -9,6 +9,7 @@ callers always pass and get float32, and turns every runtime failure into a
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib
 import os
@@ -150,6 +151,12 @@ class TFLiteModel:
             library = DELEGATE_LIBRARIES.get(delegate, delegate)
             # tflite-runtime / LiteRT expose load_delegate; tf.lite keeps it under experimental
             load_delegate = getattr(module, "load_delegate", None) or module.experimental.load_delegate
+            # Open the library first: when the runtime's own Delegate() cannot, the half-built object
+            # prints a traceback from its __del__ (LiteRT 2.3) on top of our one-line error.
+            try:
+                ctypes.CDLL(library)
+            except OSError as exc:
+                raise ModelLoadError(f"cannot load delegate {library!r}: {exc}") from None
             try:
                 delegates.append(load_delegate(library, delegate_options or {}))
             except (ValueError, OSError, RuntimeError) as exc:

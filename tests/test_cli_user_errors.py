@@ -3,6 +3,8 @@ frame is processed or any output is touched; folders go on past a bad file."""
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -70,3 +72,15 @@ def test_a_folder_goes_on_past_a_bad_file_and_exits_2_at_the_end(shared_data, ca
     assert [r["source"].rsplit("/", 1)[-1] for r in records] == ["a.png", "d.png"]
     assert len(json.loads(coco.read_text())) == 2
     assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == ["a.png", "d.png"]
+
+
+@pytest.mark.parametrize("delegate", ["gpu", "no_such_delegate.so"])
+def test_a_delegate_that_cannot_load_is_one_line_without_a_runtime_traceback(shared_data, delegate):
+    """LiteRT's Delegate prints a traceback from __del__ when its library cannot be opened; the
+    runtime opens the library first so the user sees only our line (in a fresh process, where
+    that __del__ would run at exit)."""
+    proc = subprocess.run([sys.executable, "-m", "blazepose_sdk.cli", "run", str(shared_data / "basketball1.png"),
+                           "--delegate", delegate], capture_output=True, text=True, timeout=120)
+    err = [line for line in proc.stderr.splitlines() if not line.startswith("INFO:")]
+    assert proc.returncode == 2
+    assert len(err) == 1 and err[0].startswith("blazepose: error: cannot load delegate"), err

@@ -5,6 +5,7 @@ or in a typed :class:`blazepose_sdk.BlazePoseError` (CLI: exit code 2 and one li
 no other exception, no crash, and no case slower than its deadline (a hang fails the test).
 """
 
+import json
 import shutil
 
 import numpy as np
@@ -82,6 +83,51 @@ def test_truncated_models_and_bad_manifests_through_the_cli(shared_data, tmp_pat
     if manifest is not None:
         (folder / "manifest.json").write_bytes(manifest if isinstance(manifest, bytes) else manifest.encode())
     code, err = _cli(["run", str(shared_data / "basketball1.png"), "--landmark", str(model)], capsys)
+    assert code in (0, 2), err
+    if code == 2:
+        assert len(err) == 1 and err[0].startswith("blazepose: error: "), err
+
+
+OPTION_KEYS = st.one_of(
+    st.sampled_from(["model", "detector_model", "landmark_model", "num_threads", "delegate", "static_image_mode",
+                     "min_detection_confidence", "min_tracking_confidence", "smooth_landmarks", "smoothing",
+                     "refine_with_heatmap", "redetect_on_loss"]),
+    st.text(max_size=12),
+)
+JSON_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=16),
+    # plausible values, so that some files are valid and build a tracker
+    st.sampled_from([1, 2, 0.3, 0.7, "ours-lite", "blazepose-lite", "reference-nothing", "/no/such.tflite", "gpu"]),
+)
+JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
+OPTION_FILES = st.one_of(
+    st.dictionaries(OPTION_KEYS, JSON_VALUES, max_size=4).map(json.dumps),
+    st.dictionaries(st.just("smoothing"), st.dictionaries(st.text(max_size=12), JSON_VALUES, max_size=3)).map(json.dumps),
+    JSON_VALUES.map(json.dumps),
+    st.binary(max_size=80),
+    st.just("[" * 100_000),  # nested too deeply for the parser
+)
+
+
+@fuzz(30)
+@given(text=OPTION_FILES)
+def test_json_option_files_through_the_api_and_the_cli(shared_data, tmp_path_factory, capsys, text):
+    from blazepose_sdk.config import load_tracker_options
+
+    path = tmp_path_factory.mktemp("options") / "options.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass"))
+    try:
+        options = load_tracker_options(path)
+    except BlazePoseError:
+        options = None
+    if options is not None:
+        try:
+            PoseTracker(options).close()
+        except BlazePoseError:
+            pass
+    code, err = _cli(["run", str(shared_data / "basketball1.png"), "--options", str(path)], capsys)
     assert code in (0, 2), err
     if code == 2:
         assert len(err) == 1 and err[0].startswith("blazepose: error: "), err
