@@ -30,8 +30,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 INNER_ENV = "BLAZEPOSE_README_TEST_INNER"
 
-pytestmark = pytest.mark.slow
-
 
 def readme_commands() -> list[str]:
     """The ```bash blocks of README.md's "Set up and run" section, in order."""
@@ -102,6 +100,8 @@ def _bash(command: str, cwd: Path, env: dict, timeout: int) -> subprocess.Comple
                           timeout=timeout)
 
 
+@pytest.mark.slow
+@pytest.mark.network
 def test_first_command_installs_and_tracks_people_on_the_real_video(fresh_checkout):
     repo, bindir, env, root = fresh_checkout
     install_run = readme_commands()[0]
@@ -128,6 +128,8 @@ def test_first_command_installs_and_tracks_people_on_the_real_video(fresh_checko
     assert not any(cache.iterdir()), "the default model must not need the cache"
 
 
+@pytest.mark.slow
+@pytest.mark.network
 def test_second_command_installs_the_test_needs_and_the_suite_passes(fresh_checkout):
     repo, bindir, env, _ = fresh_checkout
     install_test = readme_commands()[1]
