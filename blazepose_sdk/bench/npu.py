@@ -14,7 +14,9 @@ its summary CSV. Each row holds:
   plus vela's own operator counts (after its graph rewrite, which splits and adds ops);
 * why each CPU op type fell back (vela's "Warning (supported operators)" reasons);
 * from the CSV: SRAM, DRAM and flash use (KiB), NPU cycles, estimated ms and inferences per
-  second at the configuration's clock, MACs.
+  second at the configuration's clock, MACs on the NPU;
+* the convolution / fully-connected MACs (:mod:`.modelinfo`) of the whole model and of the ops
+  left to the CPU (``cpu_macs``): the work the estimate leaves out.
 
 **Every figure is Arm's estimate (vela's performance model), not a measurement**, and it covers the
 NPU part only: the ops left to the CPU are not in the estimated time.
@@ -339,6 +341,11 @@ def run_npu(models: list[NpuModel], accelerators: list[str], work: Path, reporte
             row = npu_row(m.name, str(m.path), acc, ops_in, graph_op_types(run.compiled),
                           parse_summary_csv(run.csv_text), parse_vela_log(run.stdout))
             row["source"] = m.source
+            # conv / depthwise / fully-connected MACs (modelinfo) of the whole model and of the ops
+            # vela left to the CPU: the work the estimate does not include
+            model_flops, cpu_flops = analyze_tflite(m.path).flops, analyze_tflite(run.compiled).flops
+            row["model_macs"] = model_flops // 2 if model_flops is not None else None
+            row["cpu_macs"] = cpu_flops // 2 if cpu_flops is not None else None
             row["integer_activation_share"] = round(integer_activation_share(m.path), 3)
             row["vela_output"] = str(out)
             row["compile_s"] = round(time.perf_counter() - t0, 2)

@@ -365,6 +365,13 @@ def _kib(value) -> str:
     return fmt(value, 0) if value else "0"
 
 
+def _cpu_macs(row: dict) -> str:
+    cpu, total = row.get("cpu_macs"), row.get("model_macs")
+    if cpu is None:
+        return "-"
+    return f"{fmt(cpu, 1, 1e-6)} ({pct(cpu / total) if total else '-'})"
+
+
 def npu_tables(payload: dict) -> list[Table]:
     """vela's estimates per model x accelerator, and why ops fall back to the CPU."""
     rows = payload.get("rows", [])
@@ -374,7 +381,7 @@ def npu_tables(payload: dict) -> list[Table]:
     main_rows, reasons = [], {}
     for r in rows:
         if r.get("error"):
-            main_rows.append([r["name"], r["accelerator"], "-", f"vela failed: {r['error'][:120]}", *["-"] * 6])
+            main_rows.append([r["name"], r["accelerator"], "-", f"vela failed: {r['error'][:120]}", *["-"] * 7])
             continue
         cpu = ", ".join(f"{op} x{n}" for op, n in r["cpu_op_types"].items()) or "none"
         dram = bool(r.get("dram_kib"))
@@ -389,17 +396,20 @@ def npu_tables(payload: dict) -> list[Table]:
             fmt(r.get("est_ms"), 2),
             fmt(r.get("est_inferences_per_s"), 1),
             fmt(r.get("macs"), 1, 1e-6),
+            _cpu_macs(r),
         ])
         for op, by_reason in r.get("fallback_reasons", {}).items():
             for reason, n in by_reason.items():
                 entry = reasons.setdefault((r["name"], op, reason), {"n": n, "acc": []})
                 entry["acc"].append(r["accelerator"].replace("ethos-", ""))
     columns = ["model", "accelerator", "system config / memory mode", "TFLite ops NPU / CPU (CPU op types)",
-               "SRAM KiB", "flash or DRAM KiB", "NPU cycles", "est. ms", "est. inf/s", "MACs M"]
+               "SRAM KiB", "flash or DRAM KiB", "NPU cycles", "est. ms", "est. inf/s", "NPU MACs M",
+               "CPU conv MACs M (share)"]
     caption = (
         f"Arm's estimate (vela {version}), not a measurement: vela's performance model of the NPU part at the "
         "configuration's clock, with vela's default system configuration and memory mode per accelerator. Ops left "
-        "to the CPU are not in est. ms. Op counts are TFLite-graph ops (CPU: the non-ethos-u ops of the compiled graph)."
+        "to the CPU are not in est. ms. Op counts are TFLite-graph ops (CPU: the non-ethos-u ops of the compiled graph). "
+        "CPU conv MACs: convolution / fully-connected MACs left to the CPU, share of the model's."
     )
     tables = [Table("NPU (Ethos-U) estimates", columns, main_rows, caption)]
     if reasons:
