@@ -245,12 +245,14 @@ def run_vela(model: str | os.PathLike, accelerator: str, out_dir: str | os.PathL
         raise VelaUnavailableError("ethos-u-vela is not installed: `pip install ethos-u-vela`")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    stem = Path(model).stem
+    for old in [*out.glob(f"{stem}_summary_*.csv"), out / f"{stem}_vela.tflite"]:
+        old.unlink(missing_ok=True)  # a failed run must not leave an earlier run's results to read
     cmd = [sys.executable, "-m", "ethosu.vela", str(model), "--accelerator-config", accelerator,
            "--output-dir", str(out)]
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout)
     text = proc.stdout + ("\n" + proc.stderr if proc.stderr else "")
     (out / "vela.log").write_text(" ".join(cmd) + "\n" + text)
-    stem = Path(model).stem
     csvs = sorted(out.glob(f"{stem}_summary_*.csv"))
     compiled = out / f"{stem}_vela.tflite"
     return VelaRun(proc.returncode, text, csvs[0].read_text() if csvs else None,
