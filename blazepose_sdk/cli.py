@@ -14,6 +14,7 @@ from .config import load_tracker_options
 from .drawing import draw_pose
 from .errors import BlazePoseError, InvalidFrameError, OptionError, VideoError
 from .models import BUNDLED_DIR, BUNDLED_PIPELINES, REFERENCE_FILES, available_pipelines, fetch_reference, reference_dir
+from .profiling import StageTimes, format_profile
 from .tracker import DEFAULT_MODEL, PoseTracker, TrackerOptions, check_confidence
 from .video import IMAGE_SUFFIXES, VideoReader, VideoWriter, is_image_path, read_image, write_image
 
@@ -124,11 +125,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     json_file = _JsonLines(args.json) if args.json else None
     coco: list[dict] = []
     failed: list[str] = []
+    times = StageTimes() if args.profile else None
     try:
         if kind in ("folder", "image"):
-            summary = _run_images(source, args, json_file, coco, failed)
+            summary = _run_images(source, args, json_file, coco, failed, times)
         else:
-            summary = _run_video(source, args, json_file, coco)
+            summary = _run_video(source, args, json_file, coco, times)
     finally:
         if json_file is not None:
             json_file.close()
@@ -136,6 +138,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             Path(args.coco).write_text(json.dumps(coco))
     for key, value in summary.items():
         print(f"{key}: {value}")
+    if times is not None:
+        print("profile (wall time per stage; --profile):")
+        print(format_profile(times, summary.get("frames", summary.get("images", 0)), summary["seconds"]))
     if failed:
         shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
         print(f"blazepose: error: {len(failed)} of {summary['images']} images could not be read: {shown}",
@@ -144,7 +149,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_images(source: str, args: argparse.Namespace, json_file, coco: list[dict], failed: list[str]) -> dict:
+def _run_images(source: str, args: argparse.Namespace, json_file, coco: list[dict], failed: list[str],
+                times: StageTimes | None = None) -> dict:
     """One image, or every image file of a folder (sub-folders are skipped). A file of a folder that
     cannot be read or used is added to ``failed`` and the run goes on."""
     path = Path(source)
@@ -158,9 +164,13 @@ def _run_images(source: str, args: argparse.Namespace, json_file, coco: list[dic
     poses = 0
     start = time.perf_counter()
     with PoseTracker(_options(args, static=True)) as tracker:
+        tracker.stage_times = times
         for image_id, file in enumerate(files):
             try:
+                t0 = time.perf_counter()
                 frame = read_image(file)
+                if times is not None:
+                    times.add("read", time.perf_counter() - t0)
                 result = tracker.process(frame, timestamp_ms=0.0)
             except (VideoError, InvalidFrameError) as exc:
                 if not folder:
@@ -180,10 +190,12 @@ def _run_images(source: str, args: argparse.Namespace, json_file, coco: list[dic
                 "detector_runs": tracker.detector_runs}
 
 
-def _run_video(source: str | int, args: argparse.Namespace, json_file, coco: list[dict]) -> dict:
+def _run_video(source: str | int, args: argparse.Namespace, json_file, coco: list[dict],
+               times: StageTimes | None = None) -> dict:
     poses = 0
     progress = None
     with VideoReader(source) as reader, PoseTracker(_options(args, static=args.static)) as tracker:
+        reader.stage_times = tracker.stage_times = times
         writer = VideoWriter(args.out, reader.fps) if args.out else None
         total = reader.frame_count if args.max_frames is None else min(reader.frame_count or args.max_frames, args.max_frames)
         if not args.no_progress:
@@ -197,13 +209,22 @@ def _run_video(source: str | int, args: argparse.Namespace, json_file, coco: lis
                     break
                 result = tracker.process(frame, timestamp_ms=t_ms)
                 poses += result.pose is not None
+                t0 = time.perf_counter()
                 if json_file:
                     json_file.write(result.to_dict())
                 coco.extend(result.to_coco(result.frame_index))
                 elapsed = time.perf_counter() - start
                 fps = tracker.frames_processed / elapsed if elapsed > 0 else None
                 if writer:
-                    writer.write(draw_pose(frame, result, text=_caption(result, tracker, fps)))
+                    t1 = time.perf_counter()
+                    annotated = draw_pose(frame, result, text=_caption(result, tracker, fps))
+                    t2 = time.perf_counter()
+                    writer.write(annotated)
+                    if times is not None:
+                        times.add("draw", t2 - t1)
+                        t0 += t2 - t1
+                if times is not None:
+                    times.add("write", time.perf_counter() - t0)
                 if progress is not None:
                     progress.update(1)
         finally:
@@ -263,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--min-tracking-confidence", type=float, default=None, help="default 0.5")
     run.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--profile", action="store_true",
+                     help="print the wall time per stage (video decode, warps, inference, output decoding, "
+                     "smoothing, drawing) at the end")
     run.set_defaults(func=cmd_run)
 
     models = sub.add_parser("models", help="manage model files")

@@ -8,6 +8,7 @@ call and maps the result back to image pixels.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -113,6 +114,8 @@ class PoseDetector:
         self.box_output, self.score_output = self._find_outputs(output_roles)
         self.decode_options = decode_options(self.input_size, model.outputs[self.box_output].shape[-1])
         self.min_score = float(min_score)
+        # a blazepose_sdk.profiling.StageTimes to record the stages into, or None
+        self.stage_times = None
 
     def _find_outputs(self, roles: Sequence[str | None] | None = None) -> tuple[int, int]:
         n = self.anchors.shape[0]
@@ -133,12 +136,24 @@ class PoseDetector:
             )
         return boxes, scores
 
-    def __call__(self, frame_rgb: np.ndarray) -> list[Detection]:
-        """Detect people in an RGB uint8 frame; best first, image pixels."""
+    def __call__(self, frame_rgb: np.ndarray, *, bgr: bool = False) -> list[Detection]:
+        """Detect people in an RGB uint8 frame (``bgr``: in BGR order); best first, image pixels."""
+        t0 = time.perf_counter()
         h, w = frame_rgb.shape[:2]
         frame_roi = letterbox_roi(w, h)
-        tensor = crop_roi(frame_rgb, frame_roi, self.input_size, self.value_range, border="zero")
+        tensor = crop_roi(frame_rgb, frame_roi, self.input_size, self.value_range, border="zero", bgr=bgr)
+        t1 = time.perf_counter()
         outputs = self.model.run(tensor)
+        t2 = time.perf_counter()
+        detections = self._decode(outputs, frame_roi)
+        if self.stage_times is not None:
+            clock = self.stage_times
+            clock.add("detector_letterbox", t1 - t0)
+            clock.add("detector_inference", t2 - t1)
+            clock.add("detector_decode", time.perf_counter() - t2)
+        return detections
+
+    def _decode(self, outputs: list[np.ndarray], frame_roi: Roi) -> list[Detection]:
         raw_boxes, raw_scores = outputs[self.box_output][0], outputs[self.score_output][0]
         scores = decode_scores(raw_scores, self.decode_options)
         keep = scores >= self.min_score

@@ -65,18 +65,23 @@ def crop_roi(
     tensor_size: int,
     value_range: tuple[float, float],
     border: str = "replicate",
+    bgr: bool = False,
 ) -> np.ndarray:
     """Warp the (rotated) ROI of an RGB uint8 frame into a (1, N, N, 3) float32 tensor.
 
     Pixel values are mapped linearly from 0..255 to ``value_range``. ``border`` is ``"zero"``
     (pixels outside the frame are black, as the detector's BORDER_ZERO) or ``"replicate"``
-    (edge pixels repeat, ImageToTensorCalculator's default, used for landmarks).
+    (edge pixels repeat, ImageToTensorCalculator's default, used for landmarks). ``bgr``: the
+    frame is in OpenCV's BGR order; the N x N crop is turned to RGB instead of the whole frame
+    (the warp treats each channel alike, so the tensor is the same as from the RGB frame).
     """
     matrix = image_to_tensor_matrix(roi, tensor_size)
     mode = cv2.BORDER_CONSTANT if border == "zero" else cv2.BORDER_REPLICATE
     crop = cv2.warpAffine(
         frame_rgb, matrix, (tensor_size, tensor_size), flags=cv2.INTER_LINEAR, borderMode=mode, borderValue=0
     )
+    if bgr:
+        crop = crop[:, :, ::-1]
     lo, hi = value_range
     tensor = crop.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo)
     return tensor[None]

@@ -13,6 +13,7 @@ import ctypes
 import hashlib
 import importlib
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ _RUNTIMES = (
     ("tflite_runtime.interpreter", "tflite-runtime"),
     ("tensorflow.lite", "tensorflow"),
 )
+# Most XNNPACK threads chosen by default: the usable cores, up to this many (MediaPipe clamps its
+# mobile default to 1..4 as well, in mediapipe/calculators/tensor/inference_calculator_utils.cc).
+MAX_DEFAULT_THREADS = 4
 # Well-known delegate names resolved to shared libraries (Edge TPU and GPU on Linux/Android).
 DELEGATE_LIBRARIES = {
     "edgetpu": "libedgetpu.so.1",
@@ -60,6 +64,19 @@ def load_runtime() -> tuple[Any, str]:
 def runtime_name() -> str:
     """Name of the TFLite runtime :class:`TFLiteModel` will use."""
     return load_runtime()[1]
+
+
+def default_num_threads() -> int:
+    """The thread count used when none is given: the cores this process may run on, 1..4.
+
+    Results do not depend on it (XNNPACK splits work, not sums); it only sets the speed. The
+    runtimes' own default is one thread.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_DEFAULT_THREADS, cores))
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -116,7 +133,7 @@ class TFLiteModel:
 
     Args:
         path: the model file.
-        num_threads: XNNPACK/CPU threads (None lets the runtime choose).
+        num_threads: XNNPACK/CPU threads (None: :func:`default_num_threads`, the usable cores up to 4).
         delegate: None, a shared-library path, or a name in :data:`DELEGATE_LIBRARIES`
             (``"gpu"``, ``"edgetpu"``); ``delegate_options`` are passed to it.
         expected_sha256: if given, the file is refused unless its sha256 matches.
@@ -163,10 +180,10 @@ class TFLiteModel:
                 raise ModelLoadError(f"cannot load delegate {library!r}: {exc}") from exc
         if len(content) < 8 or content[4:8] != b"TFL3":
             raise ModelLoadError(f"{self.path} is not a TFLite flatbuffer (missing 'TFL3' identifier)")
+        if num_threads is None:
+            num_threads = default_num_threads()
         try:
-            kwargs: dict[str, Any] = {"model_content": content}
-            if num_threads is not None:
-                kwargs["num_threads"] = int(num_threads)
+            kwargs: dict[str, Any] = {"model_content": content, "num_threads": int(num_threads)}
             if delegates:
                 kwargs["experimental_delegates"] = delegates
             self._interpreter = module.Interpreter(**kwargs)
@@ -178,11 +195,13 @@ class TFLiteModel:
         self.inputs = [_spec(d) for d in self._interpreter.get_input_details()]
         self.outputs = [_spec(d) for d in self._interpreter.get_output_details()]
 
-    def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
+    def run(self, *inputs: np.ndarray, outputs: Collection[int] | None = None) -> list[np.ndarray | None]:
         """Run once; returns float32 outputs in the model's output order.
 
         Each input must have the model's input shape; float data is quantized for int8/uint8
         inputs with the model's scale and zero point, and quantized outputs are dequantized.
+        ``outputs``: indices of the outputs to read (None: all); the others come back as None,
+        which spares copying outputs the caller does not use (a landmark model's segmentation mask).
         """
         if self._interpreter is None:
             raise ModelLoadError(f"{self.path} was closed")
@@ -203,8 +222,11 @@ class TFLiteModel:
             self._interpreter.invoke()
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"inference failed in {self.path.name}: {exc}") from exc
-        results = []
-        for spec in self.outputs:
+        results: list[np.ndarray | None] = []
+        for i, spec in enumerate(self.outputs):
+            if outputs is not None and i not in outputs:
+                results.append(None)
+                continue
             out = self._interpreter.get_tensor(spec.index)
             if spec.quantized:
                 out = dequantize(out, spec.scale, spec.zero_point)

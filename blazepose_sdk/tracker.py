@@ -12,6 +12,7 @@ import contextlib
 import math
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,7 @@ from .errors import ConcurrentUseError, InvalidFrameError, OptionError, Timestam
 from .image import as_rgb_uint8
 from .landmarker import LANDMARK_VALUE_RANGE, LandmarkerOutput, PoseLandmarker
 from .models import DEFAULT_PIPELINE, ModelFile, model_file_from_path, resolve_pipeline
+from .profiling import StageTimes
 from .results import Pose, PoseResult
 from .roi import Roi, roi_from_alignment_points
 from .runtime import TFLiteModel
@@ -122,6 +124,7 @@ class PoseTracker:
         self._roi: Roi | None = None
         self._last_timestamp_ms: float | None = None
         self._busy = threading.Lock()
+        self._stage_times: StageTimes | None = None
         self.frames_processed = 0
         self.detector_runs = 0
         self.landmark_runs = 0
@@ -145,6 +148,19 @@ class PoseTracker:
         self.close()
 
     @property
+    def stage_times(self) -> StageTimes | None:
+        """Where the tracker records time per stage (:mod:`blazepose_sdk.profiling`); None (the
+        default) records nothing. Set ``tracker.stage_times = StageTimes()`` to profile."""
+        return self._stage_times
+
+    @stage_times.setter
+    def stage_times(self, value: StageTimes | None) -> None:
+        self._stage_times = value
+        for stage in (self.detector, self.landmarker):
+            if hasattr(stage, "stage_times"):
+                stage.stage_times = value
+
+    @property
     def tracked_roi(self) -> Roi | None:
         """The ROI the next frame will use, or None if the next frame runs the detector."""
         return self._roi
@@ -164,23 +180,23 @@ class PoseTracker:
                                  "call reset() before an unrelated stream")
         return t
 
-    def _landmarks(self, frame: np.ndarray, roi: Roi) -> LandmarkerOutput | None:
+    def _landmarks(self, frame: np.ndarray, roi: Roi, bgr: bool = False) -> LandmarkerOutput | None:
         self.landmark_runs += 1
-        out = self.landmarker(frame, roi)
+        out = self.landmarker(frame, roi, bgr=True) if bgr else self.landmarker(frame, roi)
         return out if out.presence >= self.options.min_tracking_confidence else None
 
-    def _detect(self, frame: np.ndarray) -> tuple[Detection | None, LandmarkerOutput | None]:
+    def _detect(self, frame: np.ndarray, bgr: bool = False) -> tuple[Detection | None, LandmarkerOutput | None]:
         self.detector_runs += 1
-        detections = self.detector(frame)
+        detections = self.detector(frame, bgr=True) if bgr else self.detector(frame)
         if not detections:
             return None, None
         best = detections[0]
         roi = roi_from_alignment_points(best.hip_center_px, best.body_circle_px)
         if not roi.is_valid():
             return best, None
-        return best, self._landmarks(frame, roi)
+        return best, self._landmarks(frame, roi, bgr)
 
-    def process(self, frame_rgb: np.ndarray, timestamp_ms: float | None = None) -> PoseResult:
+    def process(self, frame_rgb: np.ndarray, timestamp_ms: float | None = None, *, bgr: bool = False) -> PoseResult:
         """Find the pose in one RGB frame.
 
         Args:
@@ -188,13 +204,16 @@ class PoseTracker:
                 :func:`blazepose_sdk.image.as_rgb_uint8`).
             timestamp_ms: the frame's time; never decreasing on a video (equal is allowed). None
                 assumes 30 fps after the last frame. Ignored for smoothing in static image mode.
+            bgr: the frame is in OpenCV's BGR order (as ``cv2.VideoCapture`` and
+                ``VideoReader(..., bgr=True)`` give it; BGRA too). Only the model-input crops are
+                turned to RGB, not the whole frame; the result is the same as for the RGB frame.
         Raises:
             InvalidFrameError: the frame cannot be used (TimestampError: its timestamp goes
                 backwards); the tracker's state is unchanged.
             ConcurrentUseError: another thread is inside this tracker; use one tracker per thread.
         """
         with self._exclusive():
-            return self._process(frame_rgb, timestamp_ms)
+            return self._process(frame_rgb, timestamp_ms, bgr)
 
     @contextlib.contextmanager
     def _exclusive(self):
@@ -209,20 +228,32 @@ class PoseTracker:
         finally:
             self._busy.release()
 
-    def _process(self, frame_rgb: np.ndarray, timestamp_ms: float | None) -> PoseResult:
+    def _process(self, frame_rgb: np.ndarray, timestamp_ms: float | None, bgr: bool = False) -> PoseResult:
+        t0 = time.perf_counter()
         frame = as_rgb_uint8(frame_rgb)
         t_ms = self._timestamp(timestamp_ms)
+        t1 = time.perf_counter()
         static = self.options.static_image_mode
         detector_ran = tracked = False
         detection = None
         out = None
         if not static and self._roi is not None:
-            out = self._landmarks(frame, self._roi)
+            out = self._landmarks(frame, self._roi, bgr)
             tracked = out is not None
         if out is None and (static or self._roi is None or self.options.redetect_on_loss):
             detector_ran = True
-            detection, out = self._detect(frame)
+            detection, out = self._detect(frame, bgr)
+        t2 = time.perf_counter()
+        result = self._finish(frame, t_ms, out, detection, detector_ran, tracked)
+        if self._stage_times is not None:
+            self._stage_times.add("frame_check", t1 - t0)
+            self._stage_times.add("smoothing", time.perf_counter() - t2)
+        return result
 
+    def _finish(self, frame: np.ndarray, t_ms: float, out: LandmarkerOutput | None, detection: Detection | None,
+                detector_ran: bool, tracked: bool) -> PoseResult:
+        """Count the frame, smooth, set the next frame's ROI and build the result."""
+        static = self.options.static_image_mode
         index = self.frames_processed
         self.frames_processed += 1
         self._last_timestamp_ms = t_ms

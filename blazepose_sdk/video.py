@@ -1,13 +1,18 @@
 """Frame sources and sinks (OpenCV): images, video files, webcams, annotated mp4 output.
 
 Frames come out as RGB uint8. Readers and writers are context managers and raise
-:class:`~blazepose_sdk.errors.VideoError` for anything that cannot be opened or read.
+:class:`~blazepose_sdk.errors.VideoError` for anything that cannot be opened or read. A file is
+decoded on a reader thread a few frames ahead of the caller (OpenCV releases the GIL while it
+decodes), so decoding overlaps the pose models.
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +22,10 @@ import numpy as np
 from .errors import VideoError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+# Frames a file reader decodes ahead of the caller on its thread (cameras: none, so that a
+# slow consumer never sees stale frames from a buffer of ours).
+DEFAULT_PREFETCH_FRAMES = 2
+_END = object()  # end of stream, from the reader thread
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -64,10 +73,17 @@ class VideoReader:
     Iterating yields ``(timestamp_ms, frame_rgb)``. A file's timestamps come from the container
     (:func:`frame_timestamp_ms`); a camera's from the monotonic clock, 0 at its first frame. They
     always increase.
+
+    ``prefetch``: frames decoded ahead on a reader thread (None: :data:`DEFAULT_PREFETCH_FRAMES`
+    for files, 0 for cameras; 0 decodes in the caller's thread). The frames and timestamps are the
+    same either way. ``bgr``: yield the frames in OpenCV's BGR order as decoded, skipping the
+    whole-frame conversion; pass them on with ``PoseTracker.process(frame, t, bgr=True)``. ``stage_times``: a :class:`~blazepose_sdk.profiling.StageTimes` that records
+    ``read``, ``to_rgb`` and, with prefetch, ``frame_wait`` (see :mod:`blazepose_sdk.profiling`).
     """
 
-    def __init__(self, source: str | int | os.PathLike) -> None:
+    def __init__(self, source: str | int | os.PathLike, prefetch: int | None = None, bgr: bool = False) -> None:
         self.source = source
+        self.bgr = bool(bgr)
         if isinstance(source, int):
             self._cap = cv2.VideoCapture(source)
         else:
@@ -84,13 +100,100 @@ class VideoReader:
         self.frame_count = count if count > 0 else None
         self.width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if prefetch is None:
+            prefetch = 0 if isinstance(source, int) else DEFAULT_PREFETCH_FRAMES
+        self.prefetch = max(0, int(prefetch))
+        self.stage_times = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._queue: queue.Queue | None = None
+        # frames read ahead but not yet handed out when an iteration stopped early; the next
+        # iteration starts with them, so stopping and resuming skips nothing
+        self._pending: deque = deque()
+        self._decoder: Iterator[tuple[float, np.ndarray]] | None = None
 
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+        if self._thread is not None:
+            raise VideoError(f"{self.source!r} is already being read")
+        if self._decoder is None:
+            self._decoder = self._decode()
+        while self._pending:
+            item = self._pending.popleft()
+            if item is _END:
+                self._decoder = None
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+        if self.prefetch == 0:
+            for item in self._decoder:  # not `yield from`: stopping early must not close the decoder
+                yield item
+            self._decoder = None
+            return
+        self._queue = queue.Queue(maxsize=self.prefetch)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._read_ahead, args=(self._queue,),
+                                        name="blazepose-video-reader", daemon=True)
+        self._thread.start()
+        try:
+            while True:
+                t0 = time.perf_counter()
+                item = self._queue.get()
+                if self.stage_times is not None:
+                    self.stage_times.add("frame_wait", time.perf_counter() - t0)
+                if item is _END:
+                    self._decoder = None  # a later iteration reads on (and finds nothing) as without prefetch
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self._stop_reader()
+
+    def _read_ahead(self, frames: queue.Queue) -> None:
+        """Reader thread: decode into ``frames`` until the end, an error, or a stop request."""
+        try:
+            for item in self._decoder:
+                if not self._put(frames, item):
+                    return
+            item = _END
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            item = exc
+        self._put(frames, item)
+
+    def _put(self, frames: queue.Queue, item: object) -> bool:
+        """Queue ``item``; on a stop request keep it in ``_pending`` instead and return False."""
+        while not self._stop.is_set():
+            try:
+                frames.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        self._leftover = item
+        return False
+
+    def _stop_reader(self) -> None:
+        """Stop the reader thread; frames it had read stay in ``_pending``, in order."""
+        thread, frames, self._thread, self._queue = self._thread, self._queue, None, None
+        if thread is None:
+            return
+        self._leftover = None
+        self._stop.set()
+        thread.join()
+        while frames is not None and not frames.empty():
+            self._pending.append(frames.get_nowait())
+        if self._leftover is not None:
+            self._pending.append(self._leftover)
+            self._leftover = None
+
+    def _decode(self) -> Iterator[tuple[float, np.ndarray]]:
         index = 0
         last_t: float | None = None
         camera_start: float | None = None
         while True:
+            t0 = time.perf_counter()
             ok, frame = self._cap.read()
+            t1 = time.perf_counter()
             if not ok or frame is None:
                 break
             if frame.ndim != 3 or frame.size == 0:
@@ -103,11 +206,22 @@ class VideoReader:
                 t = frame_timestamp_ms(index, self._cap.get(cv2.CAP_PROP_POS_MSEC), self.fps, last_t)
             last_t = t
             index += 1
-            yield t, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            if self.bgr:
+                if self.stage_times is not None:
+                    self.stage_times.add("read", t1 - t0)
+                yield t, frame
+                continue
+            t2 = time.perf_counter()
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            if self.stage_times is not None:
+                self.stage_times.add("read", t1 - t0)
+                self.stage_times.add("to_rgb", time.perf_counter() - t2)
+            yield t, rgb
         if index == 0:
             raise VideoError(f"no frame could be decoded from {self.source!r}")
 
     def close(self) -> None:
+        self._stop_reader()
         self._cap.release()
 
     def __enter__(self) -> "VideoReader":

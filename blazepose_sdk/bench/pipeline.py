@@ -2,13 +2,14 @@
 
 Each row (a detector + landmark pipeline) gets its own :class:`PoseTracker`. Frames are decoded
 once and handed to every tracker in turn, the order rotating by one each frame, so all rows see
-the same frames under the same machine load. The SDK is not modified: the tracker's
-``detector`` and ``landmarker`` callables and the landmarker's model are wrapped with timers.
+the same frames under the same machine load. Stage times come from the SDK's own profiler
+(:mod:`blazepose_sdk.profiling`, the one behind ``blazepose run --profile``), grouped as follows.
 
 Stages (milliseconds per frame, averaged over all frames so that they add up to the total):
 
-* ``decode``: reading and colour-converting the frame (video decode, or warping a frame of the
-  synthetic clip); shared by all rows.
+* ``decode``: time the loop waited for the next frame (a video file is decoded and colour-converted
+  on the reader's thread, ahead of the loop; the synthetic clip's frames are warped in the loop);
+  shared by all rows.
 * ``detector``: the whole person-detector call (letterbox crop, inference, anchor decoding, NMS),
   on the frames where it ran.
 * ``crop``: warping the landmark ROI into the model input tensor.
@@ -17,11 +18,24 @@ Stages (milliseconds per frame, averaged over all frames so that they add up to 
   from the auxiliary landmarks, result assembly and the frame check.
 
 ``detector_rerun_rate`` = detector runs / frames; ``pose_frame_rate`` = frames with a pose / frames.
+
+**Peers** (``--peers``, :func:`run_peers`): whole processes, ours against MediaPipe's own legacy
+``solutions.pose`` (:mod:`blazepose_sdk.bench.peers.mediapipe_legacy`, in its own venv) on the same
+video files. Each side is a fresh child process that decodes the file with OpenCV and runs its
+pipeline frame by frame (ours: ``VideoReader`` + ``PoseTracker``, :func:`tracker_loop`, run as
+``python -m blazepose_sdk.bench.pipeline loop VIDEO``); each reports its loop's wall and CPU
+seconds. The runs alternate ours/theirs, ``repeats`` times, and the medians are compared.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import resource
+import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from blazepose_sdk.errors import BlazePoseError
+from blazepose_sdk.profiling import StageTimes
 from blazepose_sdk.tracker import PoseTracker, TrackerOptions
 from blazepose_sdk.video import VideoReader, read_image, video_frames
 
@@ -65,74 +80,29 @@ def default_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-class _Clock:
-    """Per-frame stage timings written by the wrappers below."""
-
-    def __init__(self) -> None:
-        self.frame: dict[str, float] = {}
-        self.run_start = self.run_end = 0.0
-        self.calls: dict[str, list[float]] = {"detector": [], "crop": [], "landmark_inference": [], "landmark": []}
-
-    def add(self, stage: str, seconds: float) -> None:
-        self.frame[stage] = self.frame.get(stage, 0.0) + seconds
-        if stage in self.calls:
-            self.calls[stage].append(seconds)
+# How the profiler's stages (blazepose_sdk.profiling) add up to this suite's columns.
+STAGE_GROUPS = {
+    "detector": ("detector_letterbox", "detector_inference", "detector_decode"),
+    "crop": ("landmark_warp",),
+    "landmark": ("landmark_inference", "landmark_decode"),
+}
 
 
-class _TimedDetector:
-    def __init__(self, inner, clock: _Clock) -> None:
-        self._inner, self._clock = inner, clock
-
-    def __call__(self, frame):
-        t0 = time.perf_counter()
-        out = self._inner(frame)
-        self._clock.add("detector", time.perf_counter() - t0)
-        return out
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
-
-
-class _TimedModel:
-    def __init__(self, inner, clock: _Clock) -> None:
-        self._inner, self._clock = inner, clock
-
-    def run(self, *inputs):
-        self._clock.run_start = time.perf_counter()
-        out = self._inner.run(*inputs)
-        self._clock.run_end = time.perf_counter()
-        return out
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
-
-
-class _TimedLandmarker:
-    def __init__(self, inner, clock: _Clock) -> None:
-        self._inner, self._clock = inner, clock
-        inner.model = _TimedModel(inner.model, clock)
-
-    def __call__(self, frame, roi):
-        c = self._clock
-        t0 = time.perf_counter()
-        out = self._inner(frame, roi)
-        t3 = time.perf_counter()
-        c.add("crop", c.run_start - t0)
-        c.add("landmark_inference", c.run_end - c.run_start)
-        c.add("landmark", t3 - c.run_start)
-        return out
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
-
-
-def timed_tracker(options: TrackerOptions) -> tuple[PoseTracker, _Clock]:
-    """A PoseTracker whose detector and landmarker report their time to the returned clock."""
+def timed_tracker(options: TrackerOptions) -> tuple[PoseTracker, StageTimes]:
+    """A PoseTracker recording every call's stage times (:mod:`blazepose_sdk.profiling`)."""
     tracker = PoseTracker(options)
-    clock = _Clock()
-    tracker.detector = _TimedDetector(tracker.detector, clock)
-    tracker.landmarker = _TimedLandmarker(tracker.landmarker, clock)
-    return tracker, clock
+    tracker.stage_times = StageTimes(keep_calls=True)
+    return tracker, tracker.stage_times
+
+
+def _calls(times: StageTimes) -> dict[str, list[float]]:
+    """Seconds per call of the detector, the ROI crop, landmark inference, and the whole landmark
+    stage after the crop (inference + decoding), from the profiler's per-call samples."""
+    s = times.samples
+    det = [sum(parts) for parts in zip(*(s.get(k, []) for k in STAGE_GROUPS["detector"]))]
+    lm = [a + b for a, b in zip(s.get("landmark_inference", []), s.get("landmark_decode", []))]
+    return {"detector": det, "crop": list(s.get("landmark_warp", [])),
+            "landmark_inference": list(s.get("landmark_inference", [])), "landmark": lm}
 
 
 def pipeline_rows(rows: list[ModelRow], reporter: Reporter) -> list[ModelRow]:
@@ -215,15 +185,17 @@ def _summarise(
     name: str,
     frames: int,
     decode_s: float,
-    sums: dict,
+    times: StageTimes,
     totals: list[float],
-    calls: dict,
     tracker: PoseTracker,
     poses: int,
 ) -> dict:
     stats = tracker.stats()
     process_s = float(np.sum(totals))
-    per_frame = {s: 1000.0 * sums.get(s, 0.0) / frames for s in STAGES if s != "decode"}
+    sums = {group: times.total(stages) for group, stages in STAGE_GROUPS.items()}
+    # smoothing: the rest of PoseTracker.process, so that the stages add up to the frame time
+    sums["smoothing"] = process_s - sum(sums.values())
+    per_frame = {s: 1000.0 * sums[s] / frames for s in STAGES if s != "decode"}
     per_frame["decode"] = 1000.0 * decode_s / frames
     return {
         "video": name,
@@ -234,7 +206,7 @@ def _summarise(
         "process_ms_per_frame": 1000.0 * process_s / frames,
         "process_ms": timing_stats(totals),
         "stage_ms_per_frame": {s: per_frame[s] for s in STAGES},
-        "stage_ms_per_call": {k: timing_stats(v) for k, v in calls.items()},
+        "stage_ms_per_call": {k: timing_stats(v) for k, v in _calls(times).items()},
         "detector_runs": stats["detector_runs"],
         "landmark_runs": stats["landmark_runs"],
         "detector_rerun_rate": stats["detector_run_rate"],
@@ -247,22 +219,21 @@ def run_source(
     source: FrameSource, rows: list[ModelRow], settings: PipelineSettings, threads: int, reporter: Reporter
 ) -> dict[str, dict]:
     """Run every row over one frame source, alternating; returns per-row summaries by row name."""
-    trackers, clocks, names = [], [], []
+    trackers, stage_times, names = [], [], []
     for row in rows:
         try:
-            tracker, clock = timed_tracker(
+            tracker, times = timed_tracker(
                 tracker_options(row, threads, delegate=settings.delegate, min_presence=settings.min_presence)
             )
         except BlazePoseError as exc:
             reporter.note(f"{row.name} skipped on {source.name}: {exc}")
             continue
         trackers.append(tracker)
-        clocks.append(clock)
+        stage_times.append(times)
         names.append(row.name)
     if not trackers:
         return {}
     n = len(trackers)
-    sums: list[dict[str, float]] = [{} for _ in range(n)]
     totals: list[list[float]] = [[] for _ in range(n)]
     poses = [0] * n
     decode_s = 0.0
@@ -281,16 +252,9 @@ def run_source(
                 t_ms, frame = item
                 for k in range(n):
                     i = (frames + k) % n  # rotate the order every frame
-                    clock = clocks[i]
-                    clock.frame = {}
                     t1 = time.perf_counter()
                     result = trackers[i].process(frame, t_ms)
-                    elapsed = time.perf_counter() - t1
-                    stage = clock.frame
-                    stage["smoothing"] = elapsed - sum(stage.get(s, 0.0) for s in ("detector", "crop", "landmark"))
-                    for key, value in stage.items():
-                        sums[i][key] = sums[i].get(key, 0.0) + value
-                    totals[i].append(elapsed)
+                    totals[i].append(time.perf_counter() - t1)
                     poses[i] += result.pose is not None
                 frames += 1
                 bar.update(1)
@@ -304,7 +268,7 @@ def run_source(
         reporter.note(f"{source.name}: no frame could be read")
         return {}
     return {
-        names[i]: _summarise(source.name, frames, decode_s, sums[i], totals[i], clocks[i].calls, trackers[i], poses[i])
+        names[i]: _summarise(source.name, frames, decode_s, stage_times[i], totals[i], trackers[i], poses[i])
         for i in range(n)
     }
 
@@ -341,3 +305,180 @@ def run_pipeline(rows: list[ModelRow], settings: PipelineSettings, data_dir: Pat
             )
         row["baseline"] = BASELINE_ROW if base is not None else None
     return [r for r in out.values() if r["videos"]] if sources else list(out.values())
+
+
+# -- peers: whole processes, ours vs MediaPipe's legacy solution -------------------------------
+PEER_PIPELINE = "blazepose-lite"  # the official detector + Lite landmark files: MediaPipe's model_complexity 0
+PEER_COMPLEXITY = 0
+PEER_REPEATS = 3
+
+
+def _cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def tracker_loop(video: str, model: str = PEER_PIPELINE, threads: int | None = None,
+                 max_frames: int | None = None, profile: bool = True, bgr: bool = True) -> dict:
+    """Our whole loop over a video file, as a user writes it: ``VideoReader`` + ``PoseTracker``
+    (default options but the model), on OpenCV's BGR frames (``bgr``, the fast path) or on RGB
+    frames. Returns the same summary as the MediaPipe runner: frames, pose_frames, load_s, wall_s
+    and cpu_s of the loop; with ``profile`` the per-stage rows too."""
+    from blazepose_sdk.profiling import profile_rows
+
+    t0 = time.perf_counter()
+    tracker = PoseTracker(TrackerOptions(model=model, num_threads=threads))
+    load_s = time.perf_counter() - t0
+    times = StageTimes() if profile else None
+    frames = poses = 0
+    with tracker, VideoReader(video, bgr=bgr) as reader:
+        tracker.stage_times = reader.stage_times = times
+        cpu0, wall0 = _cpu_s(), time.perf_counter()
+        for t_ms, frame in reader:
+            if max_frames is not None and frames >= max_frames:
+                break
+            poses += tracker.process(frame, t_ms, bgr=bgr).pose is not None
+            frames += 1
+        wall_s, cpu_s = time.perf_counter() - wall0, _cpu_s() - cpu0
+        detector_runs = tracker.detector_runs
+    return {
+        "peer": "blazepose-sdk",
+        "model": model,
+        "threads": threads,
+        "bgr": bgr,
+        "video": str(video),
+        "frames": frames,
+        "pose_frames": poses,
+        "detector_runs": detector_runs,
+        "load_s": load_s,
+        "wall_s": wall_s,
+        "cpu_s": cpu_s,
+        "profile": profile_rows(times, frames) if times is not None else None,
+    }
+
+
+def run_tracker_process(video: str | os.PathLike, model: str = PEER_PIPELINE, threads: int | None = None,
+                        max_frames: int | None = None, timeout_s: float = 1800.0, bgr: bool = True) -> dict:
+    """:func:`tracker_loop` in a fresh child process (this Python); adds ``process_wall_s``."""
+    cmd = [sys.executable, "-m", "blazepose_sdk.bench.pipeline", "loop", str(video), "--model", model]
+    if not bgr:
+        cmd.append("--rgb")
+    if threads:
+        cmd += ["--threads", str(threads)]
+    if max_frames:
+        cmd += ["--max-frames", str(max_frames)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"tracker loop failed (exit {proc.returncode}): {last}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["process_wall_s"] = wall
+    return out
+
+
+def _median(runs: list[dict], key: str) -> float | None:
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return float(statistics.median(values)) if values else None
+
+
+def _side(runs: list[dict]) -> dict:
+    frames = runs[0]["frames"] if runs else 0
+    wall, cpu = _median(runs, "wall_s"), _median(runs, "cpu_s")
+    return {
+        "runs": runs,
+        "frames": frames,
+        "pose_frames": runs[0]["pose_frames"] if runs else None,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "process_wall_s": _median(runs, "process_wall_s"),
+        "fps": frames / wall if wall else None,
+        "ms_per_frame": 1000.0 * wall / frames if wall and frames else None,
+        "cpu_ms_per_frame": 1000.0 * cpu / frames if cpu is not None and frames else None,
+    }
+
+
+def run_peers(videos: list[str], mediapipe_python: str | None, reporter: Reporter, repeats: int = PEER_REPEATS,
+              model: str = PEER_PIPELINE, complexity: int = PEER_COMPLEXITY, threads: int | None = None,
+              max_frames: int | None = None) -> list[dict]:
+    """Ours (``model``) against MediaPipe's legacy solution (``complexity``) on each video, whole
+    processes, ``repeats`` runs each alternating ours/theirs, medians and ratios. Without a usable
+    MediaPipe python every video still gets a row, with ``skipped`` saying why."""
+    from blazepose_sdk.models import resolve_pipeline
+
+    from .peers.mediapipe_legacy import LANDMARK_FILES, mediapipe_python as find_python, run_mediapipe
+
+    python, why = find_python(mediapipe_python)
+    if python is None:
+        reporter.note(f"peers: MediaPipe's legacy solution not run: {why}")
+    landmark = resolve_pipeline(model).landmark.path if complexity == PEER_COMPLEXITY else None
+    if landmark is not None and Path(landmark).name != LANDMARK_FILES[complexity]:
+        landmark = None
+    out = []
+    for video in videos:
+        row = {"video": Path(video).name, "path": str(video), "ours_model": model, "ours_threads": threads,
+               "mediapipe_model_complexity": complexity, "repeats": repeats, "skipped": None}
+        ours: list[dict] = []
+        theirs: list[dict] = []
+        try:
+            for r in range(repeats):
+                order = ("ours", "theirs") if r % 2 == 0 else ("theirs", "ours")
+                for side in order:
+                    if side == "ours":
+                        ours.append(run_tracker_process(video, model, threads, max_frames))
+                    elif python is not None:
+                        theirs.append(run_mediapipe(python, video, complexity, landmark, max_frames))
+        except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
+            row["skipped"] = f"failed: {exc}"
+            reporter.note(f"peers on {row['video']}: {exc}")
+        if python is None:
+            row["skipped"] = f"MediaPipe not run: {why}"
+        row["ours"] = _side(ours)
+        row["mediapipe"] = _side(theirs)
+        a, b = row["ours"], row["mediapipe"]
+        row["ratio_wall"] = ratio(a["wall_s"], b["wall_s"])
+        row["ratio_cpu"] = ratio(a["cpu_s"], b["cpu_s"])
+        if a["frames"] and b["frames"] and a["frames"] != b["frames"]:
+            reporter.note(f"peers on {row['video']}: ours read {a['frames']} frames, MediaPipe {b['frames']}")
+        out.append(row)
+    return out
+
+
+def format_peers(rows: list[dict]) -> str:
+    """A plain-text table of :func:`run_peers` rows."""
+    head = (f"{'video':<22} {'frames':>6} {'ours ms/f':>9} {'ours cpu':>9} {'MP ms/f':>8} {'MP cpu':>8} "
+            f"{'wall x MP':>9} {'cpu x MP':>9} {'poses ours/MP':>14}")
+    lines = [head]
+    for r in rows:
+        a, b = r["ours"], r["mediapipe"]
+
+        def f(v, d=2):
+            return "-" if v is None else f"{v:.{d}f}"
+
+        lines.append(f"{r['video']:<22} {a['frames']:>6} {f(a['ms_per_frame']):>9} {f(a['cpu_ms_per_frame']):>9} "
+                     f"{f(b['ms_per_frame']):>8} {f(b['cpu_ms_per_frame']):>8} {f(r['ratio_wall']):>9} "
+                     f"{f(r['ratio_cpu']):>9} {str(a['pose_frames']) + '/' + str(b['pose_frames']):>14}")
+        if r.get("skipped"):
+            lines.append(f"  skipped: {r['skipped']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m blazepose_sdk.bench.pipeline loop VIDEO``: :func:`tracker_loop` as JSON (one line)."""
+    p = argparse.ArgumentParser(prog="python -m blazepose_sdk.bench.pipeline")
+    sub = p.add_subparsers(dest="command", required=True)
+    loop = sub.add_parser("loop", help="our whole tracker loop over a video; prints JSON")
+    loop.add_argument("video")
+    loop.add_argument("--model", default=PEER_PIPELINE)
+    loop.add_argument("--threads", type=int, default=None)
+    loop.add_argument("--max-frames", type=int, default=None)
+    loop.add_argument("--rgb", action="store_true",
+                      help="convert every frame to RGB (the default path of video_frames)")
+    args = p.parse_args(argv)
+    print(json.dumps(tracker_loop(args.video, args.model, args.threads, args.max_frames, bgr=not args.rgb)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
