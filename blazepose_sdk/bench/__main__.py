@@ -99,6 +99,13 @@ def _pipeline_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-frames", type=int, default=None, help="stop each video after this many frames")
     g.add_argument("--synthetic-frames", type=int, default=None, help="length of the synthetic pan clip (default 150)")
     g.add_argument("--no-synthetic", action="store_true", help="skip the synthetic pan clip")
+    g.add_argument("--peers", action="store_true",
+                   help="also time whole processes on each video file: ours (blazepose-lite) vs MediaPipe's legacy "
+                   "solutions.pose (model_complexity 0), alternating, medians and ratios")
+    g.add_argument("--mediapipe-python", default=None, metavar="PYTHON",
+                   help="python of a venv with mediapipe==0.10.21 (default $BLAZEPOSE_MEDIAPIPE_PYTHON); "
+                   "without one the MediaPipe rows are reported as skipped")
+    g.add_argument("--peer-repeats", type=int, default=3, help="runs per side and video for --peers (default 3)")
 
 
 def _accuracy_args(p: argparse.ArgumentParser) -> None:
@@ -210,8 +217,9 @@ def _run_latency(args, rows, reporter) -> list[dict]:
     return settings, run_latency(rows, settings, reporter)
 
 
-def _run_pipeline(args, rows, reporter) -> list[dict]:
-    from .pipeline import QUICK_PIPELINE, PipelineSettings, default_threads, run_pipeline
+def _run_pipeline(args, rows, reporter, payload) -> list[dict]:
+    from .pipeline import (QUICK_PIPELINE, VTEST_NAME, PipelineSettings, default_threads, format_peers, run_peers,
+                           run_pipeline)
 
     base = QUICK_PIPELINE if args.quick else PipelineSettings()
     settings = PipelineSettings(
@@ -223,7 +231,14 @@ def _run_pipeline(args, rows, reporter) -> list[dict]:
         delegate=args.delegate,
         min_presence=args.min_presence,
     )
-    return settings, run_pipeline(rows, settings, args.data_dir or default_data_dir(), reporter)
+    out_rows = run_pipeline(rows, settings, args.data_dir or default_data_dir(), reporter)
+    if args.peers:
+        videos = list(args.video) or [str((args.data_dir or default_data_dir()) / VTEST_NAME)]
+        repeats = 1 if args.quick else args.peer_repeats
+        payload["peers"] = run_peers(videos, args.mediapipe_python, reporter, repeats=repeats,
+                                     max_frames=settings.max_frames)
+        reporter.say("peers (whole processes, medians; ratio = ours / MediaPipe):\n" + format_peers(payload["peers"]))
+    return settings, out_rows
 
 
 def _run_accuracy(args, rows, reporter, payload) -> list[dict]:
@@ -294,7 +309,7 @@ def run_suite(suite: str, args, rows, row_notes: list[str]) -> dict:
     if suite == "latency":
         settings, out_rows = _run_latency(args, rows, reporter)
     elif suite == "pipeline":
-        settings, out_rows = _run_pipeline(args, rows, reporter)
+        settings, out_rows = _run_pipeline(args, rows, reporter, payload)
     elif suite == "accuracy":
         settings, out_rows = _run_accuracy(args, rows, reporter, payload)
     elif suite == "soak":
