@@ -113,17 +113,6 @@ def test_composite_tiny_arrays():
                                [0, 0, 0.25, 0.5, 1, 1], atol=1e-6)
 
 
-def test_roi_prob_to_image_is_the_inverse_of_the_roi_crop():
-    prob = np.zeros((256, 256), np.float32)
-    prob[:, :128] = 1.0  # the left half of the tensor
-    img = cp.roi_prob_to_image(prob, Roi(20.0, 30.0, 16.0, 0.0), (64, 64))
-    assert img[30, 15] == pytest.approx(1.0) and img[30, 24] == pytest.approx(0.0)  # left / right of x = 20
-    assert img[10, 15] == 0 and img[30, 40] == 0  # outside the ROI
-    # rotated by 90 deg (clockwise): the tensor's left half is the ROI's upper half in the image
-    img = cp.roi_prob_to_image(prob, Roi(20.0, 30.0, 16.0, math.pi / 2), (64, 64))
-    assert img[25, 20] == pytest.approx(1.0) and img[35, 20] == pytest.approx(0.0)
-
-
 def test_mask_selection_and_verdicts():
     prob = np.zeros((100, 100), np.float32)
     prob[20:80, 40:60] = 0.9  # the person

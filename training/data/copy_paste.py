@@ -53,6 +53,7 @@ import numpy as np
 
 from blazepose_sdk.errors import BlazePoseError
 from blazepose_sdk.roi import Roi, image_to_tensor_matrix, roi_from_keypoints
+from blazepose_sdk.segmentation import mask_probability, roi_mask_to_image
 from blazepose_sdk.topology import FLIP_INDEX
 from training.data.augment import ENGINE_TO_SDK_PX, AugmentOptions, colour_jitter, transform_points
 from training.data.sample import NUM_LANDMARKS, Sample, ShardedWriter, alignment_points, encode_jpeg
@@ -210,17 +211,6 @@ def composite(background: np.ndarray, foreground: np.ndarray, alpha: np.ndarray)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def roi_prob_to_image(prob_roi: np.ndarray, roi: Roi, image_size: tuple[int, int]) -> np.ndarray:
-    """Warp an (N, N) map over ``roi`` (the landmark model's tensor frame) back to a
-    (height, width) image map: the inverse of the ROI crop (``image_to_tensor_matrix``, SDK index
-    coordinates); zero outside the ROI."""
-    n = int(prob_roi.shape[0])
-    m = image_to_tensor_matrix(roi, n)
-    w, h = image_size
-    return cv2.warpAffine(np.asarray(prob_roi, np.float32), m, (int(w), int(h)),
-                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-
-
 def known_landmarks(s: Sample) -> np.ndarray:
     """(33,) bool: the landmarks the sample's own alignment points were made from (all 33 for
     teacher and synthetic samples, whose every landmark has a position; else the labelled ones)."""
@@ -324,16 +314,12 @@ class LandmarkSegmenter:
         self.value_range = tuple(mf.value_range) if mf.value_range else LANDMARK_VALUE_RANGE
 
     def __call__(self, image_rgb: np.ndarray, roi: Roi) -> np.ndarray:
-        from blazepose_sdk.anchors import sigmoid
         from blazepose_sdk.image import crop_roi
 
         tensor = crop_roi(image_rgb, roi, self.input_size, self.value_range, border="replicate")
         logits = self.model.run(tensor)[self.seg_output]
-        n = logits.shape[1]
-        prob = sigmoid(logits.reshape(n, n))
-        if n != self.input_size:  # the mask covers the same ROI at another resolution
-            prob = cv2.resize(prob, (self.input_size, self.input_size), interpolation=cv2.INTER_LINEAR)
-        return roi_prob_to_image(prob, roi, (image_rgb.shape[1], image_rgb.shape[0]))
+        # the mask covers the ROI at its own resolution (N x N), whatever the input size
+        return roi_mask_to_image(mask_probability(logits), roi, (image_rgb.shape[1], image_rgb.shape[0]))
 
     def describe(self) -> dict:
         return {"path": str(self.model_file.path), "sha256": self.model_file.sha256}
