@@ -1,4 +1,6 @@
-"""``blazepose bench latency|pipeline|accuracy|presence|soak|all|report|npu|merge``: see blazepose_sdk/bench/README.md."""
+"""``blazepose bench latency|pipeline|accuracy|presence|soak|ceiling|all|report|npu|merge``.
+
+See blazepose_sdk/bench/README.md."""
 
 from __future__ import annotations
 
@@ -10,11 +12,11 @@ from pathlib import Path
 
 from blazepose_sdk.tracker import DEFAULT_MODEL
 
-from . import merge, npu
+from . import ceiling, merge, npu
 from .common import Reporter, default_data_dir, new_payload, write_json
 from .machine import describe_machine
 from .report import build_report, print_tables, suite_tables
-from .rows import resolve_rows
+from .rows import peer_rows, resolve_rows
 
 DEFAULT_OUT = "out/benchmarks"
 
@@ -163,6 +165,21 @@ def _soak_args(p: argparse.ArgumentParser) -> None:
                    help="frames per segment; segments alternate tracking on / off (default 1000; quick 200)")
 
 
+def _peers_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--peers", action="store_true",
+                   help="also the peer rows: MoveNet Lightning / Thunder, float32 and INT8, converted into the cache "
+                   "by `python -m convert.movenet`; a peer that cannot run is listed as skipped with the reason")
+
+
+def _ceiling_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default=DEFAULT_OUT, help="folder with latency.json; ceiling.json and report.md go there")
+    p.add_argument("--quick", action="store_true", help="smaller matmul, fewer runs")
+    p.add_argument("--threads", type=_thread_list, default=None,
+                   help="thread counts (default: those of latency.json, else 1,2)")
+    p.add_argument("--matmul-n", type=_positive_int, default=None, help="matmul size n (default 2048; quick 1024)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blazepose bench",
@@ -172,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("latency", help="per-.tflite latency at 1/2/4 threads, size, params, FLOPs, peak RSS")
     _common(p)
     _latency_args(p)
+    _peers_arg(p)
     p = sub.add_parser("pipeline", help="PoseTracker frames/s on videos, split by stage; detector re-run rate")
     _common(p)
     _tracker_threads(p)
@@ -180,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     _tracker_threads(p)
     _accuracy_args(p)
+    _peers_arg(p)
     p = sub.add_parser("presence", help="pose presence on people vs person-free crops: AUROC, error rates")
     _common(p)
     _tracker_threads(p)
@@ -194,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     _tracker_threads(p)
     _pipeline_args(p)
     _accuracy_args(p)
+    _ceiling_args(sub.add_parser("ceiling", help="each model's achieved GFLOP/s (latency.json) vs numpy matmul and "
+                                 "XNNPACK convolutions on this CPU"))
     p = sub.add_parser("report", help="rebuild report.md and plots from the JSON files in --out")
     p.add_argument("--out", default=DEFAULT_OUT)
     npu.add_arguments(sub.add_parser("npu", help="Arm Ethos-U NPU estimates of every INT8 model (vela; not measured)"))
@@ -214,6 +235,11 @@ def _run_latency(args, rows, reporter) -> list[dict]:
         rss=not args.no_rss,
         teachers=tuple(args.teacher),
     )
+    if args.peers:
+        peers, notes = peer_rows()
+        for n in notes:
+            reporter.note(n)
+        rows = rows + peers
     return settings, run_latency(rows, settings, reporter)
 
 
@@ -256,6 +282,7 @@ def _run_accuracy(args, rows, reporter, payload) -> list[dict]:
         max_images=args.max_images,
         min_presence=args.min_presence,
         roi=args.roi,
+        peers=args.peers,
     )
     out_rows, truth = run_accuracy(
         rows, settings, args.data_dir or default_data_dir(), Path(args.out), args.quick, reporter
@@ -334,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.suite == "report":
         print(f"report: {build_report(args.out)}")
         return 0
+    if args.suite == "ceiling":
+        return ceiling.main(args)
     if args.suite in ("npu", "merge"):
         return {"npu": npu.main, "merge": merge.main}[args.suite](args)
     if args.suite == "soak":
@@ -349,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     suites = ("latency", "pipeline", "accuracy", "presence") if args.suite == "all" else (args.suite,)
     for suite in suites:
         run_suite(suite, args, rows, notes)
+    if args.suite == "all":
+        ceiling.run_suite(args)
     path = build_report(args.out)
     print(f"report: {path}")
     return 0

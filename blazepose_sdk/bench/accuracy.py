@@ -22,6 +22,13 @@ wrong. PCK uses the torso size (left shoulder to right hip) of the ground truth;
 head sizes (only label files carry them); OKS AP/AR come from pycocotools on the COCO-17
 keypoints; MPJPE / PA-MPJPE compare world landmarks (hip-centred, millimetres) where the ground
 truth has them.
+
+Peers (``--peers``): the converted MoveNet models in the cache
+(:mod:`blazepose_sdk.bench.peers.movenet`) take turns with the pipelines on the same images,
+each with MoveNet's own cropping on a still image (the padded whole image, then crops from the
+previous pass); they predict the COCO-17 joints only, so they are scored on those (PCK@0.2 COCO-17,
+OKS AP) and their BlazePose-33 columns stay empty. A model that is not converted is listed as
+skipped with the command that converts it.
 """
 
 from __future__ import annotations
@@ -34,10 +41,11 @@ import numpy as np
 
 from blazepose_sdk.errors import BlazePoseError, ModelNotFoundError, VideoError
 from blazepose_sdk.roi import Roi, roi_from_keypoints
-from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES
+from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, LANDMARK_NAMES
 from blazepose_sdk.tracker import PoseTracker
 
 from .common import Reporter
+from .peers.movenet import KEYPOINT_SCORE_THRESHOLD, REFINE_PASSES, MoveNet, available_models, row_name
 from .datasets import (
     LabelledSet,
     PersonLabel,
@@ -88,6 +96,42 @@ class AccuracySettings:
     max_images: int | None = None
     min_presence: float | None = None  # TrackerOptions.min_tracking_confidence of the scored rows
     roi: str = "detector"  # "detector": each row's own detector; "labels": each person's labelled ROI
+    peers: bool = False  # also score the converted MoveNet models (COCO-17)
+
+
+@dataclass(frozen=True)
+class KeypointPrediction:
+    """A peer model's one-person COCO-17 prediction: (17, 2) image pixels and (17,) scores.
+    Single-pose models always return a pose; it counts as found when a keypoint reaches
+    MoveNet's recommended score (:data:`KEYPOINT_SCORE_THRESHOLD`)."""
+
+    xy_px: np.ndarray
+    scores: np.ndarray
+
+    @property
+    def found(self) -> bool:
+        return bool((np.asarray(self.scores) >= KEYPOINT_SCORE_THRESHOLD).any())
+
+    def to_coco(self, image_id: int, category_id: int = 1) -> list[dict]:
+        """COCO keypoint results entry (pycocotools ``loadRes`` format); score: mean keypoint score."""
+        xy = np.asarray(self.xy_px, dtype=np.float64)
+        flat = np.column_stack([xy, np.ones(len(xy))]).reshape(-1)
+        x0, y0 = xy.min(axis=0)
+        x1, y1 = xy.max(axis=0)
+        return [{"image_id": int(image_id), "category_id": int(category_id),
+                 "keypoints": [round(float(v), 2) for v in flat], "score": float(np.mean(self.scores)),
+                 "bbox": [round(float(v), 2) for v in (x0, y0, x1 - x0, y1 - y0)]}]
+
+
+def _coco17_xy(result) -> np.ndarray:
+    """(17, 2) COCO-17 image pixels of a PoseResult or a KeypointPrediction."""
+    if isinstance(result, KeypointPrediction):
+        return np.asarray(result.xy_px, dtype=np.float64)
+    return np.asarray(result.pose.array_px[BLAZEPOSE_TO_COCO17, :2], dtype=np.float64)
+
+
+def _has_pose(result) -> bool:
+    return result is not None and (isinstance(result, KeypointPrediction) or result.pose is not None)
 
 
 # Hip and shoulder indices of each ground-truth keypoint layout (for ROIs derived from keypoints).
@@ -171,6 +215,7 @@ def score(labelled: LabelledSet, predictions: list, pycocotools_ok: bool) -> dic
     best), or with ``--roi labels`` a list of one PoseResult per person of that image.
     """
     k = len(labelled.keypoint_names)
+    coco17_only = any(isinstance(p, KeypointPrediction) for p in predictions)
     pred_xy, gt_xy, visible, groups, heads = [], [], [], [], []
     pred_world, gt_world = [], []
     oks_values = []
@@ -178,9 +223,8 @@ def score(labelled: LabelledSet, predictions: list, pycocotools_ok: bool) -> dic
     for item, result in zip(labelled.items, predictions):
         if isinstance(result, list):  # --roi labels: one result per person, in order
             assigned = {j: r for j, r in enumerate(result) if r is not None and r.pose is not None}
-        elif result is not None and result.pose is not None:
-            pred_coco = np.asarray(result.pose.array_px[BLAZEPOSE_TO_COCO17, :2], dtype=np.float64)
-            assigned = {_match(pred_coco, item.persons, labelled.keypoints): result}
+        elif _has_pose(result):
+            assigned = {_match(_coco17_xy(result), item.persons, labelled.keypoints): result}
         else:
             assigned = {}
         for r in assigned.values():
@@ -191,9 +235,14 @@ def score(labelled: LabelledSet, predictions: list, pycocotools_ok: bool) -> dic
             groups.append(item.group)
             heads.append(np.nan if person.head_size_px is None else person.head_size_px)
             if j in assigned:
-                pose = assigned[j].pose
-                full = np.asarray(pose.array_px[:, :2], dtype=np.float64)
-                pred_coco = full[BLAZEPOSE_TO_COCO17]
+                pred_coco = _coco17_xy(assigned[j])
+                if coco17_only:  # a COCO-17 peer: the other BlazePose landmarks are not predicted
+                    full = np.full((len(LANDMARK_NAMES), 2), np.nan)
+                    full[BLAZEPOSE_TO_COCO17] = pred_coco
+                    pose = None
+                else:
+                    pose = assigned[j].pose
+                    full = np.asarray(pose.array_px[:, :2], dtype=np.float64)
                 pred = full if labelled.keypoints == "blazepose33" else pred_coco
                 pred_xy.append(pred)
                 xy, vis = coco17_of(person, labelled.keypoints)
@@ -201,7 +250,7 @@ def score(labelled: LabelledSet, predictions: list, pycocotools_ok: bool) -> dic
                 oks_values.append(
                     oks(pred_coco[None], xy[None], vis[None], np.array([person.area_px or max(w * h, 1.0)]))[0]
                 )
-                if person.world_m is not None and labelled.keypoints == "blazepose33":
+                if pose is not None and person.world_m is not None and labelled.keypoints == "blazepose33":
                     pred_world.append(np.asarray(pose.world_m, dtype=np.float64))
                     gt_world.append(person.world_m)
             else:
@@ -230,11 +279,20 @@ def score(labelled: LabelledSet, predictions: list, pycocotools_ok: bool) -> dic
     out["head_persons"] = int(has_head.sum())
     per_kp = pck_per_keypoint(pred_xy, gt_xy, visible, PCK_THRESHOLD, "torso", torso)
     out["per_keypoint_pck"] = dict(zip(labelled.keypoint_names, per_kp.tolist()))
+    if coco17_only and labelled.keypoints == "blazepose33":
+        out[f"pck@{PCK_THRESHOLD}"] = None  # not comparable: only the COCO-17 subset is predicted
+        coco = {labelled.keypoint_names[i] for i in BLAZEPOSE_TO_COCO17}
+        out["per_keypoint_pck"] = {n: (v if n in coco else None) for n, v in out["per_keypoint_pck"].items()}
+        out[f"pckh@{PCKH_THRESHOLD}"] = None
     out["per_group_pck"] = {}
     groups_arr = np.asarray(groups)
     for g in dict.fromkeys(groups):
         m = groups_arr == g
-        out["per_group_pck"][g] = pck(pred_xy[m], gt_xy[m], visible[m], PCK_THRESHOLD, "torso", torso)
+        if coco17_only and labelled.keypoints == "blazepose33":  # the COCO-17 joints, BlazePose torso sizes
+            out["per_group_pck"][g] = pck(pred_xy[m][:, sel], gt_xy[m][:, sel], visible[m][:, sel], PCK_THRESHOLD,
+                                          sizes[m])
+        else:
+            out["per_group_pck"][g] = pck(pred_xy[m], gt_xy[m], visible[m], PCK_THRESHOLD, "torso", torso)
     out["mean_oks"] = float(np.nanmean(oks_values)) if np.isfinite(oks_values).any() else None
     if pycocotools_ok:
         out["oks"] = coco_keypoint_eval(to_coco_gt(labelled), coco_results, COCO17_OKS_SIGMAS)
@@ -248,6 +306,27 @@ def score(labelled: LabelledSet, predictions: list, pycocotools_ok: bool) -> dic
     else:
         out["mpjpe_mm"] = out["pa_mpjpe_mm"] = None
     return out
+
+
+def load_peers(settings: AccuracySettings, reporter: Reporter) -> list[MoveNet]:
+    """The converted MoveNet models when ``settings.peers``; a note for each one that cannot run."""
+    if not settings.peers:
+        return []
+    found, missing = available_models()
+    for note in missing:
+        reporter.note(f"accuracy: {note}")
+    if settings.roi != "detector":
+        for variant, precision, _ in found:
+            reporter.note(f"accuracy: {row_name(variant, precision)} skipped: --roi labels gives landmark models a "
+                          "labelled ROI; MoveNet crops with its own rule only")
+        return []
+    peers = []
+    for variant, precision, _ in found:
+        try:
+            peers.append(MoveNet(variant, precision, num_threads=settings.threads))
+        except BlazePoseError as exc:
+            reporter.note(f"accuracy: {row_name(variant, precision)} skipped: {exc}")
+    return peers
 
 
 def run_accuracy(
@@ -278,8 +357,10 @@ def run_accuracy(
             names.append(row)
         except BlazePoseError as exc:
             reporter.note(f"{row.name} skipped in accuracy: {exc}")
-    predictions: list[list] = [[] for _ in trackers]
-    times: list[list[float]] = [[] for _ in trackers]
+    peers = load_peers(settings, reporter)
+    runners = len(trackers) + len(peers)
+    predictions: list[list] = [[] for _ in range(runners)]
+    times: list[list[float]] = [[] for _ in range(runners)]
     try:
         for index, item in enumerate(reporter.progress(labelled.items, desc="accuracy")):
             try:
@@ -288,28 +369,30 @@ def run_accuracy(
                 reporter.note(f"{item.key}: {exc}; counted as missed")
                 image = None
             rois = None if settings.roi == "detector" else [labelled_roi(p, labelled.keypoints) for p in item.persons]
-            for k in range(len(trackers)):
-                i = (index + k) % len(trackers)
+            for k in range(runners):
+                i = (index + k) % runners
                 if image is None:
                     predictions[i].append(None)
                     continue
                 t0 = time.perf_counter()
-                if rois is None:
+                if i >= len(trackers):
+                    keypoints = peers[i - len(trackers)].process(image)
+                    predictions[i].append(KeypointPrediction(keypoints[:, :2], keypoints[:, 2]))
+                elif rois is None:
                     predictions[i].append(trackers[i].process(image))
                 else:
                     predictions[i].append([None if roi is None else trackers[i].process_roi(image, roi)
                                            for roi in rois])
                 times[i].append(time.perf_counter() - t0)
     finally:
-        for t in trackers:
+        for t in [*trackers, *peers]:
             t.close()
     num_persons = sum(len(i.persons) for i in labelled.items)
     # --roi labels runs the landmark model once per person, so poses found count persons
     attempts = len(labelled.items) if settings.roi == "detector" else max(1, num_persons)
     out_rows = []
     for row, preds, t in zip(names, predictions, times):
-        found = sum(r is not None and r.pose is not None
-                    for p in preds for r in (p if isinstance(p, list) else [p]))
+        found = sum(_has_pose(r) for p in preds for r in (p if isinstance(p, list) else [p]))
         out_rows.append(
             {
                 "name": row.name,
@@ -323,6 +406,21 @@ def run_accuracy(
                 "ms_per_image": timing_stats(t),
             }
         )
+    for peer, preds, t in zip(peers, predictions[len(trackers):], times[len(trackers):]):
+        found = sum(p is not None and p.found for p in preds)
+        out_rows.append({
+            "name": peer.name,
+            "reference": False,
+            "peer": "movenet",
+            "landmark": str(peer.path),
+            "images": len(labelled.items),
+            "roi": settings.roi,
+            "passes_per_image": 1 + REFINE_PASSES,
+            "poses_found": found,
+            "pose_found_rate": found / max(1, len(labelled.items)),
+            **score(labelled, preds, pycocotools_ok),
+            "ms_per_image": timing_stats(t),
+        })
     truth = {
         "kind": labelled.ground_truth,
         "name": labelled.name,

@@ -15,7 +15,7 @@ from pathlib import Path
 from .common import read_json
 from .metrics import PCK_THRESHOLD, PCKH_THRESHOLD
 
-SUITES = ("latency", "pipeline", "accuracy", "presence", "soak", "npu")
+SUITES = ("latency", "pipeline", "accuracy", "presence", "soak", "npu", "ceiling")
 PLOT_FILES = {
     "scatter": "latency_vs_accuracy.png",
     "pck": "pck_per_keypoint.png",
@@ -429,7 +429,14 @@ def suite_tables(payload: dict) -> list[Table]:
         "presence": presence_tables,
         "soak": soak_tables,
         "npu": npu_tables,
+        "ceiling": _ceiling_tables,
     }[payload["suite"]](payload)
+
+
+def _ceiling_tables(payload: dict) -> list[Table]:
+    from .ceiling import ceiling_tables
+
+    return ceiling_tables(payload)
 
 
 def machine_table(machine: dict) -> Table:
@@ -624,7 +631,8 @@ def build_report(out_dir: str | Path) -> Path:
         ]
     titles = {"latency": "Model latency", "pipeline": "Pipeline throughput", "accuracy": "Accuracy",
               "presence": "Pose presence", "soak": "Soak (memory over a long run)",
-              "npu": "Ethos-U NPU estimates (vela: Arm's estimate, not a measurement)"}
+              "npu": "Ethos-U NPU estimates (vela: Arm's estimate, not a measurement)",
+              "ceiling": "Ceiling: achieved GFLOP/s vs what this CPU can do"}
     for suite, payload in payloads.items():
         parts += [f"## {titles[suite]}", ""]
         tables = suite_tables(payload)
@@ -633,6 +641,11 @@ def build_report(out_dir: str | Path) -> Path:
         parts += [t.markdown() for t in tables]
         if payload.get("notes"):
             parts += ["Notes:", ""] + [f"- {n}" for n in payload["notes"]] + [""]
+    from .peers.summary import peer_tables
+
+    peers = peer_tables(payloads)
+    if peers:
+        parts += ["## Peers", ""] + [t.markdown() for t in peers]
     if plots:
         parts += ["## Plots", ""] + [f"![{p}]({p})\n" for p in plots]
     if notes:

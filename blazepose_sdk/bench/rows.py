@@ -15,6 +15,11 @@ The three official BlazePose pipelines are always added first when they are in t
 when they are not, a note says so and the run goes on with the rows given. The pipelines that ship
 inside the SDK (``blazepose-lite``, ``ours-lite``) follow them, except one that runs the same files
 as a row already there (``blazepose-lite`` is ``reference-lite``).
+
+Peer rows (``--peers``, :func:`peer_rows`): the MoveNet files converted into the cache by
+``python -m convert.movenet``, as bare-file rows of the latency suite; the accuracy suite runs
+them with their own cropping (:mod:`blazepose_sdk.bench.accuracy`). A model not converted is a
+note that says so and how to convert it.
 """
 
 from __future__ import annotations
@@ -140,3 +145,20 @@ def reference_detector() -> tuple[Path, str | None] | None:
     except ModelNotFoundError:
         return None
     return pipeline.detector.path, pipeline.detector.sha256
+
+
+def peer_rows() -> tuple[list[ModelRow], list[str]]:
+    """The converted MoveNet models as file rows (hash-checked against the cache manifest), and
+    one note per model that is not there (with the command that converts it)."""
+    from .peers.movenet import MoveNetNotFoundError, PRECISIONS, VARIANTS, cached_model, row_name
+
+    rows, notes = [], []
+    for variant in VARIANTS:
+        for precision in PRECISIONS:
+            try:
+                path, sha = cached_model(variant, precision)
+            except MoveNetNotFoundError as exc:
+                notes.append(f"{row_name(variant, precision)} skipped: {exc}")
+                continue
+            rows.append(ModelRow(row_name(variant, precision), path, sha256=sha))
+    return rows, notes
