@@ -250,3 +250,23 @@ def make_pan_clip(shared_dir: PathLike = DEFAULT_SHARED_DIR, num_frames: int = 6
         m = pan_clip_matrix(pan_clip_params(t, num_frames))
         frames.append(warp_affine_bilinear(src, m, PAN_CLIP_SIZE))
     return frames
+
+
+def rle_encode(binary: np.ndarray) -> List[int]:
+    """Run lengths of a boolean mask flattened row by row, alternating False / True runs and
+    starting with a (possibly empty) False run: the compact form the mask fixtures store."""
+    flat = np.asarray(binary, dtype=bool).reshape(-1)
+    if flat.size == 0:
+        return []
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    runs = np.diff(np.concatenate([[0], change, [flat.size]])).tolist()
+    return ([0] + runs) if flat[0] else runs
+
+
+def rle_decode(runs, height: int, width: int) -> np.ndarray:
+    """The (height, width) boolean mask of :func:`rle_encode`'s run lengths."""
+    values = np.arange(len(runs)) % 2 == 1
+    flat = np.repeat(values, np.asarray(runs, dtype=np.int64))
+    if flat.size != height * width:
+        raise ValueError(f"run lengths cover {flat.size} pixels, expected {height * width}")
+    return flat.reshape(height, width)

@@ -227,6 +227,48 @@ def spec_name(spec) -> str:
     return "_".join(parts).replace("-", "m")
 
 
+MASK_THRESHOLD = 0.5  # binarisation of the probability masks for IoU (blazepose_sdk.segmentation)
+
+
+def write_masks(shared: Path, out_dir: Path, common: dict) -> int:
+    """The still images through Pose(enable_segmentation=True): each mask binarised at 0.5 and
+    stored as run lengths (tests/parity_images.rle_encode); null where no pose was found."""
+    images = []
+    for spec in IMAGE_SPECS:
+        rgb = parity_images.derive_image(spec, shared)
+        with mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, smooth_landmarks=False,
+                                    enable_segmentation=True, smooth_segmentation=False,
+                                    min_detection_confidence=MIN_DETECTION_CONFIDENCE) as pose:
+            res = pose.process(rgb)
+        mask = None if res.segmentation_mask is None else np.asarray(res.segmentation_mask) >= MASK_THRESHOLD
+        images.append({
+            "spec": spec,
+            "width": int(rgb.shape[1]),
+            "height": int(rgb.shape[0]),
+            "image_sha256": parity_images.image_sha256(rgb),
+            "mask_rle": None if mask is None else parity_images.rle_encode(mask),
+            "mask_fraction": None if mask is None else r(mask.mean(), 5),
+        })
+        print(f"{spec_name(spec):55s} mask={'none' if mask is None else f'{mask.mean():.3f} of the image'}")
+    doc = dict(common)
+    doc["settings"] = {
+        "api": "mediapipe.solutions.pose.Pose",
+        "static_image_mode": True,
+        "model_complexity": 1,
+        "enable_segmentation": True,
+        "smooth_segmentation": False,
+        "min_detection_confidence": MIN_DETECTION_CONFIDENCE,
+        "mask_threshold": MASK_THRESHOLD,
+    }
+    doc["format"] = {"mask_rle": "run lengths of the binarised mask flattened row by row, alternating "
+                                 "background / person runs, starting with background (tests/parity_images.rle_decode)"}
+    doc["images"] = images
+    path = out_dir / "mediapipe_legacy_masks.json"
+    path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+    print(f"wrote {path} ({path.stat().st_size} bytes)")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared-dir", default=str(REPO_ROOT.parent / "shared" / "data"),
@@ -234,6 +276,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out-dir", default=str(REPO_ROOT / "tests" / "data" / "parity"))
     ap.add_argument("--vis-dir", default=None, help="also write PNGs with the landmarks drawn")
     ap.add_argument("--no-clip", action="store_true", help="skip the video-mode clip fixture")
+    ap.add_argument("--masks", action="store_true",
+                    help="only write mediapipe_legacy_masks.json: the still images' segmentation masks")
     args = ap.parse_args(argv)
 
     shared = Path(args.shared_dir)
@@ -269,6 +313,9 @@ def main(argv=None) -> int:
         "presence": "Pose.process() clears the presence field (reads 0); these values come "
                     "from the same graph run via SolutionBase without clearing it",
     }
+
+    if args.masks:
+        return write_masks(shared, out_dir, common)
 
     # ---------------- still images ----------------
     images = []
