@@ -128,7 +128,7 @@ def _representative():
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
     """The same tiny Keras model converted with a free batch axis and through to_tflite (batch 1)."""
-    import tensorflow as tf
+    tf = pytest.importorskip("tensorflow")
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from training.models.export import to_tflite

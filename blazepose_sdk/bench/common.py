@@ -50,12 +50,18 @@ class Reporter:
         )
 
 
+def _bench_args(argv: list[str]) -> list[str]:
+    """The suite's own arguments, whether run as `blazepose bench ...` or `python -m blazepose_sdk.bench ...`."""
+    args = list(argv[1:])
+    return args[1:] if args[:1] == ["bench"] else args
+
+
 def new_payload(suite: str, settings: dict, quick: bool, command: list[str] | None = None) -> dict:
     """The common head of every ``<suite>.json``."""
     return {
         "suite": suite,
         "schema_version": SCHEMA_VERSION,
-        "command": "blazepose bench " + " ".join(command if command is not None else sys.argv[1:]),
+        "command": "blazepose bench " + " ".join(command if command is not None else _bench_args(sys.argv)),
         "quick": bool(quick),
         "machine": describe_machine(),
         "settings": settings,
