@@ -138,7 +138,7 @@ class _ScriptedModel:
     """Stands in for a MoveNet file: returns scripted keypoints and records the regions."""
 
     def __init__(self, outputs):
-        self.outputs, self.regions = list(outputs), []
+        self.outputs, self.regions, self.name = list(outputs), [], "scripted"
 
     def run_crop(self, image, region):
         self.regions.append(region)
@@ -290,3 +290,12 @@ def test_summary_gives_ratios_to_reference_lite():
     assert peer["oks_ap"] is None and rows["reference-lite"]["ms_1t_ratio"] == pytest.approx(1.0)
     # no peer row in the folder: no table
     assert peer_summary_rows({"latency": {"rows": [lat("reference-lite", 10.0, 6.0, 1000)]}}) == []
+
+
+def test_track_video_counts_tracked_and_torso_frames():
+    model = _ScriptedModel([_person(), _person(), _person(score=0.1), _person()])
+    frames = [(float(i), np.zeros((480, 640, 3), np.uint8)) for i in range(4)]
+    out = mn.track_video(model, frames)
+    # frame 1 and frame 4 (after the lost torso) see the whole image
+    assert (out["frames"], out["tracked_frames"], out["torso_frames"]) == (4, 2, 3)
+    assert mn.track_video(_ScriptedModel([_person()] * 3), frames, max_frames=2)["frames"] == 2

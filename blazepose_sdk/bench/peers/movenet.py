@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -267,6 +268,27 @@ class MoveNetVideo:
         return self.keypoints
 
 
+def track_video(model: MoveNet, frames, max_frames: int | None = None) -> dict:
+    """Run :class:`MoveNetVideo` over ``(timestamp_ms, frame_rgb)`` pairs, end to end (the
+    decoding of ``frames`` included): frames, frames/s, frames whose crop came from the previous
+    frame (``tracked``; the others saw the whole image, MoveNet's re-detection), frames whose torso
+    is confident at the model card's threshold."""
+    video = MoveNetVideo(model)
+    n = tracked = torso = 0
+    t0 = time.perf_counter()
+    for _, frame in frames:
+        h, w = frame.shape[:2]
+        keypoints = video.process(frame)
+        n += 1
+        tracked += video.region != initial_crop_region(w, h)
+        torso += torso_visible(keypoints, KEYPOINT_SCORE_THRESHOLD)
+        if max_frames is not None and n >= max_frames:
+            break
+    seconds = time.perf_counter() - t0
+    return {"model": model.name, "frames": n, "seconds": round(seconds, 3), "fps": n / seconds if seconds else None,
+            "tracked_frames": tracked, "torso_frames": torso}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m blazepose_sdk.bench.peers.movenet",
                                      description=__doc__.splitlines()[0])
@@ -275,6 +297,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("image")
     p.add_argument("--variant", choices=tuple(VARIANTS), default="thunder")
     p.add_argument("--precision", choices=PRECISIONS, default="float32")
+    p = sub.add_parser("video", help="MoveNet's crop-from-the-previous-frame tracking over a video: frames/s, "
+                       "tracked frames, frames with a confident torso (one JSON line)")
+    p.add_argument("video")
+    p.add_argument("--variant", choices=tuple(VARIANTS), default="thunder")
+    p.add_argument("--precision", choices=PRECISIONS, default="float32")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--max-frames", type=int, default=None)
     sub.add_parser("list", help="the converted models in the cache, and how to convert the others")
     args = parser.parse_args(argv)
     try:
@@ -285,8 +314,12 @@ def main(argv: list[str] | None = None) -> int:
             for note in missing:
                 print(note)
             return 0
-        from blazepose_sdk.video import read_image
+        from blazepose_sdk.video import read_image, video_frames
 
+        if args.command == "video":
+            with MoveNet(args.variant, args.precision, num_threads=args.threads) as model:
+                print(json.dumps(track_video(model, video_frames(args.video), args.max_frames)))
+            return 0
         with MoveNet(args.variant, args.precision) as model:
             for row in model.process(read_image(args.image)):
                 print(" ".join(f"{v:.3f}" for v in row))
