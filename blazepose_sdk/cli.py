@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
 from .config import load_tracker_options
 from .drawing import draw_pose
@@ -37,11 +39,23 @@ def _options(args: argparse.Namespace, static: bool) -> TrackerOptions:
         "min_tracking_confidence": args.min_tracking_confidence,
     }
     changes = {key: value for key, value in given.items() if value is not None}
+    if getattr(args, "mask", None):
+        changes["enable_segmentation"] = True
     if static:
         changes["static_image_mode"] = True
     if args.no_smooth:
         changes["smooth_landmarks"] = False
     return dataclasses.replace(base, **changes)
+
+
+def _mask_image(result) -> np.ndarray:
+    """The --mask output for one frame: the person's probability as a grey RGB uint8 image
+    (white = person), black where nobody was found."""
+    w, h = result.image_size
+    if result.pose is None or result.pose.mask is None:
+        return np.zeros((h, w, 3), np.uint8)
+    grey = np.clip(np.rint(result.pose.mask * 255.0), 0, 255).astype(np.uint8)
+    return np.repeat(grey[:, :, None], 3, axis=2)
 
 
 def _caption(result, tracker: PoseTracker, fps: float | None) -> str:
@@ -108,14 +122,18 @@ def check_run_args(args: argparse.Namespace, source: str | int) -> str:
     for flag, value in (("--json", args.json), ("--coco", args.coco)):
         if value:
             _check_writable_file(flag, value)
-    if args.out:
+    for flag, value in (("--out", args.out), ("--mask", args.mask)):
+        if not value:
+            continue
         if kind == "folder":
-            if Path(args.out).exists() and not Path(args.out).is_dir():
-                raise OptionError(f"--out {args.out}: a folder input needs an output folder")
-            if not Path(args.out).parent.is_dir():
-                raise OptionError(f"--out {args.out}: folder {Path(args.out).parent} does not exist")
+            if Path(value).exists() and not Path(value).is_dir():
+                raise OptionError(f"{flag} {value}: a folder input needs an output folder")
+            if not Path(value).parent.is_dir():
+                raise OptionError(f"{flag} {value}: folder {Path(value).parent} does not exist")
         else:
-            _check_writable_file("--out", args.out, tuple(sorted(IMAGE_SUFFIXES)) if kind == "image" else VIDEO_OUT_SUFFIXES)
+            _check_writable_file(flag, value, tuple(sorted(IMAGE_SUFFIXES)) if kind == "image" else VIDEO_OUT_SUFFIXES)
+    if args.out and args.mask and Path(args.out).resolve() == Path(args.mask).resolve():
+        raise OptionError(f"--out and --mask name the same path: {args.out}")
     return kind
 
 
@@ -161,6 +179,9 @@ def _run_images(source: str, args: argparse.Namespace, json_file, coco: list[dic
     out_dir = Path(args.out) if args.out and folder else None
     if out_dir is not None:
         out_dir.mkdir(exist_ok=True)
+    mask_dir = Path(args.mask) if args.mask and folder else None
+    if mask_dir is not None:
+        mask_dir.mkdir(exist_ok=True)
     poses = 0
     start = time.perf_counter()
     with PoseTracker(_options(args, static=True)) as tracker:
@@ -185,6 +206,8 @@ def _run_images(source: str, args: argparse.Namespace, json_file, coco: list[dic
             if args.out:
                 target = out_dir / file.name if out_dir else Path(args.out)
                 write_image(target, draw_pose(frame, result))
+            if args.mask:
+                write_image(mask_dir / f"{file.stem}.png" if mask_dir else Path(args.mask), _mask_image(result))
         elapsed = time.perf_counter() - start
         return {"images": len(files), "with_pose": poses, "failed": len(failed), "seconds": round(elapsed, 3),
                 "detector_runs": tracker.detector_runs}
@@ -197,6 +220,7 @@ def _run_video(source: str | int, args: argparse.Namespace, json_file, coco: lis
     with VideoReader(source) as reader, PoseTracker(_options(args, static=args.static)) as tracker:
         reader.stage_times = tracker.stage_times = times
         writer = VideoWriter(args.out, reader.fps) if args.out else None
+        mask_writer = VideoWriter(args.mask, reader.fps) if args.mask else None
         total = reader.frame_count if args.max_frames is None else min(reader.frame_count or args.max_frames, args.max_frames)
         if not args.no_progress:
             from tqdm import tqdm
@@ -223,6 +247,8 @@ def _run_video(source: str | int, args: argparse.Namespace, json_file, coco: lis
                     if times is not None:
                         times.add("draw", t2 - t1)
                         t0 += t2 - t1
+                if mask_writer:
+                    mask_writer.write(_mask_image(result))
                 if times is not None:
                     times.add("write", time.perf_counter() - t0)
                 if progress is not None:
@@ -230,6 +256,8 @@ def _run_video(source: str | int, args: argparse.Namespace, json_file, coco: lis
         finally:
             if writer:
                 writer.close()
+            if mask_writer:
+                mask_writer.close()
             if progress is not None:
                 progress.close()
         elapsed = time.perf_counter() - start
@@ -274,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--options", metavar="FILE.json",
                      help="tracker options as a JSON object of TrackerOptions fields; flags given here override it")
     run.add_argument("--out", help="annotated output: an image, an .mp4/.avi, or a folder for image folders")
+    run.add_argument("--mask", metavar="OUT",
+                     help="write the person's segmentation mask (white = person): an image for an image input, "
+                          "a folder of PNGs for a folder, an .mp4/.avi for a video or webcam")
     run.add_argument("--json", help="write one JSON line per frame to this file")
     run.add_argument("--coco", help="write COCO keypoint results (17 keypoints) to this JSON file")
     run.add_argument("--static", action="store_true", help="detect on every frame (no tracking, no smoothing)")

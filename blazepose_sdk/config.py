@@ -37,6 +37,8 @@ _TRACKER_KINDS = {
     "smooth_landmarks": "bool",
     "refine_with_heatmap": "bool",
     "redetect_on_loss": "bool",
+    "enable_segmentation": "bool",
+    "smooth_segmentation": "bool",
 }
 # Optional (None allowed) fields of TrackerOptions.
 _NULLABLE = {"detector_model", "landmark_model", "num_threads", "delegate"}

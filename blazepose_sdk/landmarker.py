@@ -23,6 +23,7 @@ from .manifest import LANDMARK_ROLES, role_indices
 from .manifest import output_roles as shape_roles
 from .roi import Roi, project_landmarks, rotate_world_landmarks
 from .runtime import TFLiteModel
+from .segmentation import mask_probability
 from .topology import AUX_BODY_CIRCLE, AUX_HIP_CENTER, NUM_LANDMARKS
 
 # ImageToTensorCalculator output_tensor_float_range in pose_landmark_by_roi_cpu.pbtxt.
@@ -125,6 +126,8 @@ class LandmarkerOutput:
             from which the next frame's ROI is derived.
         world_m: (33, 3) world landmarks in metres, hip-centred, rotated back to the image's
             up direction.
+        mask_roi: (N, N) float32 person probability over the ROI in the model's tensor frame
+            (sigmoid of the segmentation output), when the landmarker was asked for it; else None.
     """
 
     roi: Roi
@@ -132,6 +135,7 @@ class LandmarkerOutput:
     landmarks_px: np.ndarray
     aux_px: np.ndarray
     world_m: np.ndarray
+    mask_roi: np.ndarray | None = None
 
 
 class PoseLandmarker:
@@ -147,10 +151,12 @@ class PoseLandmarker:
         output_roles: one role per model output ("landmarks", "presence", "heatmap", "world",
             "segmentation" or None), e.g. from a manifest; None: outputs are identified by shape
             (:func:`blazepose_sdk.manifest.output_roles`).
+        segmentation: also read the segmentation output (``LandmarkerOutput.mask_roi``); a model
+            without one is refused with ModelSignatureError.
     """
 
     def __init__(self, model, refine: bool = True, value_range: tuple[float, float] = LANDMARK_VALUE_RANGE,
-                 output_roles: Sequence[str | None] | None = None) -> None:
+                 output_roles: Sequence[str | None] | None = None, segmentation: bool = False) -> None:
         self.model = model
         spec = model.inputs[0] if len(model.inputs) == 1 else None
         if spec is None or len(spec.shape) != 4 or spec.shape[1] != spec.shape[2] or spec.shape[3] != 3:
@@ -159,10 +165,16 @@ class PoseLandmarker:
         self.value_range = (float(value_range[0]), float(value_range[1]))
         self._find_outputs(output_roles)
         self.refine = refine and self.heatmap_output is not None
-        # Outputs read after each run: not the segmentation mask, nor the heatmap without refinement.
-        # Only a TFLiteModel takes the `outputs` subset; other runners (ONNX, wrappers) give them all.
+        self.segmentation = bool(segmentation)
+        if self.segmentation and self.segmentation_output is None:
+            raise ModelSignatureError(f"landmark model {model.path.name} has no segmentation output "
+                                      f"(outputs {[s.shape for s in model.outputs]})")
+        # Outputs read after each run: not the segmentation mask unless asked for, nor the heatmap
+        # without refinement. Only a TFLiteModel takes the `outputs` subset; other runners (ONNX,
+        # wrappers) give them all.
         needed = tuple(i for i in (self.landmarks_output, self.presence_output,
-                                   self.heatmap_output if self.refine else None, self.world_output) if i is not None)
+                                   self.heatmap_output if self.refine else None, self.world_output,
+                                   self.segmentation_output if self.segmentation else None) if i is not None)
         self._run_options = {"outputs": needed} if isinstance(model, TFLiteModel) else {}
         # a blazepose_sdk.profiling.StageTimes to record the stages into, or None
         self.stage_times = None
@@ -183,6 +195,11 @@ class PoseLandmarker:
         self.presence_output = found.get("presence")
         self.heatmap_output = found.get("heatmap")
         self.world_output = found.get("world")
+        seg = found.get("segmentation")
+        seg_shape = shapes[seg] if seg is not None else None
+        # a square (1, N, N, 1) map over the ROI
+        self.segmentation_output = seg if seg_shape is not None and len(seg_shape) == 4 and \
+            seg_shape[1] == seg_shape[2] and seg_shape[3] == 1 else None
         sizes = [int(np.prod(s)) for s in shapes]
         lm, hm, wo = self.landmarks_output, self.heatmap_output, self.world_output
         rows = sizes[lm] // 5 if lm is not None and len(shapes[lm]) == 2 and sizes[lm] % 5 == 0 else None
@@ -229,4 +246,5 @@ class PoseLandmarker:
             landmarks_px=projected[:NUM_LANDMARKS],
             aux_px=projected[[AUX_HIP_CENTER, AUX_BODY_CIRCLE], :2],
             world_m=world,
+            mask_roi=mask_probability(outputs[self.segmentation_output]) if self.segmentation else None,
         )

@@ -74,6 +74,10 @@ class Pose:
         world_m: (33, 3) float array of world landmarks in metres.
         image_size: (width, height) of the frame in pixels; needed for the normalised view
             (:attr:`array_norm`, :attr:`normalized_landmarks`), None when unknown.
+        mask: (height, width) float32 in [0, 1], frame pixels: the probability that a pixel
+            belongs to this person (the landmark model's segmentation, projected from the ROI and,
+            on video, smoothed as MediaPipe does; :mod:`blazepose_sdk.segmentation`). Only with
+            ``TrackerOptions(enable_segmentation=True)``; None otherwise. Binarise at 0.5.
     """
 
     presence: float
@@ -81,6 +85,7 @@ class Pose:
     array_px: np.ndarray = field(repr=False)
     world_m: np.ndarray = field(repr=False)
     image_size: tuple[int, int] | None = None
+    mask: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def array_norm(self) -> np.ndarray:

@@ -26,6 +26,7 @@ from .profiling import StageTimes
 from .results import Pose, PoseResult
 from .roi import Roi, roi_from_alignment_points
 from .runtime import TFLiteModel
+from .segmentation import MaskSmoother, roi_mask_to_image
 from .smoothing import AuxiliarySmoother, PoseSmoother, SmoothingOptions
 
 # ThresholdingCalculator threshold in tensors_to_pose_landmarks_and_segmentation.pbtxt, which the
@@ -58,6 +59,10 @@ class TrackerOptions:
         refine_with_heatmap: refine x, y with the model's heatmap (MediaPipe does).
         redetect_on_loss: when the tracked ROI loses the person, run the detector on the same
             frame instead of waiting for the next one (MediaPipe waits).
+        enable_segmentation: also compute ``Pose.mask``, the person's probability mask in frame
+            pixels (MediaPipe's option of the same name); costs one warp of the mask per frame.
+        smooth_segmentation: on video, blend each mask with the previous one where it is
+            uncertain (MediaPipe's segmentation smoothing); ignored in static image mode.
     """
 
     model: str = DEFAULT_MODEL
@@ -72,6 +77,8 @@ class TrackerOptions:
     smoothing: SmoothingOptions = field(default_factory=SmoothingOptions)
     refine_with_heatmap: bool = True
     redetect_on_loss: bool = True
+    enable_segmentation: bool = False
+    smooth_segmentation: bool = True
 
 
 def _model_files(options: TrackerOptions) -> tuple[ModelFile, ModelFile]:
@@ -118,9 +125,11 @@ class PoseTracker:
         self.detector = PoseDetector(detector_model, o.min_detection_confidence,
                                      detector_file.value_range or DETECTOR_VALUE_RANGE, detector_file.output_roles)
         self.landmarker = PoseLandmarker(landmark_model, o.refine_with_heatmap,
-                                         landmark_file.value_range or LANDMARK_VALUE_RANGE, landmark_file.output_roles)
+                                         landmark_file.value_range or LANDMARK_VALUE_RANGE, landmark_file.output_roles,
+                                         segmentation=o.enable_segmentation)
         self._smoother = PoseSmoother(o.smoothing)
         self._aux_smoother = AuxiliarySmoother()
+        self._mask_smoother = MaskSmoother()
         self._roi: Roi | None = None
         self._last_timestamp_ms: float | None = None
         self._busy = threading.Lock()
@@ -136,6 +145,7 @@ class PoseTracker:
         self._last_timestamp_ms = None
         self._smoother.reset()
         self._aux_smoother.reset()
+        self._mask_smoother.reset()
 
     def close(self) -> None:
         self.detector.model.close()
@@ -261,6 +271,7 @@ class PoseTracker:
             self._roi = None
             self._smoother.reset()
             self._aux_smoother.reset()
+            self._mask_smoother.reset()
             return PoseResult(index, t_ms, (frame.shape[1], frame.shape[0]), None, detection, detector_ran, False)
 
         landmarks, world, aux = out.landmarks_px, out.world_m, out.aux_px
@@ -274,9 +285,17 @@ class PoseTracker:
                 landmarks, world = self._smoother(landmarks, world, t_s, scale)
             next_roi = roi_from_alignment_points(aux[0], aux[1])
             self._roi = next_roi if next_roi.is_valid() else None
+        mask = self._mask(out, (frame.shape[1], frame.shape[0]), smooth=not static and self.options.smooth_segmentation)
         pose = Pose(presence=out.presence, roi=out.roi, array_px=landmarks, world_m=world,
-                    image_size=(frame.shape[1], frame.shape[0]))
+                    image_size=(frame.shape[1], frame.shape[0]), mask=mask)
         return PoseResult(index, t_ms, (frame.shape[1], frame.shape[0]), pose, detection, detector_ran, tracked)
+
+    def _mask(self, out: LandmarkerOutput, image_size: tuple[int, int], smooth: bool) -> np.ndarray | None:
+        """The person's mask in frame pixels (None without enable_segmentation)."""
+        if out.mask_roi is None:
+            return None
+        mask = roi_mask_to_image(out.mask_roi, out.roi, image_size)
+        return self._mask_smoother(mask) if smooth else mask
 
     def process_roi(self, frame_rgb: np.ndarray, roi: Roi) -> PoseResult:
         """The landmark model alone on a given ROI: top-down pose with your own person box.
@@ -302,8 +321,10 @@ class PoseTracker:
         if not roi.is_valid():
             raise InvalidFrameError(f"ROI is not usable (non-finite or smaller than 2 px): {roi}")
         out = self._landmarks(frame, roi)
+        size = (frame.shape[1], frame.shape[0])
         pose = None if out is None else Pose(presence=out.presence, roi=out.roi, array_px=out.landmarks_px,
-                                             world_m=out.world_m, image_size=(frame.shape[1], frame.shape[0]))
+                                             world_m=out.world_m, image_size=size,
+                                             mask=self._mask(out, size, smooth=False))
         return PoseResult(self.frames_processed, 0.0, (frame.shape[1], frame.shape[0]), pose, None, False, False)
 
     def stats(self) -> dict:
