@@ -319,11 +319,13 @@ def _cpu_s() -> float:
 
 
 def tracker_loop(video: str, model: str = PEER_PIPELINE, threads: int | None = None,
-                 max_frames: int | None = None, profile: bool = True, bgr: bool = True) -> dict:
+                 max_frames: int | None = None, profile: bool = True, bgr: bool = True,
+                 prefetch: int | None = None) -> dict:
     """Our whole loop over a video file, as a user writes it: ``VideoReader`` + ``PoseTracker``
     (default options but the model), on OpenCV's BGR frames (``bgr``, the fast path) or on RGB
-    frames. Returns the same summary as the MediaPipe runner: frames, pose_frames, load_s, wall_s
-    and cpu_s of the loop; with ``profile`` the per-stage rows too."""
+    frames; ``prefetch`` as :class:`VideoReader`'s (0: no reader thread). Returns the same summary
+    as the MediaPipe runner: frames, pose_frames, load_s, wall_s and cpu_s of the loop; with
+    ``profile`` the per-stage rows too."""
     from blazepose_sdk.profiling import profile_rows
 
     t0 = time.perf_counter()
@@ -331,7 +333,7 @@ def tracker_loop(video: str, model: str = PEER_PIPELINE, threads: int | None = N
     load_s = time.perf_counter() - t0
     times = StageTimes() if profile else None
     frames = poses = 0
-    with tracker, VideoReader(video, bgr=bgr) as reader:
+    with tracker, VideoReader(video, prefetch=prefetch, bgr=bgr) as reader:
         tracker.stage_times = reader.stage_times = times
         cpu0, wall0 = _cpu_s(), time.perf_counter()
         for t_ms, frame in reader:
@@ -346,6 +348,7 @@ def tracker_loop(video: str, model: str = PEER_PIPELINE, threads: int | None = N
         "model": model,
         "threads": threads,
         "bgr": bgr,
+        "prefetch": reader.prefetch,
         "video": str(video),
         "frames": frames,
         "pose_frames": poses,
@@ -358,11 +361,14 @@ def tracker_loop(video: str, model: str = PEER_PIPELINE, threads: int | None = N
 
 
 def run_tracker_process(video: str | os.PathLike, model: str = PEER_PIPELINE, threads: int | None = None,
-                        max_frames: int | None = None, timeout_s: float = 1800.0, bgr: bool = True) -> dict:
+                        max_frames: int | None = None, timeout_s: float = 1800.0, bgr: bool = True,
+                        prefetch: int | None = None) -> dict:
     """:func:`tracker_loop` in a fresh child process (this Python); adds ``process_wall_s``."""
     cmd = [sys.executable, "-m", "blazepose_sdk.bench.pipeline", "loop", str(video), "--model", model]
     if not bgr:
         cmd.append("--rgb")
+    if prefetch is not None:
+        cmd += ["--prefetch", str(prefetch)]
     if threads:
         cmd += ["--threads", str(threads)]
     if max_frames:
@@ -475,8 +481,10 @@ def main(argv: list[str] | None = None) -> int:
     loop.add_argument("--max-frames", type=int, default=None)
     loop.add_argument("--rgb", action="store_true",
                       help="convert every frame to RGB (the default path of video_frames)")
+    loop.add_argument("--prefetch", type=int, default=None, help="frames decoded ahead (0: no reader thread)")
     args = p.parse_args(argv)
-    print(json.dumps(tracker_loop(args.video, args.model, args.threads, args.max_frames, bgr=not args.rgb)))
+    print(json.dumps(tracker_loop(args.video, args.model, args.threads, args.max_frames, bgr=not args.rgb,
+                                  prefetch=args.prefetch)))
     return 0
 
 
