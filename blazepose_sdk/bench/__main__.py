@@ -102,8 +102,9 @@ def _pipeline_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--synthetic-frames", type=int, default=None, help="length of the synthetic pan clip (default 150)")
     g.add_argument("--no-synthetic", action="store_true", help="skip the synthetic pan clip")
     g.add_argument("--peers", action="store_true",
-                   help="also time whole processes on each video file: ours (blazepose-lite) vs MediaPipe's legacy "
-                   "solutions.pose (model_complexity 0), alternating, medians and ratios")
+                   help="also the peer rows; here: whole processes on each video file, ours (blazepose-lite) vs "
+                   "MediaPipe's legacy solutions.pose (model_complexity 0), alternating, medians and ratios "
+                   "(with `all`, MoveNet in latency and accuracy too)")
     g.add_argument("--mediapipe-python", default=None, metavar="PYTHON",
                    help="python of a venv with mediapipe==0.10.21 (default $BLAZEPOSE_MEDIAPIPE_PYTHON); "
                    "without one the MediaPipe rows are reported as skipped")

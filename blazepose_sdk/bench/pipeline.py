@@ -452,19 +452,18 @@ def run_peers(videos: list[str], mediapipe_python: str | None, reporter: Reporte
 
 
 def format_peers(rows: list[dict]) -> str:
-    """A plain-text table of :func:`run_peers` rows."""
-    head = (f"{'video':<22} {'frames':>6} {'ours ms/f':>9} {'ours cpu':>9} {'MP ms/f':>8} {'MP cpu':>8} "
-            f"{'wall x MP':>9} {'cpu x MP':>9} {'poses ours/MP':>14}")
-    lines = [head]
+    """A plain-text table of :func:`run_peers` rows: frames/s and CPU ms per frame of each side,
+    and ours / MediaPipe's wall and CPU time."""
+    def f(v, d=2):
+        return "-" if v is None else f"{v:.{d}f}"
+
+    lines = [f"{'video':<22} {'frames':>6} {'ours fps':>8} {'ours cpu ms/f':>13} {'MP fps':>7} {'MP cpu ms/f':>11} "
+             f"{'wall x MP':>9} {'cpu x MP':>8} {'poses ours/MP':>13}"]
     for r in rows:
         a, b = r["ours"], r["mediapipe"]
-
-        def f(v, d=2):
-            return "-" if v is None else f"{v:.{d}f}"
-
-        lines.append(f"{r['video']:<22} {a['frames']:>6} {f(a['ms_per_frame']):>9} {f(a['cpu_ms_per_frame']):>9} "
-                     f"{f(b['ms_per_frame']):>8} {f(b['cpu_ms_per_frame']):>8} {f(r['ratio_wall']):>9} "
-                     f"{f(r['ratio_cpu']):>9} {str(a['pose_frames']) + '/' + str(b['pose_frames']):>14}")
+        lines.append(f"{r['video']:<22} {a['frames']:>6} {f(a['fps'], 1):>8} {f(a['cpu_ms_per_frame']):>13} "
+                     f"{f(b['fps'], 1):>7} {f(b['cpu_ms_per_frame']):>11} {f(r['ratio_wall']):>9} "
+                     f"{f(r['ratio_cpu']):>8} {str(a['pose_frames']) + '/' + str(b['pose_frames']):>13}")
         if r.get("skipped"):
             lines.append(f"  skipped: {r['skipped']}")
     return "\n".join(lines)
