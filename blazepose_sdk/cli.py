@@ -17,6 +17,7 @@ from .drawing import draw_pose
 from .errors import BlazePoseError, InvalidFrameError, OptionError, VideoError
 from .models import BUNDLED_DIR, BUNDLED_PIPELINES, REFERENCE_FILES, available_pipelines, fetch_reference, reference_dir
 from .profiling import StageTimes, format_profile
+from .tiles import parse_tile_layout
 from .tracker import DEFAULT_MODEL, PoseTracker, TrackerOptions, check_confidence
 from .video import IMAGE_SUFFIXES, VideoReader, VideoWriter, is_image_path, read_image, write_image
 
@@ -37,6 +38,10 @@ def _options(args: argparse.Namespace, static: bool) -> TrackerOptions:
         "delegate": args.delegate,
         "min_detection_confidence": args.min_detection_confidence,
         "min_tracking_confidence": args.min_tracking_confidence,
+        "num_poses": args.num_poses,
+        "detect_every": args.detect_every,
+        "detector_tiles": args.detector_tiles,
+        "detector_tiles_every": args.detector_tiles_every,
     }
     changes = {key: value for key, value in given.items() if value is not None}
     if getattr(args, "mask", None):
@@ -50,11 +55,13 @@ def _options(args: argparse.Namespace, static: bool) -> TrackerOptions:
 
 def _mask_image(result) -> np.ndarray:
     """The --mask output for one frame: the person's probability as a grey RGB uint8 image
-    (white = person), black where nobody was found."""
+    (white = person), black where nobody was found; with several people, their combined mask
+    (per-pixel maximum)."""
     w, h = result.image_size
-    if result.pose is None or result.pose.mask is None:
+    mask = result.combined_mask()
+    if mask is None:
         return np.zeros((h, w, 3), np.uint8)
-    grey = np.clip(np.rint(result.pose.mask * 255.0), 0, 255).astype(np.uint8)
+    grey = np.clip(np.rint(mask * 255.0), 0, 255).astype(np.uint8)
     return np.repeat(grey[:, :, None], 3, axis=2)
 
 
@@ -63,7 +70,9 @@ def _caption(result, tracker: PoseTracker, fps: float | None) -> str:
     if fps:
         parts.append(f"{fps:.1f} fps")
     parts.append(f"detector runs {tracker.detector_runs}")
-    if result.pose is not None:
+    if result.multi_person:
+        parts.append(f"people {len(result.poses)}")
+    elif result.pose is not None:
         parts.append(f"presence {result.pose.presence:.2f}")
     return "  ".join(parts)
 
@@ -107,6 +116,12 @@ def check_run_args(args: argparse.Namespace, source: str | int) -> str:
         raise OptionError(f"--threads must be >= 1, got {args.threads}")
     if args.max_frames is not None and args.max_frames < 1:
         raise OptionError(f"--max-frames must be >= 1, got {args.max_frames}")
+    for flag in ("--num-poses", "--detect-every", "--detector-tiles-every"):
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None and value < 1:
+            raise OptionError(f"{flag} must be >= 1, got {value}")
+    if args.detector_tiles is not None:
+        parse_tile_layout(args.detector_tiles)
     for flag in ("--min-detection-confidence", "--min-tracking-confidence"):
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:
@@ -182,7 +197,7 @@ def _run_images(source: str, args: argparse.Namespace, json_file, coco: list[dic
     mask_dir = Path(args.mask) if args.mask and folder else None
     if mask_dir is not None:
         mask_dir.mkdir(exist_ok=True)
-    poses = 0
+    poses = people = 0
     start = time.perf_counter()
     with PoseTracker(_options(args, static=True)) as tracker:
         tracker.stage_times = times
@@ -199,6 +214,7 @@ def _run_images(source: str, args: argparse.Namespace, json_file, coco: list[dic
                 failed.append(f"{file.name} ({exc})")
                 continue
             poses += result.pose is not None
+            people += len(result.poses)
             record = result.to_dict() | {"source": str(file)}
             if json_file:
                 json_file.write(record)
@@ -209,13 +225,16 @@ def _run_images(source: str, args: argparse.Namespace, json_file, coco: list[dic
             if args.mask:
                 write_image(mask_dir / f"{file.stem}.png" if mask_dir else Path(args.mask), _mask_image(result))
         elapsed = time.perf_counter() - start
-        return {"images": len(files), "with_pose": poses, "failed": len(failed), "seconds": round(elapsed, 3),
-                "detector_runs": tracker.detector_runs}
+        summary = {"images": len(files), "with_pose": poses, "failed": len(failed), "seconds": round(elapsed, 3),
+                   "detector_runs": tracker.detector_runs}
+        if tracker.options.num_poses > 1:
+            summary["people"] = people
+        return summary
 
 
 def _run_video(source: str | int, args: argparse.Namespace, json_file, coco: list[dict],
                times: StageTimes | None = None) -> dict:
-    poses = 0
+    poses = people = 0
     progress = None
     with VideoReader(source) as reader, PoseTracker(_options(args, static=args.static)) as tracker:
         reader.stage_times = tracker.stage_times = times
@@ -233,6 +252,7 @@ def _run_video(source: str | int, args: argparse.Namespace, json_file, coco: lis
                     break
                 result = tracker.process(frame, timestamp_ms=t_ms)
                 poses += result.pose is not None
+                people += len(result.poses)
                 t0 = time.perf_counter()
                 if json_file:
                     json_file.write(result.to_dict())
@@ -262,13 +282,17 @@ def _run_video(source: str | int, args: argparse.Namespace, json_file, coco: lis
                 progress.close()
         elapsed = time.perf_counter() - start
         frames = tracker.frames_processed
-        return {
+        summary = {
             "frames": frames,
             "with_pose": poses,
             "detector_runs": tracker.detector_runs,
             "fps": round(frames / elapsed, 2) if elapsed > 0 else None,
             "seconds": round(elapsed, 3),
         }
+        if tracker.options.num_poses > 1:
+            summary["people_per_frame"] = round(people / frames, 3) if frames else 0.0
+            summary["ids"] = tracker.stats()["ids_issued"]
+        return summary
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -303,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="tracker options as a JSON object of TrackerOptions fields; flags given here override it")
     run.add_argument("--out", help="annotated output: an image, an .mp4/.avi, or a folder for image folders")
     run.add_argument("--mask", metavar="OUT",
-                     help="write the person's segmentation mask (white = person): an image for an image input, "
+                     help="write the person's segmentation mask (white = person; with --num-poses, all people's "
+                          "combined): an image for an image input, "
                           "a folder of PNGs for a folder, an .mp4/.avi for a video or webcam")
     run.add_argument("--json", help="write one JSON line per frame to this file")
     run.add_argument("--coco", help="write COCO keypoint results (17 keypoints) to this JSON file")
@@ -314,6 +339,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--min-detection-confidence", type=float, default=None, help="default 0.5")
     run.add_argument("--min-tracking-confidence", type=float, default=None, help="default 0.5")
     run.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    run.add_argument("--num-poses", type=int, default=None, metavar="N",
+                     help="track up to N people, each with a stable id (default 1: single-person, as MediaPipe)")
+    run.add_argument("--detect-every", type=int, default=None, metavar="K",
+                     help="with --num-poses > 1: look for newcomers at most every K frames (default 5)")
+    run.add_argument("--detector-tiles", default=None, metavar="LAYOUT",
+                     help="also run the detector on zoomed tiles (e.g. 2x2+c, 3x3) when it finds fewer people "
+                          "than --num-poses: finds small, distant people (default off)")
+    run.add_argument("--detector-tiles-every", type=int, default=None, metavar="K",
+                     help="run the tile scan at most every K frames (default 10)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--profile", action="store_true",
                      help="print the wall time per stage (video decode, warps, inference, output decoding, "

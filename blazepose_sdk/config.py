@@ -22,9 +22,11 @@ from pathlib import Path
 
 from .errors import OptionError
 from .smoothing import SmoothingOptions
+from .tiles import parse_tile_layout
 from .tracker import TrackerOptions, check_confidence
 
-# What each field accepts: "str", "path", "int" (1..MAX_THREADS), "bool", "float" (finite), "unit" (0..1).
+# What each field accepts: "str", "path", "int" (1..MAX_THREADS), "bool", "float" (finite), "unit" (0..1),
+# "count" (1..MAX_COUNT), "tiles" (a layout for blazepose_sdk.tiles.parse_tile_layout).
 _TRACKER_KINDS = {
     "model": "str",
     "detector_model": "path",
@@ -39,9 +41,15 @@ _TRACKER_KINDS = {
     "redetect_on_loss": "bool",
     "enable_segmentation": "bool",
     "smooth_segmentation": "bool",
+    "num_poses": "count",
+    "detect_every": "count",
+    "detector_tiles": "tiles",
+    "detector_tiles_every": "count",
 }
 # Optional (None allowed) fields of TrackerOptions.
-_NULLABLE = {"detector_model", "landmark_model", "num_threads", "delegate"}
+_NULLABLE = {"detector_model", "landmark_model", "num_threads", "delegate", "detector_tiles"}
+# Upper bound of the "count" options (people tracked, frame intervals): a typo beyond it.
+MAX_COUNT = 10_000
 # More interpreter threads than any edge CPU has cores is a typo, not a setting.
 MAX_THREADS = 256
 _SMOOTHING_KINDS = {f.name: "float" for f in dataclasses.fields(SmoothingOptions)}
@@ -52,6 +60,11 @@ def _value(key: str, value: object, kind: str, nullable: bool) -> object:
         if nullable:
             return None
         raise OptionError(f"option {key!r} may not be null")
+    if kind == "tiles":
+        if not isinstance(value, str):
+            raise OptionError(f"option {key!r} must be a tile layout such as \"2x2+c\" or null, got {value!r}")
+        parse_tile_layout(value)
+        return value
     if kind in ("str", "path"):
         if not isinstance(value, str) or not value:
             raise OptionError(f"option {key!r} must be a non-empty string, got {value!r}")
@@ -62,6 +75,10 @@ def _value(key: str, value: object, kind: str, nullable: bool) -> object:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise OptionError(f"option {key!r} must be a number, got {value!r}")
+    if kind == "count":
+        if not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
+            raise OptionError(f"option {key!r} must be a whole number from 1 to {MAX_COUNT}, got {value!r}")
+        return value
     if kind == "int":
         if not isinstance(value, int) or not 1 <= value <= MAX_THREADS:
             raise OptionError(f"option {key!r} must be a whole number from 1 to {MAX_THREADS}, got {value!r}")

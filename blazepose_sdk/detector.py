@@ -21,6 +21,7 @@ from .manifest import DETECTOR_ROLES, role_indices
 from .manifest import output_roles as shape_roles
 from .nms import weighted_nms
 from .roi import Roi, letterbox_roi, roi_to_image
+from .tiles import merge_tile_detections
 
 # NonMaxSuppressionCalculator min_suppression_threshold in pose_detection_cpu.pbtxt.
 NMS_IOU_THRESHOLD = 0.3
@@ -47,6 +48,11 @@ class Detection:
     body_circle_px: tuple[float, float]
     shoulder_center_px: tuple[float, float]
     upper_body_circle_px: tuple[float, float]
+
+    def row_px(self) -> np.ndarray:
+        """(12,) box corners then the four alignment points, image pixels (for merging runs)."""
+        return np.array([*self.box_px, *self.hip_center_px, *self.body_circle_px, *self.shoulder_center_px,
+                         *self.upper_body_circle_px], dtype=np.float64)
 
     def to_dict(self) -> dict:
         return {
@@ -82,6 +88,16 @@ def detections_from_decoded(boxes_norm: np.ndarray, scores: np.ndarray, frame_ro
                 upper_body_circle_px=(float(pts[5, 0]), float(pts[5, 1])),
             )
         )
+    return out
+
+
+def detections_from_rows_px(rows_px: np.ndarray, scores: np.ndarray) -> list[Detection]:
+    """Detections from (N, 12) rows already in image pixels (inverse of :meth:`Detection.row_px`)."""
+    out = []
+    for row, score in zip(np.asarray(rows_px, dtype=np.float64), scores):
+        p = [float(v) for v in row[:12]]
+        out.append(Detection(float(score), (p[0], p[1], p[2], p[3]), (p[4], p[5]), (p[6], p[7]), (p[8], p[9]),
+                             (p[10], p[11])))
     return out
 
 
@@ -136,11 +152,15 @@ class PoseDetector:
             )
         return boxes, scores
 
-    def __call__(self, frame_rgb: np.ndarray, *, bgr: bool = False) -> list[Detection]:
-        """Detect people in an RGB uint8 frame (``bgr``: in BGR order); best first, image pixels."""
+    def __call__(self, frame_rgb: np.ndarray, *, bgr: bool = False, roi: Roi | None = None) -> list[Detection]:
+        """Detect people in an RGB uint8 frame (``bgr``: in BGR order); best first, image pixels.
+
+        ``roi``: look only inside this square of the frame (a zoomed tile, see
+        :mod:`blazepose_sdk.tiles`), letterboxed to the input; None: the whole frame.
+        """
         t0 = time.perf_counter()
         h, w = frame_rgb.shape[:2]
-        frame_roi = letterbox_roi(w, h)
+        frame_roi = letterbox_roi(w, h) if roi is None else roi
         tensor = crop_roi(frame_rgb, frame_roi, self.input_size, self.value_range, border="zero", bgr=bgr)
         t1 = time.perf_counter()
         outputs = self.model.run(tensor)
@@ -152,6 +172,16 @@ class PoseDetector:
             clock.add("detector_inference", t2 - t1)
             clock.add("detector_decode", time.perf_counter() - t2)
         return detections
+
+    def detect_tiles(self, frame_rgb: np.ndarray, tiles: Sequence[Roi], *, bgr: bool = False,
+                     extra: Sequence[Detection] = ()) -> list[Detection]:
+        """The detector on each tile, merged with ``extra`` (e.g. the whole-frame detections) by
+        weighted NMS across runs (:func:`blazepose_sdk.tiles.merge_tile_detections`); best first."""
+        runs = [list(extra)] + [self(frame_rgb, bgr=bgr, roi=tile) for tile in tiles]
+        rows = [np.array([d.row_px() for d in run]).reshape(len(run), 12) for run in runs]
+        scores = [np.array([d.score for d in run], np.float32) for run in runs]
+        merged_rows, merged_scores = merge_tile_detections(rows, scores)
+        return detections_from_rows_px(merged_rows, merged_scores)
 
     def _decode(self, outputs: list[np.ndarray], frame_roi: Roi) -> list[Detection]:
         raw_boxes, raw_scores = outputs[self.box_output][0], outputs[self.score_output][0]

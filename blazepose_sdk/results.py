@@ -78,6 +78,8 @@ class Pose:
             belongs to this person (the landmark model's segmentation, projected from the ROI and,
             on video, smoothed as MediaPipe does; :mod:`blazepose_sdk.segmentation`). Only with
             ``TrackerOptions(enable_segmentation=True)``; None otherwise. Binarise at 0.5.
+        id: the person's track id: stable while the person is tracked, never reused by the same
+            tracker (new people get larger ids). 0 for the single-person tracker (``num_poses=1``).
     """
 
     presence: float
@@ -86,6 +88,7 @@ class Pose:
     world_m: np.ndarray = field(repr=False)
     image_size: tuple[int, int] | None = None
     mask: np.ndarray | None = field(default=None, repr=False, compare=False)
+    id: int = 0
 
     @property
     def array_norm(self) -> np.ndarray:
@@ -150,6 +153,10 @@ class PoseResult:
         detection: the detection the ROI came from, when the detector ran and found someone.
         detector_ran: whether the person detector ran on this frame.
         tracked: True when the ROI came from the previous frame's landmarks (no detector).
+        poses: every person found, ordered by id (oldest track first); ``pose`` is ``poses[0]``.
+            None when constructed without it: then ``[pose]`` (or ``[]``), single-person output.
+        detections: with ``num_poses > 1``, every detection the detector returned on this frame
+            (whole frame and tiles merged); ``detection`` is the first of them.
     """
 
     frame_index: int
@@ -159,6 +166,15 @@ class PoseResult:
     detection: Detection | None
     detector_ran: bool
     tracked: bool
+    poses: list[Pose] | None = None
+    detections: list[Detection] | None = field(default=None, repr=False)
+    # made by the multi-person tracker (poses given), whose JSON lines carry "poses"
+    multi_person: bool = field(init=False, default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "multi_person", self.poses is not None)
+        if self.poses is None:
+            object.__setattr__(self, "poses", [] if self.pose is None else [self.pose])
 
     @property
     def roi(self) -> Roi | None:
@@ -168,9 +184,19 @@ class PoseResult:
     def presence(self) -> float:
         return self.pose.presence if self.pose is not None else 0.0
 
+    def combined_mask(self) -> np.ndarray | None:
+        """Per-pixel maximum of the poses' masks, (height, width) float32; None when no pose has
+        a mask (segmentation off, or nobody found)."""
+        masks = [p.mask for p in self.poses if p.mask is not None]
+        if not masks:
+            return None
+        return np.maximum.reduce(masks) if len(masks) > 1 else masks[0]
+
     def to_dict(self) -> dict:
-        """JSON-ready dict: frame, timestamp_ms, detector_ran, tracked, image_size, detection, pose."""
-        return {
+        """JSON-ready dict: frame, timestamp_ms, detector_ran, tracked, image_size, detection, pose;
+        from the multi-person tracker also ``poses`` (each pose's dict with its ``id``) and
+        ``detections``."""
+        record = {
             "frame": self.frame_index,
             "timestamp_ms": float(self.timestamp_ms),
             "image_size": list(self.image_size),
@@ -179,17 +205,24 @@ class PoseResult:
             "detection": self.detection.to_dict() if self.detection is not None else None,
             "pose": self.pose.to_dict() if self.pose is not None else None,
         }
+        if self.multi_person:
+            record["poses"] = [{"id": int(p.id), **p.to_dict()} for p in self.poses]
+            record["detections"] = [d.to_dict() for d in (self.detections or [])]
+        return record
 
     def to_coco(self, image_id: int, category_id: int = 1) -> list[dict]:
-        """COCO keypoint *results* entries (pycocotools ``loadRes`` format) for this frame."""
-        if self.pose is None:
-            return []
-        kps = self.pose.coco17()
-        flat = np.column_stack([kps[:, 0], kps[:, 1], np.ones(len(kps))]).reshape(-1)
-        return [{
-            "image_id": int(image_id),
-            "category_id": int(category_id),
-            "keypoints": [round(float(v), 2) for v in flat],
-            "score": float(self.pose.presence * kps[:, 2].mean()),
-            "bbox": [round(v, 2) for v in self.pose.bbox_px()],
-        }]
+        """COCO keypoint *results* entries (pycocotools ``loadRes`` format), one per person."""
+        entries = []
+        for pose in self.poses:
+            kps = pose.coco17()
+            flat = np.column_stack([kps[:, 0], kps[:, 1], np.ones(len(kps))]).reshape(-1)
+            entries.append({
+                "image_id": int(image_id),
+                "category_id": int(category_id),
+                "keypoints": [round(float(v), 2) for v in flat],
+                "score": float(pose.presence * kps[:, 2].mean()),
+                "bbox": [round(v, 2) for v in pose.bbox_px()],
+            })
+            if self.multi_person:
+                entries[-1]["track_id"] = int(pose.id)
+        return entries

@@ -24,10 +24,12 @@ from .landmarker import LANDMARK_VALUE_RANGE, LandmarkerOutput, PoseLandmarker
 from .models import DEFAULT_PIPELINE, ModelFile, model_file_from_path, resolve_pipeline
 from .profiling import StageTimes
 from .results import Pose, PoseResult
+from .matching import keypoint_similarity, polygon_iou
 from .roi import Roi, roi_from_alignment_points
 from .runtime import TFLiteModel
 from .segmentation import MaskSmoother, roi_mask_to_image
 from .smoothing import AuxiliarySmoother, PoseSmoother, SmoothingOptions
+from .tiles import parse_tile_layout, tile_rois
 
 # ThresholdingCalculator threshold in tensors_to_pose_landmarks_and_segmentation.pbtxt, which the
 # legacy solution overrides with min_tracking_confidence (default 0.5).
@@ -36,6 +38,26 @@ DEFAULT_MIN_TRACKING_CONFIDENCE = 0.5
 DEFAULT_FRAME_INTERVAL_MS = 1000.0 / 30.0
 # The shipped default pipeline (blazepose_sdk/model_files): no download needed.
 DEFAULT_MODEL = DEFAULT_PIPELINE
+# With num_poses > 1 and fewer people tracked than asked for, the detector looks for newcomers
+# every this many frames (it also runs at once when nobody is tracked or a track is lost). Our
+# choice: at 30 fps a person entering waits at most 1/6 s, and the detector (about as costly as
+# one landmark run) adds a fifth of its cost per frame instead of all of it on a scene that
+# never has num_poses people (vtest.avi with --num-poses 6).
+DEFAULT_DETECT_EVERY = 5
+# With detector_tiles, the tile scan runs at most every this many frames (our choice: tiles cost
+# several detector runs, and a small person once found is kept by tracking).
+DEFAULT_DETECTOR_TILES_EVERY = 10
+# A detection whose ROI overlaps a tracked person's current ROI by more than this IoU is that
+# person, not a newcomer (no landmark run spent on it). Two equal upright squares overlap by
+# 0.6 when their centres are a quarter of the side (~0.3 body heights) apart: people walking
+# side by side are further apart than that, so they are still found. Our choice.
+SAME_PERSON_ROI_IOU = 0.6
+# Two poses whose keypoint similarity (blazepose_sdk.matching.keypoint_similarity, OKS-like) is
+# above this are one person: a new detection that the landmark model puts on a tracked person is
+# dropped, and of two tracks that converge on one person the younger is dropped (merge). 0.5 is
+# keypoints on average ~12% of the ROI side apart (about 15% of the body height); two different
+# people, even overlapping, differ by more. Our choice.
+SAME_PERSON_SIMILARITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -63,6 +85,16 @@ class TrackerOptions:
             pixels (MediaPipe's option of the same name); costs one warp of the mask per frame.
         smooth_segmentation: on video, blend each mask with the previous one where it is
             uncertain (MediaPipe's segmentation smoothing); ignored in static image mode.
+        num_poses: how many people to track (1: MediaPipe's single-person tracker, unchanged).
+            Each person has its own ROI, smoothers and a stable ``Pose.id``.
+        detect_every: with ``num_poses > 1``, while fewer people than ``num_poses`` are tracked,
+            run the detector at most every this many frames (it also runs when nobody is tracked
+            and when a track is lost). Default 5 (see ``DEFAULT_DETECT_EVERY``).
+        detector_tiles: None (off) or a tile layout such as ``"2x2+c"`` (2x2 overlapping tiles
+            plus a centre tile) or ``"3x3"``: when the whole-frame detector finds fewer people than
+            ``num_poses``, it also runs on these zoomed tiles (:mod:`blazepose_sdk.tiles`) to find
+            small and distant people; costs one detector run per tile.
+        detector_tiles_every: the tile scan runs at most every this many frames (default 10).
     """
 
     model: str = DEFAULT_MODEL
@@ -79,6 +111,21 @@ class TrackerOptions:
     redetect_on_loss: bool = True
     enable_segmentation: bool = False
     smooth_segmentation: bool = True
+    num_poses: int = 1
+    detect_every: int = DEFAULT_DETECT_EVERY
+    detector_tiles: str | None = None
+    detector_tiles_every: int = DEFAULT_DETECTOR_TILES_EVERY
+
+
+@dataclass
+class _Track:
+    """One tracked person of the multi-person tracker: its ROI for the next frame and its filters."""
+
+    id: int
+    roi: Roi
+    smoother: PoseSmoother
+    aux_smoother: AuxiliarySmoother
+    mask_smoother: MaskSmoother
 
 
 def _model_files(options: TrackerOptions) -> tuple[ModelFile, ModelFile]:
@@ -101,8 +148,27 @@ def check_confidence(name: str, value: float) -> None:
         raise OptionError(f"{name} must be in [0, 1], got {value}")
 
 
+def check_multi_person_options(options: TrackerOptions) -> None:
+    """Raise :class:`OptionError` for a bad num_poses, detect_every, detector_tiles(_every)."""
+    for name in ("num_poses", "detect_every", "detector_tiles_every"):
+        value = getattr(options, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise OptionError(f"{name} must be a whole number >= 1, got {value!r}")
+    if options.detector_tiles is not None:
+        parse_tile_layout(options.detector_tiles)
+
+
+def same_person(a: LandmarkerOutput, b: LandmarkerOutput) -> bool:
+    """Whether two landmark outputs are the same person (keypoint similarity, visibility-weighted,
+    on the larger of the two ROIs)."""
+    weights = a.landmarks_px[:, 3] * b.landmarks_px[:, 3]
+    scale = max(a.roi.size_px, b.roi.size_px)
+    return keypoint_similarity(a.landmarks_px, b.landmarks_px, scale, weights=weights) > SAME_PERSON_SIMILARITY
+
+
 class PoseTracker:
-    """Single-person pose tracker over a stream of RGB frames.
+    """Pose tracker over a stream of RGB frames: one person (MediaPipe's tracker), or up to
+    ``TrackerOptions.num_poses`` people each with a stable id.
 
     Use as a context manager or call :meth:`close`. Not thread-safe: one tracker per stream.
 
@@ -119,6 +185,7 @@ class PoseTracker:
         o = self.options
         for name in ("min_detection_confidence", "min_tracking_confidence"):
             check_confidence(name, getattr(o, name))
+        check_multi_person_options(o)
         detector_file, landmark_file = _model_files(o)
         detector_model = TFLiteModel(detector_file.path, o.num_threads, o.delegate, expected_sha256=detector_file.sha256)
         landmark_model = TFLiteModel(landmark_file.path, o.num_threads, o.delegate, expected_sha256=landmark_file.sha256)
@@ -137,6 +204,15 @@ class PoseTracker:
         self.frames_processed = 0
         self.detector_runs = 0
         self.landmark_runs = 0
+        # multi-person state (num_poses > 1 or detector tiles)
+        self._multi = o.num_poses > 1 or o.detector_tiles is not None
+        self._tile_layout = parse_tile_layout(o.detector_tiles) if o.detector_tiles is not None else None
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+        self._frames_since_detect = 0
+        self._frames_since_tiles = 0
+        self._lost_pending = False
+        self.tile_scans = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     def reset(self) -> None:
@@ -146,6 +222,8 @@ class PoseTracker:
         self._smoother.reset()
         self._aux_smoother.reset()
         self._mask_smoother.reset()
+        self._tracks = []  # ids go on increasing: an id is never reused by one tracker
+        self._lost_pending = False
 
     def close(self) -> None:
         self.detector.model.close()
@@ -172,8 +250,18 @@ class PoseTracker:
 
     @property
     def tracked_roi(self) -> Roi | None:
-        """The ROI the next frame will use, or None if the next frame runs the detector."""
+        """The ROI the next frame will use, or None if the next frame runs the detector (with
+        ``num_poses > 1``: the oldest tracked person's)."""
+        if self._multi:
+            return self._tracks[0].roi if self._tracks else None
         return self._roi
+
+    @property
+    def tracked_rois(self) -> dict[int, Roi]:
+        """Track id -> the ROI the next frame will use, for every tracked person."""
+        if self._multi:
+            return {t.id: t.roi for t in self._tracks}
+        return {} if self._roi is None else {0: self._roi}
 
     # -- per frame ---------------------------------------------------------------------------
     def _timestamp(self, timestamp_ms: float | None) -> float:
@@ -243,6 +331,8 @@ class PoseTracker:
         frame = as_rgb_uint8(frame_rgb)
         t_ms = self._timestamp(timestamp_ms)
         t1 = time.perf_counter()
+        if self._multi:
+            return self._process_multi(frame, t_ms, bgr, t0, t1)
         static = self.options.static_image_mode
         detector_ran = tracked = False
         detection = None
@@ -297,6 +387,130 @@ class PoseTracker:
         mask = roi_mask_to_image(out.mask_roi, out.roi, image_size)
         return self._mask_smoother(mask) if smooth else mask
 
+    # -- several people ----------------------------------------------------------------------
+    def _process_multi(self, frame: np.ndarray, t_ms: float, bgr: bool, t0: float, t1: float) -> PoseResult:
+        """One frame with num_poses > 1: every track's ROI through the landmark model, merge tracks
+        that converged, the detector (and tiles) for newcomers when due, then smoothing per track."""
+        o = self.options
+        static = o.static_image_mode
+        if static:
+            self._tracks = []
+        found: list[tuple[_Track, LandmarkerOutput]] = []
+        lost = False
+        for track in self._tracks:
+            out = self._landmarks(frame, track.roi, bgr)
+            if out is None:
+                lost = True
+            else:
+                found.append((track, out))
+        merged = self._merge_converged(found)
+        lost = lost or len(merged) < len(found)  # a merged track lost its own person too
+        found = merged
+        tracked = bool(found)
+        if lost:
+            self._lost_pending = True
+        self._frames_since_detect += 1
+        self._frames_since_tiles += 1
+        want = o.num_poses - len(found)
+        due = (static or not found or self._frames_since_detect >= o.detect_every
+               or (self._lost_pending and (o.redetect_on_loss or not lost)))
+        detector_ran = want > 0 and due
+        detections: list[Detection] = []
+        if detector_ran:
+            detections = self._detect_multi(frame, bgr)
+            found.extend(self._new_people(frame, detections, found, want, bgr))
+        t2 = time.perf_counter()
+        result = self._finish_multi(frame, t_ms, found, detections, detector_ran, tracked)
+        if self._stage_times is not None:
+            self._stage_times.add("frame_check", t1 - t0)
+            self._stage_times.add("smoothing", time.perf_counter() - t2)
+        return result
+
+    def _merge_converged(self, found: list[tuple[_Track, LandmarkerOutput]]) -> list[tuple[_Track, LandmarkerOutput]]:
+        """Drop the younger of two tracks whose poses are one person (the older id stays)."""
+        found = sorted(found, key=lambda item: item[0].id)
+        kept: list[tuple[_Track, LandmarkerOutput]] = []
+        for track, out in found:
+            if not any(same_person(out, other) for _, other in kept):
+                kept.append((track, out))
+        return kept
+
+    def _detect_multi(self, frame: np.ndarray, bgr: bool) -> list[Detection]:
+        """Whole-frame detections, plus the tile scan when they are fewer than num_poses and the
+        scan is due; merged by weighted NMS, best first."""
+        o = self.options
+        self.detector_runs += 1
+        self._frames_since_detect = 0
+        self._lost_pending = False
+        detections = self.detector(frame, bgr=True) if bgr else self.detector(frame)
+        if (self._tile_layout is not None and len(detections) < o.num_poses
+                and (o.static_image_mode or self._frames_since_tiles >= o.detector_tiles_every)):
+            self._frames_since_tiles = 0
+            self.tile_scans += 1
+            tiles = tile_rois(frame.shape[1], frame.shape[0], *self._tile_layout)
+            self.detector_runs += len(tiles)
+            detections = self.detector.detect_tiles(frame, tiles, bgr=bgr, extra=detections)
+        return detections
+
+    def _new_people(self, frame: np.ndarray, detections: list[Detection],
+                    found: list[tuple[_Track, LandmarkerOutput]], want: int, bgr: bool) -> list[tuple[_Track, LandmarkerOutput]]:
+        """New tracks from detections that are not people already tracked (ROI IoU, then
+        keypoint similarity of the landmarks), best first, at most ``want``."""
+        people = [out for _, out in found]
+        current = [roi_from_alignment_points(out.aux_px[0], out.aux_px[1]).corners_px() for out in people]
+        new: list[tuple[_Track, LandmarkerOutput]] = []
+        for det in detections:
+            if len(new) >= want:
+                break
+            roi = roi_from_alignment_points(det.hip_center_px, det.body_circle_px)
+            if not roi.is_valid():
+                continue
+            corners = roi.corners_px()
+            if any(polygon_iou(corners, c) > SAME_PERSON_ROI_IOU for c in current):
+                continue
+            out = self._landmarks(frame, roi, bgr)
+            if out is None or any(same_person(out, other) for other in people):
+                continue
+            track = _Track(self._next_id, roi, PoseSmoother(self.options.smoothing), AuxiliarySmoother(), MaskSmoother())
+            self._next_id += 1
+            new.append((track, out))
+            people.append(out)
+            current.append(roi_from_alignment_points(out.aux_px[0], out.aux_px[1]).corners_px())
+        return new
+
+    def _finish_multi(self, frame: np.ndarray, t_ms: float, found: list[tuple[_Track, LandmarkerOutput]],
+                      detections: list[Detection], detector_ran: bool, tracked: bool) -> PoseResult:
+        """Smooth each person with its own filters, set each track's next ROI, build the result."""
+        static = self.options.static_image_mode
+        index = self.frames_processed
+        self.frames_processed += 1
+        self._last_timestamp_ms = t_ms
+        size = (frame.shape[1], frame.shape[0])
+        poses: list[Pose] = []
+        tracks: list[_Track] = []
+        for track, out in sorted(found, key=lambda item: item[0].id):
+            landmarks, world, aux = out.landmarks_px, out.world_m, out.aux_px
+            if not static:
+                t_s = t_ms / 1000.0
+                scale = object_scale_px(aux)
+                aux = track.aux_smoother(aux, t_s, scale)
+                if self.options.smooth_landmarks:
+                    landmarks, world = track.smoother(landmarks, world, t_s, scale)
+                next_roi = roi_from_alignment_points(aux[0], aux[1])
+                if next_roi.is_valid():
+                    track.roi = next_roi
+                    tracks.append(track)
+            mask = None
+            if out.mask_roi is not None:
+                mask = roi_mask_to_image(out.mask_roi, out.roi, size)
+                if not static and self.options.smooth_segmentation:
+                    mask = track.mask_smoother(mask)
+            poses.append(Pose(presence=out.presence, roi=out.roi, array_px=landmarks, world_m=world,
+                              image_size=size, mask=mask, id=track.id))
+        self._tracks = tracks
+        return PoseResult(index, t_ms, size, poses[0] if poses else None, detections[0] if detections else None,
+                          detector_ran, tracked, poses=poses, detections=detections)
+
     def process_roi(self, frame_rgb: np.ndarray, roi: Roi) -> PoseResult:
         """The landmark model alone on a given ROI: top-down pose with your own person box.
 
@@ -328,10 +542,16 @@ class PoseTracker:
         return PoseResult(self.frames_processed, 0.0, (frame.shape[1], frame.shape[0]), pose, None, False, False)
 
     def stats(self) -> dict:
-        """Counters since construction: frames, detector runs, landmark runs, detector-run rate."""
-        return {
+        """Counters since construction: frames, detector runs, landmark runs, detector-run rate
+        (with tiles every tile counts as a detector run; ``tile_scans`` counts the scans)."""
+        stats = {
             "frames": self.frames_processed,
             "detector_runs": self.detector_runs,
             "landmark_runs": self.landmark_runs,
             "detector_run_rate": self.detector_runs / self.frames_processed if self.frames_processed else 0.0,
         }
+        if self._multi:
+            stats["tile_scans"] = self.tile_scans
+            stats["tracked_people"] = len(self._tracks)
+            stats["ids_issued"] = self._next_id - 1
+        return stats

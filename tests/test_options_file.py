@@ -25,7 +25,7 @@ def test_keys_replace_defaults_and_the_rest_stay():
 @pytest.mark.parametrize(
     "values, message",
     [
-        ({"modle": "ours-lite"}, "unknown tracker option 'modle'; valid: delegate, detector_model"),
+        ({"modle": "ours-lite"}, "unknown tracker option 'modle'; valid: delegate, detect_every, detector_model"),
         ({"smoothing": {"beta2": 1}}, "unknown smoothing option 'beta2'; valid: beta, derivate_cutoff"),
         ({"num_threads": 0}, "'num_threads' must be a whole number from 1 to 256, got 0"),
         ({"num_threads": 2.0}, "'num_threads' must be a whole number"),

@@ -1,0 +1,139 @@
+"""Multi-person tracking: stable ids on a synthetic two-person clip, merging, N=1 unchanged, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from blazepose_sdk import PoseTracker, TrackerOptions
+from blazepose_sdk.cli import main
+from blazepose_sdk.config import tracker_options_from_dict
+from blazepose_sdk.drawing import draw_pose, id_color
+from blazepose_sdk.errors import OptionError
+
+# The basketball player's box in basketball1.png (x 52-98, y 112-360 by the tracker), with margin.
+PLAYER = (slice(90, 380), slice(10, 140))
+SIZE = (640, 400)  # clip width, height
+
+
+def two_person_clip(basketball_rgb: np.ndarray, n: int = 20) -> list[np.ndarray]:
+    """Two copies of the player on the blurred photo, walking towards each other and down, apart."""
+    person = basketball_rgb[PLAYER]
+    background = cv2.GaussianBlur(cv2.resize(basketball_rgb, SIZE), (0, 0), 15)
+    frames = []
+    for i in range(n):
+        frame = background.copy()
+        for x0 in (40 + 4 * i, 470 - 4 * i):
+            y0 = 60 + 2 * i
+            frame[y0:y0 + person.shape[0], x0:x0 + person.shape[1]] = person
+        frames.append(frame)
+    return frames
+
+
+def people_by_side(result) -> dict[str, int]:
+    """'left'/'right' -> id of the pose whose hip centre is on that half of the frame."""
+    out = {}
+    for pose in result.poses:
+        hip_x = pose.array_px[[23, 24], 0].mean()
+        out["left" if hip_x < SIZE[0] / 2 else "right"] = pose.id
+    return out
+
+
+def test_ids_are_stable_on_two_people_moving_apart(basketball_rgb):
+    frames = two_person_clip(basketball_rgb)
+    with PoseTracker(TrackerOptions(num_poses=2, num_threads=1)) as tracker:
+        results = [tracker.process(f, timestamp_ms=33.3 * i) for i, f in enumerate(frames)]
+        stats = tracker.stats()
+    sides = [people_by_side(r) for r in results]
+    assert all(set(s) == {"left", "right"} for s in sides), sides
+    assert len({s["left"] for s in sides}) == 1 and len({s["right"] for s in sides}) == 1  # no id switch
+    assert {sides[0]["left"], sides[0]["right"]} == {1, 2} and stats["ids_issued"] == 2
+    # both found by the first detector run, then tracked: the detector is not needed again
+    assert results[0].detector_ran and len(results[0].detections) == 2
+    assert stats["detector_runs"] == 1 and all(r.tracked for r in results[1:])
+    # each pose follows its own person: the left one moves right by 4 px a frame, 76 px in all
+    left = [next(p for p in r.poses if p.id == sides[0]["left"]) for r in results]
+    dx = left[-1].array_px[[23, 24], 0].mean() - left[0].array_px[[23, 24], 0].mean()
+    assert 50 < dx < 100
+    # pose is the oldest track; poses ordered by id; JSON lines carry both
+    r = results[-1]
+    assert [p.id for p in r.poses] == sorted(p.id for p in r.poses) and r.pose is r.poses[0]
+    record = json.loads(json.dumps(r.to_dict()))
+    assert [p["id"] for p in record["poses"]] == [1, 2] and record["pose"]["landmarks"] == record["poses"][0]["landmarks"]
+    assert [e["track_id"] for e in r.to_coco(7)] == [1, 2]
+    # each person drawn in its id's colour
+    drawn = draw_pose(frames[-1], r, draw_roi=False)
+    for pose in r.poses:
+        x, y = np.round(pose.array_px[0, :2]).astype(int)  # the nose
+        if pose.array_px[0, 3] >= 0.5:
+            assert tuple(drawn[y, x]) == id_color(pose.id)
+
+
+def test_two_tracks_on_one_person_merge_and_the_older_id_stays(basketball_rgb):
+    frames = two_person_clip(basketball_rgb, 12)
+    with PoseTracker(TrackerOptions(num_poses=2, num_threads=1, detect_every=2)) as tracker:
+        for i, f in enumerate(frames[:3]):
+            result = tracker.process(f, timestamp_ms=33.3 * i)
+        sides = people_by_side(result)
+        older, younger = min(sides.values()), max(sides.values())
+        older_side = "left" if sides["left"] == older else "right"
+        # the younger track's ROI jumps onto the older track's person (a few px off)
+        rois = tracker.tracked_rois
+        moved = dataclasses.replace(rois[older], center_x_px=rois[older].center_x_px + 6.0)
+        next(t for t in tracker._tracks if t.id == younger).roi = moved
+        result = tracker.process(frames[3], timestamp_ms=100.0)
+        after = people_by_side(result)
+        assert after[older_side] == older  # the older id kept its person
+        assert younger not in after.values()  # the younger track was merged away
+        assert result.detector_ran  # a merge is a lost track: look for the other person at once
+        # the detector finds the other person again within a few frames: a new id, never the merged one
+        other = "right" if older_side == "left" else "left"
+        for i in range(4, 12):
+            after = people_by_side(tracker.process(frames[i], timestamp_ms=33.3 * i))
+    assert after == {older_side: older, other: 3}
+
+
+def test_one_person_gives_the_single_person_output(pan_clip):
+    """With one person in view, num_poses=2 tracks that person exactly as the single-person
+    tracker does (same ROIs, same filters): byte-identical landmarks; N=1 keeps the old JSON."""
+    with PoseTracker(TrackerOptions(num_threads=1)) as single, \
+            PoseTracker(TrackerOptions(num_threads=1, num_poses=2)) as multi:
+        for i, frame in enumerate(pan_clip[:30]):
+            a = single.process(frame, timestamp_ms=33.3 * i)
+            b = multi.process(frame, timestamp_ms=33.3 * i)
+            assert len(b.poses) == 1 and b.pose.id == 1
+            assert np.array_equal(a.pose.array_px, b.pose.array_px)
+            assert np.array_equal(a.pose.world_m, b.pose.world_m)
+            assert a.pose.roi == b.pose.roi
+    record = a.to_dict()
+    assert set(record) == {"frame", "timestamp_ms", "image_size", "detector_ran", "tracked", "detection", "pose"}
+    assert a.poses == [a.pose] and a.pose.id == 0 and not a.multi_person
+    assert "track_id" not in a.to_coco(0)[0]
+
+
+def test_options_and_cli(basketball_rgb, tmp_path, capsys):
+    assert tracker_options_from_dict({"num_poses": 3, "detector_tiles": "2x2+c"}).num_poses == 3
+    for bad in ({"num_poses": 0}, {"detect_every": 1.5}, {"detector_tiles": "9x9"}, {"detector_tiles_every": True}):
+        with pytest.raises(OptionError, match=next(iter(bad))):
+            tracker_options_from_dict(bad)
+    with pytest.raises(OptionError, match="num_poses"):
+        PoseTracker(TrackerOptions(num_poses=0))
+    clip = tmp_path / "two.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, SIZE)
+    for frame in two_person_clip(basketball_rgb, 8):
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    for argv, message in ((["--num-poses", "0"], "--num-poses must be >= 1"),
+                          (["--detector-tiles", "2x"], "detector_tiles must look like")):
+        assert main(["run", str(clip), "--no-progress", *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0]
+    out = tmp_path / "two.jsonl"
+    assert main(["run", str(clip), "--num-poses", "2", "--no-progress", "--json", str(out), "--threads", "1"]) == 0
+    assert "people_per_frame: 2.0" in capsys.readouterr().out
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 8 and all(sorted(p["id"] for p in line["poses"]) == [1, 2] for line in lines)
