@@ -418,7 +418,12 @@ def run_peers(videos: list[str], mediapipe_python: str | None, reporter: Reporte
     python, why = find_python(mediapipe_python)
     if python is None:
         reporter.note(f"peers: MediaPipe's legacy solution not run: {why}")
-    landmark = resolve_pipeline(model).landmark.path if complexity == PEER_COMPLEXITY else None
+    # our pipeline's official landmark file goes into MediaPipe's package when it is the one this
+    # complexity uses (Lite and Heavy are not in the wheel), so that nothing is downloaded
+    try:
+        landmark = resolve_pipeline(model).landmark.path
+    except BlazePoseError:
+        landmark = None
     if landmark is not None and Path(landmark).name != LANDMARK_FILES[complexity]:
         landmark = None
     out = []
