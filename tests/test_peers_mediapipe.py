@@ -73,3 +73,21 @@ def test_peers_without_mediapipe_keep_the_row_and_say_why(monkeypatch, clip_path
     assert row["mediapipe"]["frames"] == 0 and row["ratio_wall"] is None
     assert any("MediaPipe" in n for n in reporter.notes)
     assert "skipped: MediaPipe not run" in format_peers(rows)
+
+
+def test_report_table_of_the_peer_rows(monkeypatch, clip_path):
+    from blazepose_sdk.bench.peers.summary import peer_tables
+    from blazepose_sdk.bench.pipeline import peers_table
+
+    assert peers_table({"rows": []}) is None and peers_table(None) is None
+    monkeypatch.delenv(mp_peer.PYTHON_ENV, raising=False)
+    reporter = Reporter(progress=False, stream=open(os.devnull, "w"))
+    payload = {"peers": run_peers([str(clip_path)], None, reporter, repeats=1, max_frames=3)}
+    table = peers_table(payload)
+    assert table.rows[0][0] == "pan.avi" and table.rows[0][1] == "3"
+    assert table.rows[0][4] == "-" and table.rows[0][6] == "-"  # no MediaPipe numbers, no ratio
+    assert table.rows[0][-1].startswith("MediaPipe not run")
+    markdown = table.markdown()
+    assert "MediaPipe not run" in markdown and "wall x MP" in markdown
+    # report.md's peer section shows it even without MoveNet rows
+    assert [t.title for t in peer_tables({"pipeline": payload})] == [table.title]

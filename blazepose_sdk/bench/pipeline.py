@@ -474,6 +474,31 @@ def format_peers(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def peers_table(payload: dict | None):
+    """The report.md table of a pipeline payload's ``peers`` rows (:func:`run_peers`), or None."""
+    from .report import Table, fmt
+
+    rows = (payload or {}).get("peers") or []
+    if not rows:
+        return None
+    cells = []
+    for r in rows:
+        a, b = r["ours"], r["mediapipe"]
+        cells.append([r["video"], str(a["frames"]), fmt(a["fps"], 1), fmt(a["cpu_ms_per_frame"], 2), fmt(b["fps"], 1),
+                      fmt(b["cpu_ms_per_frame"], 2), fmt(r["ratio_wall"], 2), fmt(r["ratio_cpu"], 2),
+                      f"{a['pose_frames']} / {b['pose_frames'] if b['frames'] else '-'}", r.get("skipped") or ""])
+    first = rows[0]
+    caption = (
+        f"Whole processes on the same video files: our VideoReader + PoseTracker loop ({first['ours_model']}) "
+        f"against MediaPipe's legacy solutions.pose (model_complexity {first['mediapipe_model_complexity']}), each "
+        f"side run {first['repeats']} times, alternating; medians of the frame loop's wall and CPU time (decoding "
+        "included, model loading not). x MP = ours / MediaPipe's."
+    )
+    return Table("Whole loops vs MediaPipe's legacy solution",
+                 ["video", "frames", "ours fps", "ours CPU ms/frame", "MediaPipe fps", "MediaPipe CPU ms/frame",
+                  "wall x MP", "CPU x MP", "poses ours / MP", "skipped"], cells, caption)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m blazepose_sdk.bench.pipeline loop VIDEO``: :func:`tracker_loop` as JSON (one line)."""
     p = argparse.ArgumentParser(prog="python -m blazepose_sdk.bench.pipeline")

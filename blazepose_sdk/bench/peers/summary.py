@@ -58,9 +58,12 @@ def peer_summary_rows(payloads: dict[str, dict]) -> list[dict]:
 def peer_tables(payloads: dict[str, dict]) -> list:
     from ..report import Table, fmt, pct
 
+    from ..pipeline import peers_table
+
+    loops = peers_table(payloads.get("pipeline"))  # MediaPipe's own solution, whole loops (docs/speed.md)
     rows = peer_summary_rows(payloads)
     if not rows:
-        return []
+        return [loops] if loops else []
 
     def with_ratio(value, r, digits=2, scale=1.0):
         return "-" if value is None else f"{fmt(value, digits, scale)} ({fmt(r, 2)})"
@@ -79,4 +82,5 @@ def peer_tables(payloads: dict[str, dict]) -> list:
         "latency table)."
     )
     return [Table("Peers vs BlazePose", ["model", "PCK@0.2 COCO-17", "OKS AP", "accuracy ms / image (x)",
-                                         "1 thr ms (x)", "2 thr ms (x)", "size MB (x)"], cells, caption)]
+                                         "1 thr ms (x)", "2 thr ms (x)", "size MB (x)"], cells, caption)] + \
+        ([loops] if loops else [])
