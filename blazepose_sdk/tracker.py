@@ -52,6 +52,15 @@ DEFAULT_DETECTOR_TILES_EVERY = 10
 # 0.6 when their centres are a quarter of the side (~0.3 body heights) apart: people walking
 # side by side are further apart than that, so they are still found. Our choice.
 SAME_PERSON_ROI_IOU = 0.6
+# A track lost less than this long ago (ms) is remembered with its last ROI: a person found again
+# where it was lost (ROI IoU above REFOUND_ROI_IOU) gets its id back instead of a new one, so a
+# pedestrian the landmark model drops for a few frames keeps its id. Our choice: about 20 frames
+# at 30 fps, longer than the tile scan's default interval; short enough that someone else rarely
+# walks into the spot meanwhile.
+LOST_TRACK_MEMORY_MS = 700.0
+# How much a new person's ROI must overlap a recently lost track's last ROI to take its id. Our
+# choice: a pedestrian moves a fraction of its ROI in 0.7 s.
+REFOUND_ROI_IOU = 0.3
 # Two poses whose keypoint similarity (blazepose_sdk.matching.keypoint_similarity, OKS-like) is
 # above this are one person: a new detection that the landmark model puts on a tracked person is
 # dropped, and of two tracks that converge on one person the younger is dropped (merge). 0.5 is
@@ -212,6 +221,7 @@ class PoseTracker:
         self._frames_since_detect = 0
         self._frames_since_tiles = 0
         self._lost_pending = False
+        self._lost_tracks: list[tuple[int, Roi, float]] = []  # (id, last ROI, time lost in ms)
         self.tile_scans = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -224,6 +234,7 @@ class PoseTracker:
         self._mask_smoother.reset()
         self._tracks = []  # ids go on increasing: an id is never reused by one tracker
         self._lost_pending = False
+        self._lost_tracks = []
 
     def close(self) -> None:
         self.detector.model.close()
@@ -397,12 +408,15 @@ class PoseTracker:
             self._tracks = []
         found: list[tuple[_Track, LandmarkerOutput]] = []
         lost = False
+        memory = [item for item in self._lost_tracks if t_ms - item[2] <= LOST_TRACK_MEMORY_MS] if not static else []
         for track in self._tracks:
             out = self._landmarks(frame, track.roi, bgr)
             if out is None:
                 lost = True
+                memory.append((track.id, track.roi, t_ms))
             else:
                 found.append((track, out))
+        self._lost_tracks = memory
         merged = self._merge_converged(found)
         lost = lost or len(merged) < len(found)  # a merged track lost its own person too
         found = merged
@@ -471,12 +485,29 @@ class PoseTracker:
             out = self._landmarks(frame, roi, bgr)
             if out is None or any(same_person(out, other) for other in people):
                 continue
-            track = _Track(self._next_id, roi, PoseSmoother(self.options.smoothing), AuxiliarySmoother(), MaskSmoother())
-            self._next_id += 1
+            track = _Track(self._refound_id(out) or self._issue_id(), roi, PoseSmoother(self.options.smoothing),
+                           AuxiliarySmoother(), MaskSmoother())
             new.append((track, out))
             people.append(out)
             current.append(roi_from_alignment_points(out.aux_px[0], out.aux_px[1]).corners_px())
         return new
+
+    def _issue_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _refound_id(self, out: LandmarkerOutput) -> int | None:
+        """The id of the recently lost track whose last ROI this person's ROI overlaps most (IoU
+        above REFOUND_ROI_IOU), taken out of the memory; None when there is none."""
+        corners = roi_from_alignment_points(out.aux_px[0], out.aux_px[1]).corners_px()
+        best, best_iou = None, REFOUND_ROI_IOU
+        for k, (_, roi, _) in enumerate(self._lost_tracks):
+            iou = polygon_iou(corners, roi.corners_px())
+            if iou > best_iou:
+                best, best_iou = k, iou
+        if best is None:
+            return None
+        return self._lost_tracks.pop(best)[0]
 
     def _finish_multi(self, frame: np.ndarray, t_ms: float, found: list[tuple[_Track, LandmarkerOutput]],
                       detections: list[Detection], detector_ran: bool, tracked: bool) -> PoseResult:

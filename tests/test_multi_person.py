@@ -137,3 +137,16 @@ def test_options_and_cli(basketball_rgb, tmp_path, capsys):
     assert "people_per_frame: 2.0" in capsys.readouterr().out
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 8 and all(sorted(p["id"] for p in line["poses"]) == [1, 2] for line in lines)
+
+
+def test_a_person_lost_for_a_few_frames_gets_its_id_back(basketball_rgb):
+    frames = two_person_clip(basketball_rgb, 12)
+    background = cv2.GaussianBlur(cv2.resize(basketball_rgb, SIZE), (0, 0), 15)
+    for i in (3, 4):  # the right-hand person steps out of view for two frames
+        frames[i] = frames[i].copy()
+        frames[i][:, SIZE[0] // 2:] = background[:, SIZE[0] // 2:]
+    with PoseTracker(TrackerOptions(num_poses=2, num_threads=1, detect_every=1)) as tracker:
+        sides = [people_by_side(tracker.process(f, timestamp_ms=33.3 * i)) for i, f in enumerate(frames)]
+        issued = tracker.stats()["ids_issued"]
+    assert "right" not in sides[3] and "right" not in sides[4]
+    assert sides[-1] == sides[0] and issued == 2  # back within LOST_TRACK_MEMORY_MS: the same id
