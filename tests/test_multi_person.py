@@ -150,3 +150,35 @@ def test_a_person_lost_for_a_few_frames_gets_its_id_back(basketball_rgb):
         issued = tracker.stats()["ids_issued"]
     assert "right" not in sides[3] and "right" not in sides[4]
     assert sides[-1] == sides[0] and issued == 2  # back within LOST_TRACK_MEMORY_MS: the same id
+
+
+def test_combined_mask_is_the_per_pixel_maximum():
+    from blazepose_sdk.results import Pose, PoseResult
+    from blazepose_sdk.roi import Roi
+
+    def pose(track_id, mask):
+        return Pose(presence=1.0, roi=Roi(2.0, 2.0, 4.0, 0.0), array_px=np.zeros((33, 5)), world_m=np.zeros((33, 3)),
+                    image_size=(3, 2), mask=mask, id=track_id)
+
+    a = np.array([[0.9, 0.1, 0.0], [0.2, 0.0, 0.4]], np.float32)
+    b = np.array([[0.3, 0.6, 0.0], [0.7, 0.0, 0.1]], np.float32)
+    both = PoseResult(0, 0.0, (3, 2), None, None, True, False, poses=[pose(1, a), pose(2, b)])
+    assert np.array_equal(both.combined_mask(), np.array([[0.9, 0.6, 0.0], [0.7, 0.0, 0.4]], np.float32))
+    assert PoseResult(0, 0.0, (3, 2), None, None, True, False, poses=[pose(1, None)]).combined_mask() is None
+    assert PoseResult(0, 0.0, (3, 2), None, None, True, False).combined_mask() is None
+
+
+def test_each_person_gets_its_own_mask(basketball_rgb):
+    frames = two_person_clip(basketball_rgb, 3)
+    with PoseTracker(TrackerOptions(num_poses=2, num_threads=1, enable_segmentation=True)) as tracker:
+        for i, f in enumerate(frames):
+            result = tracker.process(f, timestamp_ms=33.3 * i)
+    assert len(result.poses) == 2
+    for pose in result.poses:
+        hip_x = pose.array_px[[23, 24], 0].mean()
+        left_half = pose.mask[:, : SIZE[0] // 2].sum()
+        right_half = pose.mask[:, SIZE[0] // 2:].sum()
+        assert (left_half > 5 * right_half) if hip_x < SIZE[0] / 2 else (right_half > 5 * left_half)
+    combined = result.combined_mask()
+    assert combined.shape == (SIZE[1], SIZE[0])
+    assert np.array_equal(combined, np.maximum(result.poses[0].mask, result.poses[1].mask))
