@@ -241,7 +241,7 @@ rm -f "$HOST_JSON"
 # --- 8. the benchmark suite's quick mode, where the checkout has one ----------------------------
 BENCH_STATUS="skipped (no blazepose_sdk/bench/__main__.py in this checkout)"
 BENCH_TAIL=""
-if [ -f "$REPO/benchmarks/__main__.py" ]; then
+if [ -f "$REPO/blazepose_sdk/bench/__main__.py" ]; then
     if python3 -c "import sys, zipfile; sys.exit('blazepose_sdk/bench/__main__.py' not in zipfile.ZipFile(sys.argv[1]).namelist())" "$WHEEL"; then
         log "pip install the [bench] extra and run: blazepose bench latency $BENCH_ARGS (slow under emulation)"
         as_pi "blazepose-venv/bin/pip install --progress-bar off 'dist/${WHEEL_NAME}[bench]'" >>"$LOG" 2>&1 \
