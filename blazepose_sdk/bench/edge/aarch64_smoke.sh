@@ -29,7 +29,7 @@
 #                           needed only behind a TLS-intercepting proxy
 set -euo pipefail
 
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"  # blazepose_sdk/bench/edge -> the checkout
 ROOTFS="${BLAZEPOSE_ARM64_ROOT:-/var/tmp/blazepose-arm64-root}"
 SUITE="${BLAZEPOSE_ARM64_SUITE:-bookworm}"
 # The Debian archive this machine's apt uses (deb822 "URIs:" lines or one-line "deb URI suite"
