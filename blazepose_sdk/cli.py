@@ -42,6 +42,7 @@ def _options(args: argparse.Namespace, static: bool) -> TrackerOptions:
         "detect_every": args.detect_every,
         "detector_tiles": args.detector_tiles,
         "detector_tiles_every": args.detector_tiles_every,
+        "detector_tiles_min_score": args.detector_tiles_min_score,
     }
     changes = {key: value for key, value in given.items() if value is not None}
     if getattr(args, "mask", None):
@@ -122,7 +123,7 @@ def check_run_args(args: argparse.Namespace, source: str | int) -> str:
             raise OptionError(f"{flag} must be >= 1, got {value}")
     if args.detector_tiles is not None:
         parse_tile_layout(args.detector_tiles)
-    for flag in ("--min-detection-confidence", "--min-tracking-confidence"):
+    for flag in ("--min-detection-confidence", "--min-tracking-confidence", "--detector-tiles-min-score"):
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:
             check_confidence(flag, value)
@@ -348,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "than --num-poses: finds small, distant people (default off)")
     run.add_argument("--detector-tiles-every", type=int, default=None, metavar="K",
                      help="run the tile scan at most every K frames (default 10)")
+    run.add_argument("--detector-tiles-min-score", type=float, default=None, metavar="S",
+                     help="score a detection on a tile needs (default 0.95)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--profile", action="store_true",
                      help="print the wall time per stage (video decode, warps, inference, output decoding, "

@@ -45,6 +45,7 @@ _TRACKER_KINDS = {
     "detect_every": "count",
     "detector_tiles": "tiles",
     "detector_tiles_every": "count",
+    "detector_tiles_min_score": "unit",
 }
 # Optional (None allowed) fields of TrackerOptions.
 _NULLABLE = {"detector_model", "landmark_model", "num_threads", "delegate", "detector_tiles"}

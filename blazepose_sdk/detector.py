@@ -152,11 +152,13 @@ class PoseDetector:
             )
         return boxes, scores
 
-    def __call__(self, frame_rgb: np.ndarray, *, bgr: bool = False, roi: Roi | None = None) -> list[Detection]:
+    def __call__(self, frame_rgb: np.ndarray, *, bgr: bool = False, roi: Roi | None = None,
+                 min_score: float | None = None) -> list[Detection]:
         """Detect people in an RGB uint8 frame (``bgr``: in BGR order); best first, image pixels.
 
         ``roi``: look only inside this square of the frame (a zoomed tile, see
         :mod:`blazepose_sdk.tiles`), letterboxed to the input; None: the whole frame.
+        ``min_score``: this call's score threshold instead of the detector's.
         """
         t0 = time.perf_counter()
         h, w = frame_rgb.shape[:2]
@@ -165,7 +167,7 @@ class PoseDetector:
         t1 = time.perf_counter()
         outputs = self.model.run(tensor)
         t2 = time.perf_counter()
-        detections = self._decode(outputs, frame_roi)
+        detections = self._decode(outputs, frame_roi, self.min_score if min_score is None else float(min_score))
         if self.stage_times is not None:
             clock = self.stage_times
             clock.add("detector_letterbox", t1 - t0)
@@ -174,19 +176,20 @@ class PoseDetector:
         return detections
 
     def detect_tiles(self, frame_rgb: np.ndarray, tiles: Sequence[Roi], *, bgr: bool = False,
-                     extra: Sequence[Detection] = ()) -> list[Detection]:
-        """The detector on each tile, merged with ``extra`` (e.g. the whole-frame detections) by
-        weighted NMS across runs (:func:`blazepose_sdk.tiles.merge_tile_detections`); best first."""
-        runs = [list(extra)] + [self(frame_rgb, bgr=bgr, roi=tile) for tile in tiles]
+                     extra: Sequence[Detection] = (), min_score: float | None = None) -> list[Detection]:
+        """The detector on each tile (score threshold ``min_score``, default the detector's),
+        merged with ``extra`` (e.g. the whole-frame detections) by weighted NMS across runs
+        (:func:`blazepose_sdk.tiles.merge_tile_detections`); best first."""
+        runs = [list(extra)] + [self(frame_rgb, bgr=bgr, roi=tile, min_score=min_score) for tile in tiles]
         rows = [np.array([d.row_px() for d in run]).reshape(len(run), 12) for run in runs]
         scores = [np.array([d.score for d in run], np.float32) for run in runs]
         merged_rows, merged_scores = merge_tile_detections(rows, scores)
         return detections_from_rows_px(merged_rows, merged_scores)
 
-    def _decode(self, outputs: list[np.ndarray], frame_roi: Roi) -> list[Detection]:
+    def _decode(self, outputs: list[np.ndarray], frame_roi: Roi, min_score: float) -> list[Detection]:
         raw_boxes, raw_scores = outputs[self.box_output][0], outputs[self.score_output][0]
         scores = decode_scores(raw_scores, self.decode_options)
-        keep = scores >= self.min_score
+        keep = scores >= min_score
         if not keep.any():
             return []
         boxes = decode_boxes(raw_boxes, self.anchors, self.decode_options)[keep]

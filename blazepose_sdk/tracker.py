@@ -47,6 +47,12 @@ DEFAULT_DETECT_EVERY = 5
 # With detector_tiles, the tile scan runs at most every this many frames (our choice: tiles cost
 # several detector runs, and a small person once found is kept by tracking).
 DEFAULT_DETECTOR_TILES_EVERY = 10
+# Score a detection on a zoomed tile needs (the whole-frame detector keeps min_detection_confidence).
+# Zoomed tiles show the detector small objects it was never shown; at MediaPipe's 0.5 it fired on
+# a tripod, traffic cones and a jacket on the grass in 41 of 100 person-free vtest.avi frames (2x2+c).
+# 0.95 is the lowest threshold with no false detection on the first half of our vtest.avi
+# person-free set (tools/small_people.py, docs/multi_person.md); measured on the second half.
+DEFAULT_DETECTOR_TILES_MIN_SCORE = 0.95
 # A detection whose ROI overlaps a tracked person's current ROI by more than this IoU is that
 # person, not a newcomer (no landmark run spent on it). Two equal upright squares overlap by
 # 0.6 when their centres are a quarter of the side (~0.3 body heights) apart: people walking
@@ -104,6 +110,8 @@ class TrackerOptions:
             ``num_poses``, it also runs on these zoomed tiles (:mod:`blazepose_sdk.tiles`) to find
             small and distant people; costs one detector run per tile.
         detector_tiles_every: the tile scan runs at most every this many frames (default 10).
+        detector_tiles_min_score: the score a detection on a tile needs (default 0.95, see
+            ``DEFAULT_DETECTOR_TILES_MIN_SCORE``: zoomed tiles make the detector fire on objects).
     """
 
     model: str = DEFAULT_MODEL
@@ -124,6 +132,7 @@ class TrackerOptions:
     detect_every: int = DEFAULT_DETECT_EVERY
     detector_tiles: str | None = None
     detector_tiles_every: int = DEFAULT_DETECTOR_TILES_EVERY
+    detector_tiles_min_score: float = DEFAULT_DETECTOR_TILES_MIN_SCORE
 
 
 @dataclass
@@ -192,7 +201,7 @@ class PoseTracker:
     def __init__(self, options: TrackerOptions | None = None) -> None:
         self.options = options or TrackerOptions()
         o = self.options
-        for name in ("min_detection_confidence", "min_tracking_confidence"):
+        for name in ("min_detection_confidence", "min_tracking_confidence", "detector_tiles_min_score"):
             check_confidence(name, getattr(o, name))
         check_multi_person_options(o)
         detector_file, landmark_file = _model_files(o)
@@ -463,7 +472,8 @@ class PoseTracker:
             self.tile_scans += 1
             tiles = tile_rois(frame.shape[1], frame.shape[0], *self._tile_layout)
             self.detector_runs += len(tiles)
-            detections = self.detector.detect_tiles(frame, tiles, bgr=bgr, extra=detections)
+            detections = self.detector.detect_tiles(frame, tiles, bgr=bgr, extra=detections,
+                                                    min_score=o.detector_tiles_min_score)
         return detections
 
     def _new_people(self, frame: np.ndarray, detections: list[Detection],
