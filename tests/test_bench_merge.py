@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,27 @@ def test_merge_pipeline_ratios_per_machine():
 
 def test_unique_labels():
     assert unique_labels(["pi", "pi", "x86", "pi"]) == ["pi", "pi #2", "x86", "pi #3"]
+
+
+# latency.json written inside the arm64 qemu root by `aarch64_smoke.sh` (BLAZEPOSE_ARM64_BENCH_ARGS=
+# "--quick --threads 1 --no-rss", Debian bookworm arm64, Python 3.11.2, ai-edge-litert 2.3.0):
+# emulated, so its times mean nothing; its ratios and its machine object are what a board writes.
+QEMU_LATENCY = Path(__file__).parent / "data" / "edge" / "aarch64_qemu_latency.json"
+
+
+def test_merge_with_the_file_the_qemu_smoke_test_wrote(results, tmp_path):
+    x86, _, _ = results
+    qemu = json.loads(QEMU_LATENCY.read_text())
+    assert qemu["machine"]["arch"] == "aarch64" and qemu["machine"]["cpu_model"] == "2x Cortex-A72"
+    merged, _ = merge_files([f"x86={x86}", f"qemu-arm64={QEMU_LATENCY}"], tmp_path)
+    assert [m["label"] for m in merged["machines"]] == ["x86", "qemu-arm64"]
+    rows = {(r["model"], r["key"]): r["cells"] for r in merged["latency"]["rows"]}
+    assert rows[("reference-lite", "cpu-1t")]["qemu-arm64"]["x_lite"] == pytest.approx(1.0)
+    ours = rows[("ours-lite", "cpu-1t")]["qemu-arm64"]
+    by_name = {r["name"]: r for r in qemu["rows"]}
+    lite_ms = by_name["reference-lite"]["measurements"][0]["median_ms"]
+    assert ours["median_ms"] == pytest.approx(by_name["ours-lite"]["measurements"][0]["median_ms"])
+    assert ours["x_lite"] == pytest.approx(ours["median_ms"] / lite_ms)
+    # configurations only one machine ran are empty cells for the other, not errors
+    assert rows[("reference-lite", "cpu-2t")]["qemu-arm64"] is None
+    assert "qemu-arm64" in (tmp_path / "merged.md").read_text()
