@@ -1,8 +1,9 @@
 """blazepose bench merge on real result files: a `latency --quick` run made here (with a delegate
 that cannot load, whose rows must say why while the CPU rows are timed) and the same file with its
 machine object edited to what the aarch64 qemu smoke test reports (Cortex-A72 cpuinfo, aarch64,
-Python 3.11.2) and its times scaled by a known factor - the smoke test itself (qemu, root, ~30
-minutes) is not run here."""
+Python 3.11.2) and its times scaled by a known factor; and the file the aarch64 qemu smoke test
+itself wrote (tests/data/edge/aarch64_qemu_latency.json; the smoke test, qemu and a root, ~15-30
+minutes, is not run by the tests)."""
 
 from __future__ import annotations
 
