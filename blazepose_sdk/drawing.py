@@ -18,6 +18,10 @@ ID_COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148,
              (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
 
 
+# With several people, skeleton lines are one pixel wide per this many pixels of ROI side.
+PX_PER_LINE_WIDTH = 150.0
+
+
 def id_color(track_id: int) -> tuple[int, int, int]:
     """The drawing colour (RGB) of the person with this track id: the same for the same id."""
     return ID_COLORS[int(track_id) % len(ID_COLORS)]
@@ -46,10 +50,13 @@ def draw_pose(
     thickness = max(1, round(max(h, w) / 400))
     for pose in result.poses:
         color = id_color(pose.id) if result.multi_person else None
+        # several people: lines as thin as the person is small, so small people stay visible
+        line = thickness + 1 if color is None else int(np.clip(round(pose.roi.size_px / PX_PER_LINE_WIDTH), 1, thickness + 1))
+        dot = thickness + 2 if color is None else line + 1
         lm = pose.array_px
         if draw_roi:
             corners = np.round(pose.roi.corners_px()).astype(np.int32)
-            cv2.polylines(canvas, [corners], True, color or ROI_COLOR, thickness, cv2.LINE_AA)
+            cv2.polylines(canvas, [corners], True, color or ROI_COLOR, thickness if color is None else 1, cv2.LINE_AA)
             if color is not None:
                 top = corners[np.argmin(corners[:, 1])]
                 cv2.putText(canvas, str(pose.id), (int(top[0]), max(int(top[1]) - 3, 10)), cv2.FONT_HERSHEY_SIMPLEX,
@@ -59,10 +66,10 @@ def draw_pose(
             if shown[a] and shown[b]:
                 pa = tuple(int(round(v)) for v in lm[a, :2])
                 pb = tuple(int(round(v)) for v in lm[b, :2])
-                cv2.line(canvas, pa, pb, color or _side_color(b), thickness + 1, cv2.LINE_AA)
+                cv2.line(canvas, pa, pb, color or _side_color(b), line, cv2.LINE_AA)
         for i, row in enumerate(lm):
             if shown[i]:
-                cv2.circle(canvas, (int(round(row[0])), int(round(row[1]))), thickness + 2, color or _side_color(i), -1,
+                cv2.circle(canvas, (int(round(row[0])), int(round(row[1]))), dot, color or _side_color(i), -1,
                            cv2.LINE_AA)
     if text:
         font = cv2.FONT_HERSHEY_SIMPLEX
