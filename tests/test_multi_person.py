@@ -106,6 +106,8 @@ def test_one_person_gives_the_single_person_output(pan_clip):
             a = single.process(frame, timestamp_ms=33.3 * i)
             b = multi.process(frame, timestamp_ms=33.3 * i)
             assert len(b.poses) == 1 and b.pose.id == 1
+            # one of two people tracked: the detector looks for the other every detect_every (5) frames
+            assert b.detector_ran == (i % 5 == 0)
             assert np.array_equal(a.pose.array_px, b.pose.array_px)
             assert np.array_equal(a.pose.world_m, b.pose.world_m)
             assert a.pose.roi == b.pose.roi
