@@ -184,3 +184,26 @@ def test_each_person_gets_its_own_mask(basketball_rgb):
     combined = result.combined_mask()
     assert combined.shape == (SIZE[1], SIZE[0])
     assert np.array_equal(combined, np.maximum(result.poses[0].mask, result.poses[1].mask))
+
+
+def test_tiles_find_small_pedestrians_the_whole_frame_detector_misses(shared_data):
+    """vtest.avi frame 544: six people 60-110 px tall in view; the whole-frame detector gives one
+    pose, with the 3x3 tile scan at its default threshold four, each on a different person
+    (checked by eye when this test was written)."""
+    from blazepose_sdk.matching import polygon_iou
+    from blazepose_sdk.video import VideoReader
+
+    with VideoReader(shared_data / "vtest.avi") as reader:
+        frame = next(f for i, (_, f) in enumerate(reader) if i == 544)
+    found = {}
+    for tiles in (None, "3x3"):
+        with PoseTracker(TrackerOptions(num_threads=1, static_image_mode=True, num_poses=6, detector_tiles=tiles)) as t:
+            found[tiles] = t.process(frame).poses
+            stats = t.stats()
+    assert stats["tile_scans"] == 1 and stats["detector_runs"] == 10  # the whole frame + 9 tiles
+    assert len(found[None]) == 1 and len(found["3x3"]) >= 3
+    rois = [p.roi.corners_px() for p in found["3x3"]]
+    assert all(polygon_iou(a, b) < 0.6 for i, a in enumerate(rois) for b in rois[i + 1:])  # distinct people
+    for pose in found["3x3"]:
+        height = pose.array_px[:, 1].max() - pose.array_px[:, 1].min()
+        assert pose.presence >= 0.5 and 40 < height < 160  # pedestrian-sized
