@@ -24,7 +24,7 @@ from .landmarker import LANDMARK_VALUE_RANGE, LandmarkerOutput, PoseLandmarker
 from .models import DEFAULT_PIPELINE, ModelFile, model_file_from_path, resolve_pipeline
 from .profiling import StageTimes
 from .results import Pose, PoseResult
-from .matching import keypoint_similarity, polygon_iou
+from .matching import duplicates_to_drop, keypoint_similarity, polygon_iou
 from .roi import Roi, roi_from_alignment_points
 from .runtime import TFLiteModel
 from .segmentation import MaskSmoother, roi_mask_to_image
@@ -451,12 +451,13 @@ class PoseTracker:
 
     def _merge_converged(self, found: list[tuple[_Track, LandmarkerOutput]]) -> list[tuple[_Track, LandmarkerOutput]]:
         """Drop the younger of two tracks whose poses are one person (the older id stays)."""
-        found = sorted(found, key=lambda item: item[0].id)
-        kept: list[tuple[_Track, LandmarkerOutput]] = []
-        for track, out in found:
-            if not any(same_person(out, other) for _, other in kept):
-                kept.append((track, out))
-        return kept
+        n = len(found)
+        similar = np.zeros((n, n), dtype=bool)
+        for i in range(n):
+            for j in range(i + 1, n):
+                similar[i, j] = similar[j, i] = same_person(found[i][1], found[j][1])
+        dropped = set(duplicates_to_drop(np.array([track.id for track, _ in found]), similar))
+        return sorted((item for k, item in enumerate(found) if k not in dropped), key=lambda item: item[0].id)
 
     def _detect_multi(self, frame: np.ndarray, bgr: bool) -> list[Detection]:
         """Whole-frame detections, plus the tile scan when they are fewer than num_poses and the
