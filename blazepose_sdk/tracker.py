@@ -160,6 +160,23 @@ def object_scale_px(aux_px: np.ndarray) -> float:
     return 2.0 * float(np.hypot(*(aux_px[1] - aux_px[0])))
 
 
+def smooth_person(out: LandmarkerOutput, smoother: PoseSmoother, aux_smoother: AuxiliarySmoother, t_ms: float,
+                  smooth_landmarks: bool) -> tuple[np.ndarray, np.ndarray, Roi | None]:
+    """Video mode, one person: (landmarks_px, world_m) through the person's One-Euro filters (when
+    ``smooth_landmarks``) and the ROI for the next frame from the smoothed auxiliary points (None
+    when it is degenerate). ``t_ms``: the frame's timestamp in milliseconds."""
+    t_s = t_ms / 1000.0
+    # pose_landmark_filtering.pbtxt takes the object scale of every filter from the raw
+    # (unsmoothed) auxiliary points
+    scale = object_scale_px(out.aux_px)
+    aux = aux_smoother(out.aux_px, t_s, scale)
+    landmarks, world = out.landmarks_px, out.world_m
+    if smooth_landmarks:
+        landmarks, world = smoother(landmarks, world, t_s, scale)
+    next_roi = roi_from_alignment_points(aux[0], aux[1])
+    return landmarks, world, next_roi if next_roi.is_valid() else None
+
+
 def check_confidence(name: str, value: float) -> None:
     """Raise :class:`OptionError` unless the threshold ``name`` is a probability in [0, 1]."""
     if not (0.0 <= value <= 1.0):
@@ -384,28 +401,23 @@ class PoseTracker:
             self._mask_smoother.reset()
             return PoseResult(index, t_ms, (frame.shape[1], frame.shape[0]), None, detection, detector_ran, False)
 
-        landmarks, world, aux = out.landmarks_px, out.world_m, out.aux_px
+        landmarks, world = out.landmarks_px, out.world_m
         if not static:
-            t_s = t_ms / 1000.0
-            # pose_landmark_filtering.pbtxt takes the object scale of every filter from the raw
-            # (unsmoothed) auxiliary points
-            scale = object_scale_px(aux)
-            aux = self._aux_smoother(aux, t_s, scale)
-            if self.options.smooth_landmarks:
-                landmarks, world = self._smoother(landmarks, world, t_s, scale)
-            next_roi = roi_from_alignment_points(aux[0], aux[1])
-            self._roi = next_roi if next_roi.is_valid() else None
-        mask = self._mask(out, (frame.shape[1], frame.shape[0]), smooth=not static and self.options.smooth_segmentation)
+            landmarks, world, self._roi = smooth_person(out, self._smoother, self._aux_smoother, t_ms,
+                                                        self.options.smooth_landmarks)
+        mask = self._mask(out, (frame.shape[1], frame.shape[0]), self._mask_smoother if not static else None)
         pose = Pose(presence=out.presence, roi=out.roi, array_px=landmarks, world_m=world,
                     image_size=(frame.shape[1], frame.shape[0]), mask=mask)
         return PoseResult(index, t_ms, (frame.shape[1], frame.shape[0]), pose, detection, detector_ran, tracked)
 
-    def _mask(self, out: LandmarkerOutput, image_size: tuple[int, int], smooth: bool) -> np.ndarray | None:
-        """The person's mask in frame pixels (None without enable_segmentation)."""
+    def _mask(self, out: LandmarkerOutput, image_size: tuple[int, int],
+              smoother: MaskSmoother | None) -> np.ndarray | None:
+        """The person's mask in frame pixels (None without enable_segmentation), through the
+        person's mask smoother on video when smooth_segmentation is on."""
         if out.mask_roi is None:
             return None
         mask = roi_mask_to_image(out.mask_roi, out.roi, image_size)
-        return self._mask_smoother(mask) if smooth else mask
+        return smoother(mask) if smoother is not None and self.options.smooth_segmentation else mask
 
     # -- several people ----------------------------------------------------------------------
     def _process_multi(self, frame: np.ndarray, t_ms: float, bgr: bool, t0: float, t1: float) -> PoseResult:
@@ -531,22 +543,14 @@ class PoseTracker:
         poses: list[Pose] = []
         tracks: list[_Track] = []
         for track, out in sorted(found, key=lambda item: item[0].id):
-            landmarks, world, aux = out.landmarks_px, out.world_m, out.aux_px
+            landmarks, world = out.landmarks_px, out.world_m
             if not static:
-                t_s = t_ms / 1000.0
-                scale = object_scale_px(aux)
-                aux = track.aux_smoother(aux, t_s, scale)
-                if self.options.smooth_landmarks:
-                    landmarks, world = track.smoother(landmarks, world, t_s, scale)
-                next_roi = roi_from_alignment_points(aux[0], aux[1])
-                if next_roi.is_valid():
+                landmarks, world, next_roi = smooth_person(out, track.smoother, track.aux_smoother, t_ms,
+                                                           self.options.smooth_landmarks)
+                if next_roi is not None:
                     track.roi = next_roi
                     tracks.append(track)
-            mask = None
-            if out.mask_roi is not None:
-                mask = roi_mask_to_image(out.mask_roi, out.roi, size)
-                if not static and self.options.smooth_segmentation:
-                    mask = track.mask_smoother(mask)
+            mask = self._mask(out, size, track.mask_smoother if not static else None)
             poses.append(Pose(presence=out.presence, roi=out.roi, array_px=landmarks, world_m=world,
                               image_size=size, mask=mask, id=track.id))
         self._tracks = tracks
@@ -580,7 +584,7 @@ class PoseTracker:
         size = (frame.shape[1], frame.shape[0])
         pose = None if out is None else Pose(presence=out.presence, roi=out.roi, array_px=out.landmarks_px,
                                              world_m=out.world_m, image_size=size,
-                                             mask=self._mask(out, size, smooth=False))
+                                             mask=self._mask(out, size, None))
         return PoseResult(self.frames_processed, 0.0, (frame.shape[1], frame.shape[0]), pose, None, False, False)
 
     def stats(self) -> dict:
