@@ -79,7 +79,8 @@ def test_tile_layout_on_a_768x576_frame():
     xs = [side / 2, 768 - side / 2]
     ys = [side / 2, 576 - side / 2]
     expected = [(xs[0], ys[0]), (xs[1], ys[0]), (xs[0], ys[1]), (xs[1], ys[1]), (384.0, 288.0)]
-    assert [(t.center_x_px, t.center_y_px) for t in tiles] == pytest.approx(expected)
+    # arrays, not nested lists: newer pytest's approx refuses nested sequences
+    assert np.array([(t.center_x_px, t.center_y_px) for t in tiles]) == pytest.approx(np.array(expected))
     # neighbours share a quarter of a tile across: 2 side - 768 = 0.25 side
     assert 2 * side - 768 == pytest.approx(0.25 * side)
     # a tile's normalised corners map to image pixels: tile 1 spans x 329.1..768, y 0..438.9
@@ -91,8 +92,8 @@ def test_tile_layout_on_a_tall_frame_and_a_single_row():
     tiles = tile_rois(300, 600, 1, 2)
     # side max(300 / 1, 600 / 1.75) = 342.857 covers the width: one column at x = 150
     side = 600 / 1.75
-    assert [(t.center_x_px, t.center_y_px, t.size_px) for t in tiles] == pytest.approx(
-        [(150.0, side / 2, side), (150.0, 600 - side / 2, side)])
+    assert np.array([(t.center_x_px, t.center_y_px, t.size_px) for t in tiles]) == pytest.approx(
+        np.array([(150.0, side / 2, side), (150.0, 600 - side / 2, side)]))
     tiles = tile_rois(1000, 200, 3, 1)
     side = 1000 / 2.5  # 400 > 200: one row at y = 100
     assert [t.center_x_px for t in tiles] == pytest.approx([200.0, 500.0, 800.0])
