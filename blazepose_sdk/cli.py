@@ -26,7 +26,7 @@ def _parse_source(text: str) -> str | int:
     return int(text) if text.isdigit() and not Path(text).exists() else text
 
 
-def _options(args: argparse.Namespace, static: bool) -> TrackerOptions:
+def _options(args: argparse.Namespace) -> TrackerOptions:
     """The tracker options: --options FILE.json (else the defaults), then every flag given on the
     command line on top of it."""
     base = load_tracker_options(args.options) if args.options else TrackerOptions()
@@ -47,7 +47,7 @@ def _options(args: argparse.Namespace, static: bool) -> TrackerOptions:
     changes = {key: value for key, value in given.items() if value is not None}
     if getattr(args, "mask", None):
         changes["enable_segmentation"] = True
-    if static:
+    if args.static:
         changes["static_image_mode"] = True
     if args.no_smooth:
         changes["smooth_landmarks"] = False
@@ -110,9 +110,10 @@ def _check_writable_file(flag: str, value: str, suffixes: tuple[str, ...] | None
         raise OptionError(f"{flag} {value}: unknown extension {path.suffix or '(none)'!r}; use one of {', '.join(suffixes)}")
 
 
-def check_run_args(args: argparse.Namespace, source: str | int) -> str:
+def check_run_args(args: argparse.Namespace, source: str | int) -> tuple[str, TrackerOptions]:
     """Validate ``blazepose run``'s options and outputs before any model loads or any file is
-    written; returns the input kind: "folder", "image" or "video" (files and cameras)."""
+    written; returns the input kind ("folder", "image" or "video": files and cameras) and the
+    tracker options (images and folders always in static image mode)."""
     if args.threads is not None and args.threads < 1:
         raise OptionError(f"--threads must be >= 1, got {args.threads}")
     if args.max_frames is not None and args.max_frames < 1:
@@ -127,8 +128,7 @@ def check_run_args(args: argparse.Namespace, source: str | int) -> str:
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:
             check_confidence(flag, value)
-    if args.options:
-        _options(args, static=False)  # a bad options file fails here, before any model loads
+    options = _options(args)  # a bad options file fails here, before any model loads
     path = Path(source) if isinstance(source, str) and "://" not in source else None  # not cameras, not streams
     kind = "folder" if path is not None and path.is_dir() else "image" if path is not None and is_image_path(path) else "video"
     if path is not None and not path.exists():
@@ -150,21 +150,23 @@ def check_run_args(args: argparse.Namespace, source: str | int) -> str:
             _check_writable_file(flag, value, tuple(sorted(IMAGE_SUFFIXES)) if kind == "image" else VIDEO_OUT_SUFFIXES)
     if args.out and args.mask and Path(args.out).resolve() == Path(args.mask).resolve():
         raise OptionError(f"--out and --mask name the same path: {args.out}")
-    return kind
+    if kind != "video":
+        options = dataclasses.replace(options, static_image_mode=True)
+    return kind, options
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     source = _parse_source(args.input)
-    kind = check_run_args(args, source)
+    kind, options = check_run_args(args, source)
     json_file = _JsonLines(args.json) if args.json else None
     coco: list[dict] = []
     failed: list[str] = []
     times = StageTimes() if args.profile else None
     try:
         if kind in ("folder", "image"):
-            summary = _run_images(source, args, json_file, coco, failed, times)
+            summary = _run_images(source, args, options, json_file, coco, failed, times)
         else:
-            summary = _run_video(source, args, json_file, coco, times)
+            summary = _run_video(source, args, options, json_file, coco, times)
     finally:
         if json_file is not None:
             json_file.close()
@@ -183,8 +185,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_images(source: str, args: argparse.Namespace, json_file, coco: list[dict], failed: list[str],
-                times: StageTimes | None = None) -> dict:
+def _run_images(source: str, args: argparse.Namespace, options: TrackerOptions, json_file, coco: list[dict],
+                failed: list[str], times: StageTimes | None = None) -> dict:
     """One image, or every image file of a folder (sub-folders are skipped). A file of a folder that
     cannot be read or used is added to ``failed`` and the run goes on."""
     path = Path(source)
@@ -200,7 +202,7 @@ def _run_images(source: str, args: argparse.Namespace, json_file, coco: list[dic
         mask_dir.mkdir(exist_ok=True)
     poses = people = 0
     start = time.perf_counter()
-    with PoseTracker(_options(args, static=True)) as tracker:
+    with PoseTracker(options) as tracker:
         tracker.stage_times = times
         for image_id, file in enumerate(files):
             try:
@@ -233,11 +235,11 @@ def _run_images(source: str, args: argparse.Namespace, json_file, coco: list[dic
         return summary
 
 
-def _run_video(source: str | int, args: argparse.Namespace, json_file, coco: list[dict],
+def _run_video(source: str | int, args: argparse.Namespace, options: TrackerOptions, json_file, coco: list[dict],
                times: StageTimes | None = None) -> dict:
     poses = people = 0
     progress = None
-    with VideoReader(source) as reader, PoseTracker(_options(args, static=args.static)) as tracker:
+    with VideoReader(source) as reader, PoseTracker(options) as tracker:
         reader.stage_times = tracker.stage_times = times
         writer = VideoWriter(args.out, reader.fps) if args.out else None
         mask_writer = VideoWriter(args.mask, reader.fps) if args.mask else None
