@@ -15,15 +15,24 @@ import json
 import sys
 
 
-def peak_rss_mb() -> float | None:
-    """Peak resident set size of this process in MiB (None where it cannot be read, e.g. Windows)."""
+def proc_status_kib(field: str) -> int | None:
+    """A memory field of /proc/self/status in KiB (``VmRSS``: resident now, ``VmHWM``: its peak);
+    None where there is no such file (not Linux) or field."""
     try:
         with open("/proc/self/status") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0  # reported in kB
-    except OSError:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1])  # reported in kB
+    except (OSError, ValueError, IndexError):
         pass
+    return None
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident set size of this process in MiB (None where it cannot be read, e.g. Windows)."""
+    peak_kib = proc_status_kib("VmHWM")
+    if peak_kib is not None:
+        return peak_kib / 1024.0
     try:
         import resource
     except ImportError:

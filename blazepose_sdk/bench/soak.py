@@ -27,6 +27,7 @@ from blazepose_sdk.errors import BlazePoseError
 from blazepose_sdk.tracker import PoseTracker
 from blazepose_sdk.video import VideoReader
 
+from ._rss_probe import proc_status_kib
 from .common import Reporter
 from .pipeline import VTEST_NAME, pipeline_rows, tracker_options
 from .rows import ModelRow
@@ -52,12 +53,8 @@ QUICK_SOAK = SoakSettings(frames=600, sample_every=100, switch_every=200)
 
 def rss_bytes() -> int | None:
     """The current resident set size of this process in bytes (Linux /proc), or None elsewhere."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as f:
-            resident_pages = int(f.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return resident_pages * os.sysconf("SC_PAGE_SIZE")
+    kib = proc_status_kib("VmRSS")
+    return None if kib is None else kib * 1024
 
 
 def rss_flatness(frames: Sequence[int], rss_mib: Sequence[float], max_spread_pct: float = 5.0) -> dict:
