@@ -38,6 +38,17 @@ def test_joints_mse_known_value():
     assert float(joints_mse(pred, target, tf.constant([[1.0, 0.0]]))[0]) == pytest.approx(0.25)
 
 
+def test_joints_mse_foreground_weight_known_value():
+    # target 1 on one of 4 cells, prediction 0: plain 0.5 * 1/4; weighted (1 + 9 * 1) on that cell
+    target = tf.constant(np.array([1.0, 0.0, 0.0, 0.0], np.float32).reshape(1, 2, 2, 1))
+    pred = tf.zeros((1, 2, 2, 1))
+    w = tf.ones((1, 1))
+    assert float(joints_mse(pred, target, w)[0]) == pytest.approx(0.125)
+    assert float(joints_mse(pred, target, w, fg_weight=9.0)[0]) == pytest.approx(1.25)
+    # empty cells keep weight 1: a wrong value there costs the same as before
+    assert float(joints_mse(pred + 1.0, tf.zeros_like(target), w, fg_weight=9.0)[0]) == pytest.approx(0.5)
+
+
 def test_gaussian_targets_peak_at_point():
     pts = np.zeros((1, K, 3), np.float32)
     pts[0, :, 0], pts[0, :, 1] = 20.0, 12.0  # tensor px -> cell (5, 3) at stride 4

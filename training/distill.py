@@ -92,12 +92,21 @@ def gaussian_targets(landmarks_px, mask, height: int, width: int, stride: float,
     return target, tf.cast(mask, tf.float32) * inside
 
 
-def joints_mse(pred, target, weight):
+def joints_mse(pred, target, weight, fg_weight: float = 0.0):
     """Per-sample heatmap MSE (B,): mean over joints of weight * 0.5 * mean((pred - target)^2)
-    over the map (JointsMSELoss with target weights, as FPD and the reference trainers)."""
+    over the map (JointsMSELoss with target weights, as FPD and the reference trainers).
+
+    ``fg_weight`` > 0 weights each cell by ``1 + fg_weight * target``: the few cells under a
+    Gaussian count as much as the thousands of empty ones around it. With 0 (the reference
+    loss) an all-zero map already scores 0.5 * mean(target^2), about 8e-4 for sigma 2 on 64x64,
+    and a student trained from scratch can sit there for thousands of steps (docs/students_from_official.md)."""
     import tensorflow as tf
 
-    se = tf.reduce_mean(tf.square(tf.cast(pred, tf.float32) - tf.cast(target, tf.float32)), axis=[1, 2])  # (B, K)
+    target = tf.cast(target, tf.float32)
+    sq = tf.square(tf.cast(pred, tf.float32) - target)
+    if fg_weight:
+        sq = sq * (1.0 + float(fg_weight) * target)
+    se = tf.reduce_mean(sq, axis=[1, 2])  # (B, K)
     return 0.5 * tf.reduce_mean(se * tf.cast(weight, tf.float32), axis=-1)
 
 
@@ -110,15 +119,16 @@ def _mix(kd, gt, has_gt, alpha: float):
 
 
 def fpd_heatmap_loss(student, teacher, gt, gt_weight, has_gt, alpha: float = FPD_ALPHA,
-                     teacher_weight=None) -> dict:
+                     teacher_weight=None, fg_weight: float = 0.0) -> dict:
     """FPD loss of heatmap students (module docstring). ``student``, ``teacher``, ``gt``:
     (B, h, w, K); ``gt_weight`` (B, K); ``has_gt`` (B,); ``teacher_weight`` (B, K) joint weights
-    of the teacher term (None: all 1). Returns total, kd and gt (batch means)."""
+    of the teacher term (None: all 1); ``fg_weight``: as :func:`joints_mse`. Returns total, kd
+    and gt (batch means)."""
     import tensorflow as tf
 
     tw = tf.ones_like(gt_weight) if teacher_weight is None else tf.stop_gradient(teacher_weight)
-    kd = joints_mse(student, tf.stop_gradient(teacher), tw)
-    gtl = joints_mse(student, gt, gt_weight)
+    kd = joints_mse(student, tf.stop_gradient(teacher), tw, fg_weight)
+    gtl = joints_mse(student, gt, gt_weight, fg_weight)
     return {"total": _mix(kd, gtl, has_gt, alpha), "kd": tf.reduce_mean(kd), "gt": tf.reduce_mean(gtl)}
 
 
@@ -363,6 +373,9 @@ class DistillConfig:
     # unit-peak Gaussians at its points, the confidence as each joint's weight (as the coordinate
     # variant); "scale" = Gaussians of peak = confidence, every joint weight 1.
     teacher_confidence: str = "weight"
+    # Heatmap students: weight of the cells under the Gaussians in the MSE (joints_mse; 0: the
+    # reference JointsMSELoss).
+    heatmap_fg_weight: float = 0.0
     checkpoint_every: int = 0  # steps between checkpoints (0: only at the end); runs resume from the latest
     # Share of training crops taken off the person (AugmentOptions.negative_prob): with a teacher
     # they carry its (low) presence, so a student's presence learns to reject background.
@@ -405,11 +418,11 @@ def make_loss_fn(cfg: DistillConfig, student_kind: str, teacher=None, teacher_ki
                 t, t_w = gaussian_targets(targets["teacher_xy"], targets["teacher_conf"], h, w, stride, cfg.sigma)
                 if cfg.teacher_confidence == "scale":
                     t, t_w = t * tf.cast(targets["teacher_conf"], tf.float32)[:, None, None, :], None
-                return fpd_heatmap_loss(hm, t, gt, gt_w, has_gt, alpha, t_w)
+                return fpd_heatmap_loss(hm, t, gt, gt_w, has_gt, alpha, t_w, cfg.heatmap_fg_weight)
             else:  # trained alone: the ground-truth term only
-                gtl = tf.reduce_mean(joints_mse(hm, gt, gt_w))
+                gtl = tf.reduce_mean(joints_mse(hm, gt, gt_w, cfg.heatmap_fg_weight))
                 return {"total": gtl, "gt": gtl}
-            return fpd_heatmap_loss(hm, t, gt, gt_w, has_gt, alpha)
+            return fpd_heatmap_loss(hm, t, gt, gt_w, has_gt, alpha, fg_weight=cfg.heatmap_fg_weight)
         lm = tf.cast(outputs["landmarks"], tf.float32)[:, :NUM_LANDMARKS]
         if teacher_kind == "keras":
             thm = tf.cast(teacher(targets["image"], training=False), tf.float32)
@@ -676,6 +689,8 @@ def main(argv=None) -> int:
     ap.add_argument("--alpha", type=float, default=FPD_ALPHA, help="weight of the teacher term (FPD eq. 3)")
     ap.add_argument("--teacher-confidence", choices=TEACHER_CONFIDENCE_MODES, default="weight",
                     help="black-box teacher's confidence: joint weight of unit Gaussians, or their peak height")
+    ap.add_argument("--heatmap-fg-weight", type=float, default=0.0,
+                    help="heatmap students: weight 1 + W x target per cell in the MSE (0: the reference loss)")
     ap.add_argument("--data", nargs="+", required=True, help="training TFRecords (files, folders, globs)")
     ap.add_argument("--val-data", nargs="*", default=[], help="held-out TFRecords for eval.json")
     ap.add_argument("--unlabelled-data", nargs="*", default=[],
@@ -707,7 +722,8 @@ def main(argv=None) -> int:
         ap.error(f"--student {a.student!r}: one of {HEATMAP_STUDENTS + REGRESSION_STUDENTS} or imported:MODEL.keras")
     cfg = DistillConfig(student=a.student, teacher=a.teacher, alpha=a.alpha, data=a.data, val_data=a.val_data,
                         unlabelled_data=a.unlabelled_data, labelled_fraction=a.labelled_fraction,
-                        teacher_confidence=a.teacher_confidence, checkpoint_every=a.checkpoint_every,
+                        teacher_confidence=a.teacher_confidence, heatmap_fg_weight=a.heatmap_fg_weight,
+                        checkpoint_every=a.checkpoint_every,
                         negative_prob=a.negative_prob, init_weights=a.init_weights, fake_quant=a.fake_quant,
                         input_size=a.input_size, crop_size=a.crop_size, batch_size=a.batch_size, steps=a.steps, learning_rate=a.lr, seed=a.seed)
     report = run(cfg, a.run_dir, a.strategy, a.export, a.log_every)
