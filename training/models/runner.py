@@ -48,10 +48,12 @@ def setup_precision(mode: str = "auto") -> str:
     return mode
 
 
-def make_optimizer(cfg: TrainConfig, policy: str):
+def make_optimizer(cfg: TrainConfig, policy: str, lr_multiplier: float = 1.0):
+    """AdamW with the run's warm-up + cosine schedule, its rates times ``lr_multiplier``."""
+    peak = cfg.learning_rate * lr_multiplier
     schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=cfg.learning_rate * 0.01, decay_steps=max(1, cfg.steps - cfg.warmup),
-        alpha=cfg.lr_min_frac, warmup_target=cfg.learning_rate, warmup_steps=cfg.warmup)
+        initial_learning_rate=peak * 0.01, decay_steps=max(1, cfg.steps - cfg.warmup),
+        alpha=cfg.lr_min_frac, warmup_target=peak, warmup_steps=cfg.warmup)
     opt = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=cfg.weight_decay, global_clipnorm=10.0)
     if policy == "mixed_float16":
         opt = keras.optimizers.LossScaleOptimizer(opt)
@@ -97,12 +99,17 @@ def train(
     policy: str = "float32",
     on_checkpoint: Callable[[keras.Model, int], None] | None = None,
     config_dict: dict | None = None,
+    fast_variables: Callable[[keras.Model], list] | None = None,
+    fast_lr_multiplier: float = 1.0,
 ) -> tuple[keras.Model, RunResult]:
     """Train until ``cfg.steps`` optimizer steps, resuming from ``run_dir/ckpt`` if present.
 
     ``make_dataset(input_context)`` returns batches (images, targets dict) of the per-replica
     batch size; ``loss_fn(model_outputs, targets)`` returns a dict with ``total`` (a per-replica
     mean). Logs go to ``run_dir/logs`` (TensorBoard), checkpoints to ``run_dir/ckpt``.
+    ``fast_variables(model)``: variables that get their own AdamW with the learning rate times
+    ``fast_lr_multiplier`` (Adam's steps do not scale with the gradient, so a layer whose outputs
+    are in large units, e.g. pixels, needs a larger rate to move them at all).
     """
     strategy = strategy or tf.distribute.get_strategy()
     run_dir = Path(run_dir)
@@ -112,10 +119,19 @@ def train(
     replicas = strategy.num_replicas_in_sync
     with strategy.scope():
         model = build_model()
+        fast = fast_variables(model) if fast_variables is not None else []
+        fast_ids = {id(v) for v in fast}
+        slow = [v for v in model.trainable_variables if id(v) not in fast_ids]
         optimizer = make_optimizer(cfg, policy)
-        optimizer.build(model.trainable_variables)
+        optimizer.build(slow)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+        parts = {"model": model, "optimizer": optimizer, "step": step}
+        fast_optimizer = None
+        if fast:
+            fast_optimizer = make_optimizer(cfg, policy, fast_lr_multiplier)
+            fast_optimizer.build(fast)
+            parts["fast_optimizer"] = fast_optimizer
+        ckpt = tf.train.Checkpoint(**parts)
     chief = is_chief(strategy)
     # Every MultiWorkerMirrored worker must save (collective ops), non-chiefs into scratch dirs.
     ckpt_dir = run_dir / "ckpt" if chief else run_dir / f"ckpt_worker{strategy.cluster_resolver.task_id}"
@@ -131,6 +147,8 @@ def train(
     dist = strategy.distribute_datasets_from_function(
         lambda ctx: make_dataset(ctx).prefetch(tf.data.AUTOTUNE))
     scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    if scaled and fast_optimizer is not None:  # two loss scales would disagree
+        raise ValueError("fast_variables needs float32 or bfloat16 training, not mixed_float16")
 
     def replica_step(images, targets):
         with tf.GradientTape() as tape:
@@ -141,8 +159,10 @@ def train(
                 loss += tf.add_n(model.losses) / replicas
             if scaled:
                 loss = optimizer.scale_loss(loss)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        grads = tape.gradient(loss, slow + fast)
+        optimizer.apply_gradients(zip(grads[:len(slow)], slow))
+        if fast_optimizer is not None:
+            fast_optimizer.apply_gradients(zip(grads[len(slow):], fast))
         return losses
 
     @tf.function
