@@ -34,14 +34,15 @@ FACE_BOX_FROM_LANDMARKS_SCALE = 1.6
 
 def frame_roi(width: int, height: int, rng: np.random.Generator | None, cfg: TrainConfig) -> Roi:
     """The letterbox ROI of the frame; with ``rng``, zoomed out by ``cfg.zoom_out`` (the person
-    appears smaller), shifted within the slack and rotated by up to ``jitter_rotation_deg``."""
+    appears smaller; a factor below 1 zooms in), shifted within the slack and rotated by up to
+    ``jitter_rotation_deg``."""
     roi = letterbox_roi(width, height)
     if rng is None:
         return roi
     lo, hi = cfg.zoom_out
     z = math.exp(rng.uniform(math.log(lo), math.log(hi)))
     size = roi.size_px * z
-    slack = (size - roi.size_px) / 2 + 0.1 * roi.size_px
+    slack = abs(size - roi.size_px) / 2 + 0.1 * roi.size_px
     cx = roi.center_x_px + rng.uniform(-slack, slack)
     cy = roi.center_y_px + rng.uniform(-slack, slack)
     rot = math.radians(rng.uniform(-cfg.jitter_rotation_deg, cfg.jitter_rotation_deg))
