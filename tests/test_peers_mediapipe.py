@@ -62,6 +62,20 @@ def test_our_loop_summary(clip_path):
     assert rgb["frames"] == 3 and {r["stage"] for r in rgb["profile"]} >= {"to_rgb"}
 
 
+def test_our_loop_with_other_model_files(clip_path):
+    """--landmark replaces the pipeline's landmark file: blazepose-lite with our INT8 landmark
+    file is the ours-lite pipeline, pose for pose."""
+    from blazepose_sdk.errors import ModelNotFoundError
+    from blazepose_sdk.models import BUNDLED_DIR
+
+    ours = BUNDLED_DIR / "ours_pose_landmark_lite_int8.tflite"
+    swapped = tracker_loop(str(clip_path), "blazepose-lite", landmark=str(ours), profile=False)
+    assert swapped["landmark"] == str(ours) and swapped["detector"] is None
+    assert swapped["pose_frames"] == tracker_loop(str(clip_path), "ours-lite", profile=False)["pose_frames"] == 6
+    with pytest.raises(ModelNotFoundError):
+        tracker_loop(str(clip_path), "blazepose-lite", detector=str(clip_path.parent / "missing.tflite"))
+
+
 def test_peers_without_mediapipe_keep_the_row_and_say_why(monkeypatch, clip_path):
     monkeypatch.delenv(mp_peer.PYTHON_ENV, raising=False)
     reporter = Reporter(progress=False, stream=open(os.devnull, "w"))

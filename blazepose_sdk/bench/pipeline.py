@@ -320,16 +320,18 @@ def _cpu_s() -> float:
 
 def tracker_loop(video: str, model: str = PEER_PIPELINE, threads: int | None = None,
                  max_frames: int | None = None, profile: bool = True, bgr: bool = True,
-                 prefetch: int | None = None) -> dict:
+                 prefetch: int | None = None, detector: str | None = None, landmark: str | None = None) -> dict:
     """Our whole loop over a video file, as a user writes it: ``VideoReader`` + ``PoseTracker``
     (default options but the model), on OpenCV's BGR frames (``bgr``, the fast path) or on RGB
     frames; ``prefetch`` as :class:`VideoReader`'s (0: no reader thread). Returns the same summary
     as the MediaPipe runner: frames, pose_frames, load_s, wall_s and cpu_s of the loop; with
-    ``profile`` the per-stage rows too."""
+    ``profile`` the per-stage rows too. ``detector`` / ``landmark``: model files that replace the
+    pipeline's (e.g. INT8 conversions of the same models)."""
     from blazepose_sdk.profiling import profile_rows
 
     t0 = time.perf_counter()
-    tracker = PoseTracker(TrackerOptions(model=model, num_threads=threads))
+    tracker = PoseTracker(TrackerOptions(model=model, num_threads=threads, detector_model=detector,
+                                         landmark_model=landmark))
     load_s = time.perf_counter() - t0
     times = StageTimes() if profile else None
     frames = poses = 0
@@ -346,6 +348,8 @@ def tracker_loop(video: str, model: str = PEER_PIPELINE, threads: int | None = N
     return {
         "peer": "blazepose-sdk",
         "model": model,
+        "detector": detector,
+        "landmark": landmark,
         "threads": threads,
         "bgr": bgr,
         "prefetch": reader.prefetch,
@@ -511,9 +515,11 @@ def main(argv: list[str] | None = None) -> int:
     loop.add_argument("--rgb", action="store_true",
                       help="convert every frame to RGB (the default path of video_frames)")
     loop.add_argument("--prefetch", type=int, default=None, help="frames decoded ahead (0: no reader thread)")
+    loop.add_argument("--detector", help="detector .tflite replacing the pipeline's")
+    loop.add_argument("--landmark", help="landmark .tflite replacing the pipeline's")
     args = p.parse_args(argv)
     print(json.dumps(tracker_loop(args.video, args.model, args.threads, args.max_frames, bgr=not args.rgb,
-                                  prefetch=args.prefetch)))
+                                  prefetch=args.prefetch, detector=args.detector, landmark=args.landmark)))
     return 0
 
 
