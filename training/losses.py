@@ -107,6 +107,51 @@ def huber(diff, delta: float):
     return tf.where(a < delta, 0.5 * a * a / delta, a - 0.5 * delta)
 
 
+def detector_distill_losses(raw_boxes, raw_scores, teacher_boxes, teacher_scores, targets: dict, input_size: int,
+                            teacher_weight: float = 1.0, box_weight: float = 1.0,
+                            teacher_box_min_score: float = 0.5, teacher_box_size: bool = True,
+                            huber_delta: float = 0.02) -> dict:
+    """Fine-tuning a detector against labels on some anchors and a frozen teacher on the rest.
+
+    ``targets``: ``labels`` (B, N) 1 = anchor matched to a labelled person, 0 = not, -1 = ignored
+    (near a person, not matched); ``boxes`` (B, N, 12) raw targets of the matched anchors.
+    ``teacher_boxes`` / ``teacher_scores``: the teacher's raw outputs on the same input.
+
+    - ``labelled``: BCE towards 1 on the matched anchors, divided by their number.
+    - ``teacher``: on unmatched anchors, BCE towards the teacher's probability minus its entropy
+      (the KL divergence of two Bernoullis: 0 where the student agrees), summed per image and
+      averaged over the batch, times ``teacher_weight``.
+    - ``box``: Huber (in units of the input side, / ``huber_delta``) towards the label on matched
+      anchors, and towards the teacher's box (without its width and height unless
+      ``teacher_box_size``) on unmatched anchors where the teacher's score is at least
+      ``teacher_box_min_score``; each part averaged over its anchors; times ``box_weight``.
+    """
+    labels = tf.cast(targets["labels"], tf.float32)
+    logits = tf.cast(raw_scores, tf.float32)[..., 0]
+    t_prob = tf.stop_gradient(tf.sigmoid(tf.cast(teacher_scores, tf.float32)[..., 0]))
+    posm = tf.cast(labels > 0.5, tf.float32)
+    freem = tf.cast(tf.abs(labels) < 0.5, tf.float32)
+    num_pos = tf.maximum(tf.reduce_sum(posm), 1.0)
+    batch = tf.cast(tf.shape(logits)[0], tf.float32)
+    labelled = tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.ones_like(logits), logits=logits)
+                             * posm) / num_pos
+    eps = 1e-7
+    entropy = -(t_prob * tf.math.log(t_prob + eps) + (1 - t_prob) * tf.math.log(1 - t_prob + eps))
+    kl = tf.nn.sigmoid_cross_entropy_with_logits(labels=t_prob, logits=logits) - entropy
+    teacher = tf.reduce_sum(kl * freem) / batch
+    s = float(input_size)
+    pos_err = huber((tf.cast(raw_boxes, tf.float32) - targets["boxes"]) / s, huber_delta) / huber_delta
+    tmask = freem * tf.cast(t_prob >= teacher_box_min_score, tf.float32)
+    t_err = huber((tf.cast(raw_boxes, tf.float32) - tf.stop_gradient(tf.cast(teacher_boxes, tf.float32))) / s,
+                  huber_delta) / huber_delta
+    if not teacher_box_size:  # the box size from the labels alone
+        t_err = tf.concat([t_err[..., :2], t_err[..., 4:]], -1)
+    box = (tf.reduce_sum(tf.reduce_sum(pos_err, -1) * posm) / num_pos
+           + tf.reduce_sum(tf.reduce_sum(t_err, -1) * tmask) / tf.maximum(tf.reduce_sum(tmask), 1.0))
+    total = labelled + teacher_weight * teacher + box_weight * box
+    return {"labelled": labelled, "teacher": teacher, "box": box, "positives": num_pos / batch, "total": total}
+
+
 def detector_losses(raw_boxes, raw_scores, targets: dict, cfg: DetectorLossConfig, input_size: int) -> dict:
     """Classification + Huber regression over anchors.
 

@@ -1,0 +1,197 @@
+"""training.finetune_detector: teacher labels, small-people views, anchor targets, the
+distillation loss and the training CLI (tiny runs; the real run is a script, docs/multi_person.md)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from blazepose_sdk.anchors import decode_boxes  # noqa: E402
+from blazepose_sdk.detector import PoseDetector, decode_options  # noqa: E402
+from blazepose_sdk.models import model_file_from_path  # noqa: E402
+from blazepose_sdk.roi import Roi, letterbox_roi  # noqa: E402
+from blazepose_sdk.runtime import TFLiteModel  # noqa: E402
+from training.finetune_detector import (  # noqa: E402
+    BACKGROUND,
+    IGNORED,
+    POSITIVE_RADIUS_PX,
+    TEACHER_BOX_SIDE,
+    ViewOptions,
+    anchor_strides,
+    assign_anchors,
+    compose_view,
+    face_boxes,
+    flip_rows,
+    main,
+    rows_in_cell,
+    view_targets,
+)
+from training.losses import detector_distill_losses  # noqa: E402
+from training.models.detector import sdk_anchors  # noqa: E402
+
+
+def _row(face_c, hip, circle):
+    """A detection row (12,) in pixels: 20 px face box at face_c, hip, circle, two more points."""
+    x, y = face_c
+    return np.array([x - 10, y - 10, x + 10, y + 10, *hip, *circle, x, y + 15, x, y - 40], np.float64)
+
+
+def test_flip_rows_mirrors_and_twice_is_identity():
+    r = _row((30, 40), (32, 120), (32, 20))[None]
+    f = flip_rows(r, 200)
+    assert f[0, :4].tolist() == [200 - 40, 30, 200 - 20, 50]  # box stays xmin < xmax
+    assert f[0, 4:6].tolist() == [168, 120]
+    np.testing.assert_allclose(flip_rows(f, 200), r)
+
+
+def test_rows_in_cell_hand_computed():
+    # a 400x200 frame letterboxed (ROI side 400 centred at (200, 100)) into the 56 px cell at (112, 56)
+    roi = letterbox_roi(400, 200)
+    r = np.stack([_row((100, 100), (100, 150), (100, 50)), _row((395, 100), (395, 150), (395, 50))])
+    centres, kps = rows_in_cell(r, roi, (112, 56), 56, 224)
+    # x: 100/400 of the cell; y: (100 - 100 + 200) / 400 = 0.5 of the cell
+    np.testing.assert_allclose(centres * 224, [[112 + 14, 56 + 28], [112 + 55.3, 56 + 28]])
+    np.testing.assert_allclose(kps[0, 0] * 224, [112 + 14, 56 + 28 + 7])
+    # a face outside the cell is not a label: the ROI off to the right of both faces
+    assert len(rows_in_cell(r, Roi(700, 100, 200, 0.0), (0, 0), 224, 224)[0]) == 0
+
+
+def test_assign_anchors_follows_the_official_detector():
+    s = 224
+    anchors = sdk_anchors(s)[:, :2] * s
+    strides = anchor_strides(s)
+    assert (np.bincount(strides)[[8, 16, 32]] == [1568, 392, 294]).all()
+    a = assign_anchors(np.array([[100 / s, 60 / s], [180 / s, 180 / s]]), s)
+    for j, c in enumerate([(100, 60), (180, 180)]):
+        mine = a == j
+        d = np.abs(anchors - c).max(1)
+        assert set(strides[mine]) == {8, 16}
+        for st in (8, 16):
+            assert ((d <= POSITIVE_RADIUS_PX[st]) & (strides == st) == (mine & (strides == st))).all()
+        assert (a[d > 2 * POSITIVE_RADIUS_PX[16]] != j).all()
+    assert set(a[strides == 32]) <= {BACKGROUND, IGNORED}
+    # two people 8 px apart: every positive answers for the nearer one
+    a2 = assign_anchors(np.array([[100 / s, 100 / s], [108 / s, 100 / s]]), s)
+    d0 = np.abs(anchors - (100, 100)).max(1)
+    d1 = np.abs(anchors - (108, 100)).max(1)
+    both = (a2 >= 0)
+    assert (np.where(d0[both] <= d1[both], 0, 1) == a2[both]).all()
+    assert (assign_anchors(np.zeros((0, 2)), s) == BACKGROUND).all()
+
+
+def test_targets_decode_back_to_the_label():
+    s = 224
+    centres = np.array([[0.4, 0.3]])
+    kps = np.array([[[0.4, 0.6], [0.4, 0.35], [0.4, 0.4], [0.4, 0.2]]])
+    labels, raw = view_targets(centres, kps, s)
+    pos = labels > 0
+    assert pos.sum() >= 4 and (labels == -1).any()
+    decoded = decode_boxes(raw, sdk_anchors(s), decode_options(s, 12))[pos]
+    box = face_boxes(centres, kps)[0]
+    np.testing.assert_allclose(decoded[:, :4], np.tile(box, (pos.sum(), 1)), atol=1e-5)
+    np.testing.assert_allclose(decoded[:, 4:], np.tile(kps.reshape(-1), (pos.sum(), 1)), atol=1e-5)
+    # radius 0.25 of the input: 0.9 x 0.25 = 0.225 > the teacher's 0.199 box, so the teacher's
+    assert box[2] - box[0] == pytest.approx(TEACHER_BOX_SIDE)
+    small = face_boxes(centres, kps * 0.2 + 0.3)[0]  # a person five times smaller
+    assert small[2] - small[0] == pytest.approx(0.9 * 0.05)
+
+
+def test_compose_view_labels_land_on_the_pasted_people():
+    """A white square 'face' on a black frame: wherever a view puts it, its label is on it."""
+    frame = np.zeros((120, 160, 3), np.uint8)
+    frame[50:60, 70:80] = 255
+    rows = [_row((75, 55), (75, 100), (75, 10))[None]]
+    rng = np.random.default_rng(0)
+    seen = 0
+    for _ in range(30):
+        view, centres, _ = compose_view([frame], rows, rng, ViewOptions(rotation_deg=0.0))
+        for c in centres * 224:
+            x, y = np.clip(np.round(c).astype(int), 0, 223)
+            assert view[y, x].max() > 100, (c, view[max(0, y - 3):y + 4, max(0, x - 3):x + 4, 0])
+            seen += 1
+    assert seen >= 30
+
+
+def test_distill_loss_is_zero_where_the_student_agrees():
+    rng = np.random.default_rng(0)
+    n = 2254
+    t_boxes = tf.constant(rng.normal(0, 5, (2, n, 12)).astype(np.float32))
+    t_scores = tf.constant(rng.normal(-5, 3, (2, n, 1)).astype(np.float32))
+    labels = np.zeros((2, n), np.float32)
+    labels[0, :3] = 1.0
+    labels[1, 10:12] = -1.0
+    targets = {"labels": tf.constant(labels), "boxes": t_boxes}
+    out = detector_distill_losses(t_boxes, t_scores, t_boxes, t_scores, targets, 224)
+    assert float(out["teacher"]) == pytest.approx(0.0, abs=1e-3)
+    assert float(out["box"]) == pytest.approx(0.0, abs=1e-6)
+    assert float(out["labelled"]) > 0.0
+    # moving the student's score towards 1 on the labelled anchors lowers the labelled term only
+    up = t_scores + tf.constant(np.pad(np.full((1, 3, 1), 10.0), ((0, 1), (0, n - 3), (0, 0))), tf.float32)
+    out2 = detector_distill_losses(t_boxes, up, t_boxes, t_scores, targets, 224)
+    assert float(out2["labelled"]) < float(out["labelled"])
+    assert float(out2["teacher"]) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_labels_command_finds_and_confirms_the_player(shared_data, tmp_path):
+    out = tmp_path / "labels.json"
+    assert main(["labels", str(shared_data / "basketball1.png"), "--out", str(out),
+                 "--confirm-model", "blazepose-lite", "--tiles", "2x2+c"]) == 0
+    data = json.loads(out.read_text())
+    people = data["frames"][0]["people"]
+    assert all(p["presence"] >= 0.9 for p in people)  # every label confirmed
+    # the player on the left (face at about x 80, y 140) and the man cut by the right edge
+    centres = [((p["row_px"][0] + p["row_px"][2]) / 2, (p["row_px"][1] + p["row_px"][3]) / 2) for p in people]
+    assert any(abs(x - 80) < 30 and abs(y - 140) < 30 for x, y in centres)
+    assert any(x > 450 for x, _ in centres)
+    assert main(["labels", str(tmp_path / "missing"), "--out", str(out)]) == 2
+
+
+def test_train_cli_resumes_and_exports_a_detector_the_sdk_runs(tmp_path):
+    from training.models.detector import build_detector
+
+    keras.utils.set_random_seed(0)
+    init = tmp_path / "init.keras"
+    build_detector().save(init)
+    rng = np.random.default_rng(1)
+    frames = []
+    for i in range(2):
+        img = rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)
+        path = tmp_path / f"f{i}.png"
+        cv2.imwrite(str(path), img)
+        frames.append({"image": str(path), "width": 128, "height": 96,
+                       "people": [{"row_px": _row((60, 30), (62, 80), (62, 10)).tolist(), "score": 0.9,
+                                   "presence": 0.95}]})
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"format": "blazepose-detector-labels/1", "frames": frames}))
+    run = tmp_path / "run"
+    common = ["train", "--init", str(init), "--labels", str(labels), "--run-dir", str(run), "--batch-size", "2",
+              "--log-every", "1", "--checkpoint-every", "1", "--strategy", "default", "--warmup", "1"]
+    assert main(common + ["--steps", "2"]) == 0
+    assert main(common + ["--steps", "3", "--export"]) == 0
+    logged = [json.loads(line) for line in (run / "losses.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in logged] == [1, 2, 3]  # resumed at 2
+    assert all(np.isfinite(e["total"]) and e["positives"] > 0 for e in logged)
+    out = run / "export" / "pose_detection_small.tflite"
+    det_file = model_file_from_path(out)
+    assert det_file.sha256 is not None and det_file.value_range == (-1.0, 1.0)
+    with TFLiteModel(out, expected_sha256=det_file.sha256) as tfl:
+        found = PoseDetector(tfl, min_score=0.0, output_roles=det_file.output_roles)(cv2.imread(frames[0]["image"]))
+        assert len(found) >= 1
+
+
+def test_head_layers_are_the_convs_that_feed_the_outputs():
+    from training.finetune_detector import head_layers
+
+    x = keras.Input((16, 16, 3))
+    trunk = keras.layers.Conv2D(8, 3, padding="same", name="trunk")(x)
+    a = keras.layers.Reshape((-1, 12))(keras.layers.Conv2D(24, 1, name="box_a")(trunk))
+    b = keras.layers.Reshape((-1, 12))(keras.layers.Conv2D(24, 1, name="box_b")(keras.layers.MaxPooling2D()(trunk)))
+    s = keras.layers.Reshape((-1, 1))(keras.layers.Conv2D(2, 1, name="score")(trunk))
+    model = keras.Model(x, [keras.layers.Concatenate(axis=1)([a, b]), s])
+    assert sorted(layer.name for layer in head_layers(model)) == ["box_a", "box_b", "score"]

@@ -1,0 +1,463 @@
+"""Fine-tune the official person detector for small and distant people (issue 17).
+
+Two steps:
+
+    # 1. teacher labels: the official detector on the whole frame and on zoomed tiles (2x2+c, 3x3),
+    #    each detection kept only when BlazePose-Heavy's landmark model, run on its ROI, confirms a
+    #    person (presence >= --min-presence)
+    python -m training.finetune_detector labels /tmp/real_corpus/train --out /tmp/det_ft/labels.json
+
+    # 2. fine-tune the detector imported into Keras (python -m training.import_tflite) on views in
+    #    which those people are small: whole frames zoomed out, and mosaics of 2x2 .. 4x4 frames
+    python -m training.finetune_detector train --init /tmp/imp/pose_detection.keras \
+        --labels /tmp/det_ft/labels.json --run-dir /tmp/det_ft/run1 --steps 1500 --batch-size 16 --export
+
+Loss (``training.losses.detector_distill_losses``): on the anchors that answer for a labelled
+person (:func:`assign_anchors`, the way the official detector assigns them) the score target is 1
+and the box target the teacher's detection, encoded for that anchor; every other anchor keeps the
+frozen official detector's own
+output on the same view (score as a soft target, and its box where it fires). So the network learns
+the small people and is held to its old behaviour everywhere else: on background that keeps the
+false positives where they were. Frames are only ever whole sources of the training split (the
+corpus keeps vtest.avi and basketball out), so the evaluation on vtest.avi
+(``tools/small_people.py eval --detector NAME=FILE``) sees a scene the detector never saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from blazepose_sdk.detector import DETECTOR_VALUE_RANGE
+from blazepose_sdk.roi import Roi, image_to_roi, image_to_tensor_matrix, roi_from_alignment_points
+from training.config import TrainConfig
+from training.models.detector import ANCHORS_PER_CELL, BACKGROUND, IGNORED, encode_targets, sdk_anchors
+from training.train_detector import frame_roi
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+LABELS_FORMAT = "blazepose-detector-labels/1"
+# Tile layouts the teacher labels with, beside the whole frame: people down to about a sixth of
+# the frame height come out at detector-friendly sizes in one of them.
+LABEL_TILES = ("2x2+c", "3x3")
+# What the official detector does (measured on teacher-labelled views, docs/multi_person.md): its
+# face boxes come out ~44.6 px wide at 224 input whatever the person's size, and its scores come
+# from the stride-8 and stride-16 anchors within about 8 px of the box centre, never stride 32.
+TEACHER_BOX_SIDE = 44.6 / 224.0
+BOX_PER_BODY_RADIUS = 0.9
+POSITIVE_RADIUS_PX = {8: 6.0, 16: 8.0}
+# Anchors this many positive radii from a person are neither positive nor held to the teacher:
+# the official detector still fires up to ~12 px from the centre.
+IGNORE_RADIUS_FACTOR = 2.0
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """How training views are made (all sizes in pixels of the square detector input).
+
+    mosaic_prob: chance that a view is a k x k mosaic of frames (k uniform in ``mosaic_grid``)
+    instead of one frame. single_zoom_out / cell_zoom_out: log-uniform shrink factor ranges of
+    the frame inside its view or mosaic cell (``train_detector.frame_roi``). rotation_deg: ROI
+    rotation range. flip_prob: horizontal flip of each frame."""
+
+    input_size: int = 224
+    mosaic_prob: float = 0.5
+    mosaic_grid: tuple[int, ...] = (2, 3, 4)
+    single_zoom_out: tuple[float, float] = (1.0, 6.0)
+    cell_zoom_out: tuple[float, float] = (0.75, 1.25)
+    rotation_deg: float = 10.0
+    flip_prob: float = 0.5
+
+
+# ----------------------------------------------------------------------------- labels (teacher)
+
+def list_images(paths: list[str]) -> list[Path]:
+    """Image files under the given files / folders (recursively), sorted."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES)
+        elif p.suffix.lower() in IMAGE_SUFFIXES:
+            out.append(p)
+    return out
+
+
+def cmd_labels(args: argparse.Namespace) -> int:
+    from blazepose_sdk import PoseTracker, TrackerOptions
+    from blazepose_sdk.tiles import parse_tile_layout, tile_rois
+
+    images = list_images(args.images)
+    if not images:
+        print(f"error: no images under {args.images}", file=sys.stderr)
+        return 2
+    frames = []
+    people_total = dropped = 0
+    t0 = time.time()
+    options = TrackerOptions(model=args.confirm_model, num_threads=args.threads, static_image_mode=True,
+                             min_detection_confidence=args.min_score)
+    with PoseTracker(options) as tracker:
+        for path in images:
+            bgr = cv2.imread(str(path))
+            if bgr is None:
+                print(f"skipped {path}: not an image OpenCV can read", file=sys.stderr)
+                continue
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            h, w = rgb.shape[:2]
+            tiles = [t for name in args.tiles for t in tile_rois(w, h, *parse_tile_layout(name))]
+            dets = tracker.detector.detect_tiles(rgb, tiles, extra=tracker.detector(rgb), min_score=args.min_score)
+            people = []
+            for d in dets:
+                roi = roi_from_alignment_points(np.array(d.hip_center_px), np.array(d.body_circle_px))
+                pose = tracker.process_roi(rgb, roi).pose if roi.is_valid() else None
+                presence = 0.0 if pose is None else float(pose.presence)
+                if presence < args.min_presence:
+                    dropped += 1
+                    continue
+                people.append({"row_px": [round(float(v), 3) for v in d.row_px()], "score": round(d.score, 4),
+                               "presence": round(presence, 4)})
+            people_total += len(people)
+            frames.append({"image": str(path), "width": w, "height": h, "people": people})
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "format": LABELS_FORMAT,
+        "teacher": {"detector": "official pose_detection.tflite", "tiles": list(args.tiles),
+                    "min_score": args.min_score, "confirm_model": args.confirm_model,
+                    "min_presence": args.min_presence},
+        "frames": frames}, indent=1))
+    print(f"{len(frames)} frames, {people_total} people kept, {dropped} detections not confirmed "
+          f"({time.time() - t0:.0f} s) -> {out}")
+    return 0
+
+
+def load_labels(path: str | Path) -> list[dict]:
+    data = json.loads(Path(path).read_text())
+    if data.get("format") != LABELS_FORMAT:
+        raise ValueError(f"{path}: not a {LABELS_FORMAT} file")
+    return data["frames"]
+
+
+# ----------------------------------------------------------------------------- views (pure numpy)
+
+def flip_rows(rows_px: np.ndarray, width: float) -> np.ndarray:
+    """Detection rows (F, 12) in image pixels (box xyxy, four points) of the mirrored frame. The
+    four alignment points are centres and circle points, so they only mirror (no left/right swap)."""
+    r = np.array(rows_px, np.float64).reshape(-1, 12)
+    out = r.copy()
+    out[:, 0], out[:, 2] = width - r[:, 2], width - r[:, 0]
+    out[:, 4::2] = width - r[:, 4::2]
+    return out
+
+
+def rows_in_cell(rows_px: np.ndarray, roi: Roi, cell_xy: tuple[int, int], cell: int, size: int):
+    """Map detection rows (F, 12) of a frame whose ``roi`` is drawn into the square cell at
+    ``cell_xy`` (side ``cell``) of a ``size`` x ``size`` view.
+
+    Returns (face-box centres (K, 2), alignment points (K, 4, 2)), normalized to the view, for the
+    people whose face-box centre lands inside the cell."""
+    r = np.asarray(rows_px, np.float64).reshape(-1, 12)
+    centres, kps = [], []
+    off = np.array(cell_xy, np.float64)
+    for row in r:
+        c = image_to_roi(0.5 * (row[:2] + row[2:4])[None], roi)[0] * cell + off
+        if not (np.all(c >= off) and np.all(c <= off + cell)):
+            continue
+        centres.append(c / size)
+        kps.append((image_to_roi(row[4:].reshape(4, 2), roi) * cell + off) / size)
+    return np.array(centres, np.float64).reshape(-1, 2), np.array(kps, np.float64).reshape(-1, 4, 2)
+
+
+def compose_view(frames: list[np.ndarray], rows: list[np.ndarray], rng: np.random.Generator,
+                 opts: ViewOptions = ViewOptions()):
+    """One training view: a (S, S, 3) uint8 RGB image and its people's face-box centres (K, 2)
+    and alignment points (K, 4, 2), normalized to the view.
+
+    ``frames``/``rows``: the labelled frames (RGB) and their teacher rows in image pixels. A view
+    is one frame shrunk by ``single_zoom_out`` into a zero border (as the SDK letterboxes), or a
+    k x k mosaic of frames each in its own cell."""
+    s = opts.input_size
+    k = int(rng.choice(opts.mosaic_grid)) if rng.uniform() < opts.mosaic_prob else 1
+    zoom = opts.single_zoom_out if k == 1 else opts.cell_zoom_out
+    cfg = TrainConfig(zoom_out=tuple(zoom), jitter_rotation_deg=opts.rotation_deg)
+    view = np.zeros((s, s, 3), np.uint8)
+    all_centres, all_kps = [], []
+    edges = np.linspace(0, s, k + 1).round().astype(int)
+    for gy in range(k):
+        for gx in range(k):
+            x0, y0 = int(edges[gx]), int(edges[gy])
+            cell = int(min(edges[gx + 1] - x0, edges[gy + 1] - y0))
+            i = int(rng.integers(len(frames)))
+            frame, r = frames[i], np.asarray(rows[i], np.float64).reshape(-1, 12)
+            h, w = frame.shape[:2]
+            if rng.uniform() < opts.flip_prob:
+                frame, r = frame[:, ::-1], flip_rows(r, w)
+            roi = frame_roi(w, h, rng, cfg)
+            view[y0:y0 + cell, x0:x0 + cell] = cv2.warpAffine(
+                np.ascontiguousarray(frame), image_to_tensor_matrix(roi, cell), (cell, cell),
+                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            c, kp = rows_in_cell(r, roi, (x0, y0), cell, s)
+            all_centres.append(c)
+            all_kps.append(kp)
+    return view, np.concatenate(all_centres), np.concatenate(all_kps)
+
+
+def face_boxes(centres_norm: np.ndarray, kps_norm: np.ndarray) -> np.ndarray:
+    """Square face boxes (K, 4) xyxy, normalized: at the teacher's box centre, side
+    ``min(TEACHER_BOX_SIDE, BOX_PER_BODY_RADIUS x body radius)`` (radius = hip centre to the
+    body-circle point). The official detector draws every box ~0.2 of its input wide whatever the
+    person's size; small people get boxes in proportion so that NMS keeps neighbours apart."""
+    c = np.asarray(centres_norm, np.float64).reshape(-1, 2)
+    k = np.asarray(kps_norm, np.float64).reshape(-1, 4, 2)
+    radius = np.hypot(*(k[:, 1] - k[:, 0]).T)
+    half = 0.5 * np.minimum(TEACHER_BOX_SIDE, BOX_PER_BODY_RADIUS * radius)
+    return np.stack([c[:, 0] - half, c[:, 1] - half, c[:, 0] + half, c[:, 1] + half], 1)
+
+
+def anchor_strides(input_size: int) -> np.ndarray:
+    """(N,) stride of each SDK anchor (the SDK's order: stride 8, 16, then 32 maps)."""
+    counts = [(input_size // st) ** 2 * ANCHORS_PER_CELL[st] for st in (8, 16, 32)]
+    return np.repeat([8, 16, 32], counts)
+
+
+def assign_anchors(centres_norm: np.ndarray, input_size: int,
+                   ignore_factor: float = IGNORE_RADIUS_FACTOR) -> np.ndarray:
+    """Per anchor: the index of the person it answers for, ``BACKGROUND`` (-1) or ``IGNORED``
+    (-2), the way the official detector answers: from stride-8 and stride-16 anchors whose centre
+    lies within ``POSITIVE_RADIUS_PX`` (Chebyshev, input pixels) of the face-box centre. Anchors
+    within ``ignore_factor`` times that (stride 32 included) are ignored; an anchor near
+    several people answers for the nearest."""
+    anchors = sdk_anchors(input_size)[:, :2] * input_size
+    strides = anchor_strides(input_size)
+    n = anchors.shape[0]
+    out = np.full(n, BACKGROUND, np.int64)
+    c = np.asarray(centres_norm, np.float64).reshape(-1, 2) * input_size
+    if len(c) == 0:
+        return out
+    d = np.abs(anchors[None] - c[:, None]).max(-1)  # (K, N)
+    radius = np.array([POSITIVE_RADIUS_PX.get(int(st), 0.0) for st in strides])
+    positive = d <= radius[None]
+    near = (d <= ignore_factor * np.maximum(radius, POSITIVE_RADIUS_PX[8])[None]).any(0)
+    out[near] = IGNORED
+    pos = positive.any(0)
+    out[pos] = np.where(positive, d, np.inf).argmin(0)[pos]
+    return out
+
+
+def view_targets(centres_norm: np.ndarray, kps_norm: np.ndarray, input_size: int,
+                 ignore_factor: float = IGNORE_RADIUS_FACTOR):
+    """Per anchor: ``labels`` (N,) 1 answers for a person, 0 not, -1 ignored (near a person) and
+    ``boxes`` (N, 12) raw regression targets of the positive anchors."""
+    n = sdk_anchors(input_size).shape[0]
+    labels = np.zeros(n, np.float32)
+    if len(centres_norm) == 0:
+        return labels, np.zeros((n, 12), np.float32)
+    assign = assign_anchors(centres_norm, input_size, ignore_factor)
+    labels[assign >= 0] = 1.0
+    labels[assign == IGNORED] = -1.0
+    boxes = face_boxes(centres_norm, kps_norm)
+    return labels, encode_targets(boxes, kps_norm, sdk_anchors(input_size), assign, input_size)
+
+
+def view_tensor(view_rgb: np.ndarray) -> np.ndarray:
+    """The detector's input values for a uint8 view (as ``blazepose_sdk.image.crop_roi``)."""
+    lo, hi = DETECTOR_VALUE_RANGE
+    return view_rgb.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo)
+
+
+# ----------------------------------------------------------------------------- training
+
+def load_frames(labels: list[dict]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    frames, rows = [], []
+    for f in labels:
+        bgr = cv2.imread(f["image"])
+        if bgr is None:
+            raise FileNotFoundError(f"cannot read {f['image']}")
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        rows.append(np.array([p["row_px"] for p in f["people"]], np.float64).reshape(-1, 12))
+    return frames, rows
+
+
+def make_dataset(frames, rows, opts: ViewOptions, batch_size: int, seed: int, input_context=None,
+                 ignore_factor: float = IGNORE_RADIUS_FACTOR):
+    """Endless batches of (views (B, S, S, 3) in [-1, 1], {"labels": (B, N), "boxes": (B, N, 12)})."""
+    import tensorflow as tf
+
+    s = opts.input_size
+    n = sdk_anchors(s).shape[0]
+    shard = 0 if input_context is None else input_context.input_pipeline_id
+
+    def gen():
+        # a fresh stream on every start, so that a resumed run does not replay the views it saw
+        rng = np.random.default_rng([seed, shard, int(time.time_ns() % 2**31)])
+        while True:
+            view, b, k = compose_view(frames, rows, rng, opts)
+            labels, boxes = view_targets(b, k, s, ignore_factor)
+            yield view_tensor(view), {"labels": labels, "boxes": boxes}
+
+    sig = (tf.TensorSpec((s, s, 3), tf.float32),
+           {"labels": tf.TensorSpec((n,), tf.float32), "boxes": tf.TensorSpec((n, 12), tf.float32)})
+    return tf.data.Dataset.from_generator(gen, output_signature=sig).batch(batch_size, drop_remainder=True)
+
+
+def build_student_teacher(init: str):
+    """(wrapper, student): the wrapper maps a view to the student's (boxes, scores) and the
+    frozen teacher's (boxes, scores); both start as the imported detector ``init``."""
+    import keras
+
+    def load(name: str):
+        m = keras.models.load_model(init, compile=False)
+        return keras.Model(m.inputs, m.outputs, name=name)
+
+    student, teacher = load("student"), load("teacher")
+    teacher.trainable = False
+    shape = student.inputs[0].shape[1:]
+    x = keras.Input(shape, name="view")
+    s_boxes, s_scores = student(x)
+    t_boxes, t_scores = teacher(x)
+    return keras.Model(x, [s_boxes, s_scores, t_boxes, t_scores], name="detector_finetune"), student
+
+
+def head_layers(model) -> list:
+    """The Conv2D layers whose outputs reach the model's outputs through only Reshape and
+    Concatenate layers: the detector's box and score heads (six 1x1 convs in the official file)."""
+    import keras
+
+    found = []
+
+    def walk(tensor) -> None:
+        op = tensor._keras_history.operation
+        if isinstance(op, keras.layers.Conv2D):
+            if op not in found:
+                found.append(op)
+        elif isinstance(op, (keras.layers.Reshape, keras.layers.Concatenate)):
+            for x in op._inbound_nodes[tensor._keras_history.node_index].input_tensors:
+                walk(x)
+
+    for out in model.outputs:
+        walk(out)
+    return found
+
+
+def export_student(student, out_dir: Path, name: str) -> list[dict]:
+    """The student as ``name.tflite`` (float16 weights, as the official file) and
+    ``name_float32.tflite``, with their manifest."""
+    from training.models.export import detector_manifest_entry, to_tflite, write_manifest
+
+    entries = []
+    for quantize, suffix in (("float16", ""), ("float", "_float32")):
+        p = to_tflite(student, out_dir / f"{name}{suffix}.tflite", quantize)
+        entries.append(detector_manifest_entry(p, quantize))
+    write_manifest(out_dir, entries)
+    return entries
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import keras
+
+    from training.losses import detector_distill_losses
+    from training.models.runner import make_strategy, setup_precision, train
+
+    labels = load_labels(args.labels)
+    frames, rows = load_frames(labels)
+    opts = ViewOptions(mosaic_prob=args.mosaic_prob, single_zoom_out=tuple(args.zoom_out))
+    s = opts.input_size
+    people = sum(len(r) for r in rows)
+    print(f"{len(frames)} frames, {people} labelled people; batch {args.batch_size}, {args.steps} steps", flush=True)
+    strategy = make_strategy(args.strategy)
+    policy = setup_precision("float32")
+    cfg = TrainConfig(batch_size=args.batch_size, steps=args.steps, learning_rate=args.lr,
+                      warmup=min(args.warmup, max(1, args.steps // 10)), weight_decay=0.0,
+                      log_every=args.log_every, checkpoint_every=args.checkpoint_every, seed=args.seed)
+    per_replica = args.batch_size // strategy.num_replicas_in_sync
+    built = {}
+
+    def build():
+        wrapper, student = build_student_teacher(args.init)
+        built["student"] = student
+        return wrapper
+
+    def loss_fn(out, t):
+        return detector_distill_losses(out[0], out[1], out[2], out[3], t, s,
+                                       teacher_weight=args.teacher_weight, box_weight=args.box_weight,
+                                       teacher_box_size=not args.labels_set_box_size)
+
+    def on_checkpoint(model, step: int) -> None:
+        if args.export_every_checkpoint:
+            export_student(built["student"], Path(args.run_dir) / f"export_step{step}", args.name)
+
+    def heads(_wrapper) -> list:
+        return [v for layer in head_layers(built["student"]) for v in layer.trainable_variables]
+
+    model, result = train(build_model=build, loss_fn=loss_fn,
+                          fast_variables=heads, fast_lr_multiplier=args.head_lr_multiplier,
+                          make_dataset=lambda ctx: make_dataset(frames, rows, opts, per_replica, args.seed, ctx,
+                                                                   args.ignore_radius_factor),
+                          cfg=cfg, run_dir=args.run_dir, strategy=strategy, policy=policy,
+                          on_checkpoint=on_checkpoint,
+                          config_dict={"args": vars(args), "view": opts.__dict__, "frames": len(frames),
+                                       "people": people})
+    print(f"done: step {result.step} in {result.seconds:.0f} s, losses {result.last_losses}", flush=True)
+    if args.export:
+        keras.mixed_precision.set_global_policy("float32")
+        for e in export_student(built["student"], Path(args.run_dir) / "export", args.name):
+            print(f"exported {e['file']}: {e['bytes']} bytes sha256 {e['sha256']}")
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.finetune_detector", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    lab = sub.add_parser("labels", help="teacher labels: official detector on the frame and tiles, confirmed by Heavy")
+    lab.add_argument("images", nargs="+", help="image files or folders (searched recursively)")
+    lab.add_argument("--out", required=True)
+    lab.add_argument("--tiles", nargs="*", default=list(LABEL_TILES))
+    lab.add_argument("--min-score", type=float, default=0.5)
+    lab.add_argument("--confirm-model", default="reference-heavy",
+                     help="pipeline whose landmark model confirms each detection")
+    lab.add_argument("--min-presence", type=float, default=0.9)
+    lab.add_argument("--threads", type=int, default=1)
+    lab.set_defaults(func=cmd_labels)
+    tr = sub.add_parser("train", help="fine-tune the imported detector on small-people views")
+    tr.add_argument("--init", required=True, help="the detector imported into Keras (training.import_tflite)")
+    tr.add_argument("--labels", required=True)
+    tr.add_argument("--run-dir", required=True)
+    tr.add_argument("--steps", type=int, default=1500)
+    tr.add_argument("--batch-size", type=int, default=16)
+    tr.add_argument("--lr", type=float, default=1e-5)
+    tr.add_argument("--warmup", type=int, default=100)
+    tr.add_argument("--teacher-weight", type=float, default=1.0,
+                    help="weight of the frozen detector's own outputs on the unmatched anchors")
+    tr.add_argument("--head-lr-multiplier", type=float, default=30.0,
+                    help="learning rate of the box and score heads relative to --lr: their outputs are raw "
+                         "pixels and logits of tens, which Adam's small steps barely move")
+    tr.add_argument("--box-weight", type=float, default=0.1,
+                    help="weight of the box and alignment-point term (its Huber errors are in units of 0.02 of "
+                         "the input side, so they dwarf the score terms at 1)")
+    tr.add_argument("--ignore-radius-factor", type=float, default=IGNORE_RADIUS_FACTOR,
+                    help="anchors within this many positive radii of a person take no score loss")
+    tr.add_argument("--labels-set-box-size", action="store_true",
+                    help="hold the teacher's firing anchors to its box centre and points only, not its box "
+                         "size (learns small boxes faster; more false detections, docs/multi_person.md)")
+    tr.add_argument("--mosaic-prob", type=float, default=ViewOptions.mosaic_prob)
+    tr.add_argument("--zoom-out", type=float, nargs=2, default=list(ViewOptions.single_zoom_out))
+    tr.add_argument("--log-every", type=int, default=25)
+    tr.add_argument("--checkpoint-every", type=int, default=250)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--strategy", default="auto")
+    tr.add_argument("--name", default="pose_detection_small")
+    tr.add_argument("--export", action="store_true")
+    tr.add_argument("--export-every-checkpoint", action="store_true",
+                    help="also export the student at every checkpoint (RUN/export_stepN), to pick a step")
+    tr.set_defaults(func=cmd_train)
+    args = ap.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
