@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from blazepose_sdk import PoseTracker, TrackerOptions
-from blazepose_sdk.drawing import draw_pose, id_color
+from blazepose_sdk.drawing import draw_pose
 from blazepose_sdk.matching import keypoint_similarity, polygon_iou
 from blazepose_sdk.results import PoseResult
 from blazepose_sdk.roi import Roi, roi_from_alignment_points, roi_from_keypoints
@@ -208,12 +208,13 @@ def in_half(index: int, total: int, half: str) -> bool:
     return half == "all" or (index < total / 2) == (half == "first")
 
 
-def pipeline_counts(folder: Path, labels: dict, empties: list[Path], tiles: str | None,
-                    args: argparse.Namespace) -> tuple[int, int]:
+def pipeline_counts(folder: Path, labels: dict, empties: list[Path], tiles: str | None, detector_model: str | None,
+                    min_score: float, args: argparse.Namespace) -> tuple[int, int]:
     """The whole pipeline (detector, tiles, landmark presence) in static mode with num_poses:
     labelled people whose pose it finds, and poses it reports on the person-free frames."""
-    options = TrackerOptions(model=args.model, num_threads=args.threads, static_image_mode=True,
-                             num_poses=args.num_poses, detector_tiles=tiles, min_detection_confidence=args.min_score,
+    options = TrackerOptions(model=args.model, detector_model=detector_model, num_threads=args.threads,
+                             static_image_mode=True,
+                             num_poses=args.num_poses, detector_tiles=tiles, min_detection_confidence=min_score,
                              detector_tiles_min_score=args.tile_min_score)
     found = false = 0
     with PoseTracker(options) as tracker:
@@ -228,6 +229,40 @@ def pipeline_counts(folder: Path, labels: dict, empties: list[Path], tiles: str 
     return found, false
 
 
+def eval_detector(tracker: PoseTracker, folder: Path, labels: dict, tiles: str | None, det_name: str,
+                  det_path: str | None, min_score: float, args: argparse.Namespace) -> dict:
+    """One table row: the tracker's detector (whole frame at ``min_score``, plus ``tiles``)
+    against the labels."""
+    layout = parse_tile_layout(tiles) if tiles else None
+    found = total = false_real = false_empty = 0
+    ms = []
+    for key, people in labels.items():
+        gt = [Roi(**p["roi"]) for p in people]
+        rgb = cv2.cvtColor(cv2.imread(str(folder / "frames" / f"{int(key):04d}.png")), cv2.COLOR_BGR2RGB)
+        dets, t = detect(tracker, rgb, layout, args.tile_min_score)
+        ms.append(t)
+        rois = [roi_from_alignment_points(d.hip_center_px, d.body_circle_px) for d in dets]
+        hit = match(rois, gt)
+        found += hit
+        total += len(gt)
+        false_real += len(dets) - hit
+    empties = [p for p in sorted((folder / "empty").glob("*.png")) if in_half(int(p.stem), 100, args.half)]
+    for path in empties:
+        empty = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        false_empty += len(detect(tracker, empty, layout, args.tile_min_score)[0])
+    n = len(labels)
+    poses_found, poses_empty = pipeline_counts(folder, labels, empties, tiles, det_path, min_score, args)
+    return {"detector": det_name + (f" + tiles {tiles}" if tiles else ""), "min_score": min_score,
+            "person_frames": found,
+            "labelled": total, "recall": found / max(total, 1),
+            "false_per_100_person_free": 100.0 * false_empty / max(len(empties), 1),
+            "person_free_frames": len(empties),
+            "unmatched_on_real_frames_per_100": 100.0 * false_real / n,
+            "detector_ms_median": float(np.median(ms)), "frames": n,
+            "pipeline_person_frames": poses_found,
+            "pipeline_poses_per_100_person_free": 100.0 * poses_empty / max(len(empties), 1)}
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     folder = Path(args.labels_dir)
     labels = json.loads((folder / "labels.json").read_text())["frames"]
@@ -238,36 +273,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         dropped.setdefault(frame, set()).add(int(k))
     labels = {key: [p for j, p in enumerate(people) if j not in dropped.get(key, ())] for key, people in labels.items()}
     rows = []
-    with PoseTracker(TrackerOptions(model="blazepose-lite", num_threads=args.threads,
-                                    min_detection_confidence=args.min_score)) as tracker:
-        for name in [None, *args.tiles]:
-            layout = parse_tile_layout(name) if name else None
-            found = total = false_real = false_empty = 0
-            ms = []
-            for key, people in labels.items():
-                gt = [Roi(**p["roi"]) for p in people]
-                rgb = cv2.cvtColor(cv2.imread(str(folder / "frames" / f"{int(key):04d}.png")), cv2.COLOR_BGR2RGB)
-                dets, t = detect(tracker, rgb, layout, args.tile_min_score)
-                ms.append(t)
-                rois = [roi_from_alignment_points(d.hip_center_px, d.body_circle_px) for d in dets]
-                hit = match(rois, gt)
-                found += hit
-                total += len(gt)
-                false_real += len(dets) - hit
-            empties = [p for p in sorted((folder / "empty").glob("*.png")) if in_half(int(p.stem), 100, args.half)]
-            for path in empties:
-                empty = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-                false_empty += len(detect(tracker, empty, layout, args.tile_min_score)[0])
-            n = len(labels)
-            poses_found, poses_empty = pipeline_counts(folder, labels, empties, name, args)
-            rows.append({"detector": "official" + (f" + tiles {name}" if name else ""), "person_frames": found,
-                         "labelled": total, "recall": found / max(total, 1),
-                         "false_per_100_person_free": 100.0 * false_empty / max(len(empties), 1),
-                         "person_free_frames": len(empties),
-                         "unmatched_on_real_frames_per_100": 100.0 * false_real / n,
-                         "detector_ms_median": float(np.median(ms)), "frames": n,
-                         "pipeline_person_frames": poses_found,
-                         "pipeline_poses_per_100_person_free": 100.0 * poses_empty / max(len(empties), 1)})
+    detectors = [("official", None, args.min_score)] + [
+        (*d.split("=", 1), args.min_score if args.detector_min_score is None else args.detector_min_score)
+        for d in args.detector or []]
+    for det_name, det_path, min_score in detectors:
+        with PoseTracker(TrackerOptions(model="blazepose-lite", detector_model=det_path, num_threads=args.threads,
+                                        min_detection_confidence=min_score)) as tracker:
+            for name in [None, *args.tiles]:
+                rows.append(eval_detector(tracker, folder, labels, name, det_name, det_path, min_score, args))
     print("| detector | person-frames found (of labelled) | recall | false detections / 100 person-free frames "
           "| unmatched detections / 100 real frames | detector ms / frame (median) "
           f"| {args.model} poses matched | {args.model} poses / 100 person-free frames |")
@@ -311,6 +324,10 @@ def main(argv=None) -> int:
     ev.add_argument("--model", default="ours-lite", help="landmark pipeline for the whole-pipeline columns")
     ev.add_argument("--num-poses", type=int, default=6)
     ev.add_argument("--drop", nargs="*", help="FRAME:INDEX labels found wrong by eye")
+    ev.add_argument("--detector", action="append", metavar="NAME=FILE",
+                    help="also evaluate this detector .tflite (rows named NAME), e.g. a fine-tuned one")
+    ev.add_argument("--detector-min-score", type=float,
+                    help="the --detector files' whole-frame threshold (default: --min-score)")
     ev.add_argument("--json")
     ev.set_defaults(func=cmd_eval)
     args = parser.parse_args(argv)
