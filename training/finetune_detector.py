@@ -32,16 +32,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from blazepose_sdk.detector import DETECTOR_VALUE_RANGE
-from blazepose_sdk.roi import Roi, image_to_roi, image_to_tensor_matrix, roi_from_alignment_points
+from blazepose_sdk.errors import VideoError
+from blazepose_sdk.image import crop_roi
+from blazepose_sdk.roi import Roi, image_to_roi, roi_from_alignment_points
+from blazepose_sdk.video import is_image_path, read_image
 from training.config import TrainConfig
 from training.models.detector import ANCHORS_PER_CELL, BACKGROUND, IGNORED, encode_targets, sdk_anchors
 from training.train_detector import frame_roi
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 LABELS_FORMAT = "blazepose-detector-labels/1"
 # Tile layouts the teacher labels with, beside the whole frame: people down to about a sixth of
 # the frame height come out at detector-friendly sizes in one of them.
@@ -78,12 +79,13 @@ class ViewOptions:
 # ----------------------------------------------------------------------------- labels (teacher)
 
 def list_images(paths: list[str]) -> list[Path]:
-    """Image files under the given files / folders (recursively), sorted."""
+    """Image files (``blazepose_sdk.video.is_image_path``) under the given files / folders
+    (recursively), sorted."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES)
-        elif p.suffix.lower() in IMAGE_SUFFIXES:
+            out += sorted(q for q in p.rglob("*") if is_image_path(q))
+        elif is_image_path(p):
             out.append(p)
     return out
 
@@ -103,11 +105,11 @@ def cmd_labels(args: argparse.Namespace) -> int:
                              min_detection_confidence=args.min_score)
     with PoseTracker(options) as tracker:
         for path in images:
-            bgr = cv2.imread(str(path))
-            if bgr is None:
-                print(f"skipped {path}: not an image OpenCV can read", file=sys.stderr)
+            try:
+                rgb = read_image(path)
+            except VideoError as e:
+                print(f"skipped: {e}", file=sys.stderr)
                 continue
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             h, w = rgb.shape[:2]
             tiles = [t for name in args.tiles for t in tile_rois(w, h, *parse_tile_layout(name))]
             dets = tracker.detector.detect_tiles(rgb, tiles, extra=tracker.detector(rgb), min_score=args.min_score)
@@ -175,8 +177,9 @@ def rows_in_cell(rows_px: np.ndarray, roi: Roi, cell_xy: tuple[int, int], cell: 
 
 def compose_view(frames: list[np.ndarray], rows: list[np.ndarray], rng: np.random.Generator,
                  opts: ViewOptions = ViewOptions()):
-    """One training view: a (S, S, 3) uint8 RGB image and its people's face-box centres (K, 2)
-    and alignment points (K, 4, 2), normalized to the view.
+    """One training view: the detector's (S, S, 3) float32 input (values in
+    ``DETECTOR_VALUE_RANGE``, as ``PoseDetector`` feeds it) and its people's face-box centres
+    (K, 2) and alignment points (K, 4, 2), normalized to the view.
 
     ``frames``/``rows``: the labelled frames (RGB) and their teacher rows in image pixels. A view
     is one frame shrunk by ``single_zoom_out`` into a zero border (as the SDK letterboxes), or a
@@ -185,7 +188,7 @@ def compose_view(frames: list[np.ndarray], rows: list[np.ndarray], rng: np.rando
     k = int(rng.choice(opts.mosaic_grid)) if rng.uniform() < opts.mosaic_prob else 1
     zoom = opts.single_zoom_out if k == 1 else opts.cell_zoom_out
     cfg = TrainConfig(zoom_out=tuple(zoom), jitter_rotation_deg=opts.rotation_deg)
-    view = np.zeros((s, s, 3), np.uint8)
+    view = np.full((s, s, 3), DETECTOR_VALUE_RANGE[0], np.float32)  # black, as the zero border
     all_centres, all_kps = [], []
     edges = np.linspace(0, s, k + 1).round().astype(int)
     for gy in range(k):
@@ -198,9 +201,8 @@ def compose_view(frames: list[np.ndarray], rows: list[np.ndarray], rng: np.rando
             if rng.uniform() < opts.flip_prob:
                 frame, r = frame[:, ::-1], flip_rows(r, w)
             roi = frame_roi(w, h, rng, cfg)
-            view[y0:y0 + cell, x0:x0 + cell] = cv2.warpAffine(
-                np.ascontiguousarray(frame), image_to_tensor_matrix(roi, cell), (cell, cell),
-                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            view[y0:y0 + cell, x0:x0 + cell] = crop_roi(np.ascontiguousarray(frame), roi, cell,
+                                                        DETECTOR_VALUE_RANGE, border="zero")[0]
             c, kp = rows_in_cell(r, roi, (x0, y0), cell, s)
             all_centres.append(c)
             all_kps.append(kp)
@@ -264,21 +266,12 @@ def view_targets(centres_norm: np.ndarray, kps_norm: np.ndarray, input_size: int
     return labels, encode_targets(boxes, kps_norm, sdk_anchors(input_size), assign, input_size)
 
 
-def view_tensor(view_rgb: np.ndarray) -> np.ndarray:
-    """The detector's input values for a uint8 view (as ``blazepose_sdk.image.crop_roi``)."""
-    lo, hi = DETECTOR_VALUE_RANGE
-    return view_rgb.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo)
-
-
 # ----------------------------------------------------------------------------- training
 
 def load_frames(labels: list[dict]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     frames, rows = [], []
     for f in labels:
-        bgr = cv2.imread(f["image"])
-        if bgr is None:
-            raise FileNotFoundError(f"cannot read {f['image']}")
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        frames.append(read_image(f["image"]))
         rows.append(np.array([p["row_px"] for p in f["people"]], np.float64).reshape(-1, 12))
     return frames, rows
 
@@ -298,7 +291,7 @@ def make_dataset(frames, rows, opts: ViewOptions, batch_size: int, seed: int, in
         while True:
             view, b, k = compose_view(frames, rows, rng, opts)
             labels, boxes = view_targets(b, k, s, ignore_factor)
-            yield view_tensor(view), {"labels": labels, "boxes": boxes}
+            yield view, {"labels": labels, "boxes": boxes}
 
     sig = (tf.TensorSpec((s, s, 3), tf.float32),
            {"labels": tf.TensorSpec((n,), tf.float32), "boxes": tf.TensorSpec((n, 12), tf.float32)})
