@@ -16,6 +16,13 @@ person-frames found, false detections per 100 person-free frames, detector ms pe
 
     python tools/small_people.py labels ../shared/data/vtest.avi --out /tmp/sp --every 8 --overlays /tmp/sp/ov
     python tools/small_people.py eval /tmp/sp --tiles 2x2+c 3x3 3x3+c
+
+Doubles (``doubles``): on a benchmark labels file (``blazepose bench`` format, e.g. the real-derived
+set's large people) the whole-frame detector's detections matched to the labelled people as
+above; an unmatched detection whose face-box centre lies inside a labelled person's ROI is a
+double of that person (a box on a chest, an upper-body ROI), any other one is elsewhere.
+
+    python tools/small_people.py doubles /tmp/final/derived/labelled_set/labels.json --detector ours=FILE
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from blazepose_sdk import PoseTracker, TrackerOptions
 from blazepose_sdk.drawing import draw_pose
 from blazepose_sdk.matching import keypoint_similarity, polygon_iou
 from blazepose_sdk.results import PoseResult
-from blazepose_sdk.roi import Roi, roi_from_alignment_points, roi_from_keypoints
+from blazepose_sdk.roi import Roi, image_to_roi, roi_from_alignment_points, roi_from_keypoints
 from blazepose_sdk.tiles import parse_tile_layout, tile_rois
 from blazepose_sdk.video import VideoReader
 
@@ -295,6 +302,64 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def inside_roi(point_px: np.ndarray, roi: Roi) -> bool:
+    """Whether an image point lies inside a rotated ROI."""
+    u = image_to_roi(np.asarray(point_px, np.float64).reshape(1, 2), roi)[0]
+    return bool(np.all((u >= 0.0) & (u <= 1.0)))
+
+
+def count_doubles(det_rois: list[Roi], det_centres_px: np.ndarray, gt_rois: list[Roi]) -> tuple[int, int, int]:
+    """(labelled people matched one-to-one, unmatched detections centred inside a labelled
+    person's ROI, other unmatched detections) for one frame; detections best first."""
+    used: dict[int, int] = {}
+    for i, d in enumerate(det_rois):
+        best, best_iou = None, MATCH_ROI_IOU
+        for j, g in enumerate(gt_rois):
+            iou = polygon_iou(d.corners_px(), g.corners_px())
+            if j not in used and iou >= best_iou:
+                best, best_iou = j, iou
+        if best is not None:
+            used[best] = i
+    matched = set(used.values())
+    doubles = elsewhere = 0
+    for i, c in enumerate(np.asarray(det_centres_px, np.float64).reshape(-1, 2)):
+        if i in matched:
+            continue
+        if any(inside_roi(c, g) for g in gt_rois):
+            doubles += 1
+        else:
+            elsewhere += 1
+    return len(used), doubles, elsewhere
+
+
+def cmd_doubles(args: argparse.Namespace) -> int:
+    from blazepose_sdk.bench.datasets import load_labels
+    from blazepose_sdk.video import read_image
+
+    labelled = load_labels(args.labels)
+    detectors = [("official", None, args.min_score)] + [
+        (*d.split("=", 1), args.min_score if args.detector_min_score is None else args.detector_min_score)
+        for d in args.detector or []]
+    print(f"{labelled.name}: {len(labelled.items)} images")
+    print("| detector | threshold | people found (of labelled) | doubles on a labelled person | detections elsewhere |")
+    print("|---|---:|---:|---:|---:|")
+    for name, path, min_score in detectors:
+        found = total = doubles = elsewhere = 0
+        with PoseTracker(TrackerOptions(model="blazepose-lite", detector_model=path, num_threads=args.threads,
+                                        min_detection_confidence=min_score)) as tracker:
+            for item in labelled.items:
+                rgb = read_image(item.path)
+                gt = [r for r in (roi_from_keypoints(p.xy_px, p.visible) for p in item.persons) if r is not None]
+                dets = tracker.detector(rgb)
+                rois = [roi_from_alignment_points(d.hip_center_px, d.body_circle_px) for d in dets]
+                centres = np.array([[0.5 * (d.box_px[0] + d.box_px[2]), 0.5 * (d.box_px[1] + d.box_px[3])]
+                                    for d in dets]).reshape(-1, 2)
+                f, db, el = count_doubles(rois, centres, gt)
+                found, total, doubles, elsewhere = found + f, total + len(gt), doubles + db, elsewhere + el
+        print(f"| {name} | {min_score} | {found} / {total} | {doubles} | {elsewhere} |")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -330,6 +395,13 @@ def main(argv=None) -> int:
                     help="the --detector files' whole-frame threshold (default: --min-score)")
     ev.add_argument("--json")
     ev.set_defaults(func=cmd_eval)
+    db = sub.add_parser("doubles", help="detections that find a labelled person twice (benchmark labels file)")
+    db.add_argument("labels", help="labels.json in blazepose bench format")
+    db.add_argument("--min-score", type=float, default=0.5)
+    db.add_argument("--detector", action="append", metavar="NAME=FILE")
+    db.add_argument("--detector-min-score", type=float, help="the --detector files' threshold (default: --min-score)")
+    db.add_argument("--threads", type=int, default=1)
+    db.set_defaults(func=cmd_doubles)
     args = parser.parse_args(argv)
     return args.func(args)
 
