@@ -25,11 +25,14 @@ from training.finetune_detector import (  # noqa: E402
     ViewOptions,
     anchor_strides,
     assign_anchors,
+    body_anchors,
     compose_view,
     face_boxes,
     flip_rows,
     main,
     rows_in_cell,
+    same_person_doubles,
+    synthetic_frames,
     view_targets,
 )
 from training.losses import detector_distill_losses  # noqa: E402
@@ -40,6 +43,46 @@ def _row(face_c, hip, circle):
     """A detection row (12,) in pixels: 20 px face box at face_c, hip, circle, two more points."""
     x, y = face_c
     return np.array([x - 10, y - 10, x + 10, y + 10, *hip, *circle, x, y + 15, x, y - 40], np.float64)
+
+
+def _person(cx, hip_y, height):
+    """(33, 5) landmarks px of an upright stick person, visible: head at hip_y - 0.5 height, feet
+    at hip_y + 0.5 height; shoulders (11, 12) 0.3 height above the hips (23, 24)."""
+    lm = np.zeros((33, 5))
+    lm[:, 0] = cx + np.linspace(-0.1, 0.1, 33) * height
+    lm[:, 1] = np.linspace(hip_y - 0.5 * height, hip_y + 0.5 * height, 33)
+    lm[[11, 12], 1] = hip_y - 0.3 * height
+    lm[[23, 24], 1] = hip_y
+    lm[[11, 23], 0] = cx - 0.1 * height
+    lm[[12, 24], 0] = cx + 0.1 * height
+    lm[:, 3:] = 1.0
+    return lm
+
+
+def _mask(shape, x0, y0, x1, y1):
+    m = np.zeros(shape, np.float32)
+    m[y0:y1, x0:x1] = 0.9
+    return m
+
+
+def test_same_person_doubles_keeps_the_detection_that_saw_the_whole_person():
+    whole = _person(100, 200, 200)  # hips (100, 200), head at y=100, feet at y=300
+    # the body circle about the hips holds every landmark: radius ~101 px, ROI side 2 x 1.25 x that
+    good = Roi(100, 150, 252, 0.0)
+    part = Roi(100, 150, 90, 0.0)  # a chest box's upper-body ROI
+    other = _person(400, 200, 200)
+    rois = [part, good, Roi(400, 150, 252, 0.0)]
+    # same landmarks in the part's ROI: a double, and the part is the one dropped (worse fit)
+    assert same_person_doubles(rois, rois, [whole, whole + 2.0, other]) == [0]
+    # landmarks drawn smaller in the part's ROI (too unlike for the keypoint test) but on the
+    # same body: caught by the masks (the small one lies inside the big one)
+    small = _person(100, 160, 90)
+    masks = [_mask((400, 500), 80, 115, 120, 210), _mask((400, 500), 70, 95, 130, 305),
+             _mask((400, 500), 370, 95, 430, 305)]
+    assert same_person_doubles(rois, rois, [small, whole, other]) == []
+    assert same_person_doubles(rois, rois, [small, whole, other], masks) == [0]
+    # two people side by side: nothing dropped, with or without masks
+    assert same_person_doubles(rois[1:], rois[1:], [whole, other], masks[1:]) == []
 
 
 def test_flip_rows_mirrors_and_twice_is_identity():
@@ -89,7 +132,8 @@ def test_targets_decode_back_to_the_label():
     s = 224
     centres = np.array([[0.4, 0.3]])
     kps = np.array([[[0.4, 0.6], [0.4, 0.35], [0.4, 0.4], [0.4, 0.2]]])
-    labels, raw = view_targets(centres, kps, s)
+    t = view_targets(centres, kps, s)
+    labels, raw = t["labels"], t["boxes"]
     pos = labels > 0
     assert pos.sum() >= 4 and (labels == -1).any()
     decoded = decode_boxes(raw, sdk_anchors(s), decode_options(s, 12))[pos]
@@ -100,6 +144,47 @@ def test_targets_decode_back_to_the_label():
     assert box[2] - box[0] == pytest.approx(TEACHER_BOX_SIDE)
     small = face_boxes(centres, kps * 0.2 + 0.3)[0]  # a person five times smaller
     assert small[2] - small[0] == pytest.approx(0.9 * 0.05)
+
+
+def test_body_anchors_lie_on_the_body_and_are_never_positive():
+    """A person with hip centre (112, 150) px and body radius 60 px, face box at (112, 100): the
+    body anchors are the unmatched anchors within 60 px of the hips, by hand."""
+    s = 224
+    centres = np.array([[112 / s, 100 / s]])
+    kps = np.array([[[112, 150], [112, 90], [112, 120], [112, 60]]], np.float64) / s
+    anchors = sdk_anchors(s)[:, :2] * s
+    inside = np.hypot(anchors[:, 0] - 112, anchors[:, 1] - 150) <= 60
+    np.testing.assert_array_equal(body_anchors(kps, s), inside)
+    t = view_targets(centres, kps, s)
+    body = t["body"] > 0
+    assert body.any() and not (body & (t["labels"] != 0)).any()
+    np.testing.assert_array_equal(body, inside & (t["labels"] == 0))
+    assert not view_targets(np.zeros((0, 2)), np.zeros((0, 4, 2)), s)["body"].any()
+
+
+def test_body_term_pushes_scores_on_the_body_down():
+    rng = np.random.default_rng(1)
+    n = 2254
+    t_boxes = tf.constant(rng.normal(0, 5, (1, n, 12)).astype(np.float32))
+    t_scores = tf.constant(np.full((1, n, 1), -6.0, np.float32))
+    body = np.zeros((1, n), np.float32)
+    body[0, 100:110] = 1.0
+    targets = {"labels": tf.zeros((1, n)), "boxes": t_boxes, "body": tf.constant(body)}
+    firing = t_scores.numpy().copy()
+    firing[0, 100:110] = 4.0  # the student fires on the body
+    hot = detector_distill_losses(t_boxes, tf.constant(firing), t_boxes, t_scores, targets, 224, body_weight=2.0)
+    calm = detector_distill_losses(t_boxes, t_scores, t_boxes, t_scores, targets, 224, body_weight=2.0)
+    # BCE towards 0 of logit 4 on 10 anchors, one image
+    assert float(hot["body"]) == pytest.approx(10 * np.log1p(np.exp(4.0)), rel=1e-5)
+    assert float(hot["total"]) - float(calm["total"]) > 2.0 * (float(hot["body"]) - float(calm["body"])) - 1e-3
+    off = detector_distill_losses(t_boxes, tf.constant(firing), t_boxes, t_scores, targets, 224)
+    assert float(off["total"]) == pytest.approx(float(hot["total"]) - 2.0 * float(hot["body"]), rel=1e-5)
+    # where the teacher itself fires (5 of the 10 anchors), a gate leaves those to the KL term
+    t_firing = t_scores.numpy().copy()
+    t_firing[0, 100:105] = 3.0
+    gated = detector_distill_losses(t_boxes, tf.constant(firing), t_boxes, tf.constant(t_firing), targets, 224,
+                                    body_weight=2.0, body_teacher_max=0.5)
+    assert float(gated["body"]) == pytest.approx(5 * np.log1p(np.exp(4.0)), rel=1e-5)
 
 
 def test_compose_view_labels_land_on_the_pasted_people():
@@ -117,6 +202,38 @@ def test_compose_view_labels_land_on_the_pasted_people():
             assert view[y, x].max() > 100 * 2 / 255 - 1, (c, view[max(0, y - 3):y + 4, max(0, x - 3):x + 4, 0])
             seen += 1
     assert seen >= 30
+
+
+def test_frame_weights_choose_the_frames_a_view_is_made_of():
+    """All weight on the second frame: every labelled person in every view is that frame's."""
+    frames = [np.zeros((100, 100, 3), np.uint8), np.full((100, 100, 3), 200, np.uint8)]
+    rows = [_row((20, 20), (20, 60), (20, 5))[None], _row((70, 30), (70, 70), (70, 10))[None]]
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        view, centres, _ = compose_view(frames, rows, rng, ViewOptions(rotation_deg=0.0, flip_prob=0.0),
+                                        frame_weights=np.array([0.0, 1.0]))
+        assert view.max() > 0.5  # the bright frame, never the black one alone
+        assert len(centres) >= 1
+
+
+def test_synthetic_frames_read_the_renders_face_box_and_alignment_points(tmp_path):
+    from training.data.sample import Sample, ShardedWriter, encode_jpeg
+
+    rgb = np.full((64, 64, 3), 90, np.uint8)
+    align = np.array([[32, 40], [32, 8], [32, 24], [32, 12]], np.float32)
+    good = Sample(encode_jpeg(rgb), np.zeros((33, 3), np.float32), np.ones(33, np.float32), np.ones(33, np.float32),
+                  np.array([20, 5, 44, 60], np.float32), align, face_box_xyxy_px=np.array([28, 6, 36, 14], np.float32),
+                  has_face_box=1.0)
+    no_face = Sample(encode_jpeg(rgb), np.zeros((33, 3), np.float32), np.ones(33, np.float32), np.ones(33, np.float32),
+                     np.array([20, 5, 44, 60], np.float32), align)
+    with ShardedWriter(str(tmp_path / "synth"), 2) as w:
+        w.write(good)
+        w.write(no_face)
+    frames, rows = synthetic_frames(tmp_path)
+    assert len(frames) == 1 and frames[0].shape == (64, 64, 3)
+    np.testing.assert_allclose(rows[0], [[28, 6, 36, 14, 32, 40, 32, 8, 32, 24, 32, 12]])
+    with pytest.raises(FileNotFoundError):
+        synthetic_frames(tmp_path / "nothing")
 
 
 def test_distill_loss_is_zero_where_the_student_agrees():

@@ -37,7 +37,9 @@ import numpy as np
 from blazepose_sdk.detector import DETECTOR_VALUE_RANGE
 from blazepose_sdk.errors import VideoError
 from blazepose_sdk.image import crop_roi
-from blazepose_sdk.roi import Roi, image_to_roi, roi_from_alignment_points
+from blazepose_sdk.matching import duplicates_to_drop, keypoint_similarity, polygon_iou
+from blazepose_sdk.roi import Roi, image_to_roi, roi_from_alignment_points, roi_from_keypoints
+from blazepose_sdk.tracker import SAME_PERSON_SIMILARITY
 from blazepose_sdk.video import is_image_path, read_image
 from training.config import TrainConfig
 from training.models.detector import ANCHORS_PER_CELL, BACKGROUND, IGNORED, encode_targets, sdk_anchors
@@ -56,6 +58,11 @@ POSITIVE_RADIUS_PX = {8: 6.0, 16: 8.0}
 # Anchors this many positive radii from a person are neither positive nor held to the teacher:
 # the official detector still fires up to ~12 px from the centre.
 IGNORE_RADIUS_FACTOR = 2.0
+# Two teacher detections are one person (``same_person_doubles``) when this share of the smaller
+# of their two segmentation masks lies inside the other. Our choice: a detection on a part of a
+# person segments that part of the same body; two people, even overlapping, are cut apart by
+# their masks.
+SAME_MASK_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -99,10 +106,10 @@ def cmd_labels(args: argparse.Namespace) -> int:
         print(f"error: no images under {args.images}", file=sys.stderr)
         return 2
     frames = []
-    people_total = dropped = 0
+    people_total = dropped = merged = 0
     t0 = time.time()
     options = TrackerOptions(model=args.confirm_model, num_threads=args.threads, static_image_mode=True,
-                             min_detection_confidence=args.min_score)
+                             min_detection_confidence=args.min_score, enable_segmentation=not args.keep_doubles)
     with PoseTracker(options) as tracker:
         for path in images:
             try:
@@ -113,7 +120,7 @@ def cmd_labels(args: argparse.Namespace) -> int:
             h, w = rgb.shape[:2]
             tiles = [t for name in args.tiles for t in tile_rois(w, h, *parse_tile_layout(name))]
             dets = tracker.detector.detect_tiles(rgb, tiles, extra=tracker.detector(rgb), min_score=args.min_score)
-            people = []
+            people, poses = [], []
             for d in dets:
                 roi = roi_from_alignment_points(np.array(d.hip_center_px), np.array(d.body_circle_px))
                 pose = tracker.process_roi(rgb, roi).pose if roi.is_valid() else None
@@ -123,6 +130,12 @@ def cmd_labels(args: argparse.Namespace) -> int:
                     continue
                 people.append({"row_px": [round(float(v), 3) for v in d.row_px()], "score": round(d.score, 4),
                                "presence": round(presence, 4)})
+                poses.append((roi, pose))
+            if not args.keep_doubles:
+                drop = set(same_person_doubles([r for r, _ in poses], [p.roi for _, p in poses],
+                                               [p.array_px for _, p in poses], [p.mask for _, p in poses]))
+                merged += len(drop)
+                people = [p for i, p in enumerate(people) if i not in drop]
             people_total += len(people)
             frames.append({"image": str(path), "width": w, "height": h, "people": people})
     out = Path(args.out)
@@ -131,11 +144,48 @@ def cmd_labels(args: argparse.Namespace) -> int:
         "format": LABELS_FORMAT,
         "teacher": {"detector": "official pose_detection.tflite", "tiles": list(args.tiles),
                     "min_score": args.min_score, "confirm_model": args.confirm_model,
-                    "min_presence": args.min_presence},
+                    "min_presence": args.min_presence, "doubles_merged": not args.keep_doubles},
         "frames": frames}, indent=1))
-    print(f"{len(frames)} frames, {people_total} people kept, {dropped} detections not confirmed "
+    print(f"{len(frames)} frames, {people_total} people kept, {dropped} detections not confirmed, "
+          f"{merged} doubles of a kept person merged "
           f"({time.time() - t0:.0f} s) -> {out}")
     return 0
+
+
+def same_person_doubles(det_rois: list[Roi], pose_rois: list[Roi], landmarks_px: list[np.ndarray],
+                        masks: list[np.ndarray | None] | None = None,
+                        mask_share: float = SAME_MASK_SHARE) -> list[int]:
+    """Which teacher detections to drop as doubles of another: the official detector on zoomed
+    tiles also fires on parts of a person (a face box on the chest or the coat, with a ROI on
+    that part), and the confirming landmark model, run on such a ROI, finds the same person there
+    (presence >= 0.9), often drawn smaller or bent.
+
+    Two detections are one person when their landmarks (``landmarks_px`` (33, 5) image pixels
+    with visibility, each found in its ``pose_rois``) agree as the tracker's duplicate test does
+    (``keypoint_similarity`` on the larger ROI, visibility-weighted, above
+    ``SAME_PERSON_SIMILARITY``), or when at least ``mask_share`` of the smaller of their
+    segmentation masks (``masks``: (H, W) frame pixels, person probability, binarised at 0.5)
+    lies inside the other. Of each group the detection kept is the one whose own ROI
+    (``det_rois``) best matches the ROI from its landmarks (``roi_from_keypoints`` of the visible
+    ones): the detection that saw the whole person. Returns the dropped indices, ascending."""
+    n = len(det_rois)
+    binary = [None if masks is None or masks[i] is None else masks[i] > 0.5 for i in range(n)]
+    similar = np.zeros((n, n), bool)
+    for i in range(n):
+        for j in range(i + 1, n):
+            a, b = np.asarray(landmarks_px[i]), np.asarray(landmarks_px[j])
+            scale = max(pose_rois[i].size_px, pose_rois[j].size_px)
+            same = keypoint_similarity(a, b, scale, weights=a[:, 3] * b[:, 3]) > SAME_PERSON_SIMILARITY
+            if not same and binary[i] is not None and binary[j] is not None:
+                smaller = min(int(binary[i].sum()), int(binary[j].sum()))
+                same = smaller > 0 and int((binary[i] & binary[j]).sum()) >= mask_share * smaller
+            similar[i, j] = similar[j, i] = same
+    fit = np.zeros(n)
+    for i in range(n):
+        lm = np.asarray(landmarks_px[i])
+        body = roi_from_keypoints(lm[:, :2], lm[:, 3] > 0.5)
+        fit[i] = 0.0 if body is None else polygon_iou(det_rois[i].corners_px(), body.corners_px())
+    return duplicates_to_drop(-fit, similar)
 
 
 def load_labels(path: str | Path) -> list[dict]:
@@ -176,7 +226,7 @@ def rows_in_cell(rows_px: np.ndarray, roi: Roi, cell_xy: tuple[int, int], cell: 
 
 
 def compose_view(frames: list[np.ndarray], rows: list[np.ndarray], rng: np.random.Generator,
-                 opts: ViewOptions = ViewOptions()):
+                 opts: ViewOptions = ViewOptions(), frame_weights: np.ndarray | None = None):
     """One training view: the detector's (S, S, 3) float32 input (values in
     ``DETECTOR_VALUE_RANGE``, as ``PoseDetector`` feeds it) and its people's face-box centres
     (K, 2) and alignment points (K, 4, 2), normalized to the view.
@@ -195,7 +245,7 @@ def compose_view(frames: list[np.ndarray], rows: list[np.ndarray], rng: np.rando
         for gx in range(k):
             x0, y0 = int(edges[gx]), int(edges[gy])
             cell = int(min(edges[gx + 1] - x0, edges[gy + 1] - y0))
-            i = int(rng.integers(len(frames)))
+            i = int(rng.integers(len(frames))) if frame_weights is None else int(rng.choice(len(frames), p=frame_weights))
             frame, r = frames[i], np.asarray(rows[i], np.float64).reshape(-1, 12)
             h, w = frame.shape[:2]
             if rng.uniform() < opts.flip_prob:
@@ -251,22 +301,57 @@ def assign_anchors(centres_norm: np.ndarray, input_size: int,
     return out
 
 
+def body_anchors(kps_norm: np.ndarray, input_size: int) -> np.ndarray:
+    """(N,) bool: the anchors whose centre lies inside some person's body circle (alignment point
+    0, the hip centre, with radius to point 1), in input pixels."""
+    anchors = sdk_anchors(input_size)[:, :2]
+    k = np.asarray(kps_norm, np.float64).reshape(-1, 4, 2)
+    if len(k) == 0:
+        return np.zeros(len(anchors), bool)
+    radius = np.hypot(*(k[:, 1] - k[:, 0]).T)
+    d = np.hypot(*(anchors[None] - k[:, None, 0]).transpose(2, 0, 1))  # (K, N)
+    return (d <= radius[:, None]).any(0)
+
+
 def view_targets(centres_norm: np.ndarray, kps_norm: np.ndarray, input_size: int,
-                 ignore_factor: float = IGNORE_RADIUS_FACTOR):
-    """Per anchor: ``labels`` (N,) 1 answers for a person, 0 not, -1 ignored (near a person) and
-    ``boxes`` (N, 12) raw regression targets of the positive anchors."""
+                 ignore_factor: float = IGNORE_RADIUS_FACTOR) -> dict:
+    """Per anchor: ``labels`` (N,) 1 answers for a person, 0 not, -1 ignored (near a person);
+    ``boxes`` (N, 12) raw regression targets of the positive anchors; ``body`` (N,) 1 on the
+    anchors labelled 0 that lie on a person's body (where a detector that fires finds the same
+    person twice, at a smaller scale)."""
     n = sdk_anchors(input_size).shape[0]
     labels = np.zeros(n, np.float32)
     if len(centres_norm) == 0:
-        return labels, np.zeros((n, 12), np.float32)
+        return {"labels": labels, "boxes": np.zeros((n, 12), np.float32), "body": np.zeros(n, np.float32)}
     assign = assign_anchors(centres_norm, input_size, ignore_factor)
     labels[assign >= 0] = 1.0
     labels[assign == IGNORED] = -1.0
-    boxes = face_boxes(centres_norm, kps_norm)
-    return labels, encode_targets(boxes, kps_norm, sdk_anchors(input_size), assign, input_size)
+    body = (body_anchors(kps_norm, input_size) & (labels == 0)).astype(np.float32)
+    boxes = encode_targets(face_boxes(centres_norm, kps_norm), kps_norm, sdk_anchors(input_size), assign, input_size)
+    return {"labels": labels, "boxes": boxes, "body": body}
 
 
 # ----------------------------------------------------------------------------- training
+
+def synthetic_frames(folder: str | Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Frames (RGB) and detection rows (1, 12) of rendered people (``python -m training.data.synth``
+    TFRecords in ``folder``): each render's face box and its four alignment points, in pixels.
+    Render them with one person each (no occluding people): any other person in a view would be
+    a negative."""
+    from training.data.sample import read_tfrecords
+
+    paths = sorted(Path(folder).glob("*.tfrecord"))
+    if not paths:
+        raise FileNotFoundError(f"no .tfrecord files in {folder}")
+    frames, rows = [], []
+    for sample in read_tfrecords(paths):
+        align = np.asarray(sample.alignment_px, np.float64).reshape(4, 2)
+        if sample.has_face_box <= 0 or not np.isfinite(align).all():
+            continue
+        frames.append(sample.image_rgb())
+        rows.append(np.concatenate([np.asarray(sample.face_box_xyxy_px, np.float64), align.reshape(-1)])[None])
+    return frames, rows
+
 
 def load_frames(labels: list[dict]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     frames, rows = [], []
@@ -277,8 +362,9 @@ def load_frames(labels: list[dict]) -> tuple[list[np.ndarray], list[np.ndarray]]
 
 
 def make_dataset(frames, rows, opts: ViewOptions, batch_size: int, seed: int, input_context=None,
-                 ignore_factor: float = IGNORE_RADIUS_FACTOR):
-    """Endless batches of (views (B, S, S, 3) in [-1, 1], {"labels": (B, N), "boxes": (B, N, 12)})."""
+                 ignore_factor: float = IGNORE_RADIUS_FACTOR, frame_weights: np.ndarray | None = None):
+    """Endless batches of (views (B, S, S, 3) in [-1, 1], ``view_targets`` batched: {"labels": (B, N),
+    "boxes": (B, N, 12), "body": (B, N)})."""
     import tensorflow as tf
 
     s = opts.input_size
@@ -289,12 +375,12 @@ def make_dataset(frames, rows, opts: ViewOptions, batch_size: int, seed: int, in
         # a fresh stream on every start, so that a resumed run does not replay the views it saw
         rng = np.random.default_rng([seed, shard, int(time.time_ns() % 2**31)])
         while True:
-            view, b, k = compose_view(frames, rows, rng, opts)
-            labels, boxes = view_targets(b, k, s, ignore_factor)
-            yield view, {"labels": labels, "boxes": boxes}
+            view, b, k = compose_view(frames, rows, rng, opts, frame_weights)
+            yield view, view_targets(b, k, s, ignore_factor)
 
     sig = (tf.TensorSpec((s, s, 3), tf.float32),
-           {"labels": tf.TensorSpec((n,), tf.float32), "boxes": tf.TensorSpec((n, 12), tf.float32)})
+           {"labels": tf.TensorSpec((n,), tf.float32), "boxes": tf.TensorSpec((n, 12), tf.float32),
+            "body": tf.TensorSpec((n,), tf.float32)})
     return tf.data.Dataset.from_generator(gen, output_signature=sig).batch(batch_size, drop_remainder=True)
 
 
@@ -358,6 +444,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     labels = load_labels(args.labels)
     frames, rows = load_frames(labels)
+    weights = None
+    if args.synthetic:
+        s_frames, s_rows = synthetic_frames(args.synthetic)
+        share = args.synthetic_share
+        weights = np.concatenate([np.full(len(frames), (1 - share) / len(frames)),
+                                  np.full(len(s_frames), share / len(s_frames))])
+        print(f"{len(s_frames)} rendered people from {args.synthetic}, {share:.0%} of the frames drawn", flush=True)
+        frames, rows = frames + s_frames, rows + s_rows
     opts = ViewOptions(mosaic_prob=args.mosaic_prob, single_zoom_out=tuple(args.zoom_out))
     s = opts.input_size
     people = sum(len(r) for r in rows)
@@ -378,6 +472,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     def loss_fn(out, t):
         return detector_distill_losses(out[0], out[1], out[2], out[3], t, s,
                                        teacher_weight=args.teacher_weight, box_weight=args.box_weight,
+                                       body_weight=args.body_negative_weight,
+                                       body_teacher_max=args.body_negative_teacher_max,
                                        teacher_box_size=not args.labels_set_box_size)
 
     def on_checkpoint(model, step: int) -> None:
@@ -390,7 +486,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model, result = train(build_model=build, loss_fn=loss_fn,
                           fast_variables=heads, fast_lr_multiplier=args.head_lr_multiplier,
                           make_dataset=lambda ctx: make_dataset(frames, rows, opts, per_replica, args.seed, ctx,
-                                                                   args.ignore_radius_factor),
+                                                                   args.ignore_radius_factor, weights),
                           cfg=cfg, run_dir=args.run_dir, strategy=strategy, policy=policy,
                           on_checkpoint=on_checkpoint,
                           config_dict={"args": vars(args), "view": opts.__dict__, "frames": len(frames),
@@ -415,6 +511,9 @@ def main(argv=None) -> int:
                      help="pipeline whose landmark model confirms each detection")
     lab.add_argument("--min-presence", type=float, default=0.9)
     lab.add_argument("--threads", type=int, default=1)
+    lab.add_argument("--keep-doubles", action="store_true",
+                     help="keep detections whose landmarks are those of another kept detection (tiles fire "
+                          "on parts of people; by default only the one that saw the whole person is kept)")
     lab.set_defaults(func=cmd_labels)
     tr = sub.add_parser("train", help="fine-tune the imported detector on small-people views")
     tr.add_argument("--init", required=True, help="the detector imported into Keras (training.import_tflite)")
@@ -432,11 +531,20 @@ def main(argv=None) -> int:
     tr.add_argument("--box-weight", type=float, default=0.1,
                     help="weight of the box and alignment-point term (its Huber errors are in units of 0.02 of "
                          "the input side, so they dwarf the score terms at 1)")
+    tr.add_argument("--body-negative-weight", type=float, default=0.0,
+                    help="weight of a score term towards 0 on the unmatched anchors inside a labelled person's "
+                         "body circle: holds down second, smaller detections of one person (docs/multi_person.md)")
+    tr.add_argument("--body-negative-teacher-max", type=float, default=1.0,
+                    help="apply that term only where the frozen detector's own score is below this (it fires "
+                         "around the faces of big people, where the KL term keeps it)")
     tr.add_argument("--ignore-radius-factor", type=float, default=IGNORE_RADIUS_FACTOR,
                     help="anchors within this many positive radii of a person take no score loss")
     tr.add_argument("--labels-set-box-size", action="store_true",
                     help="hold the teacher's firing anchors to its box centre and points only, not its box "
                          "size (learns small boxes faster; more false detections, docs/multi_person.md)")
+    tr.add_argument("--synthetic", help="also draw frames from these renders (training.data.synth TFRecords, one "
+                                        "person each): small synthetic people")
+    tr.add_argument("--synthetic-share", type=float, default=0.3, help="share of the frames drawn from --synthetic")
     tr.add_argument("--mosaic-prob", type=float, default=ViewOptions.mosaic_prob)
     tr.add_argument("--zoom-out", type=float, nargs=2, default=list(ViewOptions.single_zoom_out))
     tr.add_argument("--log-every", type=int, default=25)

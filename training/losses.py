@@ -110,7 +110,8 @@ def huber(diff, delta: float):
 def detector_distill_losses(raw_boxes, raw_scores, teacher_boxes, teacher_scores, targets: dict, input_size: int,
                             teacher_weight: float = 1.0, box_weight: float = 1.0,
                             teacher_box_min_score: float = 0.5, teacher_box_size: bool = True,
-                            huber_delta: float = 0.02) -> dict:
+                            huber_delta: float = 0.02, body_weight: float = 0.0,
+                            body_teacher_max: float = 1.0) -> dict:
     """Fine-tuning a detector against labels on some anchors and a frozen teacher on the rest.
 
     ``targets``: ``labels`` (B, N) 1 = anchor matched to a labelled person, 0 = not, -1 = ignored
@@ -125,6 +126,10 @@ def detector_distill_losses(raw_boxes, raw_scores, teacher_boxes, teacher_scores
       anchors, and towards the teacher's box (without its width and height unless
       ``teacher_box_size``) on unmatched anchors where the teacher's score is at least
       ``teacher_box_min_score``; each part averaged over its anchors; times ``box_weight``.
+    - ``body``: BCE towards 0 on the anchors of ``targets["body"]`` (B, N) (unmatched anchors on a
+      labelled person's body) where the teacher's probability is below ``body_teacher_max`` (1:
+      all of them; lower leaves the teacher's own firing, around a big face, to the KL term),
+      summed per image and averaged over the batch, times ``body_weight``; 0 without that key.
     """
     labels = tf.cast(targets["labels"], tf.float32)
     logits = tf.cast(raw_scores, tf.float32)[..., 0]
@@ -148,8 +153,14 @@ def detector_distill_losses(raw_boxes, raw_scores, teacher_boxes, teacher_scores
         t_err = tf.concat([t_err[..., :2], t_err[..., 4:]], -1)
     box = (tf.reduce_sum(tf.reduce_sum(pos_err, -1) * posm) / num_pos
            + tf.reduce_sum(tf.reduce_sum(t_err, -1) * tmask) / tf.maximum(tf.reduce_sum(tmask), 1.0))
-    total = labelled + teacher_weight * teacher + box_weight * box
-    return {"labelled": labelled, "teacher": teacher, "box": box, "positives": num_pos / batch, "total": total}
+    body = tf.zeros(())
+    if "body" in targets:
+        bodym = tf.cast(targets["body"], tf.float32) * tf.cast(t_prob < body_teacher_max, tf.float32)
+        body = tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.zeros_like(logits), logits=logits)
+                             * bodym) / batch
+    total = labelled + teacher_weight * teacher + box_weight * box + body_weight * body
+    return {"labelled": labelled, "teacher": teacher, "box": box, "body": body, "positives": num_pos / batch,
+            "total": total}
 
 
 def detector_losses(raw_boxes, raw_scores, targets: dict, cfg: DetectorLossConfig, input_size: int) -> dict:
