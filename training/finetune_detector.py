@@ -278,10 +278,10 @@ def anchor_strides(input_size: int) -> np.ndarray:
 
 
 def assign_anchors(centres_norm: np.ndarray, input_size: int,
-                   ignore_factor: float = IGNORE_RADIUS_FACTOR) -> np.ndarray:
+                   ignore_factor: float = IGNORE_RADIUS_FACTOR, positive_scale: float = 1.0) -> np.ndarray:
     """Per anchor: the index of the person it answers for, ``BACKGROUND`` (-1) or ``IGNORED``
     (-2), the way the official detector answers: from stride-8 and stride-16 anchors whose centre
-    lies within ``POSITIVE_RADIUS_PX`` (Chebyshev, input pixels) of the face-box centre. Anchors
+    lies within ``positive_scale`` x ``POSITIVE_RADIUS_PX`` (Chebyshev, input pixels) of the face-box centre. Anchors
     within ``ignore_factor`` times that (stride 32 included) are ignored; an anchor near
     several people answers for the nearest."""
     anchors = sdk_anchors(input_size)[:, :2] * input_size
@@ -292,9 +292,9 @@ def assign_anchors(centres_norm: np.ndarray, input_size: int,
     if len(c) == 0:
         return out
     d = np.abs(anchors[None] - c[:, None]).max(-1)  # (K, N)
-    radius = np.array([POSITIVE_RADIUS_PX.get(int(st), 0.0) for st in strides])
+    radius = positive_scale * np.array([POSITIVE_RADIUS_PX.get(int(st), 0.0) for st in strides])
     positive = d <= radius[None]
-    near = (d <= ignore_factor * np.maximum(radius, POSITIVE_RADIUS_PX[8])[None]).any(0)
+    near = (d <= ignore_factor * np.maximum(radius, positive_scale * POSITIVE_RADIUS_PX[8])[None]).any(0)
     out[near] = IGNORED
     pos = positive.any(0)
     out[pos] = np.where(positive, d, np.inf).argmin(0)[pos]
@@ -314,7 +314,7 @@ def body_anchors(kps_norm: np.ndarray, input_size: int) -> np.ndarray:
 
 
 def view_targets(centres_norm: np.ndarray, kps_norm: np.ndarray, input_size: int,
-                 ignore_factor: float = IGNORE_RADIUS_FACTOR) -> dict:
+                 ignore_factor: float = IGNORE_RADIUS_FACTOR, positive_scale: float = 1.0) -> dict:
     """Per anchor: ``labels`` (N,) 1 answers for a person, 0 not, -1 ignored (near a person);
     ``boxes`` (N, 12) raw regression targets of the positive anchors; ``body`` (N,) 1 on the
     anchors labelled 0 that lie on a person's body (where a detector that fires finds the same
@@ -323,7 +323,7 @@ def view_targets(centres_norm: np.ndarray, kps_norm: np.ndarray, input_size: int
     labels = np.zeros(n, np.float32)
     if len(centres_norm) == 0:
         return {"labels": labels, "boxes": np.zeros((n, 12), np.float32), "body": np.zeros(n, np.float32)}
-    assign = assign_anchors(centres_norm, input_size, ignore_factor)
+    assign = assign_anchors(centres_norm, input_size, ignore_factor, positive_scale)
     labels[assign >= 0] = 1.0
     labels[assign == IGNORED] = -1.0
     body = (body_anchors(kps_norm, input_size) & (labels == 0)).astype(np.float32)
@@ -362,7 +362,8 @@ def load_frames(labels: list[dict]) -> tuple[list[np.ndarray], list[np.ndarray]]
 
 
 def make_dataset(frames, rows, opts: ViewOptions, batch_size: int, seed: int, input_context=None,
-                 ignore_factor: float = IGNORE_RADIUS_FACTOR, frame_weights: np.ndarray | None = None):
+                 ignore_factor: float = IGNORE_RADIUS_FACTOR, frame_weights: np.ndarray | None = None,
+                 positive_scale: float = 1.0):
     """Endless batches of (views (B, S, S, 3) in [-1, 1], ``view_targets`` batched: {"labels": (B, N),
     "boxes": (B, N, 12), "body": (B, N)})."""
     import tensorflow as tf
@@ -376,7 +377,7 @@ def make_dataset(frames, rows, opts: ViewOptions, batch_size: int, seed: int, in
         rng = np.random.default_rng([seed, shard, int(time.time_ns() % 2**31)])
         while True:
             view, b, k = compose_view(frames, rows, rng, opts, frame_weights)
-            yield view, view_targets(b, k, s, ignore_factor)
+            yield view, view_targets(b, k, s, ignore_factor, positive_scale)
 
     sig = (tf.TensorSpec((s, s, 3), tf.float32),
            {"labels": tf.TensorSpec((n,), tf.float32), "boxes": tf.TensorSpec((n, 12), tf.float32),
@@ -486,7 +487,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     model, result = train(build_model=build, loss_fn=loss_fn,
                           fast_variables=heads, fast_lr_multiplier=args.head_lr_multiplier,
                           make_dataset=lambda ctx: make_dataset(frames, rows, opts, per_replica, args.seed, ctx,
-                                                                   args.ignore_radius_factor, weights),
+                                                                   args.ignore_radius_factor, weights,
+                                                                   args.positive_radius_scale),
                           cfg=cfg, run_dir=args.run_dir, strategy=strategy, policy=policy,
                           on_checkpoint=on_checkpoint,
                           config_dict={"args": vars(args), "view": opts.__dict__, "frames": len(frames),
@@ -539,6 +541,9 @@ def main(argv=None) -> int:
                          "around the faces of big people, where the KL term keeps it)")
     tr.add_argument("--ignore-radius-factor", type=float, default=IGNORE_RADIUS_FACTOR,
                     help="anchors within this many positive radii of a person take no score loss")
+    tr.add_argument("--positive-radius-scale", type=float, default=1.0,
+                    help="scale the radii within which anchors answer for a person (more anchors per person, "
+                         "all regressing the same box, so that the NMS merges them)")
     tr.add_argument("--labels-set-box-size", action="store_true",
                     help="hold the teacher's firing anchors to its box centre and points only, not its box "
                          "size (learns small boxes faster; more false detections, docs/multi_person.md)")
