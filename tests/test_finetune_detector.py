@@ -256,6 +256,37 @@ def test_distill_loss_is_zero_where_the_student_agrees():
     assert float(out2["teacher"]) == pytest.approx(0.0, abs=1e-3)
 
 
+def test_synthetic_frames_take_the_teachers_row_for_the_rendered_person(basketball_rgb, tmp_path):
+    """basketball1.png as a 'render' whose person is the player the official pipeline tracks: with
+    a teacher, the row is the official detector's detection of that player; a 'render' whose
+    person is where nobody stands is left out."""
+    from blazepose_sdk import PoseTracker, TrackerOptions
+    from training.data.sample import Sample, ShardedWriter, alignment_points, encode_jpeg
+
+    with PoseTracker(TrackerOptions(model="blazepose-lite", static_image_mode=True)) as t:
+        pose = t.process(basketball_rgb).pose
+        dets = t.detector(basketball_rgb)
+    align = alignment_points(pose.array_px[:, :2], np.ones(33)).astype(np.float32)
+    h, w = basketball_rgb.shape[:2]
+    nowhere = (align - align[0]) * 0.05 + np.array([w - 10, h - 10], np.float32)  # a tiny 'person' in a corner
+
+    def sample(a):
+        return Sample(encode_jpeg(basketball_rgb), pose.array_px[:, :3].astype(np.float32), np.ones(33, np.float32),
+                      np.ones(33, np.float32), np.array([0, 0, w, h], np.float32), a,
+                      face_box_xyxy_px=np.array([1, 1, 5, 5], np.float32), has_face_box=1.0)
+
+    with ShardedWriter(str(tmp_path / "synth"), 2) as wr:
+        wr.write(sample(align))
+        wr.write(sample(nowhere))
+    own_frames, own_rows = synthetic_frames(tmp_path)
+    assert len(own_frames) == 2 and own_rows[0][0, :4].tolist() == [1, 1, 5, 5]
+    frames, rows = synthetic_frames(tmp_path, teacher_model="blazepose-lite")
+    assert len(frames) == 1
+    # the same detection, up to the JPEG the render is stored as
+    assert any(np.abs(rows[0][0] - d.row_px()).max() < 3.0 for d in dets)
+    assert not np.allclose(rows[0][0, :4], [1, 1, 5, 5])
+
+
 def test_labels_command_finds_and_confirms_the_player(shared_data, tmp_path):
     out = tmp_path / "labels.json"
     assert main(["labels", str(shared_data / "basketball1.png"), "--out", str(out),

@@ -333,23 +333,51 @@ def view_targets(centres_norm: np.ndarray, kps_norm: np.ndarray, input_size: int
 
 # ----------------------------------------------------------------------------- training
 
-def synthetic_frames(folder: str | Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def synthetic_frames(folder: str | Path, teacher_model: str | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Frames (RGB) and detection rows (1, 12) of rendered people (``python -m training.data.synth``
-    TFRecords in ``folder``): each render's face box and its four alignment points, in pixels.
-    Render them with one person each (no occluding people): any other person in a view would be
-    a negative."""
+    TFRecords in ``folder``), in pixels. Render them with one person each (no occluding people):
+    any other person in a view would be a negative.
+
+    The row is the render's own face box and alignment points
+    (``training.data.sample.alignment_points``), or with ``teacher_model`` (a pipeline name) the
+    official detector's detection of that person in the render (ROI IoU >= 0.3 with the ROI from
+    the render's landmarks), so that the labels follow the teacher's convention as the real ones
+    do; renders the teacher misses are left out."""
     from training.data.sample import read_tfrecords
 
     paths = sorted(Path(folder).glob("*.tfrecord"))
     if not paths:
         raise FileNotFoundError(f"no .tfrecord files in {folder}")
+    tracker = None
+    if teacher_model is not None:
+        from blazepose_sdk import PoseTracker, TrackerOptions
+
+        tracker = PoseTracker(TrackerOptions(model=teacher_model, static_image_mode=True))
     frames, rows = [], []
-    for sample in read_tfrecords(paths):
-        align = np.asarray(sample.alignment_px, np.float64).reshape(4, 2)
-        if sample.has_face_box <= 0 or not np.isfinite(align).all():
-            continue
-        frames.append(sample.image_rgb())
-        rows.append(np.concatenate([np.asarray(sample.face_box_xyxy_px, np.float64), align.reshape(-1)])[None])
+    try:
+        for sample in read_tfrecords(paths):
+            align = np.asarray(sample.alignment_px, np.float64).reshape(4, 2)
+            if sample.has_face_box <= 0 or not np.isfinite(align).all():
+                continue
+            rgb = sample.image_rgb()
+            row = np.concatenate([np.asarray(sample.face_box_xyxy_px, np.float64), align.reshape(-1)])
+            if tracker is not None:
+                body = roi_from_alignment_points(align[0], align[1])
+                best, best_iou = None, 0.3
+                for d in tracker.detector(rgb):
+                    iou = polygon_iou(roi_from_alignment_points(np.array(d.hip_center_px),
+                                                                np.array(d.body_circle_px)).corners_px(),
+                                      body.corners_px())
+                    if iou >= best_iou:
+                        best, best_iou = d.row_px(), iou
+                if best is None:
+                    continue
+                row = np.asarray(best, np.float64)
+            frames.append(rgb)
+            rows.append(row[None])
+    finally:
+        if tracker is not None:
+            tracker.close()
     return frames, rows
 
 
@@ -447,7 +475,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     frames, rows = load_frames(labels)
     weights = None
     if args.synthetic:
-        s_frames, s_rows = synthetic_frames(args.synthetic)
+        s_frames, s_rows = synthetic_frames(args.synthetic, args.synthetic_teacher)
         share = args.synthetic_share
         weights = np.concatenate([np.full(len(frames), (1 - share) / len(frames)),
                                   np.full(len(s_frames), share / len(s_frames))])
@@ -550,6 +578,9 @@ def main(argv=None) -> int:
     tr.add_argument("--synthetic", help="also draw frames from these renders (training.data.synth TFRecords, one "
                                         "person each): small synthetic people")
     tr.add_argument("--synthetic-share", type=float, default=0.3, help="share of the frames drawn from --synthetic")
+    tr.add_argument("--synthetic-teacher", metavar="PIPELINE",
+                    help="label the renders with this pipeline's detector (e.g. blazepose-lite: the official "
+                         "one) instead of their own face box and alignment points")
     tr.add_argument("--mosaic-prob", type=float, default=ViewOptions.mosaic_prob)
     tr.add_argument("--zoom-out", type=float, nargs=2, default=list(ViewOptions.single_zoom_out))
     tr.add_argument("--log-every", type=int, default=25)
