@@ -193,12 +193,19 @@ def check_multi_person_options(options: TrackerOptions) -> None:
         parse_tile_layout(options.detector_tiles)
 
 
+def same_person_landmarks(a_px: np.ndarray, a_roi_side_px: float, b_px: np.ndarray, b_roi_side_px: float) -> bool:
+    """Whether two poses are the same person: keypoint similarity of their landmarks ((33, 5)
+    image pixels with visibility in column 3, each found in a ROI of the given side), weighted by
+    the product of the visibilities, on the larger of the two ROIs, above
+    ``SAME_PERSON_SIMILARITY``."""
+    weights = a_px[:, 3] * b_px[:, 3]
+    scale = max(a_roi_side_px, b_roi_side_px)
+    return keypoint_similarity(a_px, b_px, scale, weights=weights) > SAME_PERSON_SIMILARITY
+
+
 def same_person(a: LandmarkerOutput, b: LandmarkerOutput) -> bool:
-    """Whether two landmark outputs are the same person (keypoint similarity, visibility-weighted,
-    on the larger of the two ROIs)."""
-    weights = a.landmarks_px[:, 3] * b.landmarks_px[:, 3]
-    scale = max(a.roi.size_px, b.roi.size_px)
-    return keypoint_similarity(a.landmarks_px, b.landmarks_px, scale, weights=weights) > SAME_PERSON_SIMILARITY
+    """Whether two landmark outputs are the same person (:func:`same_person_landmarks`)."""
+    return same_person_landmarks(a.landmarks_px, a.roi.size_px, b.landmarks_px, b.roi.size_px)
 
 
 class PoseTracker:

@@ -37,9 +37,9 @@ import numpy as np
 from blazepose_sdk.detector import DETECTOR_VALUE_RANGE
 from blazepose_sdk.errors import VideoError
 from blazepose_sdk.image import crop_roi
-from blazepose_sdk.matching import duplicates_to_drop, keypoint_similarity, polygon_iou
+from blazepose_sdk.matching import duplicates_to_drop, polygon_iou
 from blazepose_sdk.roi import Roi, image_to_roi, roi_from_alignment_points, roi_from_keypoints
-from blazepose_sdk.tracker import SAME_PERSON_SIMILARITY
+from blazepose_sdk.tracker import same_person_landmarks
 from blazepose_sdk.video import is_image_path, read_image
 from training.config import TrainConfig
 from training.models.detector import ANCHORS_PER_CELL, BACKGROUND, IGNORED, encode_targets, sdk_anchors
@@ -162,9 +162,8 @@ def same_person_doubles(det_rois: list[Roi], pose_rois: list[Roi], landmarks_px:
 
     Two detections are one person when their landmarks (``landmarks_px`` (33, 5) image pixels
     with visibility, each found in its ``pose_rois``) agree as the tracker's duplicate test does
-    (``keypoint_similarity`` on the larger ROI, visibility-weighted, above
-    ``SAME_PERSON_SIMILARITY``), or when at least ``mask_share`` of the smaller of their
-    segmentation masks (``masks``: (H, W) frame pixels, person probability, binarised at 0.5)
+    (``blazepose_sdk.tracker.same_person_landmarks``), or when at least ``mask_share`` of the
+    smaller of their segmentation masks (``masks``: (H, W) frame pixels, person probability, binarised at 0.5)
     lies inside the other. Of each group the detection kept is the one whose own ROI
     (``det_rois``) best matches the ROI from its landmarks (``roi_from_keypoints`` of the visible
     ones): the detection that saw the whole person. Returns the dropped indices, ascending."""
@@ -173,9 +172,8 @@ def same_person_doubles(det_rois: list[Roi], pose_rois: list[Roi], landmarks_px:
     similar = np.zeros((n, n), bool)
     for i in range(n):
         for j in range(i + 1, n):
-            a, b = np.asarray(landmarks_px[i]), np.asarray(landmarks_px[j])
-            scale = max(pose_rois[i].size_px, pose_rois[j].size_px)
-            same = keypoint_similarity(a, b, scale, weights=a[:, 3] * b[:, 3]) > SAME_PERSON_SIMILARITY
+            same = same_person_landmarks(np.asarray(landmarks_px[i]), pose_rois[i].size_px,
+                                         np.asarray(landmarks_px[j]), pose_rois[j].size_px)
             if not same and binary[i] is not None and binary[j] is not None:
                 smaller = min(int(binary[i].sum()), int(binary[j].sum()))
                 same = smaller > 0 and int((binary[i] & binary[j]).sum()) >= mask_share * smaller
@@ -245,7 +243,10 @@ def compose_view(frames: list[np.ndarray], rows: list[np.ndarray], rng: np.rando
         for gx in range(k):
             x0, y0 = int(edges[gx]), int(edges[gy])
             cell = int(min(edges[gx + 1] - x0, edges[gy + 1] - y0))
-            i = int(rng.integers(len(frames))) if frame_weights is None else int(rng.choice(len(frames), p=frame_weights))
+            if frame_weights is None:
+                i = int(rng.integers(len(frames)))
+            else:
+                i = int(rng.choice(len(frames), p=frame_weights))
             frame, r = frames[i], np.asarray(rows[i], np.float64).reshape(-1, 12)
             h, w = frame.shape[:2]
             if rng.uniform() < opts.flip_prob:
