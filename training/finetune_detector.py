@@ -26,6 +26,7 @@ corpus keeps vtest.avi and basketball out), so the evaluation on vtest.avi
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -272,6 +273,15 @@ def face_boxes(centres_norm: np.ndarray, kps_norm: np.ndarray) -> np.ndarray:
     return np.stack([c[:, 0] - half, c[:, 1] - half, c[:, 0] + half, c[:, 1] + half], 1)
 
 
+@functools.lru_cache(maxsize=4)
+def view_anchors(input_size: int) -> np.ndarray:
+    """``sdk_anchors(input_size)``, built once (read-only): every training view needs them
+    several times."""
+    anchors = sdk_anchors(input_size)
+    anchors.setflags(write=False)
+    return anchors
+
+
 def anchor_strides(input_size: int) -> np.ndarray:
     """(N,) stride of each SDK anchor (the SDK's order: stride 8, 16, then 32 maps)."""
     counts = [(input_size // st) ** 2 * ANCHORS_PER_CELL[st] for st in (8, 16, 32)]
@@ -285,7 +295,7 @@ def assign_anchors(centres_norm: np.ndarray, input_size: int,
     lies within ``positive_scale`` x ``POSITIVE_RADIUS_PX`` (Chebyshev, input pixels) of the face-box centre. Anchors
     within ``ignore_factor`` times that (stride 32 included) are ignored; an anchor near
     several people answers for the nearest."""
-    anchors = sdk_anchors(input_size)[:, :2] * input_size
+    anchors = view_anchors(input_size)[:, :2] * input_size
     strides = anchor_strides(input_size)
     n = anchors.shape[0]
     out = np.full(n, BACKGROUND, np.int64)
@@ -305,7 +315,7 @@ def assign_anchors(centres_norm: np.ndarray, input_size: int,
 def body_anchors(kps_norm: np.ndarray, input_size: int) -> np.ndarray:
     """(N,) bool: the anchors whose centre lies inside some person's body circle (alignment point
     0, the hip centre, with radius to point 1), in input pixels."""
-    anchors = sdk_anchors(input_size)[:, :2]
+    anchors = view_anchors(input_size)[:, :2]
     k = np.asarray(kps_norm, np.float64).reshape(-1, 4, 2)
     if len(k) == 0:
         return np.zeros(len(anchors), bool)
@@ -320,7 +330,7 @@ def view_targets(centres_norm: np.ndarray, kps_norm: np.ndarray, input_size: int
     ``boxes`` (N, 12) raw regression targets of the positive anchors; ``body`` (N,) 1 on the
     anchors labelled 0 that lie on a person's body (where a detector that fires finds the same
     person twice, at a smaller scale)."""
-    n = sdk_anchors(input_size).shape[0]
+    n = view_anchors(input_size).shape[0]
     labels = np.zeros(n, np.float32)
     if len(centres_norm) == 0:
         return {"labels": labels, "boxes": np.zeros((n, 12), np.float32), "body": np.zeros(n, np.float32)}
@@ -328,7 +338,7 @@ def view_targets(centres_norm: np.ndarray, kps_norm: np.ndarray, input_size: int
     labels[assign >= 0] = 1.0
     labels[assign == IGNORED] = -1.0
     body = (body_anchors(kps_norm, input_size) & (labels == 0)).astype(np.float32)
-    boxes = encode_targets(face_boxes(centres_norm, kps_norm), kps_norm, sdk_anchors(input_size), assign, input_size)
+    boxes = encode_targets(face_boxes(centres_norm, kps_norm), kps_norm, view_anchors(input_size), assign, input_size)
     return {"labels": labels, "boxes": boxes, "body": body}
 
 
@@ -398,7 +408,7 @@ def make_dataset(frames, rows, opts: ViewOptions, batch_size: int, seed: int, in
     import tensorflow as tf
 
     s = opts.input_size
-    n = sdk_anchors(s).shape[0]
+    n = view_anchors(s).shape[0]
     shard = 0 if input_context is None else input_context.input_pipeline_id
 
     def gen():
