@@ -185,10 +185,11 @@ def dataclass_with_id(pose, track_id: int):
     return dataclasses.replace(pose, id=track_id)
 
 
-def match(det_rois: list[Roi], gt_rois: list[Roi]) -> int:
-    """How many labelled people a detection matches one-to-one (detections best first)."""
-    used = set()
-    for d in det_rois:
+def match_pairs(det_rois: list[Roi], gt_rois: list[Roi]) -> dict[int, int]:
+    """One-to-one matches {labelled person index: detection index}, detections best first, each
+    taking the free person its ROI overlaps most (IoU >= ``MATCH_ROI_IOU``)."""
+    used: dict[int, int] = {}
+    for i, d in enumerate(det_rois):
         best, best_iou = None, MATCH_ROI_IOU
         for j, g in enumerate(gt_rois):
             if j in used:
@@ -197,8 +198,13 @@ def match(det_rois: list[Roi], gt_rois: list[Roi]) -> int:
             if iou >= best_iou:
                 best, best_iou = j, iou
         if best is not None:
-            used.add(best)
-    return len(used)
+            used[best] = i
+    return used
+
+
+def match(det_rois: list[Roi], gt_rois: list[Roi]) -> int:
+    """How many labelled people a detection matches one-to-one (detections best first)."""
+    return len(match_pairs(det_rois, gt_rois))
 
 
 def detect(tracker: PoseTracker, rgb: np.ndarray, layout, tile_min_score: float | None = None) -> tuple[list, float]:
@@ -270,6 +276,14 @@ def eval_detector(tracker: PoseTracker, folder: Path, labels: dict, tiles: str |
             "pipeline_poses_per_100_person_free": 100.0 * poses_empty / max(len(empties), 1)}
 
 
+def detectors_to_compare(args: argparse.Namespace) -> list[tuple[str, str | None, float]]:
+    """(name, .tflite path or None for the official one, whole-frame threshold): the official
+    detector at ``--min-score``, then each ``--detector NAME=FILE`` at ``--detector-min-score``
+    (default ``--min-score``)."""
+    own = args.min_score if args.detector_min_score is None else args.detector_min_score
+    return [("official", None, args.min_score)] + [(*d.split("=", 1), own) for d in args.detector or []]
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     folder = Path(args.labels_dir)
     labels = json.loads((folder / "labels.json").read_text())["frames"]
@@ -280,9 +294,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         dropped.setdefault(frame, set()).add(int(k))
     labels = {key: [p for j, p in enumerate(people) if j not in dropped.get(key, ())] for key, people in labels.items()}
     rows = []
-    detectors = [("official", None, args.min_score)] + [
-        (*d.split("=", 1), args.min_score if args.detector_min_score is None else args.detector_min_score)
-        for d in args.detector or []]
+    detectors = detectors_to_compare(args)
     for det_name, det_path, min_score in detectors:
         with PoseTracker(TrackerOptions(model="blazepose-lite", detector_model=det_path, num_threads=args.threads,
                                         min_detection_confidence=min_score)) as tracker:
@@ -311,15 +323,7 @@ def inside_roi(point_px: np.ndarray, roi: Roi) -> bool:
 def count_doubles(det_rois: list[Roi], det_centres_px: np.ndarray, gt_rois: list[Roi]) -> tuple[int, int, int]:
     """(labelled people matched one-to-one, unmatched detections centred inside a labelled
     person's ROI, other unmatched detections) for one frame; detections best first."""
-    used: dict[int, int] = {}
-    for i, d in enumerate(det_rois):
-        best, best_iou = None, MATCH_ROI_IOU
-        for j, g in enumerate(gt_rois):
-            iou = polygon_iou(d.corners_px(), g.corners_px())
-            if j not in used and iou >= best_iou:
-                best, best_iou = j, iou
-        if best is not None:
-            used[best] = i
+    used = match_pairs(det_rois, gt_rois)
     matched = set(used.values())
     doubles = elsewhere = 0
     for i, c in enumerate(np.asarray(det_centres_px, np.float64).reshape(-1, 2)):
@@ -337,9 +341,7 @@ def cmd_doubles(args: argparse.Namespace) -> int:
     from blazepose_sdk.video import read_image
 
     labelled = load_labels(args.labels)
-    detectors = [("official", None, args.min_score)] + [
-        (*d.split("=", 1), args.min_score if args.detector_min_score is None else args.detector_min_score)
-        for d in args.detector or []]
+    detectors = detectors_to_compare(args)
     print(f"{labelled.name}: {len(labelled.items)} images")
     print("| detector | threshold | people found (of labelled) | doubles on a labelled person | detections elsewhere |")
     print("|---|---:|---:|---:|---:|")
