@@ -312,3 +312,34 @@ def test_heatmap_kd_loss_zero_when_equal_and_skipped_without_teacher_maps():
     lower = tf.fill((1, 8, 8, 33), -1e4)
     assert float(heatmap_kd_loss(lower, t)) == pytest.approx(1.0 / 33, rel=1e-5)
     assert float(heatmap_kd_loss(s, tf.zeros((1, 0, 0, 33)))) == 0.0
+
+
+def test_export_only_exports_the_latest_checkpoint(tmp_path):
+    """`--export-only` restores the run's latest checkpoint (not fresh weights) and writes
+    RUN/export_stepN with a manifest, without training."""
+    import json
+
+    from training.distill import build_student, main
+    from training.models.runner import restore_latest
+
+    records = _write_records(tmp_path / "lab", 0)
+    run = tmp_path / "run"
+    common = ["--student", "lite_hrnet_tiny", "--data", *records, "--run-dir", str(run), "--input-size", "64",
+              "--batch-size", "2", "--steps", "2"]
+    assert main(common + ["--checkpoint-every", "1", "--log-every", "1"]) == 0
+    trained = build_student("lite_hrnet_tiny", 64)
+    trained.load_weights(str(run / "student.weights.h5"))
+    restored = build_student("lite_hrnet_tiny", 64)
+    assert restore_latest(restored, run) == 2
+    for a, b in zip(trained.get_weights(), restored.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    fresh = build_student("lite_hrnet_tiny", 64)
+    assert any(not np.array_equal(a, b) for a, b in zip(fresh.get_weights(), restored.get_weights()))
+
+    assert main(common + ["--export-only"]) == 0
+    out = run / "export_step2"
+    assert (out / "lite_hrnet_tiny.tflite").is_file() and (out / "lite_hrnet_tiny_int8.tflite").is_file()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {"lite_hrnet_tiny.tflite", "lite_hrnet_tiny_int8.tflite"} <= set(manifest["models"])
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        restore_latest(fresh, tmp_path / "empty")

@@ -623,6 +623,25 @@ def run(cfg: DistillConfig, run_dir: str | Path, strategy_name: str = "auto", ex
     return report
 
 
+def export_checkpoint(cfg: DistillConfig, run_dir: str | Path) -> list[str]:
+    """Export the latest checkpoint of ``run_dir`` (also while its run goes on) to
+    ``run_dir/export_stepN`` as :func:`export_student` does, without training."""
+    from training.models.runner import restore_latest
+
+    import keras
+
+    keras.mixed_precision.set_global_policy("float32")
+    student = build_student(cfg.student, cfg.input_size)
+    if cfg.fake_quant:  # the run checkpointed the fake-quant wrapper, which shares the student's variables
+        from training.qat import fake_quant_model
+
+        step = restore_latest(fake_quant_model(student), run_dir)
+    else:
+        step = restore_latest(student, run_dir)
+    kind = "heatmap" if cfg.student in HEATMAP_STUDENTS else "regression"
+    return export_student(student, cfg, Path(run_dir) / f"export_step{step}", kind)
+
+
 def regression_export_model(model, sdk_size: int = 256):
     """The SDK landmark model around a regression (BlazePose) student: its inference outputs and,
     for a student smaller than the SDK's crop, an in-graph n x n average pool in front (the
@@ -717,6 +736,9 @@ def main(argv=None) -> int:
     ap.add_argument("--fake-quant", action="store_true",
                     help="quantization-aware: train through int8 fake quantization of kernels and activations")
     ap.add_argument("--export", action="store_true", help="write float + INT8 TFLite landmark models")
+    ap.add_argument("--export-only", action="store_true",
+                    help="no training: export the latest checkpoint of --run-dir to RUN_DIR/export_stepN (works "
+                         "while the run goes on)")
     a = ap.parse_args(argv)
     if not (a.student in HEATMAP_STUDENTS + REGRESSION_STUDENTS or is_imported(a.student)):
         ap.error(f"--student {a.student!r}: one of {HEATMAP_STUDENTS + REGRESSION_STUDENTS} or imported:MODEL.keras")
@@ -726,6 +748,9 @@ def main(argv=None) -> int:
                         checkpoint_every=a.checkpoint_every,
                         negative_prob=a.negative_prob, init_weights=a.init_weights, fake_quant=a.fake_quant,
                         input_size=a.input_size, crop_size=a.crop_size, batch_size=a.batch_size, steps=a.steps, learning_rate=a.lr, seed=a.seed)
+    if a.export_only:
+        print(json.dumps({"export": export_checkpoint(cfg, a.run_dir)}, indent=1))
+        return 0
     report = run(cfg, a.run_dir, a.strategy, a.export, a.log_every)
     print(json.dumps({k: report[k] for k in ("steps", "last_losses", "eval", "export") if k in report}, indent=1))
     return 0

@@ -209,6 +209,23 @@ def train(
     return model, RunResult(int(step.numpy()), last, first or {}, time.time() - t0)
 
 
+def restore_latest(model: keras.Model, run_dir: str | Path) -> int:
+    """Load the model weights of the latest checkpoint in ``run_dir/ckpt`` (written by
+    :func:`train`, also while a run goes on) into ``model``; returns its step.
+
+    Raises:
+        SystemExit: there is no checkpoint.
+    """
+    latest = tf.train.latest_checkpoint(str(Path(run_dir) / "ckpt"))
+    if latest is None:
+        raise SystemExit(f"no checkpoint in {run_dir}/ckpt")
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    # every model variable must come from the checkpoint (the optimizer's slots may stay behind)
+    tf.train.Checkpoint(model=model, step=step).restore(latest).expect_partial().assert_existing_objects_matched()
+    print(f"restored {latest} (step {int(step.numpy())})")
+    return int(step.numpy())
+
+
 def train_and_export(
     args: argparse.Namespace,
     cfg,
@@ -224,13 +241,7 @@ def train_and_export(
     With ``--export-only``, the latest checkpoint is restored and exported without training."""
     if getattr(args, "export_only", False):
         model = build_model()
-        latest = tf.train.latest_checkpoint(str(Path(args.run_dir) / "ckpt"))
-        if latest is None:
-            raise SystemExit(f"no checkpoint in {args.run_dir}/ckpt")
-        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        tf.train.Checkpoint(model=model, step=step).restore(latest).expect_partial()
-        result = RunResult(int(step.numpy()), {}, {}, 0.0)
-        print(f"exporting {latest} (step {result.step})")
+        result = RunResult(restore_latest(model, args.run_dir), {}, {}, 0.0)
     else:
         strategy = make_strategy(args.strategy, args.tpu)
         policy = setup_precision(args.precision)
@@ -249,5 +260,5 @@ def train_and_export(
     return result
 
 
-__all__ = ["STRATEGIES", "RunResult", "make_strategy", "setup_precision", "to_dict", "train",
+__all__ = ["STRATEGIES", "RunResult", "make_strategy", "restore_latest", "setup_precision", "to_dict", "train",
            "train_and_export"]
