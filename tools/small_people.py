@@ -17,6 +17,9 @@ person-frames found, false detections per 100 person-free frames, detector ms pe
     python tools/small_people.py labels ../shared/data/vtest.avi --out /tmp/sp --every 8 --overlays /tmp/sp/ov
     python tools/small_people.py eval /tmp/sp --tiles 2x2+c 3x3 3x3+c
 
+``--tile-detector NAME=FILE`` adds rows with the official detector on the whole frame and another
+detector (e.g. a fine-tuned one) on the tiles.
+
 Doubles (``doubles``): on a benchmark labels file (``blazepose bench`` format, e.g. the real-derived
 set's large people) the whole-frame detector's detections matched to the labelled people as
 above; an unmatched detection whose face-box centre lies inside a labelled person's ROI is a
@@ -207,12 +210,15 @@ def match(det_rois: list[Roi], gt_rois: list[Roi]) -> int:
     return len(match_pairs(det_rois, gt_rois))
 
 
-def detect(tracker: PoseTracker, rgb: np.ndarray, layout, tile_min_score: float | None = None) -> tuple[list, float]:
+def detect(tracker: PoseTracker, rgb: np.ndarray, layout, tile_min_score: float | None = None,
+           tile_detector=None) -> tuple[list, float]:
+    """The tracker's detector on the whole frame, then (with a tile ``layout``) ``tile_detector``
+    (default the same detector) on the tiles, merged; (detections, ms)."""
     t0 = time.perf_counter()
     dets = tracker.detector(rgb)
     if layout is not None:
-        dets = tracker.detector.detect_tiles(rgb, tile_rois(rgb.shape[1], rgb.shape[0], *layout), extra=dets,
-                                             min_score=tile_min_score)
+        dets = (tile_detector or tracker.detector).detect_tiles(
+            rgb, tile_rois(rgb.shape[1], rgb.shape[0], *layout), extra=dets, min_score=tile_min_score)
     return dets, (time.perf_counter() - t0) * 1000.0
 
 
@@ -243,16 +249,17 @@ def pipeline_counts(folder: Path, labels: dict, empties: list[Path], tiles: str 
 
 
 def eval_detector(tracker: PoseTracker, folder: Path, labels: dict, tiles: str | None, det_name: str,
-                  det_path: str | None, min_score: float, args: argparse.Namespace) -> dict:
-    """One table row: the tracker's detector (whole frame at ``min_score``, plus ``tiles``)
-    against the labels."""
+                  det_path: str | None, min_score: float, args: argparse.Namespace, tile_detector=None) -> dict:
+    """One table row: the tracker's detector (whole frame at ``min_score``, plus ``tiles``, run by
+    ``tile_detector`` when given) against the labels. The pipeline columns need one detector for
+    both (the tracker's): None with a ``tile_detector``."""
     layout = parse_tile_layout(tiles) if tiles else None
     found = total = false_real = false_empty = 0
     ms = []
     for key, people in labels.items():
         gt = [Roi(**p["roi"]) for p in people]
         rgb = cv2.cvtColor(cv2.imread(str(folder / "frames" / f"{int(key):04d}.png")), cv2.COLOR_BGR2RGB)
-        dets, t = detect(tracker, rgb, layout, args.tile_min_score)
+        dets, t = detect(tracker, rgb, layout, args.tile_min_score, tile_detector)
         ms.append(t)
         rois = [roi_from_alignment_points(d.hip_center_px, d.body_circle_px) for d in dets]
         hit = match(rois, gt)
@@ -262,9 +269,11 @@ def eval_detector(tracker: PoseTracker, folder: Path, labels: dict, tiles: str |
     empties = [p for p in sorted((folder / "empty").glob("*.png")) if in_half(int(p.stem), 100, args.half)]
     for path in empties:
         empty = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-        false_empty += len(detect(tracker, empty, layout, args.tile_min_score)[0])
+        false_empty += len(detect(tracker, empty, layout, args.tile_min_score, tile_detector)[0])
     n = len(labels)
-    poses_found, poses_empty = pipeline_counts(folder, labels, empties, tiles, det_path, min_score, args)
+    poses_found = poses_empty = None
+    if tile_detector is None:
+        poses_found, poses_empty = pipeline_counts(folder, labels, empties, tiles, det_path, min_score, args)
     return {"detector": det_name + (f" + tiles {tiles}" if tiles else ""), "min_score": min_score,
             "person_frames": found,
             "labelled": total, "recall": found / max(total, 1),
@@ -273,7 +282,8 @@ def eval_detector(tracker: PoseTracker, folder: Path, labels: dict, tiles: str |
             "unmatched_on_real_frames_per_100": 100.0 * false_real / n,
             "detector_ms_median": float(np.median(ms)), "frames": n,
             "pipeline_person_frames": poses_found,
-            "pipeline_poses_per_100_person_free": 100.0 * poses_empty / max(len(empties), 1)}
+            "pipeline_poses_per_100_person_free": None if poses_empty is None
+            else 100.0 * poses_empty / max(len(empties), 1)}
 
 
 def detectors_to_compare(args: argparse.Namespace) -> list[tuple[str, str | None, float]]:
@@ -282,6 +292,10 @@ def detectors_to_compare(args: argparse.Namespace) -> list[tuple[str, str | None
     (default ``--min-score``)."""
     own = args.min_score if args.detector_min_score is None else args.detector_min_score
     return [("official", None, args.min_score)] + [(*d.split("=", 1), own) for d in args.detector or []]
+
+
+def none_as_dash(value, fmt: str) -> str:
+    return "-" if value is None else fmt.format(value)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -300,6 +314,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                         min_detection_confidence=min_score)) as tracker:
             for name in [None, *args.tiles]:
                 rows.append(eval_detector(tracker, folder, labels, name, det_name, det_path, min_score, args))
+    with PoseTracker(TrackerOptions(model="blazepose-lite", num_threads=args.threads,
+                                    min_detection_confidence=args.min_score)) as tracker:
+        for spec in args.tile_detector or []:
+            tile_name, tile_path = spec.split("=", 1)
+            with PoseTracker(TrackerOptions(model="blazepose-lite", detector_model=tile_path,
+                                            num_threads=args.threads)) as on_tiles:
+                for name in args.tiles:
+                    row = eval_detector(tracker, folder, labels, name, "official", None, args.min_score, args,
+                                        tile_detector=on_tiles.detector)
+                    rows.append({**row, "detector": f"{row['detector']} (tiles: {tile_name})"})
     print("| detector | person-frames found (of labelled) | recall | false detections / 100 person-free frames "
           "| unmatched detections / 100 real frames | detector ms / frame (median) "
           f"| {args.model} poses matched | {args.model} poses / 100 person-free frames |")
@@ -307,8 +331,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"| {r['detector']} | {r['person_frames']} / {r['labelled']} | {100 * r['recall']:.1f}% | "
               f"{r['false_per_100_person_free']:.1f} | {r['unmatched_on_real_frames_per_100']:.1f} | "
-              f"{r['detector_ms_median']:.1f} | {r['pipeline_person_frames']} | "
-              f"{r['pipeline_poses_per_100_person_free']:.1f} |")
+              f"{r['detector_ms_median']:.1f} | {none_as_dash(r['pipeline_person_frames'], '{}')} | "
+              f"{none_as_dash(r['pipeline_poses_per_100_person_free'], '{:.1f}')} |")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
@@ -395,6 +419,9 @@ def main(argv=None) -> int:
                     help="also evaluate this detector .tflite (rows named NAME), e.g. a fine-tuned one")
     ev.add_argument("--detector-min-score", type=float,
                     help="the --detector files' whole-frame threshold (default: --min-score)")
+    ev.add_argument("--tile-detector", action="append", metavar="NAME=FILE",
+                    help="also: the official detector on the whole frame (--min-score) and this one on the "
+                         "--tiles (--tile-min-score); detector columns only")
     ev.add_argument("--json")
     ev.set_defaults(func=cmd_eval)
     db = sub.add_parser("doubles", help="detections that find a labelled person twice (benchmark labels file)")
