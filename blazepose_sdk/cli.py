@@ -43,6 +43,7 @@ def _options(args: argparse.Namespace) -> TrackerOptions:
         "detector_tiles": args.detector_tiles,
         "detector_tiles_every": args.detector_tiles_every,
         "detector_tiles_min_score": args.detector_tiles_min_score,
+        "detector_tiles_model": args.detector_tiles_model,
     }
     changes = {key: value for key, value in given.items() if value is not None}
     if getattr(args, "mask", None):
@@ -353,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run the tile scan at most every K frames (default 10)")
     run.add_argument("--detector-tiles-min-score", type=float, default=None, metavar="S",
                      help="score a detection on a tile needs (default 0.95)")
+    run.add_argument("--detector-tiles-model", default=None, metavar="FILE",
+                     help="detector .tflite to run on the tiles instead of the whole-frame one (e.g. one fine-tuned "
+                          "for small people by training.finetune_detector)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--profile", action="store_true",
                      help="print the wall time per stage (video decode, warps, inference, output decoding, "

@@ -46,9 +46,10 @@ _TRACKER_KINDS = {
     "detector_tiles": "tiles",
     "detector_tiles_every": "count",
     "detector_tiles_min_score": "unit",
+    "detector_tiles_model": "path",
 }
 # Optional (None allowed) fields of TrackerOptions.
-_NULLABLE = {"detector_model", "landmark_model", "num_threads", "delegate", "detector_tiles"}
+_NULLABLE = {"detector_model", "landmark_model", "num_threads", "delegate", "detector_tiles", "detector_tiles_model"}
 # Upper bound of the "count" options (people tracked, frame intervals): a typo beyond it.
 MAX_COUNT = 10_000
 # More interpreter threads than any edge CPU has cores is a typo, not a setting.

@@ -112,6 +112,10 @@ class TrackerOptions:
         detector_tiles_every: the tile scan runs at most every this many frames (default 10).
         detector_tiles_min_score: the score a detection on a tile needs (default 0.95, see
             ``DEFAULT_DETECTOR_TILES_MIN_SCORE``: zoomed tiles make the detector fire on objects).
+        detector_tiles_model: path of a detector .tflite to run on the tiles instead of the
+            whole-frame detector (e.g. one fine-tuned for small people by
+            ``training.finetune_detector``; a ``manifest.json`` beside it is used as for
+            ``detector_model``). None: the whole-frame detector. Loaded only with ``detector_tiles``.
     """
 
     model: str = DEFAULT_MODEL
@@ -133,6 +137,7 @@ class TrackerOptions:
     detector_tiles: str | None = None
     detector_tiles_every: int = DEFAULT_DETECTOR_TILES_EVERY
     detector_tiles_min_score: float = DEFAULT_DETECTOR_TILES_MIN_SCORE
+    detector_tiles_model: str | os.PathLike | None = None
 
 
 @dataclass
@@ -233,6 +238,13 @@ class PoseTracker:
         landmark_model = TFLiteModel(landmark_file.path, o.num_threads, o.delegate, expected_sha256=landmark_file.sha256)
         self.detector = PoseDetector(detector_model, o.min_detection_confidence,
                                      detector_file.value_range or DETECTOR_VALUE_RANGE, detector_file.output_roles)
+        # the detector the tile scan runs: the whole-frame one unless detector_tiles_model names another
+        self.tile_detector = self.detector
+        if o.detector_tiles is not None and o.detector_tiles_model is not None:
+            tiles_file = model_file_from_path(o.detector_tiles_model)
+            self.tile_detector = PoseDetector(
+                TFLiteModel(tiles_file.path, o.num_threads, o.delegate, expected_sha256=tiles_file.sha256),
+                o.min_detection_confidence, tiles_file.value_range or DETECTOR_VALUE_RANGE, tiles_file.output_roles)
         self.landmarker = PoseLandmarker(landmark_model, o.refine_with_heatmap,
                                          landmark_file.value_range or LANDMARK_VALUE_RANGE, landmark_file.output_roles,
                                          segmentation=o.enable_segmentation)
@@ -271,6 +283,8 @@ class PoseTracker:
 
     def close(self) -> None:
         self.detector.model.close()
+        if self.tile_detector is not self.detector:
+            self.tile_detector.model.close()
         self.landmarker.model.close()
 
     def __enter__(self) -> "PoseTracker":
@@ -288,7 +302,7 @@ class PoseTracker:
     @stage_times.setter
     def stage_times(self, value: StageTimes | None) -> None:
         self._stage_times = value
-        for stage in (self.detector, self.landmarker):
+        for stage in (self.detector, self.tile_detector, self.landmarker):
             if hasattr(stage, "stage_times"):
                 stage.stage_times = value
 
@@ -492,8 +506,8 @@ class PoseTracker:
             self.tile_scans += 1
             tiles = tile_rois(frame.shape[1], frame.shape[0], *self._tile_layout)
             self.detector_runs += len(tiles)
-            detections = self.detector.detect_tiles(frame, tiles, bgr=bgr, extra=detections,
-                                                    min_score=o.detector_tiles_min_score)
+            detections = self.tile_detector.detect_tiles(frame, tiles, bgr=bgr, extra=detections,
+                                                         min_score=o.detector_tiles_min_score)
         return detections
 
     def _new_people(self, frame: np.ndarray, detections: list[Detection],

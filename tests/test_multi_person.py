@@ -130,7 +130,9 @@ def test_options_and_cli(basketball_rgb, tmp_path, capsys):
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     for argv, message in ((["--num-poses", "0"], "--num-poses must be >= 1"),
-                          (["--detector-tiles", "2x"], "detector_tiles must look like")):
+                          (["--detector-tiles", "2x"], "detector_tiles must look like"),
+                          (["--detector-tiles", "2x2", "--detector-tiles-model", str(tmp_path / "missing.tflite")],
+                           "model file not found")):
         assert main(["run", str(clip), "--no-progress", *argv]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0]
@@ -207,3 +209,44 @@ def test_tiles_find_small_pedestrians_the_whole_frame_detector_misses(shared_dat
     for pose in found["3x3"]:
         height = pose.array_px[:, 1].max() - pose.array_px[:, 1].min()
         assert pose.presence >= 0.5 and 40 < height < 160  # pedestrian-sized
+
+
+def test_detector_tiles_model_runs_on_the_tiles_only(shared_data, tmp_path):
+    """With ``detector_tiles_model`` the tile scan runs that file and the whole frame the
+    pipeline's detector; the same detector file given for the tiles gives the same poses as
+    without the option; it is not loaded without ``detector_tiles``, and a bad file is a typed error."""
+    import shutil
+
+    from blazepose_sdk.errors import ModelError
+    from blazepose_sdk.models import BUNDLED_DIR
+    from blazepose_sdk.video import VideoReader
+
+    with VideoReader(shared_data / "vtest.avi") as reader:
+        frame = next(f for i, (_, f) in enumerate(reader) if i == 544)
+    tiles_file = tmp_path / "tiles_detector.tflite"  # no manifest beside it: unchecked, outputs by shape
+    shutil.copy(BUNDLED_DIR / "pose_detection.tflite", tiles_file)
+    base = TrackerOptions(num_threads=1, static_image_mode=True, num_poses=6, detector_tiles="3x3")
+    with PoseTracker(base) as plain:
+        expected = plain.process(frame).poses
+        assert plain.tile_detector is plain.detector
+    with PoseTracker(dataclasses.replace(base, detector_tiles_model=tiles_file)) as tracker:
+        assert tracker.tile_detector is not tracker.detector
+        calls = {"whole": 0, "tiles": 0}
+        for name, stage in (("whole", tracker.detector), ("tiles", tracker.tile_detector)):
+            run = stage.model.run
+
+            def counted(tensor, _run=run, _name=name):
+                calls[_name] += 1
+                return _run(tensor)
+
+            stage.model.run = counted
+        poses = tracker.process(frame).poses
+    assert calls == {"whole": 1, "tiles": 9}
+    assert len(poses) == len(expected) >= 3
+    for a, b in zip(poses, expected):
+        np.testing.assert_allclose(a.array_px, b.array_px, atol=1e-3)
+    with PoseTracker(dataclasses.replace(base, detector_tiles=None, detector_tiles_model=tmp_path / "none")) as t:
+        assert t.tile_detector is t.detector  # not loaded without tiles
+    (tmp_path / "bad.tflite").write_bytes(b"not a model")
+    with pytest.raises(ModelError):
+        PoseTracker(dataclasses.replace(base, detector_tiles_model=tmp_path / "bad.tflite"))

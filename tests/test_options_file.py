@@ -20,6 +20,9 @@ def test_keys_replace_defaults_and_the_rest_stay():
     assert o.smoothing.beta == 80.0 and o.smoothing.min_cutoff == SmoothingOptions().min_cutoff
     assert o.min_detection_confidence == TrackerOptions().min_detection_confidence
     assert tracker_options_from_dict({}) == TrackerOptions()
+    tiles = tracker_options_from_dict({"detector_tiles": "3x3", "detector_tiles_model": "small_people.tflite"})
+    assert tiles.detector_tiles_model == "small_people.tflite"
+    assert tracker_options_from_dict({"detector_tiles_model": None}).detector_tiles_model is None
 
 
 @pytest.mark.parametrize(
@@ -35,6 +38,7 @@ def test_keys_replace_defaults_and_the_rest_stay():
         ({"smooth_landmarks": 1}, "'smooth_landmarks' must be true or false"),
         ({"model": ""}, "'model' must be a non-empty string"),
         ({"model": None}, "'model' may not be null"),
+        ({"detector_tiles_model": 3}, "'detector_tiles_model' must be a non-empty string"),
         ({"smoothing": [1, 2]}, "'smoothing' must be an object"),
         ({"smoothing": {"beta": float("inf")}}, "'smoothing.beta' must be finite"),
     ],
