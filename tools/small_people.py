@@ -228,31 +228,34 @@ def in_half(index: int, total: int, half: str) -> bool:
 
 
 def pipeline_counts(folder: Path, labels: dict, empties: list[Path], tiles: str | None, detector_model: str | None,
-                    min_score: float, args: argparse.Namespace) -> tuple[int, int]:
-    """The whole pipeline (detector, tiles, landmark presence) in static mode with num_poses:
-    labelled people whose pose it finds, and poses it reports on the person-free frames."""
+                    min_score: float, args: argparse.Namespace,
+                    tiles_model: str | None = None) -> tuple[int, int, int]:
+    """The whole pipeline (detector, tiles run by ``tiles_model`` or the detector, landmark
+    presence) in static mode with num_poses: labelled people whose pose it finds, poses on the
+    labelled frames that match nobody, and poses it reports on the person-free frames."""
     options = TrackerOptions(model=args.model, detector_model=detector_model, num_threads=args.threads,
                              static_image_mode=True,
                              num_poses=args.num_poses, detector_tiles=tiles, min_detection_confidence=min_score,
-                             detector_tiles_min_score=args.tile_min_score)
-    found = false = 0
+                             detector_tiles_min_score=args.tile_min_score, detector_tiles_model=tiles_model)
+    found = unmatched = false = 0
     with PoseTracker(options) as tracker:
         for key, people in labels.items():
             gt = [Roi(**p["roi"]) for p in people]
             rgb = cv2.cvtColor(cv2.imread(str(folder / "frames" / f"{int(key):04d}.png")), cv2.COLOR_BGR2RGB)
             poses = tracker.process(rgb).poses
             rois = [roi_from_keypoints(p.array_px[:, :2], np.ones(33, bool)) for p in poses]
-            found += match([r for r in rois if r is not None], gt)
+            hit = match([r for r in rois if r is not None], gt)
+            found, unmatched = found + hit, unmatched + len(poses) - hit
         for path in empties:
             false += len(tracker.process(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)).poses)
-    return found, false
+    return found, unmatched, false
 
 
 def eval_detector(tracker: PoseTracker, folder: Path, labels: dict, tiles: str | None, det_name: str,
-                  det_path: str | None, min_score: float, args: argparse.Namespace, tile_detector=None) -> dict:
+                  det_path: str | None, min_score: float, args: argparse.Namespace, tile_detector=None,
+                  tile_path: str | None = None) -> dict:
     """One table row: the tracker's detector (whole frame at ``min_score``, plus ``tiles``, run by
-    ``tile_detector`` when given) against the labels. The pipeline columns need one detector for
-    both (the tracker's): None with a ``tile_detector``."""
+    ``tile_detector``, the detector of the file ``tile_path``, when given) against the labels."""
     layout = parse_tile_layout(tiles) if tiles else None
     found = total = false_real = false_empty = 0
     ms = []
@@ -271,9 +274,8 @@ def eval_detector(tracker: PoseTracker, folder: Path, labels: dict, tiles: str |
         empty = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
         false_empty += len(detect(tracker, empty, layout, args.tile_min_score, tile_detector)[0])
     n = len(labels)
-    poses_found = poses_empty = None
-    if tile_detector is None:
-        poses_found, poses_empty = pipeline_counts(folder, labels, empties, tiles, det_path, min_score, args)
+    poses_found, poses_unmatched, poses_empty = pipeline_counts(folder, labels, empties, tiles, det_path, min_score,
+                                                                args, tile_path)
     return {"detector": det_name + (f" + tiles {tiles}" if tiles else ""), "min_score": min_score,
             "person_frames": found,
             "labelled": total, "recall": found / max(total, 1),
@@ -282,8 +284,8 @@ def eval_detector(tracker: PoseTracker, folder: Path, labels: dict, tiles: str |
             "unmatched_on_real_frames_per_100": 100.0 * false_real / n,
             "detector_ms_median": float(np.median(ms)), "frames": n,
             "pipeline_person_frames": poses_found,
-            "pipeline_poses_per_100_person_free": None if poses_empty is None
-            else 100.0 * poses_empty / max(len(empties), 1)}
+            "pipeline_unmatched_per_100_real": 100.0 * poses_unmatched / n,
+            "pipeline_poses_per_100_person_free": 100.0 * poses_empty / max(len(empties), 1)}
 
 
 def detectors_to_compare(args: argparse.Namespace) -> list[tuple[str, str | None, float]]:
@@ -292,10 +294,6 @@ def detectors_to_compare(args: argparse.Namespace) -> list[tuple[str, str | None
     (default ``--min-score``)."""
     own = args.min_score if args.detector_min_score is None else args.detector_min_score
     return [("official", None, args.min_score)] + [(*d.split("=", 1), own) for d in args.detector or []]
-
-
-def none_as_dash(value, fmt: str) -> str:
-    return "-" if value is None else fmt.format(value)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -322,17 +320,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                             num_threads=args.threads)) as on_tiles:
                 for name in args.tiles:
                     row = eval_detector(tracker, folder, labels, name, "official", None, args.min_score, args,
-                                        tile_detector=on_tiles.detector)
+                                        tile_detector=on_tiles.detector, tile_path=tile_path)
                     rows.append({**row, "detector": f"{row['detector']} (tiles: {tile_name})"})
     print("| detector | person-frames found (of labelled) | recall | false detections / 100 person-free frames "
           "| unmatched detections / 100 real frames | detector ms / frame (median) "
-          f"| {args.model} poses matched | {args.model} poses / 100 person-free frames |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          f"| {args.model} poses matched | {args.model} poses matching nobody / 100 real frames "
+          f"| {args.model} poses / 100 person-free frames |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['detector']} | {r['person_frames']} / {r['labelled']} | {100 * r['recall']:.1f}% | "
               f"{r['false_per_100_person_free']:.1f} | {r['unmatched_on_real_frames_per_100']:.1f} | "
-              f"{r['detector_ms_median']:.1f} | {none_as_dash(r['pipeline_person_frames'], '{}')} | "
-              f"{none_as_dash(r['pipeline_poses_per_100_person_free'], '{:.1f}')} |")
+              f"{r['detector_ms_median']:.1f} | {r['pipeline_person_frames']} | "
+              f"{r['pipeline_unmatched_per_100_real']:.1f} | {r['pipeline_poses_per_100_person_free']:.1f} |")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
@@ -421,7 +420,7 @@ def main(argv=None) -> int:
                     help="the --detector files' whole-frame threshold (default: --min-score)")
     ev.add_argument("--tile-detector", action="append", metavar="NAME=FILE",
                     help="also: the official detector on the whole frame (--min-score) and this one on the "
-                         "--tiles (--tile-min-score); detector columns only")
+                         "--tiles (--tile-min-score; the pipeline with detector_tiles_model)")
     ev.add_argument("--json")
     ev.set_defaults(func=cmd_eval)
     db = sub.add_parser("doubles", help="detections that find a labelled person twice (benchmark labels file)")
