@@ -26,6 +26,7 @@ from training.finetune_detector import (  # noqa: E402
     anchor_strides,
     assign_anchors,
     body_anchors,
+    body_owner,
     compose_view,
     face_boxes,
     flip_rows,
@@ -160,6 +161,57 @@ def test_body_anchors_lie_on_the_body_and_are_never_positive():
     assert body.any() and not (body & (t["labels"] != 0)).any()
     np.testing.assert_array_equal(body, inside & (t["labels"] == 0))
     assert not view_targets(np.zeros((0, 2)), np.zeros((0, 4, 2)), s)["body"].any()
+
+
+def test_box_on_body_makes_every_body_anchor_regress_that_persons_box():
+    """Two people side by side; with box_on_body every anchor in a body circle decodes to the box
+    and alignment points of the person it lies deepest in, scores unchanged; without it only the
+    positives regress."""
+    s = 224
+    centres = np.array([[61 / s, 61 / s], [151 / s, 81 / s]])  # off the anchor grid: no anchor on a circle
+    kps = np.array([[[61, 111], [61, 53], [61, 81], [61, 41]],
+                    [[151, 121], [151, 69], [151, 95], [151, 61]]], np.float64) / s
+    plain, on_body = view_targets(centres, kps, s), view_targets(centres, kps, s, box_on_body=True)
+    np.testing.assert_array_equal(plain["labels"], on_body["labels"])
+    np.testing.assert_array_equal(plain["box_mask"], (plain["labels"] > 0).astype(np.float32))
+    owner = body_owner(kps, s)
+    anchors = sdk_anchors(s)[:, :2] * s
+    depth = np.stack([np.hypot(*(anchors - k[0] * s).T) / (np.hypot(*(k[1] - k[0])) * s) for k in kps])
+    np.testing.assert_array_equal(owner, np.where(depth.min(0) <= 1, depth.argmin(0), -1))
+    mask = on_body["box_mask"] > 0
+    assert mask.sum() > 3 * (plain["box_mask"] > 0).sum()
+    np.testing.assert_array_equal(mask, (owner >= 0) | (plain["labels"] > 0))
+    decoded = decode_boxes(on_body["boxes"], sdk_anchors(s), decode_options(s, 12))
+    boxes = face_boxes(centres, kps)
+    who = np.where(plain["labels"] > 0, assign_anchors(centres, s), owner)
+    for j in (0, 1):
+        rows = mask & (who == j)
+        assert rows.sum() > 0
+        np.testing.assert_allclose(decoded[rows, :4], np.tile(boxes[j], (rows.sum(), 1)), atol=1e-5)
+        np.testing.assert_allclose(decoded[rows, 4:], np.tile(kps[j].reshape(-1), (rows.sum(), 1)), atol=1e-5)
+
+
+def test_body_box_term_pulls_body_anchors_to_the_label_not_the_teacher():
+    rng = np.random.default_rng(2)
+    n = 2254
+    t_boxes = tf.constant(rng.normal(0, 5, (1, n, 12)).astype(np.float32))
+    t_scores = np.full((1, n, 1), -6.0, np.float32)
+    t_scores[0, 100:110] = 3.0  # the teacher fires on ten body anchors
+    label_boxes = t_boxes.numpy().copy()
+    label_boxes[0, 100:110] += 10.0  # where the label's box differs from the teacher's
+    box_mask = np.zeros((1, n), np.float32)
+    box_mask[0, 100:110] = 1.0
+    base = {"labels": tf.zeros((1, n)), "boxes": tf.constant(label_boxes)}
+    without = detector_distill_losses(t_boxes, tf.constant(t_scores), t_boxes, tf.constant(t_scores), base, 224)
+    with_body = detector_distill_losses(t_boxes, tf.constant(t_scores), t_boxes, tf.constant(t_scores),
+                                        {**base, "box_mask": tf.constant(box_mask)}, 224)
+    assert float(without["box"]) == pytest.approx(0.0, abs=1e-6)  # the student draws the teacher's box there
+    # 12 coordinates 10 px off: Huber of 10 / 224 in units of 0.02, per anchor, averaged over the 10
+    err = 10 / 224 / 0.02
+    assert float(with_body["box"]) == pytest.approx(12 * (err - 0.5), rel=1e-4)
+    at_label = detector_distill_losses(tf.constant(label_boxes), tf.constant(t_scores), t_boxes,
+                                       tf.constant(t_scores), {**base, "box_mask": tf.constant(box_mask)}, 224)
+    assert float(at_label["box"]) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_body_term_pushes_scores_on_the_body_down():

@@ -312,34 +312,48 @@ def assign_anchors(centres_norm: np.ndarray, input_size: int,
     return out
 
 
-def body_anchors(kps_norm: np.ndarray, input_size: int) -> np.ndarray:
-    """(N,) bool: the anchors whose centre lies inside some person's body circle (alignment point
-    0, the hip centre, with radius to point 1), in input pixels."""
+def body_owner(kps_norm: np.ndarray, input_size: int) -> np.ndarray:
+    """(N,) per anchor: the index of the person whose body circle (alignment point 0, the hip
+    centre, with radius to point 1) holds the anchor's centre, the one it lies deepest in
+    (distance / radius) when several do; -1 for none."""
     anchors = view_anchors(input_size)[:, :2]
     k = np.asarray(kps_norm, np.float64).reshape(-1, 4, 2)
     if len(k) == 0:
-        return np.zeros(len(anchors), bool)
-    radius = np.hypot(*(k[:, 1] - k[:, 0]).T)
-    d = np.hypot(*(anchors[None] - k[:, None, 0]).transpose(2, 0, 1))  # (K, N)
-    return (d <= radius[:, None]).any(0)
+        return np.full(len(anchors), -1, np.int64)
+    radius = np.maximum(np.hypot(*(k[:, 1] - k[:, 0]).T), 1e-9)
+    depth = np.hypot(*(anchors[None] - k[:, None, 0]).transpose(2, 0, 1)) / radius[:, None]  # (K, N)
+    return np.where((depth <= 1.0).any(0), depth.argmin(0), -1)
+
+
+def body_anchors(kps_norm: np.ndarray, input_size: int) -> np.ndarray:
+    """(N,) bool: the anchors whose centre lies inside some person's body circle (:func:`body_owner`)."""
+    return body_owner(kps_norm, input_size) >= 0
 
 
 def view_targets(centres_norm: np.ndarray, kps_norm: np.ndarray, input_size: int,
-                 ignore_factor: float = IGNORE_RADIUS_FACTOR, positive_scale: float = 1.0) -> dict:
+                 ignore_factor: float = IGNORE_RADIUS_FACTOR, positive_scale: float = 1.0,
+                 box_on_body: bool = False) -> dict:
     """Per anchor: ``labels`` (N,) 1 answers for a person, 0 not, -1 ignored (near a person);
-    ``boxes`` (N, 12) raw regression targets of the positive anchors; ``body`` (N,) 1 on the
-    anchors labelled 0 that lie on a person's body (where a detector that fires finds the same
-    person twice, at a smaller scale)."""
+    ``boxes`` (N, 12) raw regression targets of the anchors of ``box_mask``; ``body`` (N,) 1 on
+    the anchors labelled 0 that lie on a person's body (where a detector that fires finds the same
+    person twice, at a smaller scale); ``box_mask`` (N,) 1 on the anchors that regress a labelled
+    person's box and alignment points: the positive ones, and with ``box_on_body`` also every other
+    anchor on a person's body (:func:`body_owner`), so that wherever on a body the detector fires,
+    it draws that person's box and ROI, which the NMS merges with the face's."""
     n = view_anchors(input_size).shape[0]
     labels = np.zeros(n, np.float32)
     if len(centres_norm) == 0:
-        return {"labels": labels, "boxes": np.zeros((n, 12), np.float32), "body": np.zeros(n, np.float32)}
+        zeros = np.zeros(n, np.float32)
+        return {"labels": labels, "boxes": np.zeros((n, 12), np.float32), "body": zeros, "box_mask": zeros}
     assign = assign_anchors(centres_norm, input_size, ignore_factor, positive_scale)
     labels[assign >= 0] = 1.0
     labels[assign == IGNORED] = -1.0
-    body = (body_anchors(kps_norm, input_size) & (labels == 0)).astype(np.float32)
-    boxes = encode_targets(face_boxes(centres_norm, kps_norm), kps_norm, view_anchors(input_size), assign, input_size)
-    return {"labels": labels, "boxes": boxes, "body": body}
+    owner = body_owner(kps_norm, input_size)
+    body = ((owner >= 0) & (labels == 0)).astype(np.float32)
+    box_assign = np.where(assign >= 0, assign, owner if box_on_body else -1)
+    boxes = encode_targets(face_boxes(centres_norm, kps_norm), kps_norm, view_anchors(input_size), box_assign,
+                           input_size)
+    return {"labels": labels, "boxes": boxes, "body": body, "box_mask": (box_assign >= 0).astype(np.float32)}
 
 
 # ----------------------------------------------------------------------------- training
@@ -402,9 +416,9 @@ def load_frames(labels: list[dict]) -> tuple[list[np.ndarray], list[np.ndarray]]
 
 def make_dataset(frames, rows, opts: ViewOptions, batch_size: int, seed: int, input_context=None,
                  ignore_factor: float = IGNORE_RADIUS_FACTOR, frame_weights: np.ndarray | None = None,
-                 positive_scale: float = 1.0):
+                 positive_scale: float = 1.0, box_on_body: bool = False):
     """Endless batches of (views (B, S, S, 3) in [-1, 1], ``view_targets`` batched: {"labels": (B, N),
-    "boxes": (B, N, 12), "body": (B, N)})."""
+    "boxes": (B, N, 12), "body": (B, N), "box_mask": (B, N)})."""
     import tensorflow as tf
 
     s = opts.input_size
@@ -416,11 +430,11 @@ def make_dataset(frames, rows, opts: ViewOptions, batch_size: int, seed: int, in
         rng = np.random.default_rng([seed, shard, int(time.time_ns() % 2**31)])
         while True:
             view, b, k = compose_view(frames, rows, rng, opts, frame_weights)
-            yield view, view_targets(b, k, s, ignore_factor, positive_scale)
+            yield view, view_targets(b, k, s, ignore_factor, positive_scale, box_on_body)
 
     sig = (tf.TensorSpec((s, s, 3), tf.float32),
            {"labels": tf.TensorSpec((n,), tf.float32), "boxes": tf.TensorSpec((n, 12), tf.float32),
-            "body": tf.TensorSpec((n,), tf.float32)})
+            "body": tf.TensorSpec((n,), tf.float32), "box_mask": tf.TensorSpec((n,), tf.float32)})
     return tf.data.Dataset.from_generator(gen, output_signature=sig).batch(batch_size, drop_remainder=True)
 
 
@@ -527,7 +541,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                           fast_variables=heads, fast_lr_multiplier=args.head_lr_multiplier,
                           make_dataset=lambda ctx: make_dataset(frames, rows, opts, per_replica, args.seed, ctx,
                                                                    args.ignore_radius_factor, weights,
-                                                                   args.positive_radius_scale),
+                                                                   args.positive_radius_scale, args.box_on_body),
                           cfg=cfg, run_dir=args.run_dir, strategy=strategy, policy=policy,
                           on_checkpoint=on_checkpoint,
                           config_dict={"args": vars(args), "view": opts.__dict__, "frames": len(frames),
@@ -583,6 +597,10 @@ def main(argv=None) -> int:
     tr.add_argument("--positive-radius-scale", type=float, default=1.0,
                     help="scale the radii within which anchors answer for a person (more anchors per person, "
                          "all regressing the same box, so that the NMS merges them)")
+    tr.add_argument("--box-on-body", action="store_true",
+                    help="every anchor on a labelled person's body (not only the positive ones) regresses that "
+                         "person's box and alignment points: wherever the detector fires on a body it draws "
+                         "one box and ROI, which the NMS merges (no upper-body second detection)")
     tr.add_argument("--labels-set-box-size", action="store_true",
                     help="hold the teacher's firing anchors to its box centre and points only, not its box "
                          "size (learns small boxes faster; more false detections, docs/multi_person.md)")

@@ -123,9 +123,11 @@ def detector_distill_losses(raw_boxes, raw_scores, teacher_boxes, teacher_scores
       (the KL divergence of two Bernoullis: 0 where the student agrees), summed per image and
       averaged over the batch, times ``teacher_weight``.
     - ``box``: Huber (in units of the input side, / ``huber_delta``) towards the label on matched
-      anchors, and towards the teacher's box (without its width and height unless
-      ``teacher_box_size``) on unmatched anchors where the teacher's score is at least
-      ``teacher_box_min_score``; each part averaged over its anchors; times ``box_weight``.
+      anchors, towards the label on the other anchors of ``targets["box_mask"]`` (B, N) when given
+      (anchors on a labelled body that regress its box), and towards the teacher's box (without its
+      width and height unless ``teacher_box_size``) on the remaining unmatched anchors where the
+      teacher's score is at least ``teacher_box_min_score``; each part averaged over its anchors;
+      times ``box_weight``.
     - ``body``: BCE towards 0 on the anchors of ``targets["body"]`` (B, N) (unmatched anchors on a
       labelled person's body) where the teacher's probability is below ``body_teacher_max`` (1:
       all of them; lower leaves the teacher's own firing, around a big face, to the KL term),
@@ -146,12 +148,16 @@ def detector_distill_losses(raw_boxes, raw_scores, teacher_boxes, teacher_scores
     teacher = tf.reduce_sum(kl * freem) / batch
     s = float(input_size)
     pos_err = huber((tf.cast(raw_boxes, tf.float32) - targets["boxes"]) / s, huber_delta) / huber_delta
-    tmask = freem * tf.cast(t_prob >= teacher_box_min_score, tf.float32)
+    bodybox = tf.zeros_like(posm)
+    if "box_mask" in targets:
+        bodybox = tf.cast(targets["box_mask"], tf.float32) * (1.0 - posm)
+    tmask = freem * (1.0 - bodybox) * tf.cast(t_prob >= teacher_box_min_score, tf.float32)
     t_err = huber((tf.cast(raw_boxes, tf.float32) - tf.stop_gradient(tf.cast(teacher_boxes, tf.float32))) / s,
                   huber_delta) / huber_delta
     if not teacher_box_size:  # the box size from the labels alone
         t_err = tf.concat([t_err[..., :2], t_err[..., 4:]], -1)
     box = (tf.reduce_sum(tf.reduce_sum(pos_err, -1) * posm) / num_pos
+           + tf.reduce_sum(tf.reduce_sum(pos_err, -1) * bodybox) / tf.maximum(tf.reduce_sum(bodybox), 1.0)
            + tf.reduce_sum(tf.reduce_sum(t_err, -1) * tmask) / tf.maximum(tf.reduce_sum(tmask), 1.0))
     body = tf.zeros(())
     if "body" in targets:
