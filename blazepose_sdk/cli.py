@@ -15,7 +15,8 @@ from . import __version__
 from .config import load_tracker_options
 from .drawing import draw_pose
 from .errors import BlazePoseError, InvalidFrameError, OptionError, VideoError
-from .models import BUNDLED_DIR, BUNDLED_PIPELINES, REFERENCE_FILES, available_pipelines, fetch_reference, reference_dir
+from .models import (BUNDLED_DIR, BUNDLED_PIPELINES, BUNDLED_TILES_DETECTORS, REFERENCE_FILES, available_pipelines,
+                     fetch_reference, reference_dir)
 from .profiling import StageTimes, format_profile
 from .tiles import parse_tile_layout
 from .tracker import DEFAULT_MODEL, PoseTracker, TrackerOptions, check_confidence
@@ -308,7 +309,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for name in available_pipelines():
         print(f"{name}{' (default)' if name == DEFAULT_MODEL else ''}")
     print(f"bundled models: {BUNDLED_DIR}")
-    for filename in sorted({f for pair in BUNDLED_PIPELINES.values() for f in pair}):
+    shipped = {f for pair in BUNDLED_PIPELINES.values() for f in pair} | set(BUNDLED_TILES_DETECTORS.values())
+    for filename in sorted(shipped):
         print(f"  {filename}: {'present' if (BUNDLED_DIR / filename).is_file() else 'missing'}")
     print(f"reference cache: {folder}")
     for filename in REFERENCE_FILES:

@@ -71,11 +71,13 @@ class ModelFile:
 
 @dataclass(frozen=True)
 class PipelineModels:
-    """The two models of a pose pipeline."""
+    """The models of a pose pipeline: the detector, the landmark model, and the detector its tile
+    scan runs (``TrackerOptions.detector_tiles``; None: ``detector``)."""
 
     name: str
     detector: ModelFile
     landmark: ModelFile
+    tiles_detector: ModelFile | None = None
 
 
 def cache_dir() -> Path:
@@ -103,6 +105,10 @@ BUNDLED_PIPELINES: dict[str, tuple[str, str]] = {
     # on real frames, INT8 (MODEL_CARD.md)
     "ours-lite": ("pose_detection.tflite", "ours_pose_landmark_lite_int8.tflite"),
 }
+# pipeline name -> the detector its tile scan (detector_tiles) runs instead of the whole-frame one:
+# for ours-lite, MediaPipe's detector fine-tuned for small people (MODEL_CARD.md; on vtest.avi 1.8x
+# the people the official detector finds on the tiles, docs/multi_person.md).
+BUNDLED_TILES_DETECTORS: dict[str, str] = {"ours-lite": "ours_pose_detection_tiles.tflite"}
 # What PoseTracker() and `blazepose run` use. A pipeline replaces it only when the benchmark shows
 # it at least as accurate on real people and its presence score separates people from background
 # (README, "Models").
@@ -187,7 +193,9 @@ def resolve_pipeline(name: str) -> PipelineModels:
     to its model files."""
     if name in BUNDLED_PIPELINES:
         detector, landmark = BUNDLED_PIPELINES[name]
-        return PipelineModels(name, bundled_model(detector), bundled_model(landmark))
+        tiles = BUNDLED_TILES_DETECTORS.get(name)
+        return PipelineModels(name, bundled_model(detector), bundled_model(landmark),
+                              bundled_model(tiles) if tiles else None)
     if name in REFERENCE_PIPELINES:
         return PipelineModels(name, _official_model("pose_detection.tflite"),
                               _official_model(REFERENCE_PIPELINES[name]))

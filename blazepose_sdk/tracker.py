@@ -115,7 +115,10 @@ class TrackerOptions:
         detector_tiles_model: path of a detector .tflite to run on the tiles instead of the
             whole-frame detector (e.g. one fine-tuned for small people by
             ``training.finetune_detector``; a ``manifest.json`` beside it is used as for
-            ``detector_model``). None: the whole-frame detector. Loaded only with ``detector_tiles``.
+            ``detector_model``). None: the pipeline's tile detector when it has one and
+            ``detector_model`` is not given (``ours-lite``: MediaPipe's detector fine-tuned for
+            small people, ``models.BUNDLED_TILES_DETECTORS``), else the whole-frame detector.
+            Loaded only with ``detector_tiles``.
     """
 
     model: str = DEFAULT_MODEL
@@ -151,13 +154,18 @@ class _Track:
     mask_smoother: MaskSmoother
 
 
-def _model_files(options: TrackerOptions) -> tuple[ModelFile, ModelFile]:
+def _model_files(options: TrackerOptions) -> tuple[ModelFile, ModelFile, ModelFile | None]:
+    """(detector, landmark model, tile-scan detector or None for the detector itself): the given
+    files, else the pipeline's. The pipeline's tile detector goes with its own detector only."""
+    tiles = model_file_from_path(options.detector_tiles_model) if options.detector_tiles_model is not None else None
     if options.detector_model is not None and options.landmark_model is not None:
-        return model_file_from_path(options.detector_model), model_file_from_path(options.landmark_model)
+        return model_file_from_path(options.detector_model), model_file_from_path(options.landmark_model), tiles
     pipeline = resolve_pipeline(options.model)
     detector = model_file_from_path(options.detector_model) if options.detector_model is not None else pipeline.detector
     landmark = model_file_from_path(options.landmark_model) if options.landmark_model is not None else pipeline.landmark
-    return detector, landmark
+    if tiles is None and options.detector_model is None:
+        tiles = pipeline.tiles_detector
+    return detector, landmark, tiles
 
 
 def object_scale_px(aux_px: np.ndarray) -> float:
@@ -233,15 +241,15 @@ class PoseTracker:
         for name in ("min_detection_confidence", "min_tracking_confidence", "detector_tiles_min_score"):
             check_confidence(name, getattr(o, name))
         check_multi_person_options(o)
-        detector_file, landmark_file = _model_files(o)
+        detector_file, landmark_file, tiles_file = _model_files(o)
         detector_model = TFLiteModel(detector_file.path, o.num_threads, o.delegate, expected_sha256=detector_file.sha256)
         landmark_model = TFLiteModel(landmark_file.path, o.num_threads, o.delegate, expected_sha256=landmark_file.sha256)
         self.detector = PoseDetector(detector_model, o.min_detection_confidence,
                                      detector_file.value_range or DETECTOR_VALUE_RANGE, detector_file.output_roles)
-        # the detector the tile scan runs: the whole-frame one unless detector_tiles_model names another
+        # the detector the tile scan runs: detector_tiles_model, else the pipeline's own tile
+        # detector (ours-lite's), else the whole-frame one
         self.tile_detector = self.detector
-        if o.detector_tiles is not None and o.detector_tiles_model is not None:
-            tiles_file = model_file_from_path(o.detector_tiles_model)
+        if o.detector_tiles is not None and tiles_file is not None:
             self.tile_detector = PoseDetector(
                 TFLiteModel(tiles_file.path, o.num_threads, o.delegate, expected_sha256=tiles_file.sha256),
                 o.min_detection_confidence, tiles_file.value_range or DETECTOR_VALUE_RANGE, tiles_file.output_roles)

@@ -225,10 +225,11 @@ def test_detector_tiles_model_runs_on_the_tiles_only(shared_data, tmp_path):
         frame = next(f for i, (_, f) in enumerate(reader) if i == 544)
     tiles_file = tmp_path / "tiles_detector.tflite"  # no manifest beside it: unchecked, outputs by shape
     shutil.copy(BUNDLED_DIR / "pose_detection.tflite", tiles_file)
-    base = TrackerOptions(num_threads=1, static_image_mode=True, num_poses=6, detector_tiles="3x3")
+    base = TrackerOptions(model="blazepose-lite", num_threads=1, static_image_mode=True, num_poses=6,
+                          detector_tiles="3x3")
     with PoseTracker(base) as plain:
         expected = plain.process(frame).poses
-        assert plain.tile_detector is plain.detector
+        assert plain.tile_detector is plain.detector  # the official pipeline has no tile detector of its own
     with PoseTracker(dataclasses.replace(base, detector_tiles_model=tiles_file)) as tracker:
         assert tracker.tile_detector is not tracker.detector
         calls = {"whole": 0, "tiles": 0}

@@ -42,6 +42,7 @@ import numpy as np
 from blazepose_sdk import PoseTracker, TrackerOptions
 from blazepose_sdk.drawing import draw_pose
 from blazepose_sdk.matching import keypoint_similarity, polygon_iou
+from blazepose_sdk.models import resolve_pipeline
 from blazepose_sdk.results import PoseResult
 from blazepose_sdk.roi import Roi, image_to_roi, roi_from_alignment_points, roi_from_keypoints
 from blazepose_sdk.tiles import parse_tile_layout, tile_rois
@@ -274,8 +275,10 @@ def eval_detector(tracker: PoseTracker, folder: Path, labels: dict, tiles: str |
         empty = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
         false_empty += len(detect(tracker, empty, layout, args.tile_min_score, tile_detector)[0])
     n = len(labels)
+    # the pipeline's tiles run the row's tile detector, else its whole-frame one (not a pipeline's own)
+    tiles_model = tile_path or det_path or str(resolve_pipeline("blazepose-lite").detector.path)
     poses_found, poses_unmatched, poses_empty = pipeline_counts(folder, labels, empties, tiles, det_path, min_score,
-                                                                args, tile_path)
+                                                                args, tiles_model)
     return {"detector": det_name + (f" + tiles {tiles}" if tiles else ""), "min_score": min_score,
             "person_frames": found,
             "labelled": total, "recall": found / max(total, 1),
