@@ -168,6 +168,17 @@ def _model_files(options: TrackerOptions) -> tuple[ModelFile, ModelFile, ModelFi
     return detector, landmark, tiles
 
 
+def _open_model(model_file: ModelFile, options: TrackerOptions) -> TFLiteModel:
+    """The interpreter of one model file, with the options' threads and delegate; hash-checked."""
+    return TFLiteModel(model_file.path, options.num_threads, options.delegate, expected_sha256=model_file.sha256)
+
+
+def _pose_detector(model: TFLiteModel, model_file: ModelFile, options: TrackerOptions) -> PoseDetector:
+    """The detector stage on ``model``, with its file's value range and output roles."""
+    return PoseDetector(model, options.min_detection_confidence,
+                        model_file.value_range or DETECTOR_VALUE_RANGE, model_file.output_roles)
+
+
 def object_scale_px(aux_px: np.ndarray) -> float:
     """Person size used to normalise smoothing: twice the hip-centre -> body-circle distance."""
     return 2.0 * float(np.hypot(*(aux_px[1] - aux_px[0])))
@@ -242,17 +253,14 @@ class PoseTracker:
             check_confidence(name, getattr(o, name))
         check_multi_person_options(o)
         detector_file, landmark_file, tiles_file = _model_files(o)
-        detector_model = TFLiteModel(detector_file.path, o.num_threads, o.delegate, expected_sha256=detector_file.sha256)
-        landmark_model = TFLiteModel(landmark_file.path, o.num_threads, o.delegate, expected_sha256=landmark_file.sha256)
-        self.detector = PoseDetector(detector_model, o.min_detection_confidence,
-                                     detector_file.value_range or DETECTOR_VALUE_RANGE, detector_file.output_roles)
+        detector_model = _open_model(detector_file, o)
+        landmark_model = _open_model(landmark_file, o)
+        self.detector = _pose_detector(detector_model, detector_file, o)
         # the detector the tile scan runs: detector_tiles_model, else the pipeline's own tile
         # detector (ours-lite's), else the whole-frame one
         self.tile_detector = self.detector
         if o.detector_tiles is not None and tiles_file is not None:
-            self.tile_detector = PoseDetector(
-                TFLiteModel(tiles_file.path, o.num_threads, o.delegate, expected_sha256=tiles_file.sha256),
-                o.min_detection_confidence, tiles_file.value_range or DETECTOR_VALUE_RANGE, tiles_file.output_roles)
+            self.tile_detector = _pose_detector(_open_model(tiles_file, o), tiles_file, o)
         self.landmarker = PoseLandmarker(landmark_model, o.refine_with_heatmap,
                                          landmark_file.value_range or LANDMARK_VALUE_RANGE, landmark_file.output_roles,
                                          segmentation=o.enable_segmentation)

@@ -183,6 +183,12 @@ def is_imported(name: str) -> bool:
     return name.startswith(IMPORTED_PREFIX)
 
 
+def student_kind_of(name: str) -> str:
+    """``"heatmap"`` for a Lite-HRNet student, ``"regression"`` for the others (BlazePose landmark
+    students, imported official models): which loss, evaluation and export path it takes."""
+    return "heatmap" if name in HEATMAP_STUDENTS else "regression"
+
+
 def build_imported_student(path: str):
     """The landmark model in ``path`` (a .keras file from training.import_tflite) as a student:
     outputs ``landmarks`` (B, R, 3) x, y, z in tensor pixels, ``visibility_logit`` (B, R),
@@ -581,7 +587,7 @@ def run(cfg: DistillConfig, run_dir: str | Path, strategy_name: str = "auto", ex
     keras.utils.set_random_seed(cfg.seed)  # the student's initial weights: same seed, same start
     strategy = make_strategy(strategy_name)
     policy = setup_precision("float32")
-    student_kind = "heatmap" if cfg.student in HEATMAP_STUDENTS else "regression"
+    student_kind = student_kind_of(cfg.student)
     if is_imported(cfg.student) and cfg.input_size != 256:
         raise ValueError("an imported student keeps its own input size: use --input-size 256")
     teacher_kind, teacher_ref = parse_teacher(cfg.teacher)
@@ -638,8 +644,7 @@ def export_checkpoint(cfg: DistillConfig, run_dir: str | Path) -> list[str]:
         step = restore_latest(fake_quant_model(student), run_dir)
     else:
         step = restore_latest(student, run_dir)
-    kind = "heatmap" if cfg.student in HEATMAP_STUDENTS else "regression"
-    return export_student(student, cfg, Path(run_dir) / f"export_step{step}", kind)
+    return export_student(student, cfg, Path(run_dir) / f"export_step{step}", student_kind_of(cfg.student))
 
 
 def regression_export_model(model, sdk_size: int = 256):
