@@ -9,6 +9,7 @@ TFLite runtime. Everything else (training, conversion, benchmarks, tests) is an 
     pip install "blazepose-sdk[convert]"       # + ONNX <-> TF/TFLite conversion tools
     pip install "blazepose-sdk[dev]"           # + test and build tools
     pip install "blazepose-sdk[npu]"           # + Arm's Ethos-U compiler (vela) for `blazepose bench npu`
+    pip install "blazepose-sdk[cluster]"       # + Ray for `blazepose batch` on many cores or machines
 
 The model files in blazepose_sdk/model_files/ (with their manifest, model card, NOTICE and licence)
 ship inside the wheel as package data: the official MediaPipe detector and Lite landmark model
@@ -63,6 +64,8 @@ CONVERT = ["tensorflow>=2.15", "onnx>=1.14", "onnx2tf>=1.20", "tf2onnx>=1.16", "
 DEV = ["pytest>=8", "build>=1.0", "setuptools>=69", "wheel", "hypothesis>=6", *BENCH]
 # `blazepose bench npu`: Arm's Ethos-U compiler, for its NPU estimates (5.2.0 used in docs/npu.md).
 NPU = ["ethos-u-vela>=5.2"]
+# `blazepose batch` on a Ray cluster (docs/scale.md); without it, batch runs in one local process.
+CLUSTER = ["ray[default]>=2.9"]
 
 setup(
     name="blazepose-sdk",
@@ -83,7 +86,7 @@ setup(
                   "blazepose_sdk.bench": ["data/*.json", "README.md"]},
     exclude_package_data={"blazepose_sdk": [f"model_files/{name}" for name in NOT_SHIPPED_MODEL_FILES] + ["model_files/*.pyc"]},
     install_requires=INSTALL_REQUIRES,
-    extras_require={"bench": BENCH, "train": TRAIN, "convert": CONVERT, "dev": DEV, "npu": NPU},
+    extras_require={"bench": BENCH, "train": TRAIN, "convert": CONVERT, "dev": DEV, "npu": NPU, "cluster": CLUSTER},
     entry_points={"console_scripts": ["blazepose=blazepose_sdk.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -381,6 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
     models_sub.add_parser("list", help="list pipelines and the reference cache")
     models.set_defaults(func=cmd_models)
 
+    from .batch_cli import add_arguments as add_batch_arguments  # flags and command: blazepose_sdk/batch_cli.py
+
+    add_batch_arguments(sub.add_parser("batch", help="many videos or image folders on a pool of workers (Ray), "
+                                       "resumable: JSON lines per input and a manifest"))
+
     # Everything after `bench` goes to the benchmark suite's own parser (`blazepose bench --help`).
     bench = sub.add_parser("bench", add_help=False, help="benchmarks: latency, pipeline, accuracy, presence, soak",
                            description="See `blazepose bench --help`.")
