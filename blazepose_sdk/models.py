@@ -171,13 +171,19 @@ def bundled_model(filename: str) -> ModelFile:
     return model
 
 
+def official_model_shipped(filename: str) -> bool:
+    """Whether the package ships the official file ``filename`` (its manifest entry has the pinned
+    sha256): the detector and Lite are, so ``reference-lite`` needs no fetch."""
+    if filename not in REFERENCE_FILES or not (BUNDLED_DIR / filename).is_file():
+        return False
+    return bundled_model(filename).sha256 == REFERENCE_FILES[filename][1]
+
+
 def _official_model(filename: str) -> ModelFile:
     """An official MediaPipe file: the shipped copy when the package carries it (the detector and
     Lite, byte-identical to the pinned files), else the cached one."""
-    if (BUNDLED_DIR / filename).is_file():
-        model = bundled_model(filename)
-        if model.sha256 == REFERENCE_FILES[filename][1]:
-            return model
+    if official_model_shipped(filename):
+        return bundled_model(filename)
     return reference_model(filename)
 
 

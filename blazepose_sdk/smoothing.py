@@ -9,9 +9,11 @@ LandmarksSmoothingCalculator applies it: the speed term is multiplied by ``value
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
+
+from .errors import OptionError
 
 # pose_landmark_filtering.pbtxt, LandmarksSmoothingCalculator one_euro_filter for the 33 landmarks.
 LANDMARK_MIN_CUTOFF = 0.05
@@ -104,16 +106,44 @@ class OneEuroFilter:
         return self._x.apply_with_alpha(value, alpha)
 
 
+# What each SmoothingOptions field accepts (its ``metadata["kind"]``): a cutoff frequency (Hz) must
+# be > 0 (0 divides by zero, a negative one makes the filter diverge); a speed gain >= 0; a low-pass
+# alpha in (0, 1] (1: no smoothing; 0 would freeze the first value; above 1 it overshoots).
+_SMOOTHING_RULES = {
+    "cutoff": (lambda v: v > 0.0, "> 0 (Hz)"),
+    "gain": (lambda v: v >= 0.0, ">= 0"),
+    "alpha": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
+}
+
+
 @dataclass(frozen=True)
 class SmoothingOptions:
-    """Filter settings; defaults are MediaPipe's pose_landmark_filtering.pbtxt values."""
+    """Filter settings; defaults are MediaPipe's pose_landmark_filtering.pbtxt values.
 
-    min_cutoff: float = LANDMARK_MIN_CUTOFF
-    beta: float = LANDMARK_BETA
-    derivate_cutoff: float = LANDMARK_DERIVATE_CUTOFF
-    world_min_cutoff: float = WORLD_MIN_CUTOFF
-    world_beta: float = WORLD_BETA
-    visibility_alpha: float = VISIBILITY_ALPHA
+    Each field is checked when the options are made (also by ``dataclasses.replace`` and the
+    ``--options`` file): a finite number, cutoffs > 0, betas >= 0, ``visibility_alpha`` in (0, 1];
+    anything else raises :class:`~blazepose_sdk.errors.OptionError` naming the field.
+    """
+
+    min_cutoff: float = field(default=LANDMARK_MIN_CUTOFF, metadata={"kind": "cutoff"})
+    beta: float = field(default=LANDMARK_BETA, metadata={"kind": "gain"})
+    derivate_cutoff: float = field(default=LANDMARK_DERIVATE_CUTOFF, metadata={"kind": "cutoff"})
+    world_min_cutoff: float = field(default=WORLD_MIN_CUTOFF, metadata={"kind": "cutoff"})
+    world_beta: float = field(default=WORLD_BETA, metadata={"kind": "gain"})
+    visibility_alpha: float = field(default=VISIBILITY_ALPHA, metadata={"kind": "alpha"})
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            name = f"option 'smoothing.{f.name}'"
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise OptionError(f"{name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise OptionError(f"{name} must be finite, got {value!r}")
+            ok, wanted = _SMOOTHING_RULES[f.metadata["kind"]]
+            if not ok(float(value)):
+                raise OptionError(f"{name} must be {wanted}, got {value!r}")
+            object.__setattr__(self, f.name, float(value))
 
 
 class PoseSmoother:

@@ -73,6 +73,17 @@ REFOUND_ROI_IOU = 0.3
 # keypoints on average ~12% of the ROI side apart (about 15% of the body height); two different
 # people, even overlapping, differ by more. Our choice.
 SAME_PERSON_SIMILARITY = 0.5
+# More interpreter threads than any edge CPU has cores is a typo, not a setting (TrackerOptions,
+# the --options file and --threads all check num_threads with check_num_threads).
+MAX_THREADS = 256
+
+
+def check_num_threads(name: str, value: object) -> None:
+    """Raise :class:`OptionError` unless ``value`` is None or a whole number from 1 to MAX_THREADS."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_THREADS:
+        raise OptionError(f"{name} must be a whole number from 1 to {MAX_THREADS}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -87,7 +98,8 @@ class TrackerOptions:
             ``manifest.json`` beside them (:mod:`blazepose_sdk.manifest`), a file is refused
             unless its sha256 matches its entry, and the entry's value range and output roles
             are used; without one, the file is not hash-checked and outputs go by shape.
-        num_threads: CPU threads per interpreter (None: runtime default).
+        num_threads: CPU threads per interpreter, 1 to ``MAX_THREADS`` (None: runtime default);
+            anything else raises :class:`OptionError` here.
         delegate: None, ``"gpu"``, ``"edgetpu"`` or a delegate shared-library path.
         static_image_mode: treat every frame as unrelated: detect on each, no smoothing.
         min_detection_confidence: detector score threshold.
@@ -141,6 +153,9 @@ class TrackerOptions:
     detector_tiles_every: int = DEFAULT_DETECTOR_TILES_EVERY
     detector_tiles_min_score: float = DEFAULT_DETECTOR_TILES_MIN_SCORE
     detector_tiles_model: str | os.PathLike | None = None
+
+    def __post_init__(self) -> None:
+        check_num_threads("num_threads", self.num_threads)
 
 
 @dataclass
@@ -236,7 +251,9 @@ class PoseTracker:
     """Pose tracker over a stream of RGB frames: one person (MediaPipe's tracker), or up to
     ``TrackerOptions.num_poses`` people each with a stable id.
 
-    Use as a context manager or call :meth:`close`. Not thread-safe: one tracker per stream.
+    Use as a context manager or call :meth:`close`. Not thread-safe: one tracker per stream; a
+    second thread calling :meth:`process`, :meth:`reset` or :meth:`close` while a frame runs gets
+    :class:`ConcurrentUseError` (nothing waits, nothing changes).
 
     Example::
 
@@ -287,7 +304,16 @@ class PoseTracker:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget the tracked ROI and filter state (start of a new, unrelated stream)."""
+        """Forget the tracked ROI and filter state (start of a new, unrelated stream).
+
+        Raises:
+            ConcurrentUseError: another thread is inside :meth:`process` (or :meth:`process_roi`);
+                nothing is reset. Reset from the thread that processes, between frames.
+        """
+        with self._exclusive("reset"):
+            self._reset()
+
+    def _reset(self) -> None:
         self._roi = None
         self._last_timestamp_ms = None
         self._smoother.reset()
@@ -298,6 +324,17 @@ class PoseTracker:
         self._lost_tracks = []
 
     def close(self) -> None:
+        """Release the interpreters (idempotent); a later :meth:`process` raises ModelLoadError.
+
+        Raises:
+            ConcurrentUseError: another thread is inside :meth:`process` (or :meth:`process_roi`);
+                nothing is closed (a frame is never cut in half). Close after it returns, e.g.
+                from the thread that processes.
+        """
+        with self._exclusive("close"):
+            self._close()
+
+    def _close(self) -> None:
         self.detector.model.close()
         if self.tile_detector is not self.detector:
             self.tile_detector.model.close()
@@ -388,11 +425,16 @@ class PoseTracker:
             return self._process(frame_rgb, timestamp_ms, bgr)
 
     @contextlib.contextmanager
-    def _exclusive(self):
+    def _exclusive(self, action: str = "process"):
         # A tracker holds per-stream state (ROI, filters) and interpreters that are not
         # thread-safe: a second thread is refused rather than serialised, since interleaving two
-        # streams through one tracker's filters would be wrong even under a lock.
+        # streams through one tracker's filters would be wrong even under a lock. reset() and
+        # close() are refused the same way while a frame runs (they would pull its state or its
+        # interpreters from under it).
         if not self._busy.acquire(blocking=False):
+            if action != "process":
+                raise ConcurrentUseError(f"cannot {action} this PoseTracker while another thread is processing a "
+                                         f"frame with it; {action} it after process() returns")
             raise ConcurrentUseError("this PoseTracker is already processing a frame in another thread; "
                                      "create one PoseTracker per thread")
         try:

@@ -18,8 +18,8 @@ def _run(argv, capsys):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--threads", "0"], "--threads must be >= 1, got 0"),
-    (["--threads", "-3"], "--threads must be >= 1, got -3"),
+    (["--threads", "0"], "--threads must be a whole number from 1 to 256, got 0"),
+    (["--threads", "-3"], "--threads must be a whole number from 1 to 256, got -3"),
     (["--min-detection-confidence", "2"], "--min-detection-confidence must be in [0, 1], got 2.0"),
     (["--min-tracking-confidence", "-0.1"], "--min-tracking-confidence must be in [0, 1]"),
     (["--max-frames", "-1"], "--max-frames must be >= 1, got -1"),
