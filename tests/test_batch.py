@@ -185,3 +185,20 @@ def test_cli_refuses_bad_flags_before_any_work(tmp_path, capsys):
     assert main(["batch", "x.mp4", "--out", str(tmp_path), "--model", "no-such-model", "--local"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_pseudo_label_on_ray_matches_one_process(ray_session, clips, shared_data, tmp_path):
+    """training.data.pseudo_label's per-file work as Ray actor tasks: the same shards and
+    confidence records as the one-process path, byte for byte."""
+    pytest.importorskip("tensorflow", reason="the pseudo-label shards are TFRecords (pip install -r requirements-train.txt)")
+    from training.data.pseudo_label import PseudoLabelOptions, pseudo_label
+
+    inputs = [str(shared_data / "basketball1.png"), str(clips["walk_b"]), str(clips["walk_a"])]
+    opt = PseudoLabelOptions(every=6, min_presence=0.5)
+    local = pseudo_label(inputs, str(tmp_path / "local"), model="ours-lite", options=opt, per_shard=3, progress=False)
+    on_ray = pseudo_label(inputs, str(tmp_path / "ray"), model="ours-lite", options=opt, per_shard=3, progress=False,
+                          workers=2)
+    assert on_ray["counts"] == local["counts"] and local["counts"]["keep"] >= 2
+    assert on_ray["shards"] == local["shards"] and len(local["shards"]) >= 1
+    for name in [*local["shards"], "confidence.jsonl"]:
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name

@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -331,10 +332,75 @@ def _frame_estimate(path: Path, every: int) -> int:
     return max(1, math.ceil(n / every))
 
 
+def label_file(teacher: Teacher, path: Path, counts: dict, confidences: list, bar=None):
+    """Yield the kept samples of one input file, in order (see :func:`label_frame`)."""
+    for frame_id, rgb, jpeg in _frames(path, teacher.options.every):
+        counts["frames"] += 1
+        jpeg = jpeg if jpeg is not None else encode_jpeg(rgb, teacher.options.jpeg_quality)
+        yield from label_frame(teacher, rgb, jpeg, frame_id, counts, confidences)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(kept=counts["keep"])
+
+
+class _RayLabeler:
+    """One Ray actor: the teacher loaded once, then :func:`label_file` per file."""
+
+    def __init__(self, teacher_args: tuple) -> None:
+        self.teacher = Teacher(*teacher_args)
+
+    def label(self, path: str) -> tuple[list[Sample], dict, list[dict]]:
+        counts = dict.fromkeys(("frames", "detections", "keep", "low_presence", "few_landmarks", "duplicate"), 0)
+        confidences: list[dict] = []
+        return list(label_file(self.teacher, Path(path), counts, confidences)), counts, confidences
+
+
+def _label_on_ray(files, teacher_args: tuple, address: str | None, workers: int | None, writer, counts: dict,
+                  confidences: list, bar) -> None:
+    """Each file is one task on a pool of Ray actors (blazepose_sdk.batch's engine: a local Ray with
+    one worker per core, or the cluster at ``address``); results are written in input order, so the
+    shards are those of the one-process path. The actors import ``training`` from this checkout."""
+    from blazepose_sdk.batch_engines import connect, ray_module
+
+    ray = ray_module("auto", address)
+    if ray is None:  # Ray not installed: the one-process path (a line on stderr said so)
+        with Teacher(*teacher_args) as teacher:
+            for f in files:
+                for s in label_file(teacher, f, counts, confidences, bar):
+                    writer.write(s)
+        return
+    from ray.util import ActorPool
+
+    started = connect(ray, address, workers)
+    try:
+        repo = str(Path(__file__).resolve().parents[2])
+        actor = ray.remote(_RayLabeler).options(
+            num_cpus=teacher_args[4] or 1, max_restarts=3, max_task_retries=3,
+            runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}})
+        n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // (teacher_args[4] or 1))
+        pool = ActorPool([actor.remote(teacher_args) for _ in range(max(1, min(n, len(files))))])
+        for f, (samples, file_counts, file_confidences) in zip(files, pool.map(lambda a, f: a.label.remote(str(f)), files)):
+            for s in samples:
+                writer.write(s)
+            for k, v in file_counts.items():
+                counts[k] += v
+            confidences.extend(file_confidences)
+            bar.update(file_counts["frames"])
+            bar.set_postfix(kept=counts["keep"])
+    finally:
+        if started:
+            ray.shutdown()
+
+
 def pseudo_label(inputs, out: str, model: str = DEFAULT_TEACHER, detector: str | None = None,
                  landmark: str | None = None, options: PseudoLabelOptions | None = None,
-                 per_shard: int = 1000, num_threads: int | None = None, progress: bool = True) -> dict:
-    """Label ``inputs`` into ``out``; returns the manifest (also written as manifest.json)."""
+                 per_shard: int = 1000, num_threads: int | None = None, progress: bool = True,
+                 ray_address: str | None = None, workers: int | None = None) -> dict:
+    """Label ``inputs`` into ``out``; returns the manifest (also written as manifest.json).
+
+    ``ray_address`` (``"auto"``, ``"ray://HOST:10001"``) or ``workers``: label the files as Ray
+    tasks (a local Ray when no address is given); the shards and confidence.jsonl are those of the
+    one-process path, byte for byte."""
     from tqdm import tqdm
 
     opt = options or PseudoLabelOptions()
@@ -344,19 +410,19 @@ def pseudo_label(inputs, out: str, model: str = DEFAULT_TEACHER, detector: str |
     counts = dict.fromkeys(("frames", "detections", "keep", "low_presence", "few_landmarks", "duplicate"), 0)
     confidences: list[dict] = []
     t0 = time.perf_counter()
-    with Teacher(model, detector, landmark, opt, num_threads) as teacher, \
-            ShardedWriter(str(out_dir / "pseudo"), None, per_shard) as writer, \
+    teacher_name = Path(landmark).stem if landmark else model
+    with ShardedWriter(str(out_dir / "pseudo"), None, per_shard) as writer, \
             tqdm(total=sum(_frame_estimate(f, opt.every) for f in files), desc="pseudo-label", unit="frame",
                  disable=not progress) as bar:
-        for f in files:
-            for frame_id, rgb, jpeg in _frames(f, opt.every):
-                counts["frames"] += 1
-                jpeg = jpeg if jpeg is not None else encode_jpeg(rgb, opt.jpeg_quality)
-                for s in label_frame(teacher, rgb, jpeg, frame_id, counts, confidences):
-                    writer.write(s)
-                bar.update(1)
-                bar.set_postfix(kept=counts["keep"])
-    manifest = {"generator": "training.data.pseudo_label", "teacher": teacher.name,
+        if ray_address is not None or workers is not None:
+            _label_on_ray(files, (model, detector, landmark, opt, num_threads), ray_address, workers,
+                          writer, counts, confidences, bar)
+        else:
+            with Teacher(model, detector, landmark, opt, num_threads) as teacher:
+                for f in files:
+                    for s in label_file(teacher, f, counts, confidences, bar):
+                        writer.write(s)
+    manifest = {"generator": "training.data.pseudo_label", "teacher": teacher_name,
                 "detector": str(detector) if detector else None, "landmark": str(landmark) if landmark else None,
                 "inputs": [str(f) for f in files], "options": asdict(opt), "counts": counts,
                 "seconds": round(time.perf_counter() - t0, 2),
@@ -386,9 +452,15 @@ def main(argv=None) -> int:
                     help="TTA spread (fraction of the ROI side) at which a landmark's confidence reaches 0")
     ap.add_argument("--per-shard", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--ray-address", default=None, metavar="ADDR",
+                    help="label on Ray: auto or ray://HOST:10001 (docs/scale.md)")
+    ap.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="label on Ray with N workers (a local Ray without --ray-address)")
     a = ap.parse_args(argv)
     if a.every < 1:
         ap.error("--every must be >= 1")
+    if a.workers is not None and a.workers < 1:
+        ap.error("--workers must be >= 1")
     try:
         scales = tuple(float(v) for v in a.tta_scales.split(","))
     except ValueError:
@@ -399,7 +471,8 @@ def main(argv=None) -> int:
                              min_landmarks=a.min_landmarks, min_detection=a.min_detection,
                              max_people=a.max_people, every=a.every, tta_flip=a.tta_flip, tta_scales=scales,
                              max_spread=a.max_spread)
-    m = pseudo_label(a.inputs, a.out, a.model, a.detector, a.landmark, opt, a.per_shard, a.threads)
+    m = pseudo_label(a.inputs, a.out, a.model, a.detector, a.landmark, opt, a.per_shard, a.threads,
+                     ray_address=a.ray_address, workers=a.workers)
     print(json.dumps(m["counts"]))
     return 0
 
