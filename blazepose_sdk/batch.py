@@ -264,10 +264,6 @@ def run_batch(inputs: Sequence[str], tracker_options: TrackerOptions, options: B
     return report
 
 
-def _stderr_line(text: str) -> None:
-    if sys.stderr is not None:
-        print(text, file=sys.stderr)
-
 
 def failure_summary(report: BatchReport) -> str:
     """One line naming the failed inputs and their first errors."""

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from .batch_worker import BatchWorker, InputOutput, InputTask, ProgressBoard, RayBatchWorker
 from .tracker import TrackerOptions
 
+_DEVNULL = None  # stands in for a missing sys.stderr while Ray starts
 # How often the driver looks at the progress board while it waits for results (s).
 POLL_S = 0.5
 
@@ -52,13 +53,21 @@ def ray_module(engine: str, address: str | None):
 def connect(ray, address: str | None, workers: int | None) -> bool:
     """Connect to Ray (a running session, ``address``, else a new local one with ``workers`` CPUs,
     default one per core); True when this call started it."""
+    global _DEVNULL
     if ray.is_initialized():
         return False
-    if address:
-        ray.init(address=address, logging_level=logging.WARNING)
-    else:
-        ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, logging_level=logging.WARNING,
-                 log_to_driver=False)
+    stderr = sys.stderr
+    if stderr is None:  # no console (pythonw, services): ray.init needs a real stderr for faulthandler
+        _DEVNULL = _DEVNULL or open(os.devnull, "w")  # noqa: SIM115 - kept open while Ray may write to it
+        sys.stderr = _DEVNULL
+    try:
+        if address:
+            ray.init(address=address, logging_level=logging.WARNING)
+        else:
+            ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, logging_level=logging.WARNING,
+                     log_to_driver=False)
+    finally:
+        sys.stderr = stderr
     return True
 
 

@@ -202,3 +202,11 @@ def test_pseudo_label_on_ray_matches_one_process(ray_session, clips, shared_data
     assert on_ray["shards"] == local["shards"] and len(local["shards"]) >= 1
     for name in [*local["shards"], "confidence.jsonl"]:
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+
+
+def test_no_stderr_no_progress_bar(clips, reference, tmp_path, monkeypatch):
+    """A process without a console (sys.stderr None): the bar is off, the work is the same."""
+    monkeypatch.setattr("sys.stderr", None)
+    report = run_batch([str(clips["walk_a"])], TrackerOptions(), BatchOptions(out_dir=tmp_path, engine="local"))
+    assert report.done == ["walk_a"] and report.engine == "local"
+    assert (tmp_path / "walk_a.jsonl").read_bytes() == reference["walk_a"][0]
