@@ -142,8 +142,11 @@ class _JsonLines:
             return
         try:
             if self._file is None:
-                self._tmp = temp_file_beside(self.path)
-                self._file = open(self._tmp, "w")
+                if _is_special_file(self.path):  # a FIFO, /dev/stdout, ...: written as it is
+                    self._file = open(self.path, "w")
+                else:
+                    self._tmp = temp_file_beside(self.path)
+                    self._file = open(self._tmp, "w")
             self._file.write(line)
             self._file.flush()
         except OSError as exc:
@@ -153,11 +156,22 @@ class _JsonLines:
         if self._file is not None:
             self._file.close()
             self._file = None
-            os.replace(self._tmp, os.path.realpath(self.path))
+            if self._tmp is not None:
+                os.replace(self._tmp, os.path.realpath(self.path))
+
+
+def _is_special_file(path: str | os.PathLike) -> bool:
+    """An existing output that is neither a regular file nor a folder (a FIFO, a character device
+    such as /dev/stdout or /dev/null): written to directly, never replaced."""
+    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
 
 
 def _write_json_file(flag: str, path: str, value: object) -> None:
     """Write ``value`` as JSON to ``path``, replacing it only once complete (temp file, rename)."""
+    if _is_special_file(path):
+        with open(path, "w") as f:
+            f.write(json.dumps(value))
+        return
     tmp = temp_file_beside(path)
     try:
         tmp.write_text(json.dumps(value))
@@ -192,6 +206,10 @@ def _check_writable_file(flag: str, value: str, suffixes: tuple[str, ...] | None
         raise OptionError(f"{flag} {value}: folder {path.parent} does not exist")
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise OptionError(f"{flag} {value}: unknown extension {path.suffix or '(none)'!r}; use one of {', '.join(suffixes)}")
+    if _is_special_file(path):
+        if not os.access(path, os.W_OK):
+            raise OptionError(f"{flag} {value}: cannot be written (permission denied)")
+        return
     _check_writable_folder(flag, value, Path(os.path.realpath(value)).parent)  # a symlink's target gets replaced
 
 
@@ -216,14 +234,18 @@ def _same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
-def _check_distinct_outputs(outputs: list[tuple[str, str]], source: str | int, kind: str) -> None:
-    """No output may be the input (it would be destroyed; for a folder input, the output folder may
-    not be the input folder: its images would be overwritten) and no two outputs the same file."""
-    if isinstance(source, str) and source_kind(source) == "file":
+def _check_distinct_outputs(outputs: list[tuple[str, str]], inputs: list[tuple[str, str | int]], kind: str) -> None:
+    """No output may be an input (it would be destroyed: the input itself, for a folder input the
+    folder its images are in, an options or model file) and no two outputs the same file (special
+    files such as /dev/null excepted)."""
+    outputs = [(flag, value) for flag, value in outputs if not _is_special_file(value)]
+    for input_flag, source in inputs:
+        if not isinstance(source, str) or source_kind(source) != "file":
+            continue
         for flag, value in outputs:
             if _same_path(value, source):
-                what = "folder" if kind == "folder" else "file"
-                raise OptionError(f"{flag} {value}: is the input {what}; it would be overwritten")
+                what = f"{input_flag} file" if input_flag != "input" else "input folder" if kind == "folder" else "input file"
+                raise OptionError(f"{flag} {value}: is the {what}; it would be overwritten")
     for i, (flag_a, a) in enumerate(outputs):
         for flag_b, b in outputs[i + 1:]:
             if _same_path(a, b):
@@ -272,7 +294,10 @@ def check_run_args(args: argparse.Namespace, source: str | int) -> tuple[str, Tr
             _check_writable_file(flag, value, tuple(sorted(IMAGE_SUFFIXES)) if kind == "image" else VIDEO_OUT_SUFFIXES)
     outputs = [(flag, value) for flag, value in (("--out", args.out), ("--mask", args.mask), ("--json", args.json),
                                                  ("--coco", args.coco)) if value and value != "-"]
-    _check_distinct_outputs(outputs, source, kind)
+    inputs = [("input", source)] + [(flag, value) for flag, value in (
+        ("--options", args.options), ("--detector", args.detector), ("--landmark", args.landmark),
+        ("--detector-tiles-model", args.detector_tiles_model)) if value]
+    _check_distinct_outputs(outputs, inputs, kind)
     if kind != "video":
         options = dataclasses.replace(options, static_image_mode=True)
     return kind, options
@@ -499,8 +524,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"blazepose-sdk {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run on an image, a folder of images, a video file or a webcam index")
-    run.add_argument("input", help="image, folder, video file, or camera index (0, 1, ...)")
+    run = sub.add_parser(
+        "run", help="run on an image, a folder of images, a video file, a stream or a webcam",
+        description="Outputs are checked before any model loads (writable, not the input, not each other) and "
+        "replaced only once new results exist; Ctrl-C (exit 130) and SIGTERM (143) save what was computed.")
+    run.add_argument("input", help="image, folder, video file, stream URL (rtsp://, http://, ...), camera index "
+                                   "(0, 1, ...) or camera device (/dev/video0)")
     run.add_argument("--model", default=None,
                      help=f"pipeline name (default {DEFAULT_MODEL}): {', '.join(available_pipelines())}")
     run.add_argument("--detector", help="detector .tflite to use instead of the pipeline's")
@@ -512,10 +541,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the person's segmentation mask (white = person; with --num-poses, all people's "
                           "combined): an image for an image input, "
                           "a folder of PNGs for a folder, an .mp4/.avi for a video or webcam")
-    run.add_argument("--json", help="write one JSON line per frame to this file")
+    run.add_argument("--json", help="write one JSON line per frame to this file (-: standard output; the summary "
+                                    "then goes to stderr)")
     run.add_argument("--coco", help="write COCO keypoint results (17 keypoints) to this JSON file")
     run.add_argument("--static", action="store_true", help="detect on every frame (no tracking, no smoothing)")
-    run.add_argument("--threads", type=int, default=None, help="CPU threads per model")
+    run.add_argument("--threads", type=int, default=None, help="CPU threads per model (1 to 256)")
     run.add_argument("--delegate", default=None, help="gpu, edgetpu, or a delegate library path")
     run.add_argument("--no-smooth", action="store_true", help="turn landmark smoothing off")
     run.add_argument("--min-detection-confidence", type=float, default=None, help="default 0.5")

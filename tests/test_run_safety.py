@@ -115,6 +115,37 @@ def test_two_outputs_on_one_path_are_refused(tmp_path, shared_data, capsys):
     assert not (tmp_path / "o.png").exists() and not (tmp_path / "r.json").exists()
 
 
+def test_an_output_that_names_an_options_or_model_file_is_refused(tmp_path, capsys):
+    video = str(_clip(tmp_path / "in.avi", frames=3))
+    options = tmp_path / "options.json"
+    options.write_text("{}")
+    code, _, err = _run([video, "--options", str(options), "--json", str(options)], capsys)
+    assert code == 2
+    _one_error_line(err, f"--json {options}: is the --options file")
+    model = tmp_path / "landmark.tflite"
+    shutil.copy(REPO / "blazepose_sdk" / "model_files" / "pose_landmark_lite.tflite", model)
+    before = model.read_bytes()
+    code, _, err = _run([video, "--landmark", str(model), "--coco", str(model)], capsys)
+    assert code == 2
+    _one_error_line(err, f"--coco {model}: is the --landmark file")
+    assert options.read_text() == "{}" and model.read_bytes() == before
+
+
+def test_special_files_are_written_in_place(tmp_path, capsys):
+    video = str(_clip(tmp_path / "in.avi", frames=4))
+    code, out, _ = _run([video, "--json", os.devnull, "--coco", os.devnull], capsys)  # twice /dev/null: fine
+    assert code == 0 and "frames: 4" in out
+    fifo = tmp_path / "lines.fifo"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.extend(fifo.read_text().splitlines()))
+    reader.start()
+    code, _, _ = _run([video, "--json", str(fifo)], capsys)
+    reader.join(60)
+    assert code == 0 and [json.loads(line)["frame"] for line in received] == [0, 1, 2, 3]
+    assert fifo.is_fifo()  # written into, not replaced by a regular file
+
+
 # -- 2. outputs are replaced only once new content exists ---------------------------------------
 
 
