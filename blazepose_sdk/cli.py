@@ -157,7 +157,11 @@ class _JsonLines:
             self._file.close()
             self._file = None
             if self._tmp is not None:
-                os.replace(self._tmp, os.path.realpath(self.path))
+                try:
+                    os.replace(self._tmp, os.path.realpath(self.path))
+                except OSError as exc:
+                    raise VideoError(f"cannot write --json {self.path} (the lines are in {self._tmp}): "
+                                     f"{exc.strerror or exc}") from None
 
 
 def _is_special_file(path: str | os.PathLike) -> bool:

@@ -43,7 +43,7 @@ GAP_INTERVALS = 1.5
 # A file that ends more than this many frames before the frame count in its header is reported as
 # ended early (SourceGap at the end): some containers only estimate the count. Our choice.
 FRAME_COUNT_TOLERANCE = 1
-# Frame intervals the usual interval of a file is the median of (frames_skipped); our choice.
+# How many recent frame intervals a file's usual interval is the median of (frames_skipped); our choice.
 GAP_HISTORY_FRAMES = 31
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -156,8 +156,9 @@ class SourceGap:
         missing_frames: how many frames are missing there (from the container's frame positions
             and times, or from the frame count in its header at the end).
         jump_ms: time from the previous frame to this one, as the container says (None at the end).
-        at_end: the file ended this many frames before its header's frame count (truncated or
-            damaged); the frames read before may have been shifted too.
+        at_end: True when the file ended ``missing_frames`` frames before the frame count in its
+            header (truncated, or damaged somewhere: frames after a damaged part come with early
+            timestamps, since the container's times count only the frames that are there).
     """
 
     frame_index: int
@@ -187,7 +188,7 @@ class VideoReader:
     timestamps are then early). ``frames_read``: frames yielded so far.
 
     ``prefetch``: frames decoded ahead on a reader thread (None: :data:`DEFAULT_PREFETCH_FRAMES`
-    for files, 0 for cameras; 0 decodes in the caller's thread). The frames and timestamps are the
+    for files and streams, 0 for cameras; 0 decodes in the caller's thread). The frames and timestamps are the
     same either way. ``bgr``: yield the frames in OpenCV's BGR order as decoded, skipping the
     whole-frame conversion; pass them on with ``PoseTracker.process(frame, t, bgr=True)``. ``stage_times``: a :class:`~blazepose_sdk.profiling.StageTimes` that records
     ``read``, ``to_rgb`` and, with prefetch, ``frame_wait`` (see :mod:`blazepose_sdk.profiling`).
