@@ -5,11 +5,28 @@ TFLite runtime. Everything else (training, conversion, benchmarks, tests) is an 
 
     pip install blazepose-sdk                  # Raspberry Pi, Jetson, laptop: run poses
     pip install "blazepose-sdk[bench]"         # + the benchmark suite's tables, plots and COCO OKS
-    pip install "blazepose-sdk[train]"         # + TensorFlow and the data/training stack
+    pip install "blazepose-sdk[train]"         # + TensorFlow, PyTorch, anny: the data/training stack
     pip install "blazepose-sdk[convert]"       # + ONNX <-> TF/TFLite conversion tools
     pip install "blazepose-sdk[dev]"           # + test and build tools
     pip install "blazepose-sdk[npu]"           # + Arm's Ethos-U compiler (vela) for `blazepose bench npu`
     pip install "blazepose-sdk[cluster]"       # + Ray for `blazepose batch` on many cores or machines
+
+Training on CPU (what CI installs, .ci/run): on Linux x86_64 PyPI's `torch` is the CUDA build
+(with triton and the nvidia-* wheels, over 2 GB), and PyPI has no CPU-only torch under a plain
+name. The CPU build of the pinned release (2.13.0+cpu) is on PyTorch's CPU wheel index, the
+address PyTorch's "Get started" page gives for CPU; pass it as PYTORCH_CPU_INDEX:
+
+    pip install -e ".[train]" ${PYTORCH_CPU_INDEX:+--extra-index-url "$PYTORCH_CPU_INDEX"}
+
+pip then takes 2.13.0+cpu for torch==2.13.0 (a local version sorts above the plain one); where
+pip's configuration already finds that wheel (a find-links folder or a mirror), the plain command
+does. The CUDA build works too: training/__init__.py loads triton before TensorFlow, which
+otherwise crashes the process (a segmentation fault when anny imports torch._dynamo).
+
+OpenCV: 4.10 (the first release with NumPy 2 wheels) and later. warpAffine's rounding differs
+between releases (4.x: 1/32-pixel positions, fixed-point weights; 5.x: float), so the SDK's crops
+move by up to 2 grey levels with the release; tools/golden.py's vectors do not use OpenCV, and
+.ci/run checks the crops under the lowest release allowed here.
 
 The model files in blazepose_sdk/model_files/ (with their manifest, model card, NOTICE and licence)
 ship inside the wheel as package data: the official MediaPipe detector and Lite landmark model
@@ -47,7 +64,8 @@ NOT_SHIPPED_MODEL_FILES = ("pose_landmark_full.tflite", "pose_landmark_heavy.tfl
 INSTALL_REQUIRES = [
     "numpy>=1.23; platform_machine != 'armv7l'",
     "numpy>=1.23,<2; platform_machine == 'armv7l'",
-    "opencv-python-headless>=4.6",
+    # the lowest is what .ci/run's lowest-OpenCV step installs (see the docstring)
+    "opencv-python-headless>=4.10",
     # The CLI's progress bar for videos (pure Python; ai-edge-litert depends on it anyway).
     "tqdm>=4.60",
     f"ai-edge-litert>=1.2; {LITERT_MARKER}",
@@ -55,10 +73,19 @@ INSTALL_REQUIRES = [
 ]
 
 BENCH = ["pycocotools>=2.0.7", "matplotlib>=3.7", "rich>=13"]
+# TensorFlow without its CUDA parts where such a wheel exists (the same as requirements-*.txt);
+# `tensorflow` elsewhere (macOS, aarch64), where it is CPU-only anyway.
+TF_CPU_MARKER = ("(sys_platform == 'linux' and platform_machine == 'x86_64')"
+                 " or (sys_platform == 'win32' and platform_machine == 'AMD64')")
+NOT_TF_CPU_MARKER = ("(sys_platform != 'linux' or platform_machine != 'x86_64')"
+                     " and (sys_platform != 'win32' or platform_machine != 'AMD64')")
+TENSORFLOW = [f"tensorflow-cpu>=2.15; {TF_CPU_MARKER}", f"tensorflow>=2.15; {NOT_TF_CPU_MARKER}"]
+# The torch release of requirements-train.txt, whose CPU build CI uses (docstring: how to get it).
+TORCH = "torch==2.13.0"
 # training/: TensorFlow/Keras models and tf.data; synthetic data from the anny body model (PyTorch).
-TRAIN = ["tensorflow>=2.15", "pyyaml>=6", "torch>=2.1", "anny>=0.6", *BENCH]
+TRAIN = [*TENSORFLOW, "pyyaml>=6", TORCH, "anny>=0.6", *BENCH]
 # tf2onnx and onnx2tf import TensorFlow at run time without declaring it.
-CONVERT = ["tensorflow>=2.15", "onnx>=1.14", "onnx2tf>=1.20", "tf2onnx>=1.16", "onnxruntime>=1.16",
+CONVERT = [*TENSORFLOW, "onnx>=1.14", "onnx2tf>=1.20", "tf2onnx>=1.16", "onnxruntime>=1.16",
            "ai-edge-quantizer>=0.10"]
 # setuptools and wheel: the packaging tests build with `python -m build --no-isolation` (offline).
 DEV = ["pytest>=8", "build>=1.0", "setuptools>=69", "wheel", "hypothesis>=6", *BENCH]

@@ -331,7 +331,7 @@ def _model_available(name: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("model", ["blazepose-lite", "reference-heavy"])
+@pytest.mark.parametrize("model", ["blazepose-lite", pytest.param("reference-heavy", marks=pytest.mark.reference)])
 def test_landmark_model_segmentation_cuts_out_a_real_person(model, basketball_rgb):
     """The official model's segmentation of a real person (basketball1.png; only read here, never
     written as training data) passes the mask checks and covers the person, not the background."""

@@ -206,6 +206,7 @@ HEAVY = pytest.param("pose_landmark_heavy.tflite", marks=pytest.mark.skipif(
     not os.environ.get("BLAZEPOSE_TEST_HEAVY"), reason="set BLAZEPOSE_TEST_HEAVY=1 to include heavy"))
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("name", ["pose_detection.tflite", "pose_landmark_lite.tflite",
                                   "pose_landmark_full.tflite", HEAVY])
 def test_official_model_imports_within_tolerance(name, basketball_rgb):
@@ -234,6 +235,7 @@ def test_sdk_units_read_outputs_as_the_sdk_does():
     assert p[0, 0] == pytest.approx(0.7) and np.all(s == 0.0) and np.all(h == 0.5) and np.all(w == 1.0)
 
 
+@pytest.mark.reference
 def test_a_few_training_steps_lower_the_loss(basketball_rgb):
     path = _official("pose_landmark_lite.tflite")
     model = import_tflite(path)

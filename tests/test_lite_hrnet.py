@@ -110,6 +110,7 @@ def test_coco17_model_fills_33_rows():
     assert rows.shape == (1, 195) and presence.shape == (1, 1) and world.shape == (1, 117)
 
 
+@pytest.mark.reference
 @pytest.mark.skipif(not (DATA / "basketball1.png").exists(), reason="shared data not present")
 def test_exported_student_runs_in_sdk(tmp_path):
     """Float and INT8 TFLite of an untrained student load in the SDK and run through the tracker."""
@@ -121,7 +122,7 @@ def test_exported_student_runs_in_sdk(tmp_path):
 
     detector = Path(reference_dir()) / "pose_detection.tflite"
     if not detector.exists():
-        pytest.skip("reference models not fetched")
+        pytest.skip("reference models not fetched (blazepose models fetch-reference)")
     _, model = _topdown_student()
     crops = [np.random.default_rng(i).uniform(0, 1, (1, 256, 256, 3)).astype(np.float32) for i in range(2)]
     paths = export_tflite(model, tmp_path / "student.tflite", tmp_path / "student_int8.tflite", lambda: iter(crops))

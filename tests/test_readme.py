@@ -7,8 +7,8 @@ the README cannot drift from what is tested:
    holding only the venv's bin folder (no npm, no system Python tools) and an empty model cache;
    the annotated mp4 and the JSON lines must cover every frame and find people;
 2. install what the tests need and run them: the suite must pass in a venv that has only the
-   [dev] extra (TensorFlow, torch, the reference models... skip with reasons). Inside that inner
-   run this test skips itself.
+   [dev] extra and an empty model cache (TensorFlow, torch, the reference models... skip with
+   reasons). Inside that inner run this test skips itself.
 
 Slow (a few minutes) and the only test that needs the package index: it skips when the index
 cannot be reached.
@@ -29,6 +29,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 INNER_ENV = "BLAZEPOSE_README_TEST_INNER"
+REQUIRE_REFERENCE_ENV = "BLAZEPOSE_REQUIRE_REFERENCE"  # conftest.py: a reference-model skip fails
 
 
 def readme_commands() -> list[str]:
@@ -47,6 +48,98 @@ def test_readme_has_the_two_commands():
     assert "--model" not in install_run, "the first command runs the embedded default model"
     assert "--out v.mp4" in install_run and "--json v.jsonl" in install_run
     assert install_test == 'pip install -e ".[dev]" && python -m pytest -q'
+
+
+# -- a fresh machine: no fetched models ------------------------------------------------------
+def _pytest(args: list[str], cwd: Path, cache: Path, **env_extra: str) -> subprocess.CompletedProcess:
+    """pytest in a subprocess with ``cache`` as the model cache (and no CI override)."""
+    env = {k: v for k, v in os.environ.items() if k != REQUIRE_REFERENCE_ENV}
+    env.update(BLAZEPOSE_CACHE_DIR=str(cache), PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
+                                                                                      env.get("PYTHONPATH")])))
+    env.update(env_extra)
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_suite_collects_with_an_empty_model_cache(tmp_path):
+    """README's test command on a fresh clone (issue 31): no test module may need the official
+    models at import; the tests that need them skip at run time instead."""
+    cache = tmp_path / "empty_cache"
+    cache.mkdir()
+    proc = _pytest(["--collect-only", "-q"], REPO, cache)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " collected" in proc.stdout and "error" not in proc.stdout.strip().splitlines()[-1]
+    assert not any(cache.iterdir()), "collecting must not fetch anything"
+
+
+REFERENCE_SPLIT_CASES = """
+import pytest
+
+REASON = "pose_landmark_full.tflite not fetched (blazepose models fetch-reference)"
+
+
+def test_unmarked_skip():
+    pytest.skip(REASON)
+
+
+@pytest.mark.reference
+def test_marked_skip():
+    pytest.skip(REASON)
+
+
+def test_uses_the_fixture(reference_models):
+    pass
+
+
+def test_skips_for_another_reason():
+    pytest.skip("no GPU here")
+"""
+
+
+def _outcomes(stdout: str) -> dict[str, str]:
+    found = re.findall(r"^\S+::(\w+) (PASSED|FAILED|SKIPPED|ERROR)", stdout, flags=re.M)
+    return dict(found)
+
+
+def test_conftest_keeps_the_reference_split_honest(tmp_path):
+    """CI runs the suite with an empty cache, fetches, then runs only `-m reference`: a test that
+    skips for missing models must be selected by `-m reference`, or it never runs in CI."""
+    shutil.copy(REPO / "tests" / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    reference: needs the official models\n")
+    (tmp_path / "test_cases.py").write_text(REFERENCE_SPLIT_CASES)
+    cache = tmp_path / "empty_cache"
+    cache.mkdir()
+
+    selected = _pytest(["--collect-only", "-q", "-m", "reference"], tmp_path, cache)
+    assert sorted(re.findall(r"::(\w+)$", selected.stdout, flags=re.M)) == ["test_marked_skip", "test_uses_the_fixture"]
+
+    fresh = _pytest(["-v"], tmp_path, cache)
+    assert _outcomes(fresh.stdout) == {"test_unmarked_skip": "FAILED", "test_marked_skip": "SKIPPED",
+                                       "test_uses_the_fixture": "SKIPPED", "test_skips_for_another_reason": "SKIPPED"}
+    assert "is not marked `reference`" in fresh.stdout
+
+    # CI's run after the fetch: a reference skip means the fetch did not work
+    fetched = _pytest(["-v", "-m", "reference"], tmp_path, cache, **{REQUIRE_REFERENCE_ENV: "1"})
+    outcomes = _outcomes(fetched.stdout)
+    assert outcomes.keys() == {"test_marked_skip", "test_uses_the_fixture"}, fetched.stdout[-3000:]
+    assert set(outcomes.values()) <= {"FAILED", "ERROR"}, outcomes  # ERROR: the fixture's skip, in setup
+
+
+def test_ci_runs_the_readme_test_command_on_an_empty_cache_then_only_the_reference_tests():
+    """.ci/run: README's test command with an empty model cache before the fetch (a fresh
+    machine), then `blazepose models fetch-reference`, then only `-m reference`, so no test runs
+    twice; pytest's exit 5 (nothing selected) must not fail it."""
+    lines = [ln.strip() for ln in (REPO / ".ci" / "run").read_text().splitlines()]
+    steps = [ln for ln in lines if ln and not ln.startswith("#")]
+    test_command = readme_commands()[1].split(" && ")[-1]
+    fresh = [i for i, ln in enumerate(steps) if ln.endswith(" " + test_command)]  # the whole suite
+    fetch = [i for i, ln in enumerate(steps) if ln.startswith("blazepose models fetch-reference")]
+    reference = [i for i, ln in enumerate(steps) if test_command + " -m reference" in ln]
+    assert len(fresh) == 1 and len(fetch) == 1 and len(reference) == 1, steps
+    assert fresh[0] < fetch[0] < reference[0]
+    assert "BLAZEPOSE_CACHE_DIR=" in steps[fresh[0]], "the first run must see an empty model cache"
+    assert REQUIRE_REFERENCE_ENV in steps[reference[0]]
+    assert "-eq 5" in steps[reference[0]] or "exit 5" in steps[reference[0]]
 
 
 def _copy_checkout(dest: Path) -> None:
@@ -131,12 +224,89 @@ def test_first_command_installs_and_tracks_people_on_the_real_video(fresh_checko
 @pytest.mark.slow
 @pytest.mark.network
 def test_second_command_installs_the_test_needs_and_the_suite_passes(fresh_checkout):
-    repo, bindir, env, _ = fresh_checkout
+    repo, bindir, env, root = fresh_checkout
     install_test = readme_commands()[1]
-    test_env = dict(env, PATH=str(bindir) + os.pathsep + env.get("PATH", ""), VIRTUAL_ENV=str(bindir.parent))
+    # a fresh machine has no fetched models: the tests that need them must skip, not error
+    cache = root / "empty_cache_tests"
+    cache.mkdir()
+    test_env = dict(env, PATH=str(bindir) + os.pathsep + env.get("PATH", ""), VIRTUAL_ENV=str(bindir.parent),
+                    BLAZEPOSE_CACHE_DIR=str(cache))
+    test_env.pop(REQUIRE_REFERENCE_ENV, None)
     test_env[INNER_ENV] = "1"
     proc = _bash(install_test, repo, test_env, timeout=2400)
     problems = [ln for ln in proc.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))]
     assert proc.returncode == 0, "\n".join(problems) or (proc.stdout[-4000:] + proc.stderr[-2000:])
     summary = proc.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+
+
+# -- the [train] extra: a CPU stack, and TensorFlow with torch that cannot crash -----------------------
+def _extra_requirements(tmp_path: Path, extra: str) -> list:
+    """The [extra]'s requirements that apply here, from setup.py's metadata (egg_info)."""
+    from packaging.requirements import Requirement
+
+    proc = subprocess.run([sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    requires = next(tmp_path.glob("*.egg-info")) / "requires.txt"
+    found, section = [], None
+    for line in requires.read_text().splitlines():
+        if line.startswith("["):
+            section = line.strip("[]")
+        elif line and section is not None and section.split(":")[0] == extra:
+            marker = section.split(":", 1)[1] if ":" in section else None
+            req = Requirement(line + (f"; {marker}" if marker else ""))
+            if req.marker is None or req.marker.evaluate({"extra": extra}):
+                found.append(req)
+    return found
+
+
+def test_train_extra_pins_the_torch_release_whose_cpu_build_ci_uses(tmp_path):
+    """`pip install -e ".[train]"` once resolved `torch>=2.1` to PyPI's newest, the CUDA build with
+    triton (issue 31); the extra now pins requirements-train.txt's release, whose CPU build
+    (2.13.0+cpu) pip takes where it can find it (setup.py's docstring), and TensorFlow's CPU wheel."""
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (REPO / "requirements-train.txt").read_text(), flags=re.M))
+    train = {req.name: req for req in _extra_requirements(tmp_path, "train")}
+    assert str(train["torch"].specifier) == f"=={pins['torch']}"
+    assert train["torch"].specifier.contains(f"{pins['torch']}+cpu")
+    import platform
+
+    if sys.platform == "linux" and platform.machine() == "x86_64":
+        assert "tensorflow-cpu" in train and "tensorflow" not in train
+        assert train["tensorflow-cpu"].specifier.contains(pins["tensorflow-cpu"])
+    # the documented command is the one CI runs
+    documented = re.findall(r"^ +(pip install -e \"\.\[train\]\".*)$", (REPO / "setup.py").read_text(), flags=re.M)
+    assert len(documented) == 1
+    ci = (REPO / ".ci" / "run").read_text()
+    assert documented[0].replace('".[train]"', '".[dev,npu,train]"').replace("pip install", "pip_install") in ci
+
+
+FAKE_TRITON = """
+import json, os, sys
+with open(os.environ["FAKE_TRITON_LOG"], "w") as f:
+    json.dump(sorted(m for m in ("tensorflow", "torch", "anny") if m in sys.modules), f)
+"""
+
+
+def test_triton_is_loaded_before_tensorflow(tmp_path):
+    """TensorFlow then triton (torch's CUDA build, reached through anny -> torch._dynamo) is a
+    segmentation fault (training/__init__.py says why); the other order works. tests/conftest.py
+    and the training package load triton first: a stand-in triton records what was loaded then."""
+    fake = tmp_path / "fake"
+    (fake / "triton").mkdir(parents=True)
+    (fake / "triton" / "__init__.py").write_text(FAKE_TRITON)
+    log = tmp_path / "loaded.json"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(fake), str(REPO)]), FAKE_TRITON_LOG=str(log))
+    env.pop(REQUIRE_REFERENCE_ENV, None)
+    # the suite: this module imports TensorFlow at import (when installed)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q",
+                           "tests/test_train_models.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode in (0, 5), proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert log.is_file(), "triton was not loaded before the test modules"
+    assert json.loads(log.read_text()) == []
+    # a training command (python -m training.x): the package loads it before its modules run
+    log.unlink()
+    proc = subprocess.run([sys.executable, "-c", "import training.config"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(log.read_text()) == []

@@ -15,6 +15,12 @@ Most cases are synthetic (fixed numbers or a seeded generator). The ``detector``
 the decoding needs is stored (all detector scores but only the box rows of candidates, and
 the 7x7 heatmap windows the refinement reads), to keep the file small.
 
+Every crop here (the ``crop`` cases and the model inputs) is :func:`reference_crop`: exact
+bilinear sampling in float64, the arithmetic of the JVM port. The SDK's ``crop_roi`` calls
+OpenCV's ``warpAffine``, whose rounding changed between releases (see :func:`reference_crop`), so
+vectors built from it moved with the installed OpenCV; these do not use OpenCV at all, and
+tests/test_golden.py checks that ``crop_roi`` stays within :data:`SDK_CROP_GREY_LEVELS` of them.
+
 Number format: float64 values are written exactly (shortest round-trip decimal); float32 tensors
 as their shortest float32 decimal, so a port reading them as float32 gets the very same bits.
 Arrays are nested lists (row-major); images and tensors are flat lists in (row, column, channel)
@@ -34,7 +40,6 @@ import numpy as np
 
 from blazepose_sdk.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors, sigmoid
 from blazepose_sdk.detector import NMS_IOU_THRESHOLD, Detection, PoseDetector
-from blazepose_sdk.image import crop_roi
 from blazepose_sdk.landmarker import LandmarkerOutput, PoseLandmarker, decode_landmark_tensor, refine_with_heatmap
 from blazepose_sdk.nms import iou, weighted_nms
 from blazepose_sdk.roi import (
@@ -58,6 +63,13 @@ SEED = 20240607
 # The shared sample image the model sections run on (../shared/data from the repo root).
 SAMPLE_IMAGE = "basketball1.png"
 DEFAULT_PIPELINE = "reference-full"
+# How far (8-bit grey levels) the SDK's crop_roi (OpenCV's warpAffine) may be from
+# reference_crop on a real photo, at most and on average. Measured on basketball1.png (four
+# crops: the letterbox, the landmark ROI, a small upsampled one, one past the corner; see
+# tests/test_golden.py): OpenCV 4.10.0.84 and 4.14.0.94 at most 2 levels, mean 0.011-0.024;
+# 5.0.0.93 and 5.1.0.95 at most 1 (one value within float rounding of .5), mean <= 0.0001.
+SDK_CROP_GREY_LEVELS = 2
+SDK_CROP_MEAN_GREY_LEVELS = 0.05
 # Detector score thresholds whose detections are stored: the tracker default and two lower
 # ones, so NMS merges several real clusters.
 DETECTOR_THRESHOLDS = (0.5, 0.1, 0.01)
@@ -245,11 +257,54 @@ def roi_section() -> dict:
     }
 
 
-def crop_section(rng: np.random.Generator) -> dict:
-    """ROI crops of a small synthetic RGB image (cv2.warpAffine, bilinear) to tensors.
+def reference_crop(image_rgb: np.ndarray, roi: Roi, tensor_size: int, value_range: tuple[float, float],
+                   border: str = "replicate") -> np.ndarray:
+    """The (1, N, N, 3) float32 tensor of ``crop_roi``, computed without OpenCV: each tensor pixel
+    (u, v) samples the image bilinearly at exactly ``M^-1 (u, v)`` (pixel centres at integer
+    coordinates; ``border`` "zero" or "replicate" outside), the 8-bit value is rounded half up,
+    then mapped to ``value_range``, as ``crop_roi`` maps it.
 
-    A port that samples exactly may differ from OpenCV's fixed-point bilinear warp by about
-    one grey level, so these cases carry their own tolerance (see ``tolerance``).
+    The arithmetic is that of the JVM port's ``ImageCrop.cropToTensor``, operation for operation
+    in float64 (the same inverse matrix, weights and summation order), so the two agree bit for
+    bit. OpenCV's warpAffine, which ``crop_roi`` calls, does not: 4.x puts sample positions on a
+    1/32-pixel grid with fixed-point weights (up to 2 grey levels from exact on a photo, 4 at a
+    255-to-0 edge); 5.x samples in float and rounds, where 5.0.0.93 and 5.1.0.95 still differ on
+    values within float rounding of .5 (3 of the 196,608 values of this file's landmark input,
+    which moved the Full model's raw landmarks by up to 1.3e-3 relative).
+    """
+    image = np.asarray(image_rgb)
+    n = int(tensor_size)
+    m = image_to_tensor_matrix(roi, n)
+    det = m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]
+    ia, ib, ic, id_ = m[1, 1] / det, -m[0, 1] / det, -m[1, 0] / det, m[0, 0] / det
+    itx = -(ia * m[0, 2] + ib * m[1, 2])
+    ity = -(ic * m[0, 2] + id_ * m[1, 2])
+    v, u = np.mgrid[0:n, 0:n].astype(np.float64)
+    sx = ia * u + ib * v + itx
+    sy = ic * u + id_ * v + ity
+    x0, y0 = np.floor(sx), np.floor(sy)
+    fx, fy = sx - x0, sy - y0
+    h, w = image.shape[:2]
+    acc = np.zeros((n, n, 3))
+    for dy, wy in ((0, 1.0 - fy), (1, fy)):
+        for dx, wx in ((0, 1.0 - fx), (1, fx)):
+            xx, yy = x0 + dx, y0 + dy
+            pixels = image[np.clip(yy, 0, h - 1).astype(np.intp), np.clip(xx, 0, w - 1).astype(np.intp)]
+            pixels = pixels.astype(np.float64)
+            if border == "zero":
+                pixels[(xx < 0) | (xx >= w) | (yy < 0) | (yy >= h)] = 0.0
+            acc += (wx * wy)[..., None] * pixels
+    low = np.floor(acc)
+    grey = low + (acc - low >= 0.5)  # Java's Math.round: half up, exactly
+    lo, hi = value_range
+    return (grey.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo))[None]
+
+
+def crop_section(rng: np.random.Generator) -> dict:
+    """ROI crops of a small synthetic RGB image to tensors (:func:`reference_crop`).
+
+    A port with other arithmetic (or OpenCV's warpAffine) may land one grey level off a value
+    near .5, so these cases carry their own tolerance (see ``tolerance``).
     """
     h, w = 20, 28
     yy, xx = np.mgrid[0:h, 0:w]
@@ -265,11 +320,11 @@ def crop_section(rng: np.random.Generator) -> dict:
     ]
     cases = []
     for roi, size, value_range, border in specs:
-        tensor = crop_roi(image, roi, size, value_range, border=border)[0]
+        tensor = reference_crop(image, roi, size, value_range, border=border)[0]
         cases.append({"roi": _roi(roi), "tensor_size": size, "value_range": value_range, "border": border,
                       "tensor": tensor.reshape(-1)})
-    # OpenCV's INTER_LINEAR uses 5-bit fixed-point positions and rounds to uint8: a port that
-    # samples exactly may land one grey level off; allow that, in units of (hi - lo) / 255.
+    # a port rounding a value within float error of .5 the other way lands one grey level off;
+    # allow that, in units of (hi - lo) / 255
     return {"image": {"width": w, "height": h, "rgb": image.reshape(-1)}, "tolerance_grey_levels": 1.0,
             "cases": cases}
 
@@ -534,17 +589,18 @@ def detector_section(pipeline: str, image_path: Path) -> dict:
     models = resolve_pipeline(pipeline)
     with TFLiteModel(models.detector.path, num_threads=1, expected_sha256=models.detector.sha256) as model:
         detector = PoseDetector(model)
-        tensor = crop_roi(frame, letterbox_roi(w, h), detector.input_size, (-1.0, 1.0), border="zero")
+        frame_roi = letterbox_roi(w, h)
+        tensor = reference_crop(frame, frame_roi, detector.input_size, detector.value_range, border="zero")
         outputs = model.run(tensor)
         raw_boxes = np.asarray(outputs[detector.box_output][0], np.float32)
         raw_scores = np.asarray(outputs[detector.score_output][0], np.float32).reshape(-1)
         scores = decode_scores(raw_scores, detector.decode_options)
         stored = np.flatnonzero(scores >= min(DETECTOR_THRESHOLDS))
         decoded = decode_boxes(raw_boxes, detector.anchors, detector.decode_options)
-        by_threshold = []
-        for threshold in DETECTOR_THRESHOLDS:
-            detector.min_score = threshold
-            by_threshold.append({"min_score": threshold, "detections": [_detection(d) for d in detector(frame)]})
+        # the detector's own decoding of these outputs (its __call__ minus the OpenCV crop)
+        by_threshold = [{"min_score": threshold,
+                         "detections": [_detection(d) for d in detector._decode(outputs, frame_roi, threshold)]}
+                        for threshold in DETECTOR_THRESHOLDS]
     return {
         "source": "model",
         "model": models.detector.path.name,
@@ -569,21 +625,27 @@ def landmark_model_section(pipeline: str, image_path: Path) -> dict:
     Only the heatmap windows that refinement reads are stored (kernel x kernel cells of each
     landmark's own channel); a port can fill the rest with NaN to prove it reads nothing else.
     """
-    from blazepose_sdk.landmarker import HEATMAP_KERNEL_SIZE, LANDMARK_VALUE_RANGE
+    from blazepose_sdk.landmarker import HEATMAP_KERNEL_SIZE
     from blazepose_sdk.models import resolve_pipeline
     from blazepose_sdk.runtime import TFLiteModel
     from blazepose_sdk.video import read_image
 
     frame = read_image(image_path)
+    h, w = frame.shape[:2]
     models = resolve_pipeline(pipeline)
     with TFLiteModel(models.detector.path, num_threads=1, expected_sha256=models.detector.sha256) as det_model:
-        best = PoseDetector(det_model)(frame)[0]
+        detector = PoseDetector(det_model)
+        frame_roi = letterbox_roi(w, h)
+        det_outputs = det_model.run(reference_crop(frame, frame_roi, detector.input_size, detector.value_range,
+                                                   border="zero"))
+        best = detector._decode(det_outputs, frame_roi, detector.min_score)[0]
     roi = roi_from_alignment_points(np.array(best.hip_center_px), np.array(best.body_circle_px))
     with TFLiteModel(models.landmark.path, num_threads=1, expected_sha256=models.landmark.sha256) as model:
         landmarker = PoseLandmarker(model)
-        tensor = crop_roi(frame, roi, landmarker.input_size, LANDMARK_VALUE_RANGE, border="replicate")
+        tensor = reference_crop(frame, roi, landmarker.input_size, landmarker.value_range, border="replicate")
         outputs = model.run(tensor)
-        expected = landmarker(frame, roi)
+        # the landmarker's own decoding of these outputs (its __call__ minus the OpenCV crop)
+        expected = landmarker._decode(outputs, roi)
     raw = np.asarray(outputs[landmarker.landmarks_output], np.float32).reshape(-1)
     heatmap = np.asarray(outputs[landmarker.heatmap_output], np.float32)[0]
     world = np.asarray(outputs[landmarker.world_output], np.float32).reshape(-1)
