@@ -57,7 +57,8 @@ class BatchOptions:
     out_dir: folder of the outputs and of ``manifest.json`` (created).
     address: None (start a local Ray, or no Ray at all), ``"auto"`` (the running cluster) or
         ``"ray://HOST:10001"`` (Ray Client).
-    workers: worker processes (None: the cluster's CPUs / threads_per_worker; locally one per core).
+    workers: worker processes (None: the cluster's CPUs / threads_per_worker, also the most; a new
+        local Ray gets this many CPUs, default one per core).
     threads_per_worker: TFLite threads per model, and the CPUs each worker asks Ray for.
     engine: ``"auto"`` (Ray when installed, else one local process), ``"ray"`` or ``"local"``.
     coco: also write ``KEY.coco.json``; max_frames: stop each video after this many frames.

@@ -113,8 +113,8 @@ def _run_local(tasks, tracker_options, finish, on_progress, bar) -> None:
 
 def _run_ray(ray, tasks, tracker_options, options, finish, on_progress, bar) -> int:
     cpus = max(1, tracker_options.num_threads or 1)
-    n = options.workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus)
-    n = max(1, min(n, len(tasks)))
+    fit = max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus)  # more would wait for CPUs forever
+    n = max(1, min(options.workers or fit, fit, len(tasks)))
     board_name = f"blazepose-batch-progress-{uuid.uuid4().hex[:12]}"
     board = ray.remote(ProgressBoard).options(num_cpus=0, name=board_name).remote()
     actor = ray.remote(RayBatchWorker).options(num_cpus=cpus, max_restarts=options.max_retries,
