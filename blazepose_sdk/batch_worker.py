@@ -9,7 +9,6 @@ class; :mod:`blazepose_sdk.batch` runs it in this process or as a Ray actor.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import os
@@ -25,10 +24,6 @@ from .video import IMAGE_SUFFIXES, VideoReader, is_image_path, read_image
 
 # A worker tells the driver how far a task got at most this often (frames), besides its end.
 PROGRESS_EVERY_FRAMES = 10
-# PoseTracker attributes that hold the loaded models (or belong to the tracker object, not to a
-# stream): kept when a worker starts a new input; everything else is put back as it was right
-# after the tracker was built.
-_TRACKER_STAGES = frozenset({"detector", "tile_detector", "landmarker", "options", "_busy"})
 
 
 @dataclass(frozen=True)
@@ -92,26 +87,6 @@ def input_kind(path: Path) -> str:
     return "image" if is_image_path(path) else "video"
 
 
-class _Rewindable:
-    """A tracker whose stream state can be put back to that of a newly built tracker, so that
-    one set of loaded models serves many unrelated streams with the results of a fresh tracker
-    each (frame indices from 0, ids from 1, empty filters)."""
-
-    def __init__(self, options: TrackerOptions) -> None:
-        self.tracker = PoseTracker(options)
-        self._initial = {k: copy.deepcopy(v) for k, v in vars(self.tracker).items() if k not in _TRACKER_STAGES}
-
-    def fresh(self) -> PoseTracker:
-        state = vars(self.tracker)
-        for name in [k for k in state if k not in _TRACKER_STAGES and k not in self._initial]:
-            del state[name]
-        state.update({k: copy.deepcopy(v) for k, v in self._initial.items()})
-        return self.tracker
-
-    def close(self) -> None:
-        self.tracker.close()
-
-
 class BatchWorker:
     """Runs inputs one after another with models loaded once per mode (video; static images).
 
@@ -123,7 +98,7 @@ class BatchWorker:
         self.options = options
         self.report = report
         self.name = worker_name()
-        self._trackers: dict[bool, _Rewindable] = {}
+        self._trackers: dict[bool, PoseTracker] = {}
 
     def pid(self) -> int:
         """The operating-system process id of this worker."""
@@ -132,8 +107,10 @@ class BatchWorker:
     def _tracker(self, static: bool) -> PoseTracker:
         if static not in self._trackers:
             options = dataclasses.replace(self.options, static_image_mode=True) if static else self.options
-            self._trackers[static] = _Rewindable(options)
-        return self._trackers[static].fresh()
+            self._trackers[static] = PoseTracker(options)
+        tracker = self._trackers[static]
+        tracker.restart()  # each input: the results of a tracker just built
+        return tracker
 
     def _report(self, key: str, frames: int) -> None:
         if self.report is not None:
@@ -212,8 +189,8 @@ class BatchWorker:
         out.coco = json.dumps(coco).encode() if task.coco else None
 
     def close(self) -> None:
-        for rewindable in self._trackers.values():
-            rewindable.close()
+        for tracker in self._trackers.values():
+            tracker.close()
         self._trackers.clear()
 
     def __enter__(self) -> "BatchWorker":

@@ -281,19 +281,23 @@ class PoseTracker:
         self.landmarker = PoseLandmarker(landmark_model, o.refine_with_heatmap,
                                          landmark_file.value_range or LANDMARK_VALUE_RANGE, landmark_file.output_roles,
                                          segmentation=o.enable_segmentation)
+        self._busy = threading.Lock()
+        self._stage_times: StageTimes | None = None
+        self._multi = o.num_poses > 1 or o.detector_tiles is not None  # num_poses > 1 or detector tiles
+        self._tile_layout = parse_tile_layout(o.detector_tiles) if o.detector_tiles is not None else None
+        self._new_stream()
+
+    def _new_stream(self) -> None:
+        """The stream state of a tracker just built: empty filters, no ROI, counters at 0, ids from 1."""
+        o = self.options
         self._smoother = PoseSmoother(o.smoothing)
         self._aux_smoother = AuxiliarySmoother()
         self._mask_smoother = MaskSmoother()
         self._roi: Roi | None = None
         self._last_timestamp_ms: float | None = None
-        self._busy = threading.Lock()
-        self._stage_times: StageTimes | None = None
         self.frames_processed = 0
         self.detector_runs = 0
         self.landmark_runs = 0
-        # multi-person state (num_poses > 1 or detector tiles)
-        self._multi = o.num_poses > 1 or o.detector_tiles is not None
-        self._tile_layout = parse_tile_layout(o.detector_tiles) if o.detector_tiles is not None else None
         self._tracks: list[_Track] = []
         self._next_id = 1
         self._frames_since_detect = 0
@@ -312,6 +316,17 @@ class PoseTracker:
         """
         with self._exclusive("reset"):
             self._reset()
+
+    def restart(self) -> None:
+        """Start an unrelated stream as a tracker just built would: :meth:`reset`, and also frame
+        indices and run counters back to 0 and ids from 1 again. For serving many inputs with the
+        models loaded once (``blazepose batch``): each input's results equal a fresh tracker's.
+
+        Raises:
+            ConcurrentUseError: another thread is inside :meth:`process`; nothing changes.
+        """
+        with self._exclusive("restart"):
+            self._new_stream()
 
     def _reset(self) -> None:
         self._roi = None

@@ -143,3 +143,35 @@ def test_poses_carry_mediapipe_normalised_coordinates(tracker, shared_data):
     without_size = Pose(presence=1.0, roi=pose.roi, array_px=pose.array_px, world_m=pose.world_m)
     with pytest.raises(ValueError, match="image_size"):
         without_size.array_norm
+
+
+
+def test_restart_gives_the_results_of_a_tracker_just_built():
+    """restart(): one loaded tracker serves unrelated streams with a fresh tracker's results
+    (frame indices from 0, ids from 1, counters at 0), unlike reset() which keeps counting."""
+    from pathlib import Path
+
+    from blazepose_sdk import PoseTracker, TrackerOptions
+    from blazepose_sdk.video import read_image
+
+    image = Path(__file__).resolve().parents[2] / "shared" / "data" / "basketball1.png"
+    if not image.is_file():
+        pytest.skip(f"{image} missing")
+    still = read_image(image)
+    frames = [np.roll(still, 3 * i, axis=1) for i in range(8)]  # two people, moving right
+
+    def run(tracker):
+        return [(r.frame_index, [(p.id, p.array_px.tobytes()) for p in r.poses])
+                for r in (tracker.process(f, timestamp_ms=100.0 * i) for i, f in enumerate(frames))]
+
+    options = TrackerOptions(model="blazepose-lite", num_poses=3)
+    with PoseTracker(options) as fresh:
+        expected = run(fresh)
+    with PoseTracker(options) as reused:
+        assert any(poses for _, poses in expected)
+        run(reused)
+        reused.reset()
+        assert run(reused) != expected  # reset() keeps frame indices and ids counting
+        reused.restart()
+        assert run(reused) == expected
+        assert reused.frames_processed == len(frames)
