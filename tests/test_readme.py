@@ -12,6 +12,11 @@ the README cannot drift from what is tested:
 
 Slow (a few minutes) and the only test that needs the package index: it skips when the index
 cannot be reached.
+
+The fast tests below check what a fresh machine needs without the index (issue 31): the suite
+collects with an empty model cache, conftest.py keeps the split between the empty-cache run and
+`-m reference` honest, .ci/run runs the README's command that way, the [train] extra pins the
+torch release whose CPU build CI uses, and triton is loaded before TensorFlow.
 """
 
 from __future__ import annotations
