@@ -80,10 +80,11 @@ TF_CPU_MARKER = ("(sys_platform == 'linux' and platform_machine == 'x86_64')"
 NOT_TF_CPU_MARKER = ("(sys_platform != 'linux' or platform_machine != 'x86_64')"
                      " and (sys_platform != 'win32' or platform_machine != 'AMD64')")
 TENSORFLOW = [f"tensorflow-cpu>=2.15; {TF_CPU_MARKER}", f"tensorflow>=2.15; {NOT_TF_CPU_MARKER}"]
-# The torch release of requirements-train.txt, whose CPU build CI uses (docstring: how to get it).
-TORCH = "torch==2.13.0"
+# The torch release of requirements-train.txt, whose CPU build CI uses (docstring: how to get it);
+# it needs Python 3.10+, so 3.9 keeps the range.
+TORCH = ["torch==2.13.0; python_version >= '3.10'", "torch>=2.1; python_version < '3.10'"]
 # training/: TensorFlow/Keras models and tf.data; synthetic data from the anny body model (PyTorch).
-TRAIN = [*TENSORFLOW, "pyyaml>=6", TORCH, "anny>=0.6", *BENCH]
+TRAIN = [*TENSORFLOW, "pyyaml>=6", *TORCH, "anny>=0.6", *BENCH]
 # tf2onnx and onnx2tf import TensorFlow at run time without declaring it.
 CONVERT = [*TENSORFLOW, "onnx>=1.14", "onnx2tf>=1.20", "tf2onnx>=1.16", "onnxruntime>=1.16",
            "ai-edge-quantizer>=0.10"]
