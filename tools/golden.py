@@ -265,8 +265,8 @@ def reference_crop(image_rgb: np.ndarray, roi: Roi, tensor_size: int, value_rang
     then mapped to ``value_range``, as ``crop_roi`` maps it.
 
     The arithmetic is that of the JVM port's ``ImageCrop.cropToTensor``, operation for operation
-    in float64 (the same inverse matrix, weights and summation order), so the two agree bit for
-    bit. OpenCV's warpAffine, which ``crop_roi`` calls, does not: 4.x puts sample positions on a
+    in float64 (the same inverse matrix, weights, summation order and rounding), so the two agree
+    but where the affine matrices differ in their last bits. OpenCV's warpAffine, which ``crop_roi`` calls, does not: 4.x puts sample positions on a
     1/32-pixel grid with fixed-point weights (up to 2 grey levels from exact on a photo, 4 at a
     255-to-0 edge); 5.x samples in float and rounds, where 5.0.0.93 and 5.1.0.95 still differ on
     values within float rounding of .5 (3 of the 196,608 values of this file's landmark input,
