@@ -21,7 +21,8 @@ address PyTorch's "Get started" page gives for CPU; pass it as PYTORCH_CPU_INDEX
 pip then takes 2.13.0+cpu for torch==2.13.0 (a local version sorts above the plain one); where
 pip's configuration already finds that wheel (a find-links folder or a mirror), the plain command
 does. The CUDA build works too: training/__init__.py loads triton before TensorFlow, which
-otherwise crashes the process (a segmentation fault when anny imports torch._dynamo).
+otherwise crashes the process (a segmentation fault when anny imports torch._dynamo); a script of
+your own that imports both should `import training` (or triton) before TensorFlow.
 
 OpenCV: 4.10 (the first release with NumPy 2 wheels) and later. warpAffine's rounding differs
 between releases (4.x: 1/32-pixel positions, fixed-point weights; 5.x: float), so the SDK's crops
