@@ -386,6 +386,13 @@ class DistillConfig:
     # Share of training crops taken off the person (AugmentOptions.negative_prob): with a teacher
     # they carry its (low) presence, so a student's presence learns to reject background.
     negative_prob: float = 0.0
+    # Person-free photos (training.data.negatives records) and their share of the labelled crops:
+    # every crop of them is a negative whose presence, visibility and coordinate targets are 0
+    # (not the teacher's: the teacher may see a person in clutter too).
+    negative_data: list[str] = field(default_factory=list)
+    negative_data_prob: float = 0.0
+    # TFLite files written by --export (to_tflite modes: float, float16, int8).
+    export_precisions: tuple[str, ...] = ("float", "int8")
     # Student weights to start from (another run's student.weights.h5, same --student).
     init_weights: str | None = None
     # Quantization-aware fine-tuning: train the student through int8 fake quantization
@@ -472,6 +479,34 @@ def split_batch(batch_size: int, labelled_fraction: float) -> tuple[int, int]:
 
 # Seed offset of the unlabelled stream, so it shuffles and augments independently of the labelled one.
 UNLABELLED_SEED_OFFSET = 1000
+# Seed offset of the person-free photo stream (--negative-data).
+NEGATIVE_SEED_OFFSET = 2000
+EXPORT_PRECISIONS = ("float", "float16", "int8")
+
+
+def with_negative_data(people, negatives, share: float, batch_size: int, seed: int):
+    """Batches of ``batch_size`` drawn from two unbatched streams of (image, targets): each crop
+    from ``negatives`` with probability ``share`` (seeded), else from ``people``; targets gain
+    ``hard_negative`` (1 = a person-free photo's crop)."""
+    import tensorflow as tf
+
+    def mark(value):
+        def fn(image, targets):
+            return image, {**targets, "hard_negative": tf.constant(value, tf.float32)}
+        return fn
+
+    mixed = tf.data.Dataset.sample_from_datasets([people.map(mark(0.0)), negatives.map(mark(1.0))],
+                                                 weights=[1.0 - share, share], seed=seed)
+    return mixed.batch(batch_size, drop_remainder=True)
+
+
+def suppress_hard_negatives(targets: dict, vis, presence, conf):
+    """The teacher's visibility (B, 33), presence (B,) and coordinate confidence (B, 33) with the
+    crops marked ``hard_negative`` set to 0: no person there, whatever the teacher says."""
+    if "hard_negative" not in targets:
+        return vis, presence, conf
+    keep = 1.0 - targets["hard_negative"]
+    return vis * keep[:, None], presence * keep, conf * keep[:, None]
 
 
 def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: str, teacher_path: str | None,
@@ -498,23 +533,30 @@ def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: st
 
     options = AugmentOptions(negative_prob=cfg.negative_prob) if training else None
 
+    def labelled(n, seed):
+        if not (cfg.negative_data and cfg.negative_data_prob > 0 and training):
+            return make_landmark_dataset(cfg.data, n, training=training, input_size=crop, seed=seed, options=options)
+        people = make_landmark_dataset(cfg.data, 1, training=True, input_size=crop, seed=seed, options=options)
+        negatives = make_landmark_dataset(cfg.negative_data, 1, training=True, input_size=crop,
+                                          seed=seed + NEGATIVE_SEED_OFFSET, options=options)
+        return with_negative_data(people.unbatch(), negatives.unbatch(), cfg.negative_data_prob, n, seed)
+
     def make(ctx=None):
         seed = cfg.seed + (ctx.input_pipeline_id if ctx is not None else 0)
         if cfg.unlabelled_data:
             n_lab, n_unl = split_batch(per_replica_batch, cfg.labelled_fraction)
-            lab = make_landmark_dataset(cfg.data, n_lab, training=training, input_size=crop, seed=seed,
-                                        options=options)
+            lab = labelled(n_lab, seed)
             unl = make_landmark_dataset(cfg.unlabelled_data, n_unl, training=training, input_size=crop,
                                         seed=seed + UNLABELLED_SEED_OFFSET, options=options)
 
             def join(a, b):
                 tb = strip_labels(b[1])
+                tb = {k: tb.get(k, tf.zeros((n_unl, *v.shape[1:]), v.dtype)) for k, v in a[1].items()}
                 return tf.concat([a[0], b[0]], 0), {k: tf.concat([v, tb[k]], 0) for k, v in a[1].items()}
 
             ds = tf.data.Dataset.zip(lab, unl).map(join)
         else:
-            ds = make_landmark_dataset(cfg.data, per_replica_batch, training=training, input_size=crop,
-                                       seed=seed, options=options)
+            ds = labelled(per_replica_batch, seed)
 
         def add(image, targets):
             targets = dict(targets)
@@ -524,10 +566,12 @@ def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: st
                 vis.set_shape((None, NUM_LANDMARKS))
                 presence.set_shape((None,))
                 hm.set_shape((None, None, None, NUM_LANDMARKS))
+                vis, presence, conf = suppress_hard_negatives(targets, vis, presence, conf)
                 targets["teacher_vis"], targets["teacher_presence"] = vis, presence
                 targets["teacher_heatmap"] = hm
             elif run_teacher is not None:
                 xy, conf = tf.numpy_function(run_teacher, [image], [tf.float32, tf.float32], stateful=False)
+                _, _, conf = suppress_hard_negatives(targets, conf, conf[:, 0], conf)
             if run_teacher is not None:
                 xy.set_shape((None, NUM_LANDMARKS, 2))
                 conf.set_shape((None, NUM_LANDMARKS))
@@ -691,16 +735,16 @@ def export_student(student, cfg: DistillConfig, out_dir: Path, student_kind: str
             yield image.numpy()
 
     stem = Path(cfg.student[len(IMPORTED_PREFIX):]).stem if is_imported(cfg.student) else cfg.student
-    float_path, int8_path = out_dir / f"{stem}.tflite", out_dir / f"{stem}_int8.tflite"
-    if is_imported(cfg.student):
-        wrapped = imported_export_model(student)
-        out = (to_tflite(wrapped, float_path, "float"), to_tflite(wrapped, int8_path, "int8", rep))
-    elif student_kind == "heatmap":
-        out = export_tflite(build_topdown_model(student), float_path, int8_path, rep)
+    paths = {"float": out_dir / f"{stem}.tflite", "float16": out_dir / f"{stem}_fp16.tflite",
+             "int8": out_dir / f"{stem}_int8.tflite"}
+    precisions = tuple(cfg.export_precisions)
+    if student_kind == "heatmap" and not is_imported(cfg.student):
+        out = export_tflite(build_topdown_model(student), paths["float"], paths["int8"], rep)
+        precisions = ("float", "int8")
     else:
-        wrapped = regression_export_model(student, size)
-        out = (to_tflite(wrapped, float_path, "float"), to_tflite(wrapped, int8_path, "int8", rep))
-    write_manifest(out_dir, [landmark_manifest_entry(out[0], "float"), landmark_manifest_entry(out[1], "int8")])
+        wrapped = imported_export_model(student) if is_imported(cfg.student) else regression_export_model(student, size)
+        out = tuple(to_tflite(wrapped, paths[q], q, rep if q == "int8" else None) for q in precisions)
+    write_manifest(out_dir, [landmark_manifest_entry(p, q) for p, q in zip(out, precisions)])
     return [str(p) for p in out]
 
 
@@ -734,6 +778,12 @@ def main(argv=None) -> int:
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--negative-prob", type=float, default=0.0,
                     help="share of crops taken off the person (presence target 0; the teacher's presence)")
+    ap.add_argument("--negative-data", nargs="*", default=[],
+                    help="person-free photo records (python -m training.data.negatives): crops with presence 0")
+    ap.add_argument("--negative-data-prob", type=float, default=0.0,
+                    help="share of the labelled crops taken from --negative-data")
+    ap.add_argument("--export-precisions", nargs="+", choices=EXPORT_PRECISIONS, default=["float", "int8"],
+                    help="TFLite files --export writes (float16: half weights behind DEQUANTIZE, as the official files)")
     ap.add_argument("--checkpoint-every", type=int, default=0,
                     help="steps between checkpoints in RUN_DIR/ckpt (0: at the end); a rerun resumes from the latest")
     ap.add_argument("--init-weights", default=None,
@@ -752,6 +802,8 @@ def main(argv=None) -> int:
                         teacher_confidence=a.teacher_confidence, heatmap_fg_weight=a.heatmap_fg_weight,
                         checkpoint_every=a.checkpoint_every,
                         negative_prob=a.negative_prob, init_weights=a.init_weights, fake_quant=a.fake_quant,
+                        negative_data=a.negative_data, negative_data_prob=a.negative_data_prob,
+                        export_precisions=tuple(a.export_precisions),
                         input_size=a.input_size, crop_size=a.crop_size, batch_size=a.batch_size, steps=a.steps, learning_rate=a.lr, seed=a.seed)
     if a.export_only:
         print(json.dumps({"export": export_checkpoint(cfg, a.run_dir)}, indent=1))

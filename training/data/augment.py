@@ -41,6 +41,8 @@ ENGINE_TO_SDK_PX = 0.5
 # 224x224 (their input tensors; also pose_landmark_by_roi_cpu.pbtxt / pose_detection_cpu.pbtxt).
 LANDMARK_INPUT_SIZE = 256
 DETECTOR_INPUT_SIZE = 224
+# Sample.source of a person-free photo (training.data.negatives): every crop of it is a negative.
+NEGATIVE_SOURCE_PREFIX = "negative:"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ class AugmentOptions:
     gamma: tuple[float, float] = (0.8, 1.25)
     colour_prob: float = 0.8
     negative_prob: float = 0.0
+    # Person-free photos without a detector ROI: a random upright square of this share of the
+    # shorter side (whole-image to zoomed views, as a tracker ROI on clutter).
+    person_free_side: tuple[float, float] = (0.2, 1.0)
     # Detector only: the letterbox ROI is zoomed by a factor in this range (>1 zooms out).
     detector_zoom: tuple[float, float] = (0.9, 1.3)
     detector_rotation_deg: float = 0.0
@@ -241,6 +246,26 @@ def _negative_roi(box_xyxy_px, image_w: int, image_h: int, rng: np.random.Genera
     return None
 
 
+def is_person_free(sample) -> bool:
+    """A record of a person-free photo (``training.data.negatives``): its crops are negatives."""
+    return str(getattr(sample, "source", "")).startswith(NEGATIVE_SOURCE_PREFIX)
+
+
+def _person_free_roi(sample, image_w: int, image_h: int, rng: np.random.Generator, side_range) -> Roi:
+    """The ROI of a person-free record: from its alignment points (a detector's false detection)
+    when it has them, else an upright square of ``side_range`` x the shorter side anywhere in the
+    image (its centre inside the image); without ``rng`` the centred square of the shorter side."""
+    a = np.asarray(sample.alignment_px, np.float64)
+    if np.isfinite(a[:2]).all() and np.hypot(*(a[1] - a[0])) > 1e-6:
+        return roi_from_alignment_points(a[0] - ENGINE_TO_SDK_PX, a[1] - ENGINE_TO_SDK_PX)
+    if rng is None:
+        return Roi(image_w / 2.0 - ENGINE_TO_SDK_PX, image_h / 2.0 - ENGINE_TO_SDK_PX, float(min(image_w, image_h)), 0.0)
+    side = rng.uniform(*side_range) * min(image_w, image_h)
+    cx = rng.uniform(min(side / 2, image_w / 2), max(image_w - side / 2, image_w / 2))
+    cy = rng.uniform(min(side / 2, image_h / 2), max(image_h - side / 2, image_h / 2))
+    return Roi(cx - ENGINE_TO_SDK_PX, cy - ENGINE_TO_SDK_PX, side, 0.0)
+
+
 def landmark_crop(sample, rng: np.random.Generator, options: AugmentOptions | None = None,
                   input_size: int = LANDMARK_INPUT_SIZE, training: bool = True,
                   image_rgb: np.ndarray | None = None) -> LandmarkCrop:
@@ -257,7 +282,11 @@ def landmark_crop(sample, rng: np.random.Generator, options: AugmentOptions | No
     n = int(input_size)
     roi, has_aux = landmark_roi(sample.alignment_px, sample.box_xyxy_px)
     presence = 1.0
-    if o.negative_prob > 0 and rng.uniform() < o.negative_prob:
+    if is_person_free(sample):  # a photo with no person: every crop is a negative (jittered as a person's)
+        roi = _person_free_roi(sample, img.shape[1], img.shape[0], rng if training else None, o.person_free_side)
+        presence = 0.0
+        roi = jitter_roi(roi, rng, o.scale_jitter, o.shift_jitter, o.rotation_deg) if training else roi
+    elif o.negative_prob > 0 and rng.uniform() < o.negative_prob:
         neg = _negative_roi(sample.box_xyxy_px, img.shape[1], img.shape[0], rng)
         if neg is not None:
             roi, presence = neg, 0.0

