@@ -283,7 +283,7 @@ def test_train_extra_pins_the_torch_release_whose_cpu_build_ci_uses(tmp_path):
     documented = re.findall(r"^ +(pip install -e \"\.\[train\]\".*)$", (REPO / "setup.py").read_text(), flags=re.M)
     assert len(documented) == 1
     ci = (REPO / ".ci" / "run").read_text()
-    assert documented[0].replace('".[train]"', '".[dev,npu,train]"').replace("pip install", "pip_install") in ci
+    assert documented[0].replace('".[train]"', '".[dev,npu,train,cluster]"').replace("pip install", "pip_install") in ci
 
 
 FAKE_TRITON = """
