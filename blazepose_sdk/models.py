@@ -3,8 +3,8 @@ official BlazePose models fetched into a user cache, and named pipelines that pa
 with a landmark model.
 
 Shipped models need no download. ``blazepose-lite`` is the official MediaPipe detector and Lite
-landmark model (Apache-2.0, unmodified; ``model_files/NOTICE``); ``ours-lite`` (the default
-pipeline) pairs that detector with our INT8 Lite landmark model (fine-tuned from it). Each file is checked against the sha256 of its entry in
+landmark model (Apache-2.0, unmodified; ``model_files/NOTICE``), the default pipeline;
+``ours-lite`` pairs that detector with our INT8 Lite landmark model (fine-tuned from it). Each file is checked against the sha256 of its entry in
 ``model_files/manifest.json`` (:mod:`blazepose_sdk.manifest`), which also gives its input value
 range and output roles.
 
@@ -109,10 +109,12 @@ BUNDLED_PIPELINES: dict[str, tuple[str, str]] = {
 # for ours-lite, MediaPipe's detector fine-tuned for small people (MODEL_CARD.md; on vtest.avi 1.8x
 # the people the official detector finds on the tiles, docs/multi_person.md).
 BUNDLED_TILES_DETECTORS: dict[str, str] = {"ours-lite": "ours_pose_detection_tiles.tflite"}
-# What PoseTracker() and `blazepose run` use. A pipeline replaces it only when the benchmark shows
-# it at least as accurate on real people and its presence score separates people from background
-# (README, "Models").
-DEFAULT_PIPELINE = "ours-lite"
+# What PoseTracker() and `blazepose run` use: MediaPipe's own detector and Lite landmark model. A
+# pipeline replaces it only when `blazepose bench gate CANDIDATE --vs blazepose-lite` passes on the
+# machine at hand: tracking-mode accuracy on calibrated video at or above, ghost poses on
+# person-free footage at or below, `blazepose run` time at or below (docs/gate.md). ours-lite was
+# the default until 2026-12-06 and failed it (more ghosts; its INT8 file is slower on x86 without VNNI).
+DEFAULT_PIPELINE = "blazepose-lite"
 
 REFERENCE_PIPELINES = {
     "reference-lite": "pose_landmark_lite.tflite",

@@ -91,7 +91,7 @@ class TrackerOptions:
     """Options of :class:`PoseTracker`.
 
     Attributes:
-        model: pipeline name (``ours-lite``, the default, and ``blazepose-lite``, shipped with
+        model: pipeline name (``blazepose-lite``, the default, and ``ours-lite``, shipped with
             the SDK; or ``reference-lite|full|heavy``, Full/Heavy fetched once); ignored for a stage whose file is
             given in ``detector_model`` / ``landmark_model``.
         detector_model, landmark_model: paths of .tflite files to use instead. With a
