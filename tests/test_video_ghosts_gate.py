@@ -182,3 +182,28 @@ def test_payloads_with_numpy_values_serialise():
 
     doc = json_ready({"passed": np.float64(1.0) >= np.float64(0.5), "n": np.int64(3), "x": np.array([np.nan, 1.0])})
     assert json.dumps(doc) == '{"passed": true, "n": 3, "x": [null, 1.0]}'
+
+
+def test_the_subject_is_picked_by_agreement_across_views_and_triangulated():
+    """Three views see the subject; two of them also see a background person, who is the first
+    candidate of one labeller there. The subject's joints come back exactly; the other is dropped."""
+    from blazepose_sdk.bench.video import select_subject, triangulate_frame
+
+    rng = np.random.default_rng(1)
+    subject = rng.uniform(-0.4, 0.4, (17, 3)) + [0.0, 0.0, 1.0]
+    other = subject + [1.5, 1.0, 0.0]
+
+    def kp(cam, points, conf=0.9):
+        return np.column_stack([mv.project(cam, points), np.full(17, conf)])
+
+    observations = []
+    for v, cam in enumerate(CAMERAS):
+        views = [(0, 1, kp(cam, subject)), (2, 0, kp(cam, subject))]  # Heavy's second candidate, MoveNet
+        if v < 2:
+            views.insert(0, (0, 0, kp(cam, other)))  # Heavy's first candidate: the background person
+        observations.append(views)
+    chosen = select_subject(CAMERAS, observations)
+    assert [[(li, ci) for li, ci, _ in view] for view in chosen] == [[(0, 1), (2, 0)]] * 3
+    xyz, errors = triangulate_frame(CAMERAS, chosen)
+    assert np.allclose(xyz, subject, atol=1e-6)
+    assert all(len(e) == 6 and max(e) < 1e-6 for e in errors)

@@ -120,24 +120,27 @@ def _confident(labeller: int, keypoints: np.ndarray) -> np.ndarray:
     return keypoints[:, 2] >= threshold
 
 
+def _triangulate_joint(cameras: list[multiview.Camera], observations: list[list[tuple[int, int, np.ndarray]]],
+                       joint: int) -> multiview.Triangulated:
+    """Joint ``joint`` robustly triangulated from every confident observation of every view."""
+    view, xy, model = [], [], []
+    for v, obs in enumerate(observations):
+        for li, _, kp in obs:
+            if _confident(li, kp)[joint]:
+                view.append(v)
+                xy.append(kp[joint, :2])
+                model.append(li)
+    return multiview.robust_triangulate(cameras, np.array(view, int), np.array(xy).reshape(-1, 2),
+                                        np.array(model, int), INLIER_PX)
+
+
 def select_subject(cameras: list[multiview.Camera], observations: list[list[tuple[int, int, np.ndarray]]]
                    ) -> list[list[tuple[int, int, np.ndarray]]]:
     """Per view, the (labeller, candidate, keypoints) that show the subject: the torso joints are
     triangulated from every candidate of every view, and in each view each labeller keeps the
     candidate whose torso lies closest to that consensus (median distance up to
     :data:`SUBJECT_MAX_TORSO_PX`; none otherwise)."""
-    torso3d = []
-    for j in TORSO_JOINTS:
-        view, xy, model = [], [], []
-        for v, obs in enumerate(observations):
-            for li, _, kp in obs:
-                if _confident(li, kp)[j]:
-                    view.append(v)
-                    xy.append(kp[j, :2])
-                    model.append(li)
-        t = multiview.robust_triangulate(cameras, np.array(view, int), np.array(xy).reshape(-1, 2),
-                                         np.array(model, int), INLIER_PX)
-        torso3d.append(t.xyz_m)
+    torso3d = [_triangulate_joint(cameras, observations, j).xyz_m for j in TORSO_JOINTS]
     known = [(j, p) for j, p in zip(TORSO_JOINTS, torso3d) if p is not None]
     if len(known) < 2:
         return [[] for _ in observations]
@@ -163,15 +166,7 @@ def triangulate_frame(cameras: list[multiview.Camera], subject: list[list[tuple[
     xyz = np.full((len(COCO17_NAMES), 3), np.nan)
     errors: list[list[float]] = []
     for j in range(len(COCO17_NAMES)):
-        view, xy, model = [], [], []
-        for v, obs in enumerate(subject):
-            for li, _, kp in obs:
-                if _confident(li, kp)[j]:
-                    view.append(v)
-                    xy.append(kp[j, :2])
-                    model.append(li)
-        t = multiview.robust_triangulate(cameras, np.array(view, int), np.array(xy).reshape(-1, 2),
-                                         np.array(model, int), INLIER_PX)
+        t = _triangulate_joint(cameras, subject, j)
         if t.xyz_m is not None:
             xyz[j] = t.xyz_m
             errors.append([float(e) for e in t.errors_px[t.inliers]])
