@@ -128,3 +128,21 @@ def test_negative_data_share_and_suppressed_teacher_targets():
     assert np.allclose(conf.numpy().sum(1), [33, 0])
     same = suppress_hard_negatives({}, tf.ones((1, 33)), tf.ones(1), tf.ones((1, 33)))
     assert np.allclose(same[1], 1.0)
+
+
+def test_presence_head_layers_are_those_that_feed_presence_alone():
+    import keras
+    from keras import layers
+
+    from training.distill import freeze_all_but, presence_head_layers
+
+    inp = keras.Input((4,))
+    shared = layers.Dense(3, name="shared")(inp)
+    landmarks = layers.Dense(6, name="lm_head")(shared)
+    logit = layers.Dense(1, name="presence_logit")(shared)
+    presence = layers.Activation("sigmoid", name="presence_prob")(logit)
+    model = keras.Model(inp, {"landmarks": landmarks, "presence": presence, "raw_1": presence})
+    names = presence_head_layers(model)
+    assert sorted(names) == ["presence_logit", "presence_prob"]
+    freeze_all_but(model, names)
+    assert [v.path for v in model.trainable_variables] == ["presence_logit/kernel", "presence_logit/bias"]

@@ -163,6 +163,17 @@ def score_kd_loss(visibility_logit, presence, teacher_visibility, teacher_presen
     return tf.reduce_mean(vis, -1) + pres
 
 
+def aux_kd_loss(student_aux, teacher_aux, teacher_presence):
+    """Mean L1 (crop px, |dx| + |dy| per point, mean of the 2 points) of the student's rows 33-34
+    to the teacher's, each crop weighted by the teacher's presence (person-free crops add ~0)."""
+    import tensorflow as tf
+
+    d = tf.reduce_mean(tf.reduce_sum(tf.abs(tf.cast(student_aux, tf.float32)[..., :2]
+                                            - tf.stop_gradient(tf.cast(teacher_aux, tf.float32))), -1), -1)
+    w = tf.reshape(tf.cast(teacher_presence, tf.float32), [-1])
+    return tf.reduce_sum(d * w) / tf.maximum(tf.reduce_sum(w), 1.0)
+
+
 def heatmap_kd_loss(student_logits, teacher_logits):
     """Mean squared difference of the student's and the teacher's 33 heatmaps after the sigmoid
     (the SDK refines landmark positions with them), summed over each map and averaged over joints
@@ -224,6 +235,41 @@ def imported_export_model(student):
 
 
 
+TRAIN_ONLY_CHOICES = ("all", "presence-head")
+
+
+def _ancestor_layers(model, tensor) -> set[str]:
+    """Names of the layers ``tensor`` depends on in a functional Keras model."""
+    seen, stack = set(), [tensor._keras_history.operation]
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        for node in op._inbound_nodes:
+            stack += [t._keras_history.operation for t in node.input_tensors]
+    return seen
+
+
+def presence_head_layers(model) -> list[str]:
+    """The layers of an imported student that feed its ``presence`` output and no other output
+    (for the official Lite: the 2x2 conv and sigmoid on the shared features)."""
+    pres = model.output["presence"]
+    others = set()
+    for key, t in model.output.items():
+        if key != "presence" and tuple(t.shape[1:]) != tuple(pres.shape[1:]):
+            others |= _ancestor_layers(model, t)
+    return [layer.name for layer in model.layers
+            if layer.name in _ancestor_layers(model, pres) and layer.name not in others]
+
+
+def freeze_all_but(model, names) -> None:
+    """Make every layer of ``model`` not trainable except those named."""
+    keep = set(names)
+    for layer in model.layers:
+        layer.trainable = layer.name in keep
+
+
 def build_student(name: str, input_size: int, num_keypoints: int = NUM_LANDMARKS):
     """A heatmap student (Lite-HRNet variant), a regression student (BlazePose landmark), or an
     imported official landmark model (``imported:PATH.keras``; its input size is its own)."""
@@ -280,12 +326,14 @@ def teacher_to_crop_px(xy_teacher, teacher_size: int, crop_size: int):
     return rescale_index_px(np.asarray(xy_teacher, np.float32), crop_size / float(teacher_size))
 
 
-def tflite_teacher_fn(path: str, with_scores: bool = False):
+def tflite_teacher_fn(path: str, with_scores: bool = False, with_aux: bool = False):
     """A numpy function (B, S, S, 3) crops in 0..1 -> ((B, 33, 2) crop px, (B, 33) visibility
     x presence) from a black-box landmark model (the SDK's decoding of its output rows); crops
     of another size are resized to the model's input (:func:`teacher_to_crop_px`). With
     ``with_scores`` it also returns (B, 33) visibility, (B,) pose presence and the (B, h, w, 33)
-    heatmap logits (h = w = 0 when the model has none). Thread-safe:
+    heatmap logits (h = w = 0 when the model has none), and with ``with_aux`` as well (B, 2, 2)
+    crop px of its rows 33 and 34 (the hip centre and body-circle point the tracker makes the next
+    ROI from; zeros when the model has fewer rows). Thread-safe:
     tf.data runs stateless numpy functions on parallel threads (its map_parallelization), and one
     TFLite interpreter refuses concurrent calls, so calls take turns."""
     import threading
@@ -307,6 +355,7 @@ def tflite_teacher_fn(path: str, with_scores: bool = False):
         conf = np.zeros((len(crops), NUM_LANDMARKS), np.float32)
         vis = np.zeros((len(crops), NUM_LANDMARKS), np.float32)
         presence = np.zeros(len(crops), np.float32)
+        aux = np.zeros((len(crops), 2, 2), np.float32)
         heatmaps = []
         for i, crop in enumerate(crops):
             if crop.shape[0] != size:
@@ -315,8 +364,11 @@ def tflite_teacher_fn(path: str, with_scores: bool = False):
                 crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
             with lock:
                 out = model.run(crop[None].astype(np.float32))
-            dec = decode_landmark_tensor(out[lm_index], size, rows)[:NUM_LANDMARKS]
+            full = decode_landmark_tensor(out[lm_index], size, rows)
+            dec = full[:NUM_LANDMARKS]
             xy[i] = teacher_to_crop_px(dec[:, :2] * size, size, crops.shape[1])
+            if rows >= NUM_LANDMARKS + 2:
+                aux[i] = teacher_to_crop_px(full[NUM_LANDMARKS:NUM_LANDMARKS + 2, :2] * size, size, crops.shape[1])
             conf[i] = dec[:, 3] * dec[:, 4]
             vis[i] = dec[:, 3]
             presence[i] = float(np.asarray(out[presence_index]).reshape(-1)[0])
@@ -325,7 +377,7 @@ def tflite_teacher_fn(path: str, with_scores: bool = False):
         if not with_scores:
             return xy, conf
         hm = np.stack(heatmaps) if heatmaps else np.zeros((len(crops), 0, 0, NUM_LANDMARKS), np.float32)
-        return xy, conf, vis, presence, hm
+        return (xy, conf, vis, presence, hm, aux) if with_aux else (xy, conf, vis, presence, hm)
 
     run.input_size = size
     return run
@@ -345,7 +397,7 @@ def downscale_crops(image, targets: dict, size: int):
     if "landmarks" in out:
         lm = tf.cast(out["landmarks"], tf.float32)
         out["landmarks"] = tf.concat([rescale_index_px(lm[..., :2], r), lm[..., 2:] * r], -1)
-    for key in ("aux", "teacher_xy"):
+    for key in ("aux", "teacher_xy", "teacher_aux"):
         if key in out:
             out[key] = rescale_index_px(tf.cast(out[key], tf.float32), r)
     return tf.image.resize(image, (size, size), method="area"), out
@@ -393,6 +445,13 @@ class DistillConfig:
     negative_data_prob: float = 0.0
     # TFLite files written by --export (to_tflite modes: float, float16, int8).
     export_precisions: tuple[str, ...] = ("float", "int8")
+    # What the optimizer moves: "all" layers, or only the "presence-head" (the layers of an
+    # imported student that feed its pose presence and no other output; the rest stays frozen).
+    train_only: str = "all"
+    # Weight of an L1 term (crop px) pulling the student's rows 33-34 (hip centre, body-circle
+    # point: the next frame's ROI in tracking mode) to the teacher's on person crops, weighted by the
+    # teacher's presence. 0: those rows get no loss (they drift as the shared layers move).
+    aux_kd_weight: float = 0.0
     # Student weights to start from (another run's student.weights.h5, same --student).
     init_weights: str | None = None
     # Quantization-aware fine-tuning: train the student through int8 fake quantization
@@ -451,6 +510,11 @@ def make_loss_fn(cfg: DistillConfig, student_kind: str, teacher=None, teacher_ki
                                    targets["teacher_presence"])
             losses["scores"] = tf.reduce_mean(scores)
             losses["total"] = losses["total"] + SCORE_KD_WEIGHT * tf.reduce_mean(scores)
+        if "teacher_aux" in targets and cfg.aux_kd_weight > 0:
+            aux = aux_kd_loss(tf.cast(outputs["landmarks"], tf.float32)[:, NUM_LANDMARKS:NUM_LANDMARKS + 2],
+                              targets["teacher_aux"], targets["teacher_presence"])
+            losses["aux"] = aux
+            losses["total"] = losses["total"] + cfg.aux_kd_weight * aux
         if "teacher_heatmap" in targets and "heatmap" in outputs:
             hm_loss = heatmap_kd_loss(outputs["heatmap"], targets["teacher_heatmap"])
             losses["heatmap"] = hm_loss
@@ -520,7 +584,8 @@ def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: st
     from training.data.pipeline import make_landmark_dataset
 
     with_scores = is_imported(cfg.student)
-    run_teacher = tflite_teacher_fn(teacher_path, with_scores) if teacher_kind == "tflite" else None
+    with_aux = with_scores and cfg.aux_kd_weight > 0
+    run_teacher = tflite_teacher_fn(teacher_path, with_scores, with_aux) if teacher_kind == "tflite" else None
     if cfg.unlabelled_data and teacher_kind == "none":
         raise ValueError("--unlabelled-data needs a teacher (unlabelled crops take only the teacher term)")
     # A black-box teacher sees the crop at its own input size (a 256 BlazePose model given an
@@ -561,8 +626,11 @@ def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: st
         def add(image, targets):
             targets = dict(targets)
             if run_teacher is not None and with_scores:
-                xy, conf, vis, presence, hm = tf.numpy_function(run_teacher, [image], [tf.float32] * 5,
-                                                                stateful=False)
+                outs = tf.numpy_function(run_teacher, [image], [tf.float32] * (6 if with_aux else 5), stateful=False)
+                xy, conf, vis, presence, hm = outs[:5]
+                if with_aux:
+                    outs[5].set_shape((None, 2, 2))
+                    targets["teacher_aux"] = outs[5]
                 vis.set_shape((None, NUM_LANDMARKS))
                 presence.set_shape((None,))
                 hm.set_shape((None, None, None, NUM_LANDMARKS))
@@ -649,6 +717,10 @@ def run(cfg: DistillConfig, run_dir: str | Path, strategy_name: str = "auto", ex
         student = build_student(cfg.student, cfg.input_size)
         if cfg.init_weights:
             student.load_weights(cfg.init_weights)
+        if cfg.train_only == "presence-head":
+            if not is_imported(cfg.student):
+                raise ValueError("--train-only presence-head needs an imported student")
+            freeze_all_but(student, presence_head_layers(student))
         built["float"] = student
         if not cfg.fake_quant:
             return student
@@ -784,6 +856,11 @@ def main(argv=None) -> int:
                     help="share of the labelled crops taken from --negative-data")
     ap.add_argument("--export-precisions", nargs="+", choices=EXPORT_PRECISIONS, default=["float", "int8"],
                     help="TFLite files --export writes (float16: half weights behind DEQUANTIZE, as the official files)")
+    ap.add_argument("--train-only", choices=TRAIN_ONLY_CHOICES, default="all",
+                    help="presence-head: train only the layers that feed the pose presence alone (imported "
+                         "students), every other weight frozen")
+    ap.add_argument("--aux-kd-weight", type=float, default=0.0,
+                    help="imported students: L1 of rows 33-34 (the tracking ROI points) to the teacher's, x this weight")
     ap.add_argument("--checkpoint-every", type=int, default=0,
                     help="steps between checkpoints in RUN_DIR/ckpt (0: at the end); a rerun resumes from the latest")
     ap.add_argument("--init-weights", default=None,
@@ -803,7 +880,8 @@ def main(argv=None) -> int:
                         checkpoint_every=a.checkpoint_every,
                         negative_prob=a.negative_prob, init_weights=a.init_weights, fake_quant=a.fake_quant,
                         negative_data=a.negative_data, negative_data_prob=a.negative_data_prob,
-                        export_precisions=tuple(a.export_precisions),
+                        export_precisions=tuple(a.export_precisions), train_only=a.train_only,
+                        aux_kd_weight=a.aux_kd_weight,
                         input_size=a.input_size, crop_size=a.crop_size, batch_size=a.batch_size, steps=a.steps, learning_rate=a.lr, seed=a.seed)
     if a.export_only:
         print(json.dumps({"export": export_checkpoint(cfg, a.run_dir)}, indent=1))
