@@ -88,6 +88,7 @@ def test_training_crops_of_person_free_records_are_all_negatives():
 
 
 def test_build_writes_photos_records_and_manifest(tmp_path: Path):
+    pytest.importorskip("tensorflow")
     photo = cv2.imencode(".png", _image(64, 48))[1].tobytes()
     member = "pkg/data/wall.png"
     whl = tmp_path / "src" / "fake-1.0-py3-none-any.whl"
@@ -110,6 +111,7 @@ def test_build_writes_photos_records_and_manifest(tmp_path: Path):
 
 
 def test_negative_data_share_and_suppressed_teacher_targets():
+    pytest.importorskip("tensorflow")
     import tensorflow as tf
 
     from training.distill import suppress_hard_negatives, with_negative_data
@@ -131,6 +133,7 @@ def test_negative_data_share_and_suppressed_teacher_targets():
 
 
 def test_presence_head_layers_are_those_that_feed_presence_alone():
+    pytest.importorskip("tensorflow")
     import keras
     from keras import layers
 
