@@ -13,6 +13,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -281,6 +282,30 @@ class PoseTracker:
         self.landmarker = PoseLandmarker(landmark_model, o.refine_with_heatmap,
                                          landmark_file.value_range or LANDMARK_VALUE_RANGE, landmark_file.output_roles,
                                          segmentation=o.enable_segmentation)
+        self._start()
+
+    @classmethod
+    def from_stages(cls, detector: Callable, landmarker: Callable, options: TrackerOptions | None = None,
+                    tile_detector: Callable | None = None) -> PoseTracker:
+        """A tracker that runs the stages it is given instead of loading model files (as the JVM
+        port's ``PoseTracker(detector, landmarker, options)``): ``detector(frame_rgb)`` returns a
+        list of :class:`~blazepose_sdk.detector.Detection`, ``landmarker(frame_rgb, roi)`` a
+        :class:`~blazepose_sdk.landmarker.LandmarkerOutput`; ``tile_detector`` (default: the
+        detector) runs on detector tiles. Model names and files in ``options`` are not used; a
+        stage with a ``model`` attribute is closed by :meth:`close`. For your own detector or
+        landmark model, and for tests."""
+        tracker = cls.__new__(cls)
+        tracker.options = options or TrackerOptions()
+        for name in ("min_detection_confidence", "min_tracking_confidence", "detector_tiles_min_score"):
+            check_confidence(name, getattr(tracker.options, name))
+        check_multi_person_options(tracker.options)
+        tracker.detector, tracker.landmarker = detector, landmarker
+        tracker.tile_detector = detector if tile_detector is None else tile_detector
+        tracker._start()
+        return tracker
+
+    def _start(self) -> None:
+        o = self.options
         self._busy = threading.Lock()
         self._stage_times: StageTimes | None = None
         self._multi = o.num_poses > 1 or o.detector_tiles is not None  # num_poses > 1 or detector tiles
@@ -350,10 +375,10 @@ class PoseTracker:
             self._close()
 
     def _close(self) -> None:
-        self.detector.model.close()
-        if self.tile_detector is not self.detector:
-            self.tile_detector.model.close()
-        self.landmarker.model.close()
+        for stage in {id(s): s for s in (self.detector, self.tile_detector, self.landmarker)}.values():
+            model = getattr(stage, "model", None)
+            if model is not None:
+                model.close()
 
     def __enter__(self) -> "PoseTracker":
         return self

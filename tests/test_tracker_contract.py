@@ -55,22 +55,23 @@ def test_a_second_thread_inside_one_tracker_gets_a_typed_error(tracker):
         assert release.wait(30)
         return detector(frame)
 
-    tracker.detector = slow_detector
+    slow = PoseTracker.from_stages(slow_detector, tracker.landmarker, tracker.options)
     results = []
-    worker = threading.Thread(target=lambda: results.append(tracker.process(BLANK, timestamp_ms=0.0)))
+    worker = threading.Thread(target=lambda: results.append(slow.process(BLANK, timestamp_ms=0.0)))
     worker.start()
     try:
         assert inside.wait(30)
         with pytest.raises(ConcurrentUseError, match="one PoseTracker per thread"):
-            tracker.process(BLANK, timestamp_ms=33.0)
+            slow.process(BLANK, timestamp_ms=33.0)
         with pytest.raises(ConcurrentUseError):
-            tracker.process_roi(BLANK, Roi(64.0, 48.0, 40.0, 0.0))
+            slow.process_roi(BLANK, Roi(64.0, 48.0, 40.0, 0.0))
     finally:
         release.set()
         worker.join(30)
     assert len(results) == 1 and results[0].pose is None  # the first call finished normally
-    tracker.detector = detector
-    assert tracker.process(BLANK, timestamp_ms=66.0).frame_index == 1  # and the tracker is free again
+    inside.clear()
+    release.set()
+    assert slow.process(BLANK, timestamp_ms=66.0).frame_index == 1  # and the tracker is free again
 
 
 def test_a_wrong_landmark_name_lists_the_valid_ones():
@@ -175,3 +176,25 @@ def test_restart_gives_the_results_of_a_tracker_just_built():
         reused.restart()
         assert run(reused) == expected
         assert reused.frames_processed == len(frames)
+
+
+def test_from_stages_runs_the_stages_it_is_given_and_loads_no_model():
+    """The tracker is composed: given stages run as they are, no model file is opened (the
+    options name a pipeline that does not exist), and close() leaves stages without a model alone."""
+    from blazepose_sdk.errors import OptionError
+
+    calls = []
+
+    def detector(frame):
+        calls.append("detector")
+        return []
+
+    def landmarker(frame, roi):  # never reached: nobody is detected
+        raise AssertionError("no ROI, no landmarks")
+
+    options = TrackerOptions(model="no-such-pipeline")
+    with PoseTracker.from_stages(detector, landmarker, options) as t:
+        result = t.process(BLANK, timestamp_ms=0.0)
+    assert result.pose is None and result.detector_ran and calls == ["detector"]
+    with pytest.raises(OptionError):
+        PoseTracker.from_stages(detector, landmarker, TrackerOptions(min_tracking_confidence=2.0))

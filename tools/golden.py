@@ -530,35 +530,30 @@ TRACKER_SCRIPT: tuple[tuple[float | None, list[float], list[list[Detection]]], .
 def _run_tracker_script(options: TrackerOptions, rng: np.random.Generator) -> dict:
     frame = np.zeros((480, 640, 3), np.uint8)
     frames = []
-    with PoseTracker(options) as tracker:
-        real_detector, real_landmarker = tracker.detector, tracker.landmarker
-        detector, landmarker = _ScriptedDetector(), _ScriptedLandmarker(rng)
-        tracker.detector, tracker.landmarker = detector, landmarker
-        try:
-            for index, (t_ms, presences, detections) in enumerate(TRACKER_SCRIPT):
-                detector.queue, detector.calls = list(detections), []
-                landmarker.queue, landmarker.calls = list(presences), []
-                landmarker.t = index
-                result = tracker.process(frame, t_ms)
-                pose = result.pose
-                frames.append({
-                    "timestamp_ms": t_ms,
-                    "detector_calls": [[_detection(d) for d in call] for call in detector.calls],
-                    "landmark_calls": landmarker.calls,
-                    "result": {
-                        "timestamp_ms": result.timestamp_ms,
-                        "detector_ran": result.detector_ran,
-                        "tracked": result.tracked,
-                        "detection": _detection(result.detection) if result.detection is not None else None,
-                        "pose": None if pose is None else {
-                            "presence": pose.presence, "roi": _roi(pose.roi), "landmarks_px": pose.array_px,
-                            "world_m": pose.world_m},
-                    },
-                    "next_roi": _roi(tracker.tracked_roi),
-                    "stats": tracker.stats(),
-                })
-        finally:
-            tracker.detector, tracker.landmarker = real_detector, real_landmarker
+    detector, landmarker = _ScriptedDetector(), _ScriptedLandmarker(rng)
+    with PoseTracker.from_stages(detector, landmarker, options) as tracker:
+        for index, (t_ms, presences, detections) in enumerate(TRACKER_SCRIPT):
+            detector.queue, detector.calls = list(detections), []
+            landmarker.queue, landmarker.calls = list(presences), []
+            landmarker.t = index
+            result = tracker.process(frame, t_ms)
+            pose = result.pose
+            frames.append({
+                "timestamp_ms": t_ms,
+                "detector_calls": [[_detection(d) for d in call] for call in detector.calls],
+                "landmark_calls": landmarker.calls,
+                "result": {
+                    "timestamp_ms": result.timestamp_ms,
+                    "detector_ran": result.detector_ran,
+                    "tracked": result.tracked,
+                    "detection": _detection(result.detection) if result.detection is not None else None,
+                    "pose": None if pose is None else {
+                        "presence": pose.presence, "roi": _roi(pose.roi), "landmarks_px": pose.array_px,
+                        "world_m": pose.world_m},
+                },
+                "next_roi": _roi(tracker.tracked_roi),
+                "stats": tracker.stats(),
+            })
     return {"options": {k: getattr(options, k) for k in (
         "static_image_mode", "min_detection_confidence", "min_tracking_confidence", "smooth_landmarks",
         "redetect_on_loss")}, "image_size": [640, 480], "frames": frames}
@@ -566,7 +561,7 @@ def _run_tracker_script(options: TrackerOptions, rng: np.random.Generator) -> di
 
 def tracker_section(rng: np.random.Generator, pipeline: str) -> dict:
     """The tracker's decisions (detect only without a ROI or when presence drops) and smoothing,
-    with scripted stand-ins for the two networks (the real models are loaded, then swapped)."""
+    with scripted stand-ins for the two networks, given to the tracker as its stages."""
     base = dict(model=pipeline, num_threads=1)
     sequences = {
         "default": TrackerOptions(**base),
