@@ -29,16 +29,16 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
 
+from training.data.augment import ENGINE_TO_SDK_PX, NEGATIVE_SOURCE_PREFIX
 from training.data.real_corpus import (
     ARCHIVES,
-    SOURCES as CORPUS_SOURCES,
     Archive,
     BuildReport,
     RealCorpusError,
@@ -48,7 +48,9 @@ from training.data.real_corpus import (
     read_members,
     sha256_bytes,
 )
-from training.data.augment import ENGINE_TO_SDK_PX, NEGATIVE_SOURCE_PREFIX
+from training.data.real_corpus import (
+    SOURCES as CORPUS_SOURCES,
+)
 from training.data.sample import NUM_LANDMARKS, Sample, ShardedWriter, encode_jpeg
 
 NEGATIVES_FORMAT = "negatives/1"
