@@ -207,3 +207,24 @@ def test_the_subject_is_picked_by_agreement_across_views_and_triangulated():
     xyz, errors = triangulate_frame(CAMERAS, chosen)
     assert np.allclose(xyz, subject, atol=1e-6)
     assert all(len(e) == 6 and max(e) < 1e-6 for e in errors)
+
+
+def test_paired_run_times_keeps_two_runs_of_one_pipeline_apart(monkeypatch, tmp_path):
+    """Timing a pipeline against itself (the noise of the time check) must time both sides: each
+    pair is two processes, not one process counted twice."""
+    from blazepose_sdk.bench import gate
+    from blazepose_sdk.bench.common import Reporter
+
+    calls = []
+    walls = iter([1.0, 2.0, 4.0, 3.0, 5.0, 5.0])
+
+    def fake_timed(cmd, what):
+        calls.append(cmd)
+        return next(walls)
+
+    monkeypatch.setattr(gate, "_timed", fake_timed)
+    out = gate.paired_run_times("blazepose-lite", "blazepose-lite", tmp_path / "clip.avi", 3, Reporter(progress=False))
+    assert len(calls) == 6
+    # order rotates: (candidate, current), (current, candidate), (candidate, current)
+    assert out["candidate_s"] == [1.0, 3.0, 5.0] and out["current_s"] == [2.0, 4.0, 5.0]
+    assert out["ratios"] == [0.5, 0.75, 1.0] and out["median_ratio"] == 0.75

@@ -109,7 +109,8 @@ def paired_run_times(candidate: str, current: str, clip: Path, repeats: int, rep
     every repeat; the per-pair candidate / current ratios and their median."""
     from blazepose_sdk.models import resolve_pipeline
 
-    sides = [candidate, current] + (["mediapipe"] if mediapipe_python else [])
+    models = {"candidate": candidate, "current": current}  # by role: the two may be the same pipeline
+    sides = ["candidate", "current"] + (["mediapipe"] if mediapipe_python else [])
     times: dict[str, list[float]] = {s: [] for s in sides}
     lite = resolve_pipeline("blazepose-lite").landmark.path
     with tempfile.TemporaryDirectory(prefix="blazepose-gate-") as tmp:
@@ -119,19 +120,21 @@ def paired_run_times(candidate: str, current: str, clip: Path, repeats: int, rep
                 if side == "mediapipe":
                     times[side].append(_timed(mediapipe_command(mediapipe_python, clip, lite), "MediaPipe"))
                 else:
-                    out = Path(tmp) / f"{len(times[side])}.jsonl"
-                    times[side].append(_timed(run_command(side, clip, out, threads), f"blazepose run --model {side}"))
-            reporter.say(f"gate: run {r + 1}/{repeats}: " + ", ".join(f"{s} {times[s][-1]:.2f} s" for s in sides))
-    ratios = [a / b for a, b in zip(times[candidate], times[current])]
-    out = {"clip": str(clip), "repeats": repeats, "candidate_s": times[candidate], "current_s": times[current],
+                    out = Path(tmp) / f"{side}{len(times[side])}.jsonl"
+                    times[side].append(_timed(run_command(models[side], clip, out, threads),
+                                              f"blazepose run --model {models[side]}"))
+            reporter.say(f"gate: run {r + 1}/{repeats}: "
+                         + ", ".join(f"{models.get(s, s)} {times[s][-1]:.2f} s" for s in sides))
+    ratios = [a / b for a, b in zip(times["candidate"], times["current"])]
+    out = {"clip": str(clip), "repeats": repeats, "candidate_s": times["candidate"], "current_s": times["current"],
            "ratios": ratios, "median_ratio": statistics.median(ratios),
-           "candidate_median_s": statistics.median(times[candidate]),
-           "current_median_s": statistics.median(times[current])}
+           "candidate_median_s": statistics.median(times["candidate"]),
+           "current_median_s": statistics.median(times["current"])}
     if mediapipe_python:
         mp = times["mediapipe"]
         out.update({"mediapipe_s": mp, "mediapipe_median_s": statistics.median(mp),
-                    "candidate_vs_mediapipe": statistics.median([a / b for a, b in zip(times[candidate], mp)]),
-                    "current_vs_mediapipe": statistics.median([a / b for a, b in zip(times[current], mp)])})
+                    "candidate_vs_mediapipe": statistics.median([a / b for a, b in zip(times["candidate"], mp)]),
+                    "current_vs_mediapipe": statistics.median([a / b for a, b in zip(times["current"], mp)])})
     return out
 
 
