@@ -27,17 +27,16 @@ import dataclasses
 import hashlib
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .batch_worker import InputOutput, InputTask, input_kind
+from .batch_worker import InputOutput, InputTask
 from .errors import BlazePoseError
 from .tracker import TrackerOptions
-from .video import IMAGE_SUFFIXES
+from .video import folder_images, input_kind
 
 MANIFEST_NAME = "manifest.json"
 PARTIAL_SUFFIX = ".partial"
@@ -120,8 +119,7 @@ def input_sha256(path: Path, kind: str) -> str:
     """The file's sha256; for a folder, the sha256 of its ``name<TAB>sha256`` lines of image files."""
     if kind != "folder":
         return sha256_file(path)
-    lines = [f"{p.name}\t{sha256_file(p)}\n" for p in sorted(path.iterdir())
-             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    lines = [f"{p.name}\t{sha256_file(p)}\n" for p in folder_images(path)]
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
@@ -189,7 +187,7 @@ def _frame_estimate(task: InputTask) -> int:
     if task.kind == "image":
         return 1
     if task.kind == "folder":
-        return sum(1 for p in Path(task.path).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        return len(folder_images(task.path))
     import cv2
 
     cap = cv2.VideoCapture(task.path)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .errors import InvalidFrameError, VideoError
 from .tracker import PoseTracker, TrackerOptions
-from .video import IMAGE_SUFFIXES, VideoReader, is_image_path, read_image
+from .video import VideoReader, folder_images, read_image
 
 # A worker tells the driver how far a task got at most this often (frames), besides its end.
 PROGRESS_EVERY_FRAMES = 10
@@ -78,13 +78,6 @@ class InputOutput:
 def worker_name() -> str:
     """``host:pid`` of this process."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def input_kind(path: Path) -> str:
-    """``"folder"``, ``"image"`` or ``"video"`` (anything else that is a file), as ``blazepose run`` decides."""
-    if path.is_dir():
-        return "folder"
-    return "image" if is_image_path(path) else "video"
 
 
 class BatchWorker:
@@ -159,8 +152,7 @@ class BatchWorker:
     def _run_images(self, task: InputTask, out: InputOutput) -> None:
         path = Path(task.path)
         folder = task.kind == "folder"
-        names = sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES) \
-            if folder else [path.name]
+        names = [p.name for p in folder_images(path)] if folder else [path.name]
         if not names:
             raise VideoError(f"no images in {task.source}")
         lines: list[str] = []

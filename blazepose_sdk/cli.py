@@ -25,8 +25,8 @@ from .models import (BUNDLED_DIR, BUNDLED_PIPELINES, BUNDLED_TILES_DETECTORS, RE
 from .profiling import StageTimes, format_profile
 from .tiles import parse_tile_layout
 from .tracker import DEFAULT_MODEL, PoseTracker, TrackerOptions, check_confidence, check_num_threads
-from .video import (IMAGE_SUFFIXES, SourceGap, VideoReader, VideoWriter, is_image_path, read_image, source_kind,
-                    temp_file_beside, write_image)
+from .video import (IMAGE_SUFFIXES, SourceGap, VideoReader, VideoWriter, folder_images, input_kind, read_image,
+                    source_kind, temp_file_beside, write_image)
 
 
 def _parse_source(text: str) -> str | int:
@@ -279,7 +279,7 @@ def check_run_args(args: argparse.Namespace, source: str | int) -> tuple[str, Tr
         raise OptionError("--detector-tiles-model is used only with --detector-tiles LAYOUT (or detector_tiles in "
                           "--options); give both")
     path = Path(source) if isinstance(source, str) and source_kind(source) == "file" else None  # not cameras, streams
-    kind = "folder" if path is not None and path.is_dir() else "image" if path is not None and is_image_path(path) else "video"
+    kind = input_kind(path) if path is not None else "video"
     if path is not None and not path.exists():
         raise VideoError(f"input not found: {source}")
     if kind == "image" and not path.is_file():
@@ -388,7 +388,7 @@ def _run_images(source: str, args: argparse.Namespace, options: TrackerOptions, 
     cannot be read or used is added to ``collected.failed`` and the run goes on."""
     path = Path(source)
     folder = path.is_dir()
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES) if folder else [path]
+    files = folder_images(path) if folder else [path]
     if not files:
         raise VideoError(f"no images in {path}")
     out_dir = Path(args.out) if args.out and folder else None

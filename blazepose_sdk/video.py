@@ -450,3 +450,18 @@ class VideoWriter:
 
 def is_image_path(source: str | os.PathLike) -> bool:
     return Path(str(source)).suffix.lower() in IMAGE_SUFFIXES
+
+
+def folder_images(folder: str | os.PathLike) -> list[Path]:
+    """The image files of a folder (by suffix, :data:`IMAGE_SUFFIXES`; sub-folders skipped),
+    sorted by name: what ``blazepose run FOLDER`` and ``blazepose batch`` process, in that order."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and is_image_path(p))
+
+
+def input_kind(path: str | os.PathLike) -> str:
+    """What ``blazepose run`` makes of a local path: ``"folder"`` (its images), ``"image"`` (an
+    image suffix) or ``"video"`` (any other file)."""
+    path = Path(path)
+    if path.is_dir():
+        return "folder"
+    return "image" if is_image_path(path) else "video"
