@@ -85,7 +85,7 @@ def run_command(model: str, clip: Path, json_out: Path, threads: int | None = No
 def _timed(cmd: list[str], what: str) -> float:
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]

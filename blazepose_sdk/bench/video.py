@@ -244,13 +244,10 @@ def build_ground_truth(wheel: Path, work_dir: Path, reporter: Reporter, threads:
 
 
 def _truth_from_doc(doc: dict) -> dict[str, ClipTruth]:
-    xyz = np.array([[[np.nan if v is None else v for v in p] for p in f] for f in doc["xyz_m"]], dtype=float)
-    out = {}
-    for name in doc["clips"]:
-        xy = np.array([[[np.nan if v is None else v for v in p] for p in f] for f in doc["views"][name]["xy_px"]],
-                      dtype=float)
-        out[name] = ClipTruth(name, xy, np.array(doc["views"][name]["mask"], bool), xyz)
-    return out
+    """The cached ground truth (JSON null = NaN) as ClipTruth per clip."""
+    xyz = np.array(doc["xyz_m"], dtype=float)
+    return {name: ClipTruth(name, np.array(doc["views"][name]["xy_px"], dtype=float),
+                            np.array(doc["views"][name]["mask"], bool), xyz) for name in doc["clips"]}
 
 
 # -- running and scoring ---------------------------------------------------------------------
