@@ -248,6 +248,16 @@ def same_person(a: LandmarkerOutput, b: LandmarkerOutput) -> bool:
     return same_person_landmarks(a.landmarks_px, a.roi.size_px, b.landmarks_px, b.roi.size_px)
 
 
+def _checked_options(options: TrackerOptions | None) -> TrackerOptions:
+    """``options`` (default: TrackerOptions()) once its thresholds and multi-person settings are
+    checked; raises OptionError."""
+    options = options or TrackerOptions()
+    for name in ("min_detection_confidence", "min_tracking_confidence", "detector_tiles_min_score"):
+        check_confidence(name, getattr(options, name))
+    check_multi_person_options(options)
+    return options
+
+
 class PoseTracker:
     """Pose tracker over a stream of RGB frames: one person (MediaPipe's tracker), or up to
     ``TrackerOptions.num_poses`` people each with a stable id.
@@ -265,11 +275,7 @@ class PoseTracker:
     """
 
     def __init__(self, options: TrackerOptions | None = None) -> None:
-        self.options = options or TrackerOptions()
-        o = self.options
-        for name in ("min_detection_confidence", "min_tracking_confidence", "detector_tiles_min_score"):
-            check_confidence(name, getattr(o, name))
-        check_multi_person_options(o)
+        self.options = o = _checked_options(options)  # before any model loads
         detector_file, landmark_file, tiles_file = _model_files(o)
         detector_model = _open_model(detector_file, o)
         landmark_model = _open_model(landmark_file, o)
@@ -295,10 +301,7 @@ class PoseTracker:
         stage with a ``model`` attribute is closed by :meth:`close`. For your own detector or
         landmark model, and for tests."""
         tracker = cls.__new__(cls)
-        tracker.options = options or TrackerOptions()
-        for name in ("min_detection_confidence", "min_tracking_confidence", "detector_tiles_min_score"):
-            check_confidence(name, getattr(tracker.options, name))
-        check_multi_person_options(tracker.options)
+        tracker.options = _checked_options(options)
         tracker.detector, tracker.landmarker = detector, landmarker
         tracker.tile_detector = detector if tile_detector is None else tile_detector
         tracker._start()
