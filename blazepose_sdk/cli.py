@@ -26,7 +26,7 @@ from .profiling import StageTimes, format_profile
 from .tiles import parse_tile_layout
 from .tracker import DEFAULT_MODEL, PoseTracker, TrackerOptions, check_confidence, check_num_threads
 from .video import (IMAGE_SUFFIXES, SourceGap, VideoReader, VideoWriter, folder_images, input_kind, read_image,
-                    source_kind, temp_file_beside, write_image)
+                    is_special_file, source_kind, temp_file_beside, write_file_replacing, write_image)
 
 
 def _parse_source(text: str) -> str | int:
@@ -142,7 +142,7 @@ class _JsonLines:
             return
         try:
             if self._file is None:
-                if _is_special_file(self.path):  # a FIFO, /dev/stdout, ...: written as it is
+                if is_special_file(self.path):  # a FIFO, /dev/stdout, ...: written as it is
                     self._file = open(self.path, "w")
                 else:
                     self._tmp = temp_file_beside(self.path)
@@ -164,25 +164,9 @@ class _JsonLines:
                                      f"{exc.strerror or exc}") from None
 
 
-def _is_special_file(path: str | os.PathLike) -> bool:
-    """An existing output that is neither a regular file nor a folder (a FIFO, a character device
-    such as /dev/stdout or /dev/null): written to directly, never replaced."""
-    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
-
-
 def _write_json_file(flag: str, path: str, value: object) -> None:
-    """Write ``value`` as JSON to ``path``, replacing it only once complete (temp file, rename)."""
-    if _is_special_file(path):
-        with open(path, "w") as f:
-            f.write(json.dumps(value))
-        return
-    tmp = temp_file_beside(path)
-    try:
-        tmp.write_text(json.dumps(value))
-        os.replace(tmp, os.path.realpath(path))
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise VideoError(f"cannot write {flag} {path}: {exc.strerror or exc}") from None
+    """Write ``value`` as JSON to ``path``, replacing it only once complete."""
+    write_file_replacing(path, json.dumps(value).encode(), f"{flag} {path}")
 
 
 def _check_writable_folder(flag: str, value: str, folder: Path) -> None:
@@ -210,7 +194,7 @@ def _check_writable_file(flag: str, value: str, suffixes: tuple[str, ...] | None
         raise OptionError(f"{flag} {value}: folder {path.parent} does not exist")
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise OptionError(f"{flag} {value}: unknown extension {path.suffix or '(none)'!r}; use one of {', '.join(suffixes)}")
-    if _is_special_file(path):
+    if is_special_file(path):
         if not os.access(path, os.W_OK):
             raise OptionError(f"{flag} {value}: cannot be written (permission denied)")
         return
@@ -242,7 +226,7 @@ def _check_distinct_outputs(outputs: list[tuple[str, str]], inputs: list[tuple[s
     """No output may be an input (it would be destroyed: the input itself, for a folder input the
     folder its images are in, an options or model file) and no two outputs the same file (special
     files such as /dev/null excepted)."""
-    outputs = [(flag, value) for flag, value in outputs if not _is_special_file(value)]
+    outputs = [(flag, value) for flag, value in outputs if not is_special_file(value)]
     for input_flag, source in inputs:
         if not isinstance(source, str) or source_kind(source) != "file":
             continue

@@ -94,21 +94,39 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def is_special_file(path: str | os.PathLike) -> bool:
+    """An existing path that is neither a regular file nor a folder (a FIFO, a character device
+    such as /dev/stdout or /dev/null): outputs are written to it directly, never replaced."""
+    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
+
+
+def write_file_replacing(path: str | os.PathLike, data: bytes, what: str | None = None) -> None:
+    """Write ``data`` to ``path`` so that an existing file is replaced only once the new one is
+    complete (a temporary file beside it, :func:`temp_file_beside`, then ``os.replace``); a
+    special file (:func:`is_special_file`) is written as it is. ``what`` names the output in the
+    error (default: the path). Raises VideoError."""
+    if is_special_file(path):
+        with open(path, "wb") as f:
+            f.write(data)
+        return
+    tmp = temp_file_beside(path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, os.path.realpath(path))
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise VideoError(f"cannot write {what or path}: {exc.strerror or exc}") from None
+
+
 def write_image(path: str | os.PathLike, image_rgb: np.ndarray) -> None:
     """Write an RGB image; the format follows the file suffix. An existing file is replaced only
-    once the new one is complete (:func:`temp_file_beside`)."""
+    once the new one is complete (:func:`write_file_replacing`)."""
     p = Path(path)
     ok, buf = cv2.imencode(p.suffix or ".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise VideoError(f"cannot encode image as {p.suffix!r}")
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_file_beside(p)
-    try:
-        buf.tofile(str(tmp))
-        os.replace(tmp, os.path.realpath(p))
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise VideoError(f"cannot write {p}: {exc.strerror or exc}") from None
+    write_file_replacing(p, buf.tobytes())
 
 
 def frame_timestamp_ms(index: int, container_ms: float | None, fps: float, last_ms: float | None) -> float:
