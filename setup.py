@@ -42,7 +42,7 @@ from setuptools import find_packages, setup
 ROOT = Path(__file__).parent
 version = next(
     line.split("=")[1].strip().strip('"')
-    for line in (ROOT / "blazepose_sdk" / "__init__.py").read_text().splitlines()
+    for line in (ROOT / "blazepose_sdk" / "_version.py").read_text().splitlines()
     if line.startswith("__version__")
 )
 
@@ -58,7 +58,7 @@ LITERT_MARKER = (
 # and fails to import under NumPy 2, hence the numpy cap on armv7l.
 TFLITE_RUNTIME_MARKER = "sys_platform == 'linux' and platform_machine == 'armv7l'"
 
-# The official model files that never ship (blazepose_sdk.models.REFERENCE_FILES): fetched into a
+# The official model files that never ship (blazepose_sdk.assets.models.REFERENCE_FILES): fetched into a
 # user cache. The detector and the Lite landmark model do ship (model_files/NOTICE).
 NOT_SHIPPED_MODEL_FILES = ("pose_landmark_full.tflite", "pose_landmark_heavy.tflite")
 
@@ -116,7 +116,7 @@ setup(
     exclude_package_data={"blazepose_sdk": [f"model_files/{name}" for name in NOT_SHIPPED_MODEL_FILES] + ["model_files/*.pyc"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={"bench": BENCH, "train": TRAIN, "convert": CONVERT, "dev": DEV, "npu": NPU, "cluster": CLUSTER},
-    entry_points={"console_scripts": ["blazepose=blazepose_sdk.cli:main"]},
+    entry_points={"console_scripts": ["blazepose=blazepose_sdk.app.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Operating System :: POSIX :: Linux",

@@ -8,8 +8,8 @@ Quick start::
         result = tracker.process(frame_rgb, timestamp_ms=0)
 """
 
-from .detector import Detection
-from .drawing import draw_pose
+from .stages.detector import Detection
+from .app.drawing import draw_pose
 from .errors import (
     BlazePoseError,
     ConcurrentUseError,
@@ -28,11 +28,11 @@ from .errors import (
     VideoError,
 )
 from .results import Landmark, NormalizedLandmark, Pose, PoseResult, WorldLandmark
-from .roi import Roi
-from .smoothing import SmoothingOptions
+from .geometry.roi import Roi
+from .geometry.smoothing import SmoothingOptions
 from .tracker import PoseTracker, TrackerOptions
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "BlazePoseError", "ConcurrentUseError", "Detection", "FetchError", "InvalidFrameError", "Landmark",

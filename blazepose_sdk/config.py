@@ -1,7 +1,7 @@
 """Tracker options from a JSON file (``blazepose run --options FILE.json``) or a parsed mapping.
 
 The file is one JSON object whose keys are :class:`~blazepose_sdk.tracker.TrackerOptions` field
-names; ``smoothing`` is an object of :class:`~blazepose_sdk.smoothing.SmoothingOptions` fields.
+names; ``smoothing`` is an object of :class:`~blazepose_sdk.geometry.smoothing.SmoothingOptions` fields.
 Missing keys keep their defaults. Example::
 
     {"model": "ours-lite", "num_threads": 2, "min_tracking_confidence": 0.6,
@@ -21,13 +21,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import OptionError
-from .smoothing import SmoothingOptions
-from .tiles import parse_tile_layout
+from .geometry.smoothing import SmoothingOptions
+from .geometry.tiles import parse_tile_layout
 from .tracker import TrackerOptions, check_confidence, check_num_threads
 
 # What each field accepts: "str", "path", "int" (threads: tracker.check_num_threads), "bool",
 # "float" (finite), "unit" (0..1), "count" (1..MAX_COUNT), "tiles" (a layout for
-# blazepose_sdk.tiles.parse_tile_layout).
+# blazepose_sdk.geometry.tiles.parse_tile_layout).
 _TRACKER_KINDS = {
     "model": "str",
     "detector_model": "path",

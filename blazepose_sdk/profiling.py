@@ -2,7 +2,7 @@
 
 A :class:`StageTimes` collects seconds per named stage. Give one to a tracker
 (``tracker.stage_times = StageTimes()``) and its detector and landmark stages record into it; a
-:class:`~blazepose_sdk.video.VideoReader` with ``stage_times`` records decoding. ``blazepose run
+:class:`~blazepose_sdk.app.video.VideoReader` with ``stage_times`` records decoding. ``blazepose run
 --profile`` prints :func:`format_profile` at the end, and ``blazepose bench pipeline`` builds its
 stage columns from the same records. Without a StageTimes nothing is recorded.
 
@@ -13,7 +13,7 @@ Stages (:data:`STAGES`, in pipeline order):
 * ``to_rgb``: BGR -> RGB of the decoded frame (same thread as ``read``);
 * ``frame_wait``: time the caller's loop waited for the next frame (the part of ``read`` +
   ``to_rgb`` that did not overlap);
-* ``frame_check``: :func:`blazepose_sdk.image.as_rgb_uint8`;
+* ``frame_check``: :func:`blazepose_sdk.geometry.image.as_rgb_uint8`;
 * ``detector_letterbox``, ``detector_inference``, ``detector_decode``: the person detector's input
   warp (letterbox to 224 x 224, scaled to its value range), the interpreter call, and anchor
   decoding + weighted NMS + mapping to image pixels;

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .detector import Detection
+from .stages.detector import Detection
 from .errors import UnknownLandmarkError
-from .roi import Roi
-from .topology import BLAZEPOSE_TO_COCO17, LANDMARK_NAMES
+from .geometry.roi import Roi
+from .geometry.topology import BLAZEPOSE_TO_COCO17, LANDMARK_NAMES
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Pose:
 
     Attributes:
         presence: the landmark model's pose-presence probability for the ROI.
-        landmarks: 33 :class:`Landmark`, indexed as :data:`blazepose_sdk.topology.LANDMARK_NAMES`.
+        landmarks: 33 :class:`Landmark`, indexed as :data:`blazepose_sdk.geometry.topology.LANDMARK_NAMES`.
         world_landmarks: 33 :class:`WorldLandmark`.
         roi: the ROI the landmarks were computed in (image pixels).
         array_px: (33, 5) float array of x_px, y_px, z_px, visibility, presence.
@@ -76,7 +76,7 @@ class Pose:
             (:attr:`array_norm`, :attr:`normalized_landmarks`), None when unknown.
         mask: (height, width) float32 in [0, 1], frame pixels: the probability that a pixel
             belongs to this person (the landmark model's segmentation, projected from the ROI and,
-            on video, smoothed as MediaPipe does; :mod:`blazepose_sdk.segmentation`). Only with
+            on video, smoothed as MediaPipe does; :mod:`blazepose_sdk.geometry.segmentation`). Only with
             ``TrackerOptions(enable_segmentation=True)``; None otherwise. Binarise at 0.5.
         id: the person's track id: stable while the person is tracked, never reused by the same
             tracker (new people get larger ids). 0 for the single-person tracker (``num_poses=1``).
@@ -116,7 +116,7 @@ class Pose:
         """The landmark called ``name`` (e.g. ``"left_wrist"``), in image pixels.
 
         Raises:
-            UnknownLandmarkError: ``name`` is not one of :data:`blazepose_sdk.topology.LANDMARK_NAMES`.
+            UnknownLandmarkError: ``name`` is not one of :data:`blazepose_sdk.geometry.topology.LANDMARK_NAMES`.
         """
         if name not in LANDMARK_NAMES:
             raise UnknownLandmarkError(f"no landmark named {name!r}; the 33 names are: {', '.join(LANDMARK_NAMES)}")

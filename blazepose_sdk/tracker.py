@@ -18,19 +18,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .detector import DEFAULT_MIN_SCORE, DETECTOR_VALUE_RANGE, Detection, PoseDetector
+from .stages.detector import DEFAULT_MIN_SCORE, DETECTOR_VALUE_RANGE, Detection, PoseDetector
 from .errors import ConcurrentUseError, InvalidFrameError, OptionError, TimestampError
-from .image import as_rgb_uint8
-from .landmarker import LANDMARK_VALUE_RANGE, LandmarkerOutput, PoseLandmarker
-from .models import DEFAULT_PIPELINE, ModelFile, model_file_from_path, resolve_pipeline
+from .geometry.image import as_rgb_uint8
+from .stages.landmarker import LANDMARK_VALUE_RANGE, LandmarkerOutput, PoseLandmarker
+from .assets.models import DEFAULT_PIPELINE, ModelFile, model_file_from_path, resolve_pipeline
 from .profiling import StageTimes
 from .results import Pose, PoseResult
-from .matching import duplicates_to_drop, keypoint_similarity, polygon_iou
-from .roi import Roi, roi_from_alignment_points
-from .runtime import TFLiteModel
-from .segmentation import MaskSmoother, roi_mask_to_image
-from .smoothing import AuxiliarySmoother, PoseSmoother, SmoothingOptions
-from .tiles import parse_tile_layout, tile_rois
+from .geometry.matching import duplicates_to_drop, keypoint_similarity, polygon_iou
+from .geometry.roi import Roi, roi_from_alignment_points
+from .stages.runtime import TFLiteModel
+from .geometry.segmentation import MaskSmoother, roi_mask_to_image
+from .geometry.smoothing import AuxiliarySmoother, PoseSmoother, SmoothingOptions
+from .geometry.tiles import parse_tile_layout, tile_rois
 
 # ThresholdingCalculator threshold in tensors_to_pose_landmarks_and_segmentation.pbtxt, which the
 # legacy solution overrides with min_tracking_confidence (default 0.5).
@@ -68,7 +68,7 @@ LOST_TRACK_MEMORY_MS = 700.0
 # How much a new person's ROI must overlap a recently lost track's last ROI to take its id. Our
 # choice: a pedestrian moves a fraction of its ROI in 0.7 s.
 REFOUND_ROI_IOU = 0.3
-# Two poses whose keypoint similarity (blazepose_sdk.matching.keypoint_similarity, OKS-like) is
+# Two poses whose keypoint similarity (blazepose_sdk.geometry.matching.keypoint_similarity, OKS-like) is
 # above this are one person: a new detection that the landmark model puts on a tracked person is
 # dropped, and of two tracks that converge on one person the younger is dropped (merge). 0.5 is
 # keypoints on average ~12% of the ROI side apart (about 15% of the body height); two different
@@ -96,7 +96,7 @@ class TrackerOptions:
             the SDK; or ``reference-lite|full|heavy``, Full/Heavy fetched once); ignored for a stage whose file is
             given in ``detector_model`` / ``landmark_model``.
         detector_model, landmark_model: paths of .tflite files to use instead. With a
-            ``manifest.json`` beside them (:mod:`blazepose_sdk.manifest`), a file is refused
+            ``manifest.json`` beside them (:mod:`blazepose_sdk.assets.manifest`), a file is refused
             unless its sha256 matches its entry, and the entry's value range and output roles
             are used; without one, the file is not hash-checked and outputs go by shape.
         num_threads: CPU threads per interpreter, 1 to ``MAX_THREADS`` (None: runtime default);
@@ -120,7 +120,7 @@ class TrackerOptions:
             and when a track is lost). Default 5 (see ``DEFAULT_DETECT_EVERY``).
         detector_tiles: None (off) or a tile layout such as ``"2x2+c"`` (2x2 overlapping tiles
             plus a centre tile) or ``"3x3"``: when the whole-frame detector finds fewer people than
-            ``num_poses``, it also runs on these zoomed tiles (:mod:`blazepose_sdk.tiles`) to find
+            ``num_poses``, it also runs on these zoomed tiles (:mod:`blazepose_sdk.geometry.tiles`) to find
             small and distant people; costs one detector run per tile.
         detector_tiles_every: the tile scan runs at most every this many frames (default 10).
         detector_tiles_min_score: the score a detection on a tile needs (default 0.95, see
@@ -295,8 +295,8 @@ class PoseTracker:
                     tile_detector: Callable | None = None) -> PoseTracker:
         """A tracker that runs the stages it is given instead of loading model files (as the JVM
         port's ``PoseTracker(detector, landmarker, options)``): ``detector(frame_rgb)`` returns a
-        list of :class:`~blazepose_sdk.detector.Detection`, ``landmarker(frame_rgb, roi)`` a
-        :class:`~blazepose_sdk.landmarker.LandmarkerOutput`; ``tile_detector`` (default: the
+        list of :class:`~blazepose_sdk.stages.detector.Detection`, ``landmarker(frame_rgb, roi)`` a
+        :class:`~blazepose_sdk.stages.landmarker.LandmarkerOutput`; ``tile_detector`` (default: the
         detector) runs on detector tiles. Model names and files in ``options`` are not used; a
         stage with a ``model`` attribute is closed by :meth:`close`. For your own detector or
         landmark model, and for tests."""
@@ -453,7 +453,7 @@ class PoseTracker:
 
         Args:
             frame_rgb: (H, W, 3) uint8 RGB (grayscale, RGBA and float 0..1 are converted; see
-                :func:`blazepose_sdk.image.as_rgb_uint8`).
+                :func:`blazepose_sdk.geometry.image.as_rgb_uint8`).
             timestamp_ms: the frame's time; never decreasing on a video (equal is allowed). None
                 assumes 30 fps after the last frame. Ignored for smoothing in static image mode.
             bgr: the frame is in OpenCV's BGR order (as ``cv2.VideoCapture`` and
@@ -689,7 +689,7 @@ class PoseTracker:
 
         Args:
             frame_rgb: as in :meth:`process`.
-            roi: the rotated square in image pixels (see :func:`blazepose_sdk.roi.roi_from_keypoints`
+            roi: the rotated square in image pixels (see :func:`blazepose_sdk.geometry.roi.roi_from_keypoints`
                 for a person with known keypoints).
         Raises:
             InvalidFrameError: the frame or the ROI cannot be used.

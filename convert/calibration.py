@@ -8,7 +8,7 @@ Three sources, all ending in (N, S, S, 3) float32 arrays in the model's input ra
   (:func:`frames_from_folder`, :func:`landmark_crops`);
 * whole frames letterboxed for a detector (:func:`detector_inputs`).
 
-Coordinate frames: ``Roi`` in image pixels (blazepose_sdk.roi); crops are model-input pixels.
+Coordinate frames: ``Roi`` in image pixels (blazepose_sdk.geometry.roi); crops are model-input pixels.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose_sdk.detector import DETECTOR_VALUE_RANGE, PoseDetector
-from blazepose_sdk.image import crop_roi
-from blazepose_sdk.landmarker import LANDMARK_VALUE_RANGE
-from blazepose_sdk.roi import Roi, letterbox_roi, roi_from_alignment_points
-from blazepose_sdk.runtime import TFLiteModel
+from blazepose_sdk.stages.detector import DETECTOR_VALUE_RANGE, PoseDetector
+from blazepose_sdk.geometry.image import crop_roi
+from blazepose_sdk.stages.landmarker import LANDMARK_VALUE_RANGE
+from blazepose_sdk.geometry.roi import Roi, letterbox_roi, roi_from_alignment_points
+from blazepose_sdk.stages.runtime import TFLiteModel
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".webm")
@@ -45,7 +45,7 @@ def frames_from_folder(folder: str | os.PathLike, max_frames: int = 200, video_s
 
     Every ``video_stride``-th video frame is taken; at most ``max_frames`` in total.
     """
-    from blazepose_sdk.video import VideoReader, read_image
+    from blazepose_sdk.app.video import VideoReader, read_image
 
     folder = Path(folder)
     if folder.is_file():

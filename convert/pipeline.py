@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose_sdk.runtime import TFLiteModel, file_sha256
+from blazepose_sdk.stages.runtime import TFLiteModel, file_sha256
 
 from . import calibration as cal
 from .manifest import manifest_entry, update_manifest
@@ -78,7 +78,7 @@ class ConvertOptions:
 
 def _default_detector() -> Path | None:
     try:
-        from blazepose_sdk.models import reference_model
+        from blazepose_sdk.assets.models import reference_model
 
         return reference_model("pose_detection.tflite").path
     except Exception:  # noqa: BLE001 - no cache: the caller must pass --detector

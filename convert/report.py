@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose_sdk.runtime import TFLiteModel
+from blazepose_sdk.stages.runtime import TFLiteModel
 
 from .parity import LandmarkParity, OutputDiff, landmark_parity, latency_summary, match_outputs, output_diff
 
@@ -119,7 +119,7 @@ def measure_latency(models: dict[str, object], sample: np.ndarray, runs: int = 3
 
 def landmark_results(model_path, frames, rois, num_threads: int | None = 1) -> dict[str, np.ndarray]:
     """Run the SDK's PoseLandmarker on every (frame index, ROI): landmarks_px (N, 33, 5), presence (N,)."""
-    from blazepose_sdk.landmarker import PoseLandmarker
+    from blazepose_sdk.stages.landmarker import PoseLandmarker
 
     with TFLiteModel(model_path, num_threads=num_threads) as model:
         landmarker = PoseLandmarker(model)
@@ -132,7 +132,7 @@ def landmark_results(model_path, frames, rois, num_threads: int | None = 1) -> d
 
 def detector_results(model_path, frames, num_threads: int | None = 1, min_score: float = 0.5) -> list:
     """Best detection per frame (None where nobody is found), decoded by the SDK's PoseDetector."""
-    from blazepose_sdk.detector import PoseDetector
+    from blazepose_sdk.stages.detector import PoseDetector
 
     with TFLiteModel(model_path, num_threads=num_threads) as model:
         detector = PoseDetector(model, min_score=min_score)

@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from parity_images import make_pan_clip  # noqa: E402
 
-from blazepose_sdk.video import VideoWriter  # noqa: E402
+from blazepose_sdk.app.video import VideoWriter  # noqa: E402
 
 
 def main() -> None:

@@ -38,7 +38,7 @@ MISSING_REFERENCE = re.compile(r"fetch-reference|reference models? not fetched")
 def reference_models_missing() -> str | None:
     """Why the official models cannot be used here (a skip reason naming the fix), or None.
     Never raises, so it is safe anywhere, but call it at run time, not at import."""
-    from blazepose_sdk.models import REFERENCE_FILES, reference_dir
+    from blazepose_sdk.assets.models import REFERENCE_FILES, reference_dir
 
     folder = reference_dir()
     missing = [name for name in REFERENCE_FILES if not (folder / name).is_file()]
@@ -59,7 +59,7 @@ def shared_data() -> Path:
 def reference_models() -> Path:
     """The official models in the user cache. No test downloads them: when they are missing, the
     tests that need them skip and say how to fetch them (CI runs that command first)."""
-    from blazepose_sdk.models import reference_dir
+    from blazepose_sdk.assets.models import reference_dir
 
     reason = reference_models_missing()
     if reason:
@@ -69,7 +69,7 @@ def reference_models() -> Path:
 
 @pytest.fixture(scope="session")
 def basketball_rgb(shared_data) -> np.ndarray:
-    from blazepose_sdk.video import read_image
+    from blazepose_sdk.app.video import read_image
 
     return read_image(shared_data / "basketball1.png")
 

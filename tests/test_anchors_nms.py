@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from blazepose_sdk.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors, sigmoid
-from blazepose_sdk.nms import iou, weighted_nms
+from blazepose_sdk.geometry.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors, sigmoid
+from blazepose_sdk.geometry.nms import iou, weighted_nms
 
 
 def test_blazepose_anchor_layout():

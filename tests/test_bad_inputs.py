@@ -10,9 +10,9 @@ from blazepose_sdk import (
     BlazePoseError, InvalidFrameError, ModelHashMismatchError, ModelLoadError, ModelNotFoundError, PoseTracker,
     TrackerOptions, VideoError,
 )
-from blazepose_sdk.image import as_rgb_uint8
-from blazepose_sdk.runtime import TFLiteModel
-from blazepose_sdk.video import VideoReader, read_image
+from blazepose_sdk.geometry.image import as_rgb_uint8
+from blazepose_sdk.stages.runtime import TFLiteModel
+from blazepose_sdk.app.video import VideoReader, read_image
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_truncated_reference_model_is_refused_by_hash(tmp_path, reference_models
     src = reference_models / "pose_landmark_lite.tflite"
     bad = tmp_path / "pose_landmark_lite.tflite"
     bad.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
-    from blazepose_sdk.models import REFERENCE_FILES
+    from blazepose_sdk.assets.models import REFERENCE_FILES
 
     with pytest.raises(ModelHashMismatchError, match="fetch"):
         TFLiteModel(bad, expected_sha256=REFERENCE_FILES["pose_landmark_lite.tflite"][1])
@@ -94,7 +94,7 @@ def test_truncated_model_without_hash_fails_cleanly_in_subprocess(tmp_path, refe
     bad = tmp_path / "half.tflite"
     bad.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
     code = (
-        "import sys\nfrom blazepose_sdk.runtime import TFLiteModel\nfrom blazepose_sdk.errors import ModelLoadError\n"
+        "import sys\nfrom blazepose_sdk.stages.runtime import TFLiteModel\nfrom blazepose_sdk.errors import ModelLoadError\n"
         f"try:\n    TFLiteModel({str(bad)!r})\nexcept ModelLoadError as e:\n    print('refused'); sys.exit(0)\nsys.exit(3)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -130,14 +130,15 @@ def test_tracker_rejects_bad_thresholds():
 
 
 def test_runtime_fallback_order():
-    from blazepose_sdk.runtime import runtime_name
+    from blazepose_sdk.stages.runtime import runtime_name
 
     # ai-edge-litert is installed here, so it must win over the fallbacks
     assert runtime_name() == "ai-edge-litert"
 
 
 def test_no_runtime_installed_is_a_typed_error(monkeypatch, reference_models):
-    from blazepose_sdk import RuntimeUnavailableError, runtime
+    from blazepose_sdk import RuntimeUnavailableError
+    from blazepose_sdk.stages import runtime
 
     monkeypatch.setattr(runtime, "_RUNTIMES", (("no_such_litert.interpreter", "ai-edge-litert"),
                                                ("no_such_tflite_runtime.interpreter", "tflite-runtime")))

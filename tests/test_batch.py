@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from blazepose_sdk.batch import BatchOptions, load_manifest, run_batch
-from blazepose_sdk.cli import main
+from blazepose_sdk.app.batch import BatchOptions, load_record, run_batch
+from blazepose_sdk.app.cli import main
 from blazepose_sdk.tracker import TrackerOptions
 
 # (name, first frame of vtest.avi, frames): stretches where ours-lite tracks someone
@@ -93,19 +93,19 @@ def test_batch_matches_run_per_input(ray_session, clips, reference, tmp_path):
     report = run_batch([str(clips[n]) for n in names], TrackerOptions(), _batch(tmp_path, coco=True))
     assert report.engine == "ray" and report.workers == 2 and sorted(report.done) == sorted(names)
     assert not report.failed and not report.skipped
-    manifest = load_manifest(tmp_path)
+    record = load_record(tmp_path)
     for name in names:
         jsonl, coco = reference[name]
         assert (tmp_path / f"{name}.jsonl").read_bytes() == jsonl, name
         assert (tmp_path / f"{name}.coco.json").read_bytes() == coco, name
-        entry = manifest["inputs"][name]
+        entry = record["inputs"][name]
         assert entry["status"] == "done" and entry["errors"] == []
         assert entry["outputs"]["jsonl"]["sha256"] == hashlib.sha256(jsonl).hexdigest()
         assert entry["frames"] == jsonl.count(b"\n") and entry["poses"] > 0
-    assert manifest["inputs"]["walk_b"]["input_sha256"] == _sha(clips["walk_b"])
-    assert manifest["inputs"]["walk_b"]["video_fps"] == 10.0
+    assert record["inputs"]["walk_b"]["input_sha256"] == _sha(clips["walk_b"])
+    assert record["inputs"]["walk_b"]["video_fps"] == 10.0
     # 4 inputs on 2 workers: some worker ran two inputs with the same loaded models
-    workers = [manifest["inputs"][n]["worker"] for n in names]
+    workers = [record["inputs"][n]["worker"] for n in names]
     assert len(set(workers)) <= 2 and len(set(workers)) < len(workers)
     assert not list(tmp_path.glob("*.partial"))
 
@@ -122,7 +122,7 @@ def test_killed_worker_is_retried_then_resume_skips_done(ray_session, clips, ref
     report = run_batch(inputs, TrackerOptions(), _batch(tmp_path), on_progress=kill_mid_input)
     assert killed, "the worker was never seen mid-input"
     assert sorted(report.done) == ["long", "walk_a"] and not report.failed
-    entry = load_manifest(tmp_path)["inputs"]["long"]
+    entry = load_record(tmp_path)["inputs"]["long"]
     assert int(entry["worker"].rsplit(":", 1)[1]) != killed[0]  # retried on the restarted actor
     assert (tmp_path / "long.jsonl").read_bytes() == reference["long"][0]
     assert (tmp_path / "walk_a.jsonl").read_bytes() == reference["walk_a"][0]
@@ -155,7 +155,7 @@ def test_bad_inputs_are_recorded_and_the_rest_goes_on(ray_session, clips, refere
     report = run_batch([str(clips["bad"]), str(missing), str(clips["walk_a"])], TrackerOptions(), _batch(tmp_path))
     assert report.done == ["walk_a"] and sorted(report.failed) == ["bad", "missing"]
     assert (tmp_path / "walk_a.jsonl").read_bytes() == reference["walk_a"][0]
-    inputs = load_manifest(tmp_path)["inputs"]
+    inputs = load_record(tmp_path)["inputs"]
     assert inputs["bad"]["status"] == "failed" and inputs["bad"]["errors"][0].startswith("VideoError: ")
     assert inputs["bad"]["input_sha256"] == _sha(clips["bad"]) and inputs["bad"]["outputs"] == {}
     assert inputs["missing"]["status"] == "failed" and "missing.mp4" in inputs["missing"]["errors"][0]
@@ -172,11 +172,11 @@ def test_cli_bad_input_is_one_line_and_exit_2(clips, reference, tmp_path, capsys
                  "--coco"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert err == [f"blazepose: error: 1 of 2 inputs failed (see manifest.json): bad (VideoError: cannot open "
+    assert err == [f"blazepose: error: 1 of 2 inputs failed (see batch.json): bad (VideoError: cannot open "
                    f"video source '{clips['bad']}')"]
     assert (out / "walk_b.jsonl").read_bytes() == reference["walk_b"][0]
     assert (out / "walk_b.coco.json").read_bytes() == reference["walk_b"][1]
-    assert json.loads((out / "manifest.json").read_text())["engine"] == "local"
+    assert json.loads((out / "batch.json").read_text())["engine"] == "local"
 
 
 def test_cli_refuses_bad_flags_before_any_work(tmp_path, capsys):
@@ -184,7 +184,7 @@ def test_cli_refuses_bad_flags_before_any_work(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == "blazepose: error: --workers must be >= 1, got 0"
     assert main(["batch", "x.mp4", "--out", str(tmp_path), "--model", "no-such-model", "--local"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
-    assert not (tmp_path / "manifest.json").exists()
+    assert not (tmp_path / "batch.json").exists()
 
 
 def test_pseudo_label_on_ray_matches_one_process(ray_session, clips, shared_data, tmp_path):

@@ -22,7 +22,7 @@ from blazepose_sdk.bench import datasets as D
 from blazepose_sdk.bench.modelinfo import analyze_tflite, quantization_label
 from blazepose_sdk.bench.rows import BASELINE_ROW, REFERENCE_DETECTOR_ROW, resolve_rows
 from blazepose_sdk.errors import ModelNotFoundError
-from blazepose_sdk.models import available_pipelines, resolve_pipeline
+from blazepose_sdk.assets.models import available_pipelines, resolve_pipeline
 
 HAVE_PYCOCOTOOLS = importlib.util.find_spec("pycocotools") is not None
 
@@ -159,7 +159,7 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_modelinfo_counts_params_flops_and_quantization(tiny_models):
-    from blazepose_sdk.runtime import TFLiteModel
+    from blazepose_sdk.stages.runtime import TFLiteModel
 
     for kind, path in tiny_models.items():
         info = analyze_tflite(path)

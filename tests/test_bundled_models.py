@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from blazepose_sdk import PoseTracker, TrackerOptions
-from blazepose_sdk import models as models_module
+from blazepose_sdk.assets import models as models_module
 from blazepose_sdk.errors import ModelHashMismatchError
-from blazepose_sdk.manifest import load_manifest
-from blazepose_sdk.models import (
+from blazepose_sdk.assets.manifest import load_manifest
+from blazepose_sdk.assets.models import (
     BUNDLED_DIR,
     BUNDLED_PIPELINES,
     BUNDLED_TILES_DETECTORS,
@@ -28,7 +28,7 @@ from blazepose_sdk.models import (
     available_pipelines,
     resolve_pipeline,
 )
-from blazepose_sdk.runtime import file_sha256
+from blazepose_sdk.stages.runtime import file_sha256
 from blazepose_sdk.tracker import DEFAULT_MODEL
 from conftest import REPO
 

@@ -10,7 +10,7 @@ import pytest
 
 from blazepose_sdk.bench import ceiling as c
 from blazepose_sdk.bench.__main__ import main as bench_main
-from blazepose_sdk.runtime import TFLiteModel
+from blazepose_sdk.stages.runtime import TFLiteModel
 
 
 def test_flop_arithmetic_known_numbers():

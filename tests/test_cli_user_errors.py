@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from blazepose_sdk.cli import main
+from blazepose_sdk.app.cli import main
 
 
 def _run(argv, capsys):
@@ -79,7 +79,7 @@ def test_a_delegate_that_cannot_load_is_one_line_without_a_runtime_traceback(sha
     """LiteRT's Delegate prints a traceback from __del__ when its library cannot be opened; the
     runtime opens the library first so the user sees only our line (in a fresh process, where
     that __del__ would run at exit)."""
-    proc = subprocess.run([sys.executable, "-m", "blazepose_sdk.cli", "run", str(shared_data / "basketball1.png"),
+    proc = subprocess.run([sys.executable, "-m", "blazepose_sdk.app.cli", "run", str(shared_data / "basketball1.png"),
                            "--delegate", delegate], capture_output=True, text=True, timeout=120)
     err = [line for line in proc.stderr.splitlines() if not line.startswith("INFO:")]
     assert proc.returncode == 2

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from blazepose_sdk.runtime import TFLiteModel
+from blazepose_sdk.stages.runtime import TFLiteModel
 
 pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
@@ -289,8 +289,8 @@ def test_calibration_from_data_engine_records(tmp_path):
     sample_mod = pytest.importorskip("training.data.sample")
     import tensorflow as tf
 
-    from blazepose_sdk.image import crop_roi
-    from blazepose_sdk.roi import roi_from_alignment_points
+    from blazepose_sdk.geometry.image import crop_roi
+    from blazepose_sdk.geometry.roi import roi_from_alignment_points
     from convert.calibration import calibration_inputs
 
     rng = np.random.default_rng(3)

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from blazepose_sdk.roi import Roi
-from blazepose_sdk.topology import FLIP_INDEX, LANDMARK_NAMES
+from blazepose_sdk.geometry.roi import Roi
+from blazepose_sdk.geometry.topology import FLIP_INDEX, LANDMARK_NAMES
 from training.data import copy_paste as cp
 from training.data.sample import (
     LEFT_HIP,
@@ -322,7 +322,7 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
 # --- the real segmentation path -------------------------------------------------------------------
 def _model_available(name: str) -> bool:
     from blazepose_sdk.errors import ModelNotFoundError
-    from blazepose_sdk.models import resolve_pipeline
+    from blazepose_sdk.assets.models import resolve_pipeline
 
     try:
         resolve_pipeline(name)

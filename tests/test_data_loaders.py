@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from blazepose_sdk.topology import LANDMARK_NAMES
+from blazepose_sdk.geometry.topology import LANDMARK_NAMES
 from training.data.loaders import load_bp33, load_coco, load_mpii
 
 L = {n: i for i, n in enumerate(LANDMARK_NAMES)}

@@ -10,9 +10,9 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from blazepose_sdk.image import crop_roi
-from blazepose_sdk.roi import roi_from_alignment_points
-from blazepose_sdk.topology import FLIP_INDEX, LANDMARK_NAMES
+from blazepose_sdk.geometry.image import crop_roi
+from blazepose_sdk.geometry.roi import roi_from_alignment_points
+from blazepose_sdk.geometry.topology import FLIP_INDEX, LANDMARK_NAMES
 from training.data.augment import NO_AUGMENT, AugmentOptions, detector_crop, landmark_crop, occlude
 from training.data.pipeline import (
     DETECTOR_TARGET_SHAPES,

@@ -68,7 +68,7 @@ def labelled(tmp_path_factory, shared_data, reference_models):
     pytest.importorskip("tensorflow")
     from parity_images import make_pan_clip
 
-    from blazepose_sdk.video import VideoWriter
+    from blazepose_sdk.app.video import VideoWriter
     from training.data.pseudo_label import main
 
     d = tmp_path_factory.mktemp("pseudo")
@@ -82,7 +82,7 @@ def labelled(tmp_path_factory, shared_data, reference_models):
 
 def test_cli_labels_image_and_clip(labelled, shared_data):
     from blazepose_sdk import PoseTracker, TrackerOptions
-    from blazepose_sdk.video import read_image
+    from blazepose_sdk.app.video import read_image
     from training.data.sample import read_tfrecords
 
     m = json.loads((labelled / "out" / "manifest.json").read_text())
@@ -122,8 +122,8 @@ def test_cli_thresholds_mask_and_drop(labelled, shared_data):
 
 # -- test-time augmentation ----------------------------------------------------------------
 def test_mirror_roi_and_unmirror_are_inverse_and_swap_sides():
-    from blazepose_sdk.roi import Roi
-    from blazepose_sdk.topology import LANDMARK_NAMES
+    from blazepose_sdk.geometry.roi import Roi
+    from blazepose_sdk.geometry.topology import LANDMARK_NAMES
     from training.data.pseudo_label import mirror_roi, unmirror_landmarks, unmirror_world
 
     roi = Roi(30.0, 40.0, 50.0, 0.3)

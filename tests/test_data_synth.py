@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("anny")
 pytest.importorskip("tensorflow")
 
-from blazepose_sdk.topology import LANDMARK_NAMES
+from blazepose_sdk.geometry.topology import LANDMARK_NAMES
 from training.data import body as bodymod
 from training.data.augment import flip_landmarks
 from training.data.raster import rasterize

@@ -262,8 +262,8 @@ def test_regression_student_export_maps_points_to_the_sdk_crop(tmp_path):
     (x' = 2 x + 0.5, z' = 2 z); the float TFLite file matches Keras and loads in the SDK."""
     import keras
 
-    from blazepose_sdk.landmarker import PoseLandmarker
-    from blazepose_sdk.runtime import TFLiteModel
+    from blazepose_sdk.stages.landmarker import PoseLandmarker
+    from blazepose_sdk.stages.runtime import TFLiteModel
     from training.distill import build_student, regression_export_model
     from training.models.export import to_tflite
     from training.models.landmark import inference_model

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from blazepose_sdk import fetch, models
-from blazepose_sdk.cli import main
+from blazepose_sdk.assets import fetch, models
+from blazepose_sdk.app.cli import main
 from blazepose_sdk.errors import FetchError, ModelHashMismatchError
 
 VERSION = models.REFERENCE_NPM_VERSION

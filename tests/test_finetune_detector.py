@@ -12,11 +12,11 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from blazepose_sdk.anchors import decode_boxes  # noqa: E402
-from blazepose_sdk.detector import PoseDetector, decode_options  # noqa: E402
-from blazepose_sdk.models import model_file_from_path  # noqa: E402
-from blazepose_sdk.roi import Roi, letterbox_roi  # noqa: E402
-from blazepose_sdk.runtime import TFLiteModel  # noqa: E402
+from blazepose_sdk.geometry.anchors import decode_boxes  # noqa: E402
+from blazepose_sdk.stages.detector import PoseDetector, decode_options  # noqa: E402
+from blazepose_sdk.assets.models import model_file_from_path  # noqa: E402
+from blazepose_sdk.geometry.roi import Roi, letterbox_roi  # noqa: E402
+from blazepose_sdk.stages.runtime import TFLiteModel  # noqa: E402
 from training.finetune_detector import (  # noqa: E402
     BACKGROUND,
     IGNORED,

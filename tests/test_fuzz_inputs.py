@@ -17,7 +17,7 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 from blazepose_sdk import BlazePoseError, PoseTracker, TrackerOptions  # noqa: E402
-from blazepose_sdk.cli import main  # noqa: E402
+from blazepose_sdk.app.cli import main  # noqa: E402
 
 def fuzz(examples: int):
     return settings(derandomize=True, deadline=20_000, suppress_health_check=list(HealthCheck), database=None,
@@ -75,7 +75,7 @@ def test_truncated_or_corrupt_media_through_the_cli(shared_data, tmp_path_factor
 @given(cut=st.integers(0, 3_000_000), manifest=st.one_of(st.none(), st.binary(max_size=200),
                                                          st.sampled_from(['{"models": 3}', "[]", '{"format": 99}'])))
 def test_truncated_models_and_bad_manifests_through_the_cli(shared_data, tmp_path_factory, capsys, cut, manifest):
-    from blazepose_sdk.models import BUNDLED_DIR
+    from blazepose_sdk.assets.models import BUNDLED_DIR
 
     folder = tmp_path_factory.mktemp("model")
     model = folder / "pose_landmark_lite.tflite"
@@ -134,7 +134,7 @@ def test_json_option_files_through_the_api_and_the_cli(shared_data, tmp_path_fac
 
 
 def test_the_whole_model_file_still_works_after_the_fuzzing(shared_data, tmp_path, capsys):
-    from blazepose_sdk.models import BUNDLED_DIR
+    from blazepose_sdk.assets.models import BUNDLED_DIR
 
     shutil.copy(BUNDLED_DIR / "pose_landmark_lite.tflite", tmp_path / "pose_landmark_lite.tflite")
     code, err = _cli(["run", str(shared_data / "basketball1.png"), "--landmark",

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 
 from tools import golden
-from blazepose_sdk.anchors import decode_boxes, decode_scores, generate_anchors
-from blazepose_sdk.detector import NMS_IOU_THRESHOLD, detections_from_decoded
-from blazepose_sdk.image import crop_roi
-from blazepose_sdk.models import resolve_pipeline
-from blazepose_sdk.nms import weighted_nms
-from blazepose_sdk.roi import Roi, letterbox_roi
+from blazepose_sdk.geometry.anchors import decode_boxes, decode_scores, generate_anchors
+from blazepose_sdk.stages.detector import NMS_IOU_THRESHOLD, detections_from_decoded
+from blazepose_sdk.geometry.image import crop_roi
+from blazepose_sdk.assets.models import resolve_pipeline
+from blazepose_sdk.geometry.nms import weighted_nms
+from blazepose_sdk.geometry.roi import Roi, letterbox_roi
 
 REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "android_demo" / "core"

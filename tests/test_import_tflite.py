@@ -193,7 +193,7 @@ def test_cli_bad_input_one_line_exit_2(tmp_path, capsys):
 # -- the official models ----------------------------------------------------------------------------
 
 def _official(name: str):
-    from blazepose_sdk.models import reference_dir
+    from blazepose_sdk.assets.models import reference_dir
 
     path = reference_dir() / name
     if not path.is_file():

@@ -11,7 +11,7 @@ from blazepose_sdk.bench import independent_set as ind
 from blazepose_sdk.bench.datasets import coco17_of, load_labels, to_coco_gt
 from blazepose_sdk.bench.peers import movenet as mn
 from blazepose_sdk.errors import FetchError, ModelHashMismatchError, ModelNotFoundError
-from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES
+from blazepose_sdk.geometry.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES
 
 
 # -- agreement rule --------------------------------------------------------------------------

@@ -99,7 +99,7 @@ def tiny_fp16(tmp_path_factory):
 
 
 def _run(path, x):
-    from blazepose_sdk.runtime import TFLiteModel
+    from blazepose_sdk.stages.runtime import TFLiteModel
 
     with TFLiteModel(path, num_threads=1) as m:
         return m.run(x)[0]

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from blazepose_sdk.landmarker import decode_landmark_tensor, refine_with_heatmap
-from blazepose_sdk.smoothing import LowPassFilter, OneEuroFilter, PoseSmoother, exp_smoothing_alpha
-from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, FLIP_INDEX, LANDMARK_NAMES
+from blazepose_sdk.stages.landmarker import decode_landmark_tensor, refine_with_heatmap
+from blazepose_sdk.geometry.smoothing import LowPassFilter, OneEuroFilter, PoseSmoother, exp_smoothing_alpha
+from blazepose_sdk.geometry.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, FLIP_INDEX, LANDMARK_NAMES
 
 
 def test_decode_landmark_tensor():

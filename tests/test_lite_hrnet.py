@@ -114,10 +114,10 @@ def test_coco17_model_fills_33_rows():
 @pytest.mark.skipif(not (DATA / "basketball1.png").exists(), reason="shared data not present")
 def test_exported_student_runs_in_sdk(tmp_path):
     """Float and INT8 TFLite of an untrained student load in the SDK and run through the tracker."""
-    from blazepose_sdk.models import reference_dir
-    from blazepose_sdk.runtime import TFLiteModel
+    from blazepose_sdk.assets.models import reference_dir
+    from blazepose_sdk.stages.runtime import TFLiteModel
     from blazepose_sdk.tracker import PoseTracker, TrackerOptions
-    from blazepose_sdk.video import read_image
+    from blazepose_sdk.app.video import read_image
     from training.models.topdown import export_tflite
 
     detector = Path(reference_dir()) / "pose_detection.tflite"

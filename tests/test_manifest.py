@@ -1,4 +1,4 @@
-"""blazepose_sdk.manifest: manifest.json beside user models is written, read, checked and used."""
+"""blazepose_sdk.assets.manifest: manifest.json beside user models is written, read, checked and used."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import shutil
 import numpy as np
 import pytest
 
-from blazepose_sdk.detector import PoseDetector
+from blazepose_sdk.stages.detector import PoseDetector
 from blazepose_sdk.errors import ManifestError, ModelHashMismatchError, ModelSignatureError
-from blazepose_sdk.landmarker import PoseLandmarker
-from blazepose_sdk.manifest import (
+from blazepose_sdk.stages.landmarker import PoseLandmarker
+from blazepose_sdk.assets.manifest import (
     MANIFEST_FILE,
     MANIFEST_FORMAT,
     entry_for_model,
@@ -21,9 +21,9 @@ from blazepose_sdk.manifest import (
     output_roles,
     update_manifest,
 )
-from blazepose_sdk.models import REFERENCE_FILES, model_file_from_path
-from blazepose_sdk.roi import roi_from_alignment_points
-from blazepose_sdk.runtime import TFLiteModel
+from blazepose_sdk.assets.models import REFERENCE_FILES, model_file_from_path
+from blazepose_sdk.geometry.roi import roi_from_alignment_points
+from blazepose_sdk.stages.runtime import TFLiteModel
 from blazepose_sdk.tracker import PoseTracker, TrackerOptions
 
 DETECTOR = "pose_detection.tflite"

@@ -18,7 +18,7 @@ from blazepose_sdk.bench.peers import movenet as mn
 from blazepose_sdk.bench.peers.summary import peer_summary_rows
 from blazepose_sdk.bench.rows import peer_rows
 from blazepose_sdk.errors import ModelHashMismatchError
-from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, LANDMARK_NAMES
+from blazepose_sdk.geometry.topology import BLAZEPOSE_TO_COCO17, LANDMARK_NAMES
 from convert import movenet as cm
 
 
@@ -121,7 +121,7 @@ def test_tfjs_pins_cover_both_variants():
                if (cached / name).is_file()]
     if not present:
         pytest.skip(f"no TF.js files cached in {cached} (python -m convert.movenet --variant lightning)")
-    from blazepose_sdk.runtime import file_sha256
+    from blazepose_sdk.stages.runtime import file_sha256
 
     for name, sha in present:
         assert file_sha256(cached / name) == sha

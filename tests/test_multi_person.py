@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from blazepose_sdk import PoseTracker, TrackerOptions
-from blazepose_sdk.cli import main
+from blazepose_sdk.app.cli import main
 from blazepose_sdk.config import tracker_options_from_dict
-from blazepose_sdk.drawing import draw_pose, id_color
+from blazepose_sdk.app.drawing import draw_pose, id_color
 from blazepose_sdk.errors import OptionError
 
 # The basketball player's box in basketball1.png (x 52-98, y 112-360 by the tracker), with margin.
@@ -158,7 +158,7 @@ def test_a_person_lost_for_a_few_frames_gets_its_id_back(basketball_rgb):
 
 def test_combined_mask_is_the_per_pixel_maximum():
     from blazepose_sdk.results import Pose, PoseResult
-    from blazepose_sdk.roi import Roi
+    from blazepose_sdk.geometry.roi import Roi
 
     def pose(track_id, mask):
         return Pose(presence=1.0, roi=Roi(2.0, 2.0, 4.0, 0.0), array_px=np.zeros((33, 5)), world_m=np.zeros((33, 3)),
@@ -192,8 +192,8 @@ def test_tiles_find_small_pedestrians_the_whole_frame_detector_misses(shared_dat
     """vtest.avi frame 544: six people 60-110 px tall in view; the whole-frame detector gives one
     pose, with the 3x3 tile scan at its default threshold four, each on a different person
     (checked by eye when this test was written)."""
-    from blazepose_sdk.matching import polygon_iou
-    from blazepose_sdk.video import VideoReader
+    from blazepose_sdk.geometry.matching import polygon_iou
+    from blazepose_sdk.app.video import VideoReader
 
     with VideoReader(shared_data / "vtest.avi") as reader:
         frame = next(f for i, (_, f) in enumerate(reader) if i == 544)
@@ -218,8 +218,8 @@ def test_detector_tiles_model_runs_on_the_tiles_only(shared_data, tmp_path):
     import shutil
 
     from blazepose_sdk.errors import ModelError
-    from blazepose_sdk.models import BUNDLED_DIR
-    from blazepose_sdk.video import VideoReader
+    from blazepose_sdk.assets.models import BUNDLED_DIR
+    from blazepose_sdk.app.video import VideoReader
 
     with VideoReader(shared_data / "vtest.avi") as reader:
         frame = next(f for i, (_, f) in enumerate(reader) if i == 544)

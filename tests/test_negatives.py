@@ -17,8 +17,8 @@ import pytest
 
 import training.data.negatives as ng
 import training.data.real_corpus as rc
-from blazepose_sdk.image import crop_roi
-from blazepose_sdk.roi import roi_from_alignment_points
+from blazepose_sdk.geometry.image import crop_roi
+from blazepose_sdk.geometry.roi import roi_from_alignment_points
 from training.data.augment import ENGINE_TO_SDK_PX, AugmentOptions, is_person_free, landmark_crop
 from training.data.sample import encode_jpeg, read_tfrecords
 

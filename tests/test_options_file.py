@@ -7,10 +7,10 @@ import json
 import pytest
 
 from blazepose_sdk import TrackerOptions
-from blazepose_sdk.cli import main
+from blazepose_sdk.app.cli import main
 from blazepose_sdk.config import load_tracker_options, tracker_options_from_dict
 from blazepose_sdk.errors import OptionError
-from blazepose_sdk.smoothing import SmoothingOptions
+from blazepose_sdk.geometry.smoothing import SmoothingOptions
 
 
 def test_keys_replace_defaults_and_the_rest_stay():

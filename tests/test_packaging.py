@@ -95,7 +95,7 @@ def test_wheel_has_package_and_console_script(dists):
         entry_text = zf.read(entry_points).decode()
     source_modules = {f"blazepose_sdk/{p.name}" for p in (REPO / "blazepose_sdk").glob("*.py")}
     assert source_modules - names == set(), "modules of the source tree missing from the wheel"
-    assert "blazepose = blazepose_sdk.cli:main" in entry_text
+    assert "blazepose = blazepose_sdk.app.cli:main" in entry_text
     assert not any(n.startswith(("tests/", "blazepose_sdk/bench/edge/")) for n in names)
 
 
@@ -118,7 +118,7 @@ def test_wheel_ships_every_model_file_and_manifest(dists):
     """Every file in blazepose_sdk/model_files/ of the source tree, and nothing else, is in the
     wheel: the shipped pipelines' models with their manifest, and the official files with their
     NOTICE, licence and model card."""
-    from blazepose_sdk.models import BUNDLED_PIPELINES
+    from blazepose_sdk.assets.models import BUNDLED_PIPELINES
 
     _, wheel = dists
     expected = _shippable(MODELS_SRC)
@@ -132,7 +132,7 @@ def test_sdist_carries_the_build_inputs(dists):
     sdist, _ = dists
     with tarfile.open(sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
-    assert {"setup.py", "pyproject.toml", "MANIFEST.in", "blazepose_sdk/cli.py"} <= names
+    assert {"setup.py", "pyproject.toml", "MANIFEST.in", "blazepose_sdk/app/cli.py"} <= names
     assert {f"blazepose_sdk/model_files/{m}" for m in _shippable(MODELS_SRC)} <= names
     assert not any(n.startswith("blazepose_sdk/bench/edge") for n in names)
 
@@ -214,7 +214,7 @@ def test_extras(dists):
 
 def _dependency_dirs() -> list[str]:
     """Folders holding this interpreter's numpy, cv2, tqdm and TFLite runtime."""
-    from blazepose_sdk.runtime import load_runtime
+    from blazepose_sdk.stages.runtime import load_runtime
 
     runtime_module, _ = load_runtime()
     top = importlib.import_module(runtime_module.__name__.split(".")[0])

@@ -9,8 +9,8 @@ import pytest
 from blazepose_sdk.bench.common import Reporter
 from blazepose_sdk.bench.peers import mediapipe_legacy as mp_peer
 from blazepose_sdk.bench.pipeline import format_peers, run_peers, tracker_loop
-from blazepose_sdk.models import resolve_pipeline
-from blazepose_sdk.video import VideoWriter
+from blazepose_sdk.assets.models import resolve_pipeline
+from blazepose_sdk.app.video import VideoWriter
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_our_loop_with_other_model_files(clip_path):
     """--landmark replaces the pipeline's landmark file: blazepose-lite with our INT8 landmark
     file is the ours-lite pipeline, pose for pose."""
     from blazepose_sdk.errors import ModelNotFoundError
-    from blazepose_sdk.models import BUNDLED_DIR
+    from blazepose_sdk.assets.models import BUNDLED_DIR
 
     ours = BUNDLED_DIR / "ours_pose_landmark_lite_int8.tflite"
     swapped = tracker_loop(str(clip_path), "blazepose-lite", landmark=str(ours), profile=False)

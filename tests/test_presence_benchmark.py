@@ -18,9 +18,9 @@ import pytest
 from blazepose_sdk.bench import presence as P
 from blazepose_sdk.bench.metrics import auroc, threshold_error_rates
 from blazepose_sdk import PoseTracker, TrackerOptions
-from blazepose_sdk.models import DEFAULT_PIPELINE, resolve_pipeline
-from blazepose_sdk.roi import Roi
-from blazepose_sdk.runtime import file_sha256
+from blazepose_sdk.assets.models import DEFAULT_PIPELINE, resolve_pipeline
+from blazepose_sdk.geometry.roi import Roi
+from blazepose_sdk.stages.runtime import file_sha256
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -3,9 +3,9 @@
 import pytest
 
 from blazepose_sdk import PoseTracker, TrackerOptions
-from blazepose_sdk.cli import main
+from blazepose_sdk.app.cli import main
 from blazepose_sdk.profiling import STAGES, StageTimes, format_profile, profile_rows
-from blazepose_sdk.video import VideoReader, VideoWriter
+from blazepose_sdk.app.video import VideoReader, VideoWriter
 
 SHIPPED = "blazepose-lite"  # official files shipped in the package: no cache needed
 

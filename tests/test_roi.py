@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from blazepose_sdk.roi import (
+from blazepose_sdk.geometry.roi import (
     Roi, body_circle_points, image_to_roi, image_to_tensor_matrix, letterbox_roi, normalize_radians,
     project_landmarks, roi_from_alignment_points, roi_from_keypoints, roi_to_image, rotate_world_landmarks,
 )

@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 
 from blazepose_sdk import PoseTracker, TrackerOptions
-from blazepose_sdk.cli import main
+from blazepose_sdk.app.cli import main
 from blazepose_sdk.errors import BlazePoseError, ConcurrentUseError, OptionError, VideoError
-from blazepose_sdk.smoothing import SmoothingOptions
+from blazepose_sdk.geometry.smoothing import SmoothingOptions
 
 REPO = Path(__file__).resolve().parents[1]
 # the CLI as a user runs it, from this checkout, with OpenCV's and FFmpeg's logs off
@@ -499,7 +499,7 @@ def test_a_time_jump_in_a_video_is_a_source_gap_on_the_next_frame(tmp_path, caps
 
 
 def test_frames_skipped_by_hand():
-    from blazepose_sdk.video import frames_skipped
+    from blazepose_sdk.app.video import frames_skipped
 
     assert frames_skipped(None, 1, None, 0.0, 100.0) == 0  # the first frame
     assert frames_skipped(20, 21, 1900.0, 2000.0, 100.0) == 0  # the next one
@@ -565,7 +565,7 @@ def test_an_http_url_is_a_video_source(tmp_path, capsys, loopback_server):
 
 
 def test_a_url_that_cannot_be_opened_is_a_video_error(tmp_path, capsys, loopback_server):
-    from blazepose_sdk.video import VideoReader
+    from blazepose_sdk.app.video import VideoReader
 
     _, base = loopback_server
     for url in (f"{base}/absent.mp4", "http://127.0.0.1:9/refused.mp4"):
@@ -579,7 +579,7 @@ def test_a_url_that_cannot_be_opened_is_a_video_error(tmp_path, capsys, loopback
 
 
 def test_device_paths_are_cameras():
-    from blazepose_sdk.video import VideoReader, source_kind
+    from blazepose_sdk.app.video import VideoReader, source_kind
 
     assert source_kind("/dev/video0") == source_kind(0) == "camera"
     assert source_kind("rtsp://cam/stream") == source_kind("http://127.0.0.1/v.mp4") == "stream"

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from blazepose_sdk.roi import Roi
-from blazepose_sdk.segmentation import (
+from blazepose_sdk.geometry.roi import Roi
+from blazepose_sdk.geometry.segmentation import (
     COMBINE_WITH_PREVIOUS_RATIO,
     MaskSmoother,
     mask_iou,

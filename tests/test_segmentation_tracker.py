@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from blazepose_sdk import PoseTracker, TrackerOptions
-from blazepose_sdk.cli import main
-from blazepose_sdk.segmentation import mask_iou, smooth_mask
+from blazepose_sdk.app.cli import main
+from blazepose_sdk.geometry.segmentation import mask_iou, smooth_mask
 from parity_images import derive_image, make_pan_clip, rle_decode
 
 # written by tools/make_parity_fixtures.py --masks (MediaPipe 0.10.21, model_complexity=1)

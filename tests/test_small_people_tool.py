@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blazepose_sdk.roi import Roi
+from blazepose_sdk.geometry.roi import Roi
 from tools.small_people import count_doubles, inside_roi
 
 

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from blazepose_sdk import PoseTracker, TrackerOptions
-from blazepose_sdk.anchors import sigmoid
+from blazepose_sdk.geometry.anchors import sigmoid
 from blazepose_sdk.errors import VideoError
-from blazepose_sdk.image import crop_roi
-from blazepose_sdk.landmarker import refine_with_heatmap
-from blazepose_sdk.models import resolve_pipeline
-from blazepose_sdk.roi import Roi
-from blazepose_sdk.runtime import MAX_DEFAULT_THREADS, TFLiteModel, default_num_threads
-from blazepose_sdk.video import VideoReader, VideoWriter
+from blazepose_sdk.geometry.image import crop_roi
+from blazepose_sdk.stages.landmarker import refine_with_heatmap
+from blazepose_sdk.assets.models import resolve_pipeline
+from blazepose_sdk.geometry.roi import Roi
+from blazepose_sdk.stages.runtime import MAX_DEFAULT_THREADS, TFLiteModel, default_num_threads
+from blazepose_sdk.app.video import VideoReader, VideoWriter
 
 SHIPPED = "blazepose-lite"
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from blazepose_sdk.errors import OptionError
-from blazepose_sdk.matching import (convex_intersection, duplicates_to_drop, keypoint_similarity, polygon_area,
+from blazepose_sdk.geometry.matching import (convex_intersection, duplicates_to_drop, keypoint_similarity, polygon_area,
                                     polygon_iou)
-from blazepose_sdk.roi import Roi, roi_to_image
-from blazepose_sdk.tiles import merge_tile_detections, parse_tile_layout, tile_rois
+from blazepose_sdk.geometry.roi import Roi, roi_to_image
+from blazepose_sdk.geometry.tiles import merge_tile_detections, parse_tile_layout, tile_rois
 
 
 def square(cx, cy, side, angle=0.0):

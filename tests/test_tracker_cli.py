@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from blazepose_sdk import PoseTracker, TrackerOptions
-from blazepose_sdk.cli import main
-from blazepose_sdk.topology import LANDMARK_NAMES
-from blazepose_sdk.video import VideoWriter
+from blazepose_sdk.app.cli import main
+from blazepose_sdk.geometry.topology import LANDMARK_NAMES
+from blazepose_sdk.app.video import VideoWriter
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_static_mode_runs_detector_every_frame(reference_models, pan_clip):
 
 def test_process_roi_runs_the_landmark_model_alone(reference_models, pan_clip):
     from blazepose_sdk.errors import InvalidFrameError
-    from blazepose_sdk.roi import Roi
+    from blazepose_sdk.geometry.roi import Roi
 
     with PoseTracker(TrackerOptions(model="reference-lite", num_threads=2)) as tracker:
         found = tracker.process(pan_clip[0])

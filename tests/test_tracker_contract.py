@@ -15,7 +15,7 @@ from blazepose_sdk import (
     UnknownLandmarkError,
 )
 from blazepose_sdk.results import Pose
-from blazepose_sdk.roi import Roi
+from blazepose_sdk.geometry.roi import Roi
 
 BLANK = np.zeros((96, 128, 3), np.uint8)
 
@@ -95,7 +95,7 @@ def test_draw_pose_and_the_errors_are_public():
 
 
 def test_file_timestamps_follow_the_container_and_always_increase():
-    from blazepose_sdk.video import frame_timestamp_ms
+    from blazepose_sdk.app.video import frame_timestamp_ms
 
     def run(container, fps=25.0):
         out, last = [], None
@@ -113,7 +113,7 @@ def test_file_timestamps_follow_the_container_and_always_increase():
 def test_video_reader_times_are_the_container_times(shared_data):
     import cv2
 
-    from blazepose_sdk.video import VideoReader
+    from blazepose_sdk.app.video import VideoReader
 
     cap = cv2.VideoCapture(str(shared_data / "vtest.avi"))
     want = []
@@ -128,7 +128,7 @@ def test_video_reader_times_are_the_container_times(shared_data):
 
 
 def test_poses_carry_mediapipe_normalised_coordinates(tracker, shared_data):
-    from blazepose_sdk.video import read_image
+    from blazepose_sdk.app.video import read_image
 
     frame = read_image(shared_data / "basketball1.png")
     pose = tracker.process(frame, timestamp_ms=0.0).pose
@@ -153,7 +153,7 @@ def test_restart_gives_the_results_of_a_tracker_just_built():
     from pathlib import Path
 
     from blazepose_sdk import PoseTracker, TrackerOptions
-    from blazepose_sdk.video import read_image
+    from blazepose_sdk.app.video import read_image
 
     image = Path(__file__).resolve().parents[2] / "shared" / "data" / "basketball1.png"
     if not image.is_file():

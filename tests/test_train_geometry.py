@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from blazepose_sdk.anchors import DecodeOptions, decode_boxes
-from blazepose_sdk.roi import image_to_roi, letterbox_roi, roi_from_alignment_points, rotate_world_landmarks
+from blazepose_sdk.geometry.anchors import DecodeOptions, decode_boxes
+from blazepose_sdk.geometry.roi import image_to_roi, letterbox_roi, roi_from_alignment_points, rotate_world_landmarks
 from training.config import DetectorLossConfig, DetectorModelConfig, LandmarkModelConfig, TrainConfig
 from training.data.sample import alignment_points
 from training.models.detector import encode_targets, match_anchors, matching_anchors, sdk_anchors

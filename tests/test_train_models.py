@@ -11,12 +11,12 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 import keras
 
-from blazepose_sdk.detector import PoseDetector
-from blazepose_sdk.landmarker import PoseLandmarker
-from blazepose_sdk.manifest import output_roles as shape_roles
-from blazepose_sdk.models import model_file_from_path
-from blazepose_sdk.roi import Roi
-from blazepose_sdk.runtime import TFLiteModel, file_sha256
+from blazepose_sdk.stages.detector import PoseDetector
+from blazepose_sdk.stages.landmarker import PoseLandmarker
+from blazepose_sdk.assets.manifest import output_roles as shape_roles
+from blazepose_sdk.assets.models import model_file_from_path
+from blazepose_sdk.geometry.roi import Roi
+from blazepose_sdk.stages.runtime import TFLiteModel, file_sha256
 from training.config import (
     LITE_WIDTH,
     DetectorLossConfig,
@@ -114,8 +114,8 @@ def test_landmark_model_trains_and_exports_for_the_sdk(tmp_path):
             lm_file.output_roles.index("landmarks"), lm_file.output_roles.index("presence"),
             lm_file.output_roles.index("world"))
         # The TFLite model computes what Keras computes (x, y in tensor px, sigmoid presence).
-        from blazepose_sdk.image import crop_roi
-        from blazepose_sdk.landmarker import LANDMARK_VALUE_RANGE
+        from blazepose_sdk.geometry.image import crop_roi
+        from blazepose_sdk.stages.landmarker import LANDMARK_VALUE_RANGE
 
         x = crop_roi(frame, Roi(200.0, 150.0, 200.0, 0.3), 256, LANDMARK_VALUE_RANGE)
         ref = model(x, training=False)

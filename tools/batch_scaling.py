@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from parity_images import make_pan_clip  # noqa: E402
 
-from blazepose_sdk.batch import BatchOptions, run_batch  # noqa: E402
+from blazepose_sdk.app.batch import BatchOptions, run_batch  # noqa: E402
 from blazepose_sdk.tracker import TrackerOptions  # noqa: E402
 
 
@@ -58,7 +58,7 @@ def make_clips(work: Path, shared: Path) -> list[Path]:
 
 def baseline(clips: list[Path]) -> dict:
     """One process, one input after another (what three `blazepose run` calls do, minus start-up)."""
-    from blazepose_sdk.batch_worker import BatchWorker, InputTask
+    from blazepose_sdk.app.batch_worker import BatchWorker, InputTask
 
     start, cpu0, frames = time.perf_counter(), time.process_time(), 0
     with BatchWorker(TrackerOptions(num_threads=1)) as worker:

@@ -38,11 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose_sdk.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors, sigmoid
-from blazepose_sdk.detector import NMS_IOU_THRESHOLD, Detection, PoseDetector
-from blazepose_sdk.landmarker import LandmarkerOutput, PoseLandmarker, decode_landmark_tensor, refine_with_heatmap
-from blazepose_sdk.nms import iou, weighted_nms
-from blazepose_sdk.roi import (
+from blazepose_sdk.geometry.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors, sigmoid
+from blazepose_sdk.stages.detector import NMS_IOU_THRESHOLD, Detection, PoseDetector
+from blazepose_sdk.stages.landmarker import LandmarkerOutput, PoseLandmarker, decode_landmark_tensor, refine_with_heatmap
+from blazepose_sdk.geometry.nms import iou, weighted_nms
+from blazepose_sdk.geometry.roi import (
     Roi,
     image_to_roi,
     image_to_tensor_matrix,
@@ -53,7 +53,7 @@ from blazepose_sdk.roi import (
     roi_to_image,
     rotate_world_landmarks,
 )
-from blazepose_sdk.smoothing import AuxiliarySmoother, LowPassFilter, OneEuroFilter, PoseSmoother, SmoothingOptions
+from blazepose_sdk.geometry.smoothing import AuxiliarySmoother, LowPassFilter, OneEuroFilter, PoseSmoother, SmoothingOptions
 from blazepose_sdk.tracker import PoseTracker, TrackerOptions
 
 FORMAT_VERSION = 1
@@ -387,7 +387,7 @@ class _FakeModel:
 
 def topology_section() -> dict:
     """Landmark names, skeleton edges and the auxiliary rows, for the app's drawing code."""
-    from blazepose_sdk import topology
+    from blazepose_sdk.geometry import topology
 
     return {"landmark_names": list(topology.LANDMARK_NAMES), "skeleton_edges": topology.SKELETON_EDGES,
             "num_model_landmarks": topology.NUM_MODEL_LANDMARKS, "aux_hip_center": topology.AUX_HIP_CENTER,
@@ -575,9 +575,9 @@ def tracker_section(rng: np.random.Generator, pipeline: str) -> dict:
 # -- real models ------------------------------------------------------------------------------
 def detector_section(pipeline: str, image_path: Path) -> dict:
     """The official detector's raw tensors on the sample image and the detections decoded from them."""
-    from blazepose_sdk.models import resolve_pipeline
-    from blazepose_sdk.runtime import TFLiteModel
-    from blazepose_sdk.video import read_image
+    from blazepose_sdk.assets.models import resolve_pipeline
+    from blazepose_sdk.stages.runtime import TFLiteModel
+    from blazepose_sdk.app.video import read_image
 
     frame = read_image(image_path)
     h, w = frame.shape[:2]
@@ -620,10 +620,10 @@ def landmark_model_section(pipeline: str, image_path: Path) -> dict:
     Only the heatmap windows that refinement reads are stored (kernel x kernel cells of each
     landmark's own channel); a port can fill the rest with NaN to prove it reads nothing else.
     """
-    from blazepose_sdk.landmarker import HEATMAP_KERNEL_SIZE
-    from blazepose_sdk.models import resolve_pipeline
-    from blazepose_sdk.runtime import TFLiteModel
-    from blazepose_sdk.video import read_image
+    from blazepose_sdk.stages.landmarker import HEATMAP_KERNEL_SIZE
+    from blazepose_sdk.assets.models import resolve_pipeline
+    from blazepose_sdk.stages.runtime import TFLiteModel
+    from blazepose_sdk.app.video import read_image
 
     frame = read_image(image_path)
     h, w = frame.shape[:2]

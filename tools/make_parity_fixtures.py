@@ -227,7 +227,7 @@ def spec_name(spec) -> str:
     return "_".join(parts).replace("-", "m")
 
 
-MASK_THRESHOLD = 0.5  # binarisation of the probability masks for IoU (blazepose_sdk.segmentation)
+MASK_THRESHOLD = 0.5  # binarisation of the probability masks for IoU (blazepose_sdk.geometry.segmentation)
 
 
 def write_masks(shared: Path, out_dir: Path, common: dict) -> int:

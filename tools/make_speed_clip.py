@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 from blazepose_sdk.bench.datasets import PAN_CLIP_FPS, PAN_CLIP_SOURCE, pan_clip_frames
-from blazepose_sdk.video import VideoWriter, read_image
+from blazepose_sdk.app.video import VideoWriter, read_image
 
 REPO = Path(__file__).resolve().parents[1]
 SPEED_CLIP_SIZE = (1080, 1920)  # width, height

@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from blazepose_sdk.detector import PoseDetector  # noqa: E402
-from blazepose_sdk.landmarker import PoseLandmarker  # noqa: E402
-from blazepose_sdk.manifest import entry_for_model, manifest_entry, update_manifest  # noqa: E402
-from blazepose_sdk.models import BUNDLED_DIR, BUNDLED_PIPELINES, model_file_from_path  # noqa: E402
-from blazepose_sdk.runtime import TFLiteModel  # noqa: E402
+from blazepose_sdk.stages.detector import PoseDetector  # noqa: E402
+from blazepose_sdk.stages.landmarker import PoseLandmarker  # noqa: E402
+from blazepose_sdk.assets.manifest import entry_for_model, manifest_entry, update_manifest  # noqa: E402
+from blazepose_sdk.assets.models import BUNDLED_DIR, BUNDLED_PIPELINES, model_file_from_path  # noqa: E402
+from blazepose_sdk.stages.runtime import TFLiteModel  # noqa: E402
 
 
 def ship(source: Path, name: str, kind: str, target_dir: Path = BUNDLED_DIR) -> dict:

@@ -40,13 +40,13 @@ import cv2
 import numpy as np
 
 from blazepose_sdk import PoseTracker, TrackerOptions
-from blazepose_sdk.drawing import draw_pose
-from blazepose_sdk.matching import keypoint_similarity, polygon_iou
-from blazepose_sdk.models import resolve_pipeline
+from blazepose_sdk.app.drawing import draw_pose
+from blazepose_sdk.geometry.matching import keypoint_similarity, polygon_iou
+from blazepose_sdk.assets.models import resolve_pipeline
 from blazepose_sdk.results import PoseResult
-from blazepose_sdk.roi import Roi, image_to_roi, roi_from_alignment_points, roi_from_keypoints
-from blazepose_sdk.tiles import parse_tile_layout, tile_rois
-from blazepose_sdk.video import VideoReader
+from blazepose_sdk.geometry.roi import Roi, image_to_roi, roi_from_alignment_points, roi_from_keypoints
+from blazepose_sdk.geometry.tiles import parse_tile_layout, tile_rois
+from blazepose_sdk.app.video import VideoReader
 
 # A detection is a labelled person when their tracker ROIs overlap by at least this IoU (the ROI
 # from the detection's alignment points vs the one from the person's keypoints). Our choice: loose
@@ -364,7 +364,7 @@ def count_doubles(det_rois: list[Roi], det_centres_px: np.ndarray, gt_rois: list
 
 def cmd_doubles(args: argparse.Namespace) -> int:
     from blazepose_sdk.bench.datasets import load_labels
-    from blazepose_sdk.video import read_image
+    from blazepose_sdk.app.video import read_image
 
     labelled = load_labels(args.labels)
     detectors = detectors_to_compare(args)

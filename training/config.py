@@ -29,7 +29,7 @@ class LandmarkModelConfig:
     - width: channel multiplier; ``LITE_WIDTH`` / ``FULL_WIDTH`` below.
     - heatmap_stride: input pixels per heatmap cell (256 / 64 = 4, the official heatmap size).
     - num_rows: rows of the landmark output: 33 landmarks + 2 auxiliary + 4 unused = 39, the
-      official layout (blazepose_sdk.topology.NUM_MODEL_LANDMARKS).
+      official layout (blazepose_sdk.geometry.topology.NUM_MODEL_LANDMARKS).
     - stop_gradient: stop gradients from the regression encoder into the heatmap features
       (BlazePose paper, Bazarevsky et al. 2020, section 3.3).
     """
@@ -49,7 +49,7 @@ FULL_WIDTH = 1.75
 @dataclass
 class DetectorModelConfig:
     """The face-proxy person detector. ``input_size`` 224 matches the SDK's anchors
-    (blazepose_sdk.anchors.AnchorOptions); the SDK derives anchors from the model's input size,
+    (blazepose_sdk.geometry.anchors.AnchorOptions); the SDK derives anchors from the model's input size,
     so a multiple of 32 also works."""
 
     input_size: int = 224

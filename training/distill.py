@@ -207,7 +207,7 @@ def build_imported_student(path: str):
     import keras
     from keras import layers
 
-    from blazepose_sdk.manifest import output_roles
+    from blazepose_sdk.assets.manifest import output_roles
 
     base = keras.models.load_model(path, compile=False)
     size = int(base.inputs[0].shape[1])
@@ -295,7 +295,7 @@ def parse_teacher(spec: str) -> tuple[str, str | None]:
         return "none", None
     if spec.endswith(".tflite") or spec.startswith("reference-"):
         if spec.startswith("reference-"):
-            from blazepose_sdk.models import resolve_pipeline
+            from blazepose_sdk.assets.models import resolve_pipeline
 
             return "tflite", str(resolve_pipeline(spec).landmark.path)
         return "tflite", spec
@@ -338,9 +338,9 @@ def tflite_teacher_fn(path: str, with_scores: bool = False, with_aux: bool = Fal
     TFLite interpreter refuses concurrent calls, so calls take turns."""
     import threading
 
-    from blazepose_sdk.landmarker import decode_landmark_tensor
-    from blazepose_sdk.manifest import LANDMARK_ROLES, output_roles, role_indices
-    from blazepose_sdk.runtime import TFLiteModel
+    from blazepose_sdk.stages.landmarker import decode_landmark_tensor
+    from blazepose_sdk.assets.manifest import LANDMARK_ROLES, output_roles, role_indices
+    from blazepose_sdk.stages.runtime import TFLiteModel
 
     model = TFLiteModel(path)
     size = int(model.inputs[0].shape[1])

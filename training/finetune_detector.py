@@ -35,13 +35,13 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose_sdk.detector import DETECTOR_VALUE_RANGE
+from blazepose_sdk.stages.detector import DETECTOR_VALUE_RANGE
 from blazepose_sdk.errors import VideoError
-from blazepose_sdk.image import crop_roi
-from blazepose_sdk.matching import duplicates_to_drop, polygon_iou
-from blazepose_sdk.roi import Roi, image_to_roi, roi_from_alignment_points, roi_from_keypoints
+from blazepose_sdk.geometry.image import crop_roi
+from blazepose_sdk.geometry.matching import duplicates_to_drop, polygon_iou
+from blazepose_sdk.geometry.roi import Roi, image_to_roi, roi_from_alignment_points, roi_from_keypoints
 from blazepose_sdk.tracker import same_person_landmarks
-from blazepose_sdk.video import is_image_path, read_image
+from blazepose_sdk.app.video import is_image_path, read_image
 from training.config import TrainConfig
 from training.models.detector import ANCHORS_PER_CELL, BACKGROUND, IGNORED, encode_targets, sdk_anchors
 from training.train_detector import frame_roi
@@ -87,7 +87,7 @@ class ViewOptions:
 # ----------------------------------------------------------------------------- labels (teacher)
 
 def list_images(paths: list[str]) -> list[Path]:
-    """Image files (``blazepose_sdk.video.is_image_path``) under the given files / folders
+    """Image files (``blazepose_sdk.app.video.is_image_path``) under the given files / folders
     (recursively), sorted."""
     out: list[Path] = []
     for p in map(Path, paths):
@@ -100,7 +100,7 @@ def list_images(paths: list[str]) -> list[Path]:
 
 def cmd_labels(args: argparse.Namespace) -> int:
     from blazepose_sdk import PoseTracker, TrackerOptions
-    from blazepose_sdk.tiles import parse_tile_layout, tile_rois
+    from blazepose_sdk.geometry.tiles import parse_tile_layout, tile_rois
 
     images = list_images(args.images)
     if not images:

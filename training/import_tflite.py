@@ -357,12 +357,12 @@ class ModelKind:
 
 def model_kind(path: str | os.PathLike) -> ModelKind:
     """Kind and value range as the SDK would use them: the manifest entry beside the file if
-    any, else by the output shapes (:func:`blazepose_sdk.manifest.output_roles`) with the SDK's
+    any, else by the output shapes (:func:`blazepose_sdk.assets.manifest.output_roles`) with the SDK's
     default ranges (detector [-1, 1], landmark [0, 1])."""
-    from blazepose_sdk.detector import DETECTOR_VALUE_RANGE
-    from blazepose_sdk.landmarker import LANDMARK_VALUE_RANGE
-    from blazepose_sdk.manifest import entry_for_model, output_roles
-    from blazepose_sdk.runtime import TFLiteModel
+    from blazepose_sdk.stages.detector import DETECTOR_VALUE_RANGE
+    from blazepose_sdk.stages.landmarker import LANDMARK_VALUE_RANGE
+    from blazepose_sdk.assets.manifest import entry_for_model, output_roles
+    from blazepose_sdk.stages.runtime import TFLiteModel
 
     entry = entry_for_model(path)
     if entry is not None and entry.get("kind") in ("detector", "landmark"):
@@ -382,7 +382,7 @@ def read_frames(paths: Sequence[str | os.PathLike], per_video: int = 3) -> list[
     """(label, RGB frame) pairs: each image, and ``per_video`` evenly spaced frames of each video."""
     import cv2
 
-    from blazepose_sdk.video import is_image_path, read_image
+    from blazepose_sdk.app.video import is_image_path, read_image
 
     frames = []
     for path in paths:
@@ -408,8 +408,8 @@ def read_frames(paths: Sequence[str | os.PathLike], per_video: int = 3) -> list[
 def model_input(frame_rgb: np.ndarray, size: int, kind: ModelKind) -> np.ndarray:
     """The SDK's input tensor for the whole frame: letterboxed to ``size`` (the detector's
     zero border; the landmark model's replicated border) in the kind's value range."""
-    from blazepose_sdk.image import crop_roi
-    from blazepose_sdk.roi import letterbox_roi
+    from blazepose_sdk.geometry.image import crop_roi
+    from blazepose_sdk.geometry.roi import letterbox_roi
 
     h, w = frame_rgb.shape[:2]
     border = "zero" if kind.kind == "detector" else "replicate"
@@ -471,10 +471,10 @@ def sdk_units(kind: str, outputs: Sequence[np.ndarray], input_size: int) -> list
         world landmarks (metres) unchanged.
     Outputs without a role are returned unchanged.
     """
-    from blazepose_sdk.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors, sigmoid
-    from blazepose_sdk.detector import decode_options
-    from blazepose_sdk.landmarker import decode_landmark_tensor
-    from blazepose_sdk.manifest import output_roles
+    from blazepose_sdk.geometry.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors, sigmoid
+    from blazepose_sdk.stages.detector import decode_options
+    from blazepose_sdk.stages.landmarker import decode_landmark_tensor
+    from blazepose_sdk.assets.manifest import output_roles
 
     roles = output_roles(kind, [np.shape(o) for o in outputs], input_size)
     out = []
@@ -518,7 +518,7 @@ def check_model(tflite_path: str | os.PathLike, builder: "_Builder", inputs: Seq
     (:func:`sdk_units`)."""
     import keras
 
-    from blazepose_sdk.runtime import TFLiteModel
+    from blazepose_sdk.stages.runtime import TFLiteModel
 
     graph, model = builder.graph, builder.model
     twin = _float64_twin(graph)
@@ -570,7 +570,7 @@ def sdk_landmark_difference(sources: Sequence[str | os.PathLike], original: tupl
     import itertools
 
     from blazepose_sdk import PoseTracker, TrackerOptions
-    from blazepose_sdk.video import is_image_path, read_image, video_frames as frames_of
+    from blazepose_sdk.app.video import is_image_path, read_image, video_frames as frames_of
 
     def run(pair, source):
         static = is_image_path(source)

@@ -4,10 +4,10 @@
         --run-dir /tmp/train_runs/detector [--strategy auto|default|mirrored|multiworker|tpu]
         [--set train.steps=1000] [--export]
 
-The input is the SDK's own letterbox crop (``blazepose_sdk.roi.letterbox_roi`` +
-``blazepose_sdk.image.crop_roi`` with zero border, values in [-1, 1]), randomly zoomed out,
+The input is the SDK's own letterbox crop (``blazepose_sdk.geometry.roi.letterbox_roi`` +
+``blazepose_sdk.geometry.image.crop_roi`` with zero border, values in [-1, 1]), randomly zoomed out,
 shifted, rotated and flipped; targets are encoded against the SDK's anchors as the exact
-inverse of ``blazepose_sdk.anchors.decode_boxes``.
+inverse of ``blazepose_sdk.geometry.anchors.decode_boxes``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose_sdk.detector import DETECTOR_VALUE_RANGE
-from blazepose_sdk.image import crop_roi
-from blazepose_sdk.roi import Roi, image_to_roi, letterbox_roi
+from blazepose_sdk.stages.detector import DETECTOR_VALUE_RANGE
+from blazepose_sdk.geometry.image import crop_roi
+from blazepose_sdk.geometry.roi import Roi, image_to_roi, letterbox_roi
 from training.config import DetectorLossConfig, DetectorModelConfig, TrainConfig, add_run_arguments, load_config
 from training.data.augment import flip_landmarks
 from training.data.sample import FACE_LANDMARKS, alignment_points

@@ -9,8 +9,8 @@ inference model (heatmap heads dropped) as float and INT8 TFLite with a manifest
 ``RUN_DIR/export``.
 
 Crops use the SDK's own geometry: the ROI comes from the hip centre and body-circle point
-(``blazepose_sdk.roi.roi_from_alignment_points``, jittered), the pixels from
-``blazepose_sdk.image.crop_roi``, the labels through ``image_to_tensor_matrix``; so a training
+(``blazepose_sdk.geometry.roi.roi_from_alignment_points``, jittered), the pixels from
+``blazepose_sdk.geometry.image.crop_roi``, the labels through ``image_to_tensor_matrix``; so a training
 crop is exactly what PoseLandmarker feeds the model at inference.
 """
 
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose_sdk.image import crop_roi
-from blazepose_sdk.landmarker import LANDMARK_VALUE_RANGE
-from blazepose_sdk.roi import Roi, image_to_tensor_matrix, roi_from_alignment_points
+from blazepose_sdk.geometry.image import crop_roi
+from blazepose_sdk.stages.landmarker import LANDMARK_VALUE_RANGE
+from blazepose_sdk.geometry.roi import Roi, image_to_tensor_matrix, roi_from_alignment_points
 from training.config import LandmarkLossConfig, LandmarkModelConfig, TrainConfig, add_run_arguments, load_config
 from training.data.augment import flip_landmarks
 from training.data.sample import alignment_points
@@ -298,8 +298,8 @@ def tflite_predictor(path: str):
     """Run a landmark .tflite (ours or the official ones) through the SDK, one crop at a time:
     PoseLandmarker's output identification and decoding, heatmap refinement when the model has
     a heatmap (as the SDK does at inference)."""
-    from blazepose_sdk.landmarker import PoseLandmarker, decode_landmark_tensor, refine_with_heatmap
-    from blazepose_sdk.runtime import TFLiteModel
+    from blazepose_sdk.stages.landmarker import PoseLandmarker, decode_landmark_tensor, refine_with_heatmap
+    from blazepose_sdk.stages.runtime import TFLiteModel
 
     lmk = PoseLandmarker(TFLiteModel(path))
 

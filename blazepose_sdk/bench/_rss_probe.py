@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from blazepose_sdk.runtime import TFLiteModel, load_runtime
+    from blazepose_sdk.stages.runtime import TFLiteModel, load_runtime
 
     load_runtime()
     baseline = peak_rss_mb()

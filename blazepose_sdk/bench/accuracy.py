@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from blazepose_sdk.errors import BlazePoseError, ModelNotFoundError, VideoError
-from blazepose_sdk.roi import Roi, roi_from_keypoints
-from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, LANDMARK_NAMES
+from blazepose_sdk.geometry.roi import Roi, roi_from_keypoints
+from blazepose_sdk.geometry.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, LANDMARK_NAMES
 from blazepose_sdk.tracker import PoseTracker
 
 from .common import Reporter
@@ -143,7 +143,7 @@ def labelled_roi(person: PersonLabel, keypoints: str) -> Roi | None:
 
     The label file's ``roi`` when it has one (synthetic labels: the ROI the training pipeline
     cuts); else the tracker's ROI from the person's visible keypoints
-    (:func:`blazepose_sdk.roi.roi_from_keypoints`); None when they cannot place one.
+    (:func:`blazepose_sdk.geometry.roi.roi_from_keypoints`); None when they cannot place one.
     """
     if person.roi is not None:
         return person.roi

@@ -29,7 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from blazepose_sdk.runtime import TFLiteModel
+from blazepose_sdk.stages.runtime import TFLiteModel
 
 from .common import SCHEMA_VERSION, Reporter, write_json
 from .latency import add_ratios, latency_files, model_role

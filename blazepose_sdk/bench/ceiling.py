@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from blazepose_sdk.errors import BlazePoseError
-from blazepose_sdk.runtime import TFLiteModel
+from blazepose_sdk.stages.runtime import TFLiteModel
 
 from .common import Reporter, read_json
 from .metrics import timing_stats

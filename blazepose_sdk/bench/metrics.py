@@ -22,8 +22,8 @@ import numpy as np
 PCK_THRESHOLD = 0.2
 # Torso size = distance from the left shoulder to the right hip, the torso diameter of the PCK
 # convention of the LSP benchmark (the BlazePose paper says "torso size" without a formula).
-TORSO_PAIR_BLAZEPOSE33 = (11, 24)  # left_shoulder, right_hip in blazepose_sdk.topology.LANDMARK_NAMES
-TORSO_PAIR_COCO17 = (5, 12)  # left_shoulder, right_hip in blazepose_sdk.topology.COCO17_NAMES
+TORSO_PAIR_BLAZEPOSE33 = (11, 24)  # left_shoulder, right_hip in blazepose_sdk.geometry.topology.LANDMARK_NAMES
+TORSO_PAIR_COCO17 = (5, 12)  # left_shoulder, right_hip in blazepose_sdk.geometry.topology.COCO17_NAMES
 # PCKh@0.5: threshold 50% of the head segment length, head size = 0.6 x the diagonal of the
 # annotated head box (MPII Human Pose evaluation code, Andriluka et al. 2014).
 PCKH_THRESHOLD = 0.5

@@ -32,7 +32,7 @@ from types import ModuleType
 
 import numpy as np
 
-from blazepose_sdk.runtime import file_sha256
+from blazepose_sdk.stages.runtime import file_sha256
 
 # Schema modules tried in order (module path); both are generated from TFLite's schema.fbs.
 _SCHEMA_MODULES = ("ai_edge_litert.schema_py_generated", "tflite")

@@ -45,7 +45,7 @@ import numpy as np
 from blazepose_sdk.errors import BlazePoseError
 from blazepose_sdk.profiling import StageTimes
 from blazepose_sdk.tracker import PoseTracker, TrackerOptions
-from blazepose_sdk.video import VideoReader, read_image, video_frames
+from blazepose_sdk.app.video import VideoReader, read_image, video_frames
 
 from .common import Reporter, ratio
 from .datasets import PAN_CLIP_FPS, PAN_CLIP_SOURCE, pan_clip_frames
@@ -415,7 +415,7 @@ def run_peers(videos: list[str], mediapipe_python: str | None, reporter: Reporte
     """Ours (``model``) against MediaPipe's legacy solution (``complexity``) on each video, whole
     processes, ``repeats`` runs each alternating ours/theirs, medians and ratios. Without a usable
     MediaPipe python every video still gets a row, with ``skipped`` saying why."""
-    from blazepose_sdk.models import resolve_pipeline
+    from blazepose_sdk.assets.models import resolve_pipeline
 
     from .peers.mediapipe_legacy import LANDMARK_FILES, mediapipe_python as find_python, run_mediapipe
 

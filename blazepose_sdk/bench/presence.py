@@ -8,7 +8,7 @@ pipeline row's landmark model is run alone on labelled ROIs (:meth:`PoseTracker.
 the ``accuracy --roi labels`` path) of two sets:
 
 Positives (people), all on real images, each at the tracker's ROI for that person's labels
-(:func:`blazepose_sdk.roi.roi_from_keypoints`):
+(:func:`blazepose_sdk.geometry.roi.roi_from_keypoints`):
 
 * ``derived set``: the accuracy suite's derived set (basketball1.png and vtest.avi person
   crops, pseudo-labelled, rotated / flipped / cropped / halved);
@@ -46,10 +46,10 @@ import cv2
 import numpy as np
 
 from blazepose_sdk.errors import BlazePoseError, ModelNotFoundError
-from blazepose_sdk.models import DEFAULT_PIPELINE
-from blazepose_sdk.roi import Roi, image_to_roi, image_to_tensor_matrix, roi_from_keypoints
+from blazepose_sdk.assets.models import DEFAULT_PIPELINE
+from blazepose_sdk.geometry.roi import Roi, image_to_roi, image_to_tensor_matrix, roi_from_keypoints
 from blazepose_sdk.tracker import DEFAULT_MIN_TRACKING_CONFIDENCE, PoseTracker
-from blazepose_sdk.video import VideoReader, read_image
+from blazepose_sdk.app.video import VideoReader, read_image
 
 from .accuracy import DEFAULT_LABEL_MODEL, labelled_roi
 from .common import Reporter

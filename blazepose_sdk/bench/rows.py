@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blazepose_sdk.errors import ModelNotFoundError
-from blazepose_sdk.models import BUNDLED_PIPELINES, REFERENCE_PIPELINES, available_pipelines, resolve_pipeline
+from blazepose_sdk.assets.models import BUNDLED_PIPELINES, REFERENCE_PIPELINES, available_pipelines, resolve_pipeline
 
 # Row every ratio is taken against ("ours / BlazePose-lite").
 BASELINE_ROW = "reference-lite"

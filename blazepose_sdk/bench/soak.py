@@ -25,7 +25,7 @@ import numpy as np
 
 from blazepose_sdk.errors import BlazePoseError
 from blazepose_sdk.tracker import PoseTracker
-from blazepose_sdk.video import VideoReader
+from blazepose_sdk.app.video import VideoReader
 
 from ._rss_probe import proc_status_kib
 from .common import Reporter

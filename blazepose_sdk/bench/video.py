@@ -36,9 +36,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, COCO17_SKELETON
+from blazepose_sdk.geometry.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, COCO17_SKELETON
 from blazepose_sdk.tracker import PoseTracker, TrackerOptions
-from blazepose_sdk.video import VideoReader
+from blazepose_sdk.app.video import VideoReader
 
 from . import multiview
 from .common import Reporter, json_ready, new_payload, write_json

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blazepose_sdk.errors import FetchError, ModelHashMismatchError
-from blazepose_sdk.runtime import file_sha256
+from blazepose_sdk.stages.runtime import file_sha256
 
 PIP_TIMEOUT_S = 600.0
 

@@ -3,16 +3,16 @@
 Two crops are made from a :class:`~training.data.sample.Sample`:
 
 * the landmark crop (:func:`landmark_crop`): the SDK's inference ROI
-  (``blazepose_sdk.roi.roi_from_alignment_points`` on the hip centre and body-circle point, side
+  (``blazepose_sdk.geometry.roi.roi_from_alignment_points`` on the hip centre and body-circle point, side
   x ``ROI_SCALE`` = 1.25, hip->shoulder turned straight up), then scale/shift/rotation jitter,
   horizontal flip with left/right swap, random occlusion rectangles and colour jitter, as the
   BlazePose paper (Bazarevsky et al. 2020, sec. 3.2) describes;
 * the detector input (:func:`detector_crop`): the whole image letterboxed to a square tensor
-  (``blazepose_sdk.roi.letterbox_roi``), with flip, zoom/shift jitter and colour jitter.
+  (``blazepose_sdk.geometry.roi.letterbox_roi``), with flip, zoom/shift jitter and colour jitter.
 
 Pixel conventions. The data engine puts the centre of pixel (row i, column j) at (j + 0.5, i + 0.5)
 (``training.data.sample``). The SDK and OpenCV put pixel index j at coordinate j: ``cv2.warpAffine``
-with ``blazepose_sdk.roi.image_to_tensor_matrix(roi, N)`` fills tensor pixel u from image
+with ``blazepose_sdk.geometry.roi.image_to_tensor_matrix(roi, N)`` fills tensor pixel u from image
 coordinate ``M^-1 u`` in that index convention. So every label is shifted by
 ``-ENGINE_TO_SDK_PX`` = -0.5 px before it goes through the warp matrix, and the targets come out
 in *tensor index* coordinates: a landmark at target (u, v) sits on tensor pixel (round(u),
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from blazepose_sdk.roi import ROI_SCALE, Roi, image_to_tensor_matrix, letterbox_roi, roi_from_alignment_points
-from blazepose_sdk.topology import FLIP_INDEX
+from blazepose_sdk.geometry.roi import ROI_SCALE, Roi, image_to_tensor_matrix, letterbox_roi, roi_from_alignment_points
+from blazepose_sdk.geometry.topology import FLIP_INDEX
 
 # Data-engine pixel coordinates minus SDK/OpenCV pixel coordinates (see the module docstring).
 ENGINE_TO_SDK_PX = 0.5
@@ -133,7 +133,7 @@ def jitter_roi(roi: Roi, rng: np.random.Generator, scale: float, shift: float, r
 
 def rotate_xy(xyz: np.ndarray, angle_rad: float) -> np.ndarray:
     """Rotate the x, y columns of (N, 3) points by ``-angle_rad`` (image frame -> ROI frame, the
-    inverse of ``blazepose_sdk.roi.rotate_world_landmarks``)."""
+    inverse of ``blazepose_sdk.geometry.roi.rotate_world_landmarks``)."""
     c, s = math.cos(angle_rad), math.sin(angle_rad)
     out = np.asarray(xyz, np.float64).copy()
     x, y = out[:, 0].copy(), out[:, 1].copy()
@@ -273,7 +273,7 @@ def landmark_crop(sample, rng: np.random.Generator, options: AugmentOptions | No
 
     ``training=False`` gives the plain inference crop (no jitter, flip, occlusion or colour;
     ``rng`` is not used). The warp is ``cv2.warpAffine`` with bilinear sampling and replicated
-    borders, as ``blazepose_sdk.image.crop_roi`` does for the landmark stage.
+    borders, as ``blazepose_sdk.geometry.image.crop_roi`` does for the landmark stage.
     """
     o = options or AugmentOptions()
     if not training:
@@ -350,7 +350,7 @@ class DetectorCrop:
 def detector_crop(sample, rng: np.random.Generator, options: AugmentOptions | None = None,
                   input_size: int = DETECTOR_INPUT_SIZE, training: bool = True,
                   image_rgb: np.ndarray | None = None) -> DetectorCrop:
-    """Letterbox the whole image into an N x N tensor as ``blazepose_sdk.detector.PoseDetector``
+    """Letterbox the whole image into an N x N tensor as ``blazepose_sdk.stages.detector.PoseDetector``
     (``letterbox_roi``, zero borders); training adds zoom/shift/rotation, flip and colour jitter.
     Alignment points need no left/right swap (they lie on the body's mid-line)."""
     o = options or AugmentOptions()

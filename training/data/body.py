@@ -14,7 +14,7 @@ import numpy as np
 
 # --- The 33 landmarks. Each is ("joint", bone) = the posed head of an anny bone (a joint centre
 # inside the body), or ("vertex", rule) = one mesh vertex picked once on the neutral rest mesh by
-# the rule in docs/data.md. Order = blazepose_sdk.topology.LANDMARK_NAMES.
+# the rule in docs/data.md. Order = blazepose_sdk.geometry.topology.LANDMARK_NAMES.
 LANDMARK_SOURCES: tuple[tuple[str, str], ...] = (
     ("vertex", "nose"),
     ("vertex", "left_eye_inner"), ("vertex", "left_eye"), ("vertex", "left_eye_outer"),

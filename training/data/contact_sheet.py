@@ -12,7 +12,7 @@ import argparse
 import cv2
 import numpy as np
 
-from blazepose_sdk.topology import SKELETON_EDGES
+from blazepose_sdk.geometry.topology import SKELETON_EDGES
 
 
 def draw_sample(s) -> np.ndarray:

@@ -6,8 +6,8 @@ and pasted, transformed and recoloured, onto other backgrounds.
         [--corpus corpus.json] [--synthetic-prob 0.25] [--max-side 960]
 
 1. Cut-out. For every labelled person (a :class:`~training.data.sample.Sample`) the landmark
-   model runs on the SDK's ROI of its labels (``blazepose_sdk.roi.roi_from_keypoints``, cropped by
-   ``blazepose_sdk.image.crop_roi``); its (1, 256, 256, 1) segmentation logits -> sigmoid -> warped
+   model runs on the SDK's ROI of its labels (``blazepose_sdk.geometry.roi.roi_from_keypoints``, cropped by
+   ``blazepose_sdk.geometry.image.crop_roi``); its (1, 256, 256, 1) segmentation logits -> sigmoid -> warped
    back to the image through the inverse of the ROI affine give a soft person mask in image pixels.
    The mask's connected parts (prob >= 0.5) that touch the person's landmarks are kept (other
    people in the ROI fall away) and it is clipped to the landmark box grown by ``box_margin``.
@@ -52,9 +52,9 @@ import cv2
 import numpy as np
 
 from blazepose_sdk.errors import BlazePoseError
-from blazepose_sdk.roi import Roi, image_to_tensor_matrix, roi_from_keypoints
-from blazepose_sdk.segmentation import mask_probability, roi_mask_to_image
-from blazepose_sdk.topology import FLIP_INDEX
+from blazepose_sdk.geometry.roi import Roi, image_to_tensor_matrix, roi_from_keypoints
+from blazepose_sdk.geometry.segmentation import mask_probability, roi_mask_to_image
+from blazepose_sdk.geometry.topology import FLIP_INDEX
 from training.data.augment import ENGINE_TO_SDK_PX, AugmentOptions, colour_jitter, transform_points
 from training.data.sample import NUM_LANDMARKS, Sample, ShardedWriter, alignment_points, encode_jpeg
 
@@ -139,7 +139,7 @@ class CopyPasteOptions:
 
 # --- pure geometry ------------------------------------------------------------------------------
 def rotation_matrix(angle_rad: float) -> np.ndarray:
-    """2x2 rotation, clockwise on screen for positive angles (y down), as ``blazepose_sdk.roi``."""
+    """2x2 rotation, clockwise on screen for positive angles (y down), as ``blazepose_sdk.geometry.roi``."""
     c, s = math.cos(angle_rad), math.sin(angle_rad)
     return np.array([[c, -s], [s, c]])
 
@@ -296,10 +296,10 @@ class LandmarkSegmenter:
 
     def __init__(self, model: str = "reference-heavy", landmark: str | None = None, num_threads: int | None = None):
         from blazepose_sdk.errors import ModelSignatureError
-        from blazepose_sdk.landmarker import LANDMARK_VALUE_RANGE
-        from blazepose_sdk.manifest import LANDMARK_ROLES, output_roles, role_indices
-        from blazepose_sdk.models import model_file_from_path, resolve_pipeline
-        from blazepose_sdk.runtime import TFLiteModel
+        from blazepose_sdk.stages.landmarker import LANDMARK_VALUE_RANGE
+        from blazepose_sdk.assets.manifest import LANDMARK_ROLES, output_roles, role_indices
+        from blazepose_sdk.assets.models import model_file_from_path, resolve_pipeline
+        from blazepose_sdk.stages.runtime import TFLiteModel
 
         mf = model_file_from_path(landmark) if landmark else resolve_pipeline(model).landmark
         self.model_file = mf
@@ -314,7 +314,7 @@ class LandmarkSegmenter:
         self.value_range = tuple(mf.value_range) if mf.value_range else LANDMARK_VALUE_RANGE
 
     def __call__(self, image_rgb: np.ndarray, roi: Roi) -> np.ndarray:
-        from blazepose_sdk.image import crop_roi
+        from blazepose_sdk.geometry.image import crop_roi
 
         tensor = crop_roi(image_rgb, roi, self.input_size, self.value_range, border="replicate")
         logits = self.model.run(tensor)[self.seg_output]

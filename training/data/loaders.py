@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17
+from blazepose_sdk.geometry.topology import BLAZEPOSE_TO_COCO17
 from training.data.sample import NUM_LANDMARKS, Sample, alignment_points
 
 # MPII joint order (MPII Human Pose annotation docs): 0 r_ankle, 1 r_knee, 2 r_hip, 3 l_hip,

@@ -205,7 +205,7 @@ def person_free_sample(image_jpeg: bytes, width: int, height: int, source_id: st
 def detector_rois(detector, image_rgb: np.ndarray, min_score: float, max_rois: int) -> list[tuple]:
     """(score, hip centre, body-circle point) of the detector's detections on the whole image and
     a 2x2 tile scan, merged, best first, in data-engine pixels (SDK pixels + 0.5)."""
-    from blazepose_sdk.tiles import tile_rois
+    from blazepose_sdk.geometry.tiles import tile_rois
 
     h, w = image_rgb.shape[:2]
     found = detector.detect_tiles(image_rgb, tile_rois(w, h, *TILE_GRID), extra=detector(image_rgb, min_score=min_score),
@@ -227,8 +227,8 @@ def build_negatives(out: Path, sources: Sequence[NegativeSource] = NEGATIVE_SOUR
     report = BuildReport()
     detector = None
     if detector_path is not None:
-        from blazepose_sdk.detector import PoseDetector
-        from blazepose_sdk.runtime import TFLiteModel
+        from blazepose_sdk.stages.detector import PoseDetector
+        from blazepose_sdk.stages.runtime import TFLiteModel
 
         detector = PoseDetector(TFLiteModel(detector_path, 1), min_score=min_score)
     by_archive: dict[str, list[NegativeSource]] = {}

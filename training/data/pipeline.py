@@ -38,7 +38,7 @@ Coordinates: "crop pixels" are the tensor's *index* coordinates (pixel u covers 
 0.5), the convention of OpenCV and of the SDK's warps, so the SDK's decode of a model trained on
 these targets lands in the right place; see ``training.data.augment`` for the -0.5 shift from the
 data engine's pixel-centre convention. The crop ROI is the SDK's inference ROI
-(``blazepose_sdk.roi.roi_from_alignment_points``, scale 1.25) before jitter.
+(``blazepose_sdk.geometry.roi.roi_from_alignment_points``, scale 1.25) before jitter.
 
 Implementation: records are parsed and augmented by ``training.data.augment`` (numpy + OpenCV)
 inside ``tf.numpy_function``, run on tf.data's parallel threads (OpenCV releases the GIL). The

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from training.data.augment import ENGINE_TO_SDK_PX
-from blazepose_sdk.topology import FLIP_INDEX
+from blazepose_sdk.geometry.topology import FLIP_INDEX
 from training.data.sample import (
     LEFT_HIP,
     NUM_LANDMARKS,
@@ -159,14 +159,14 @@ def pose_to_sample(image_jpeg: bytes, landmarks_sdk: np.ndarray, world_m: np.nda
 def mirror_roi(roi, width: int):
     """The ROI that covers the mirror image of ``roi`` in the horizontally flipped frame
     (image pixels, the SDK's convention: pixel j at x = j, so x -> width - 1 - x)."""
-    from blazepose_sdk.roi import Roi
+    from blazepose_sdk.geometry.roi import Roi
 
     return Roi(width - 1.0 - roi.center_x_px, roi.center_y_px, roi.size_px, -roi.rotation_rad)
 
 
 def scale_roi(roi, factor: float):
     """``roi`` with its side multiplied by ``factor`` (same centre and rotation)."""
-    from blazepose_sdk.roi import Roi
+    from blazepose_sdk.geometry.roi import Roi
 
     return Roi(roi.center_x_px, roi.center_y_px, roi.size_px * factor, roi.rotation_rad)
 
@@ -230,7 +230,7 @@ class Teacher:
         detections, best first; with TTA the output holds the averaged runs (see merge_tta)."""
         from dataclasses import replace
 
-        from blazepose_sdk.roi import roi_from_alignment_points
+        from blazepose_sdk.geometry.roi import roi_from_alignment_points
 
         opt = self.options
         mirrored = np.ascontiguousarray(frame_rgb[:, ::-1]) if opt.tta_flip else None
@@ -292,7 +292,7 @@ def label_frame(teacher: Teacher, frame_rgb: np.ndarray, image_jpeg: bytes, imag
 
 def list_inputs(inputs) -> list[Path]:
     """Image and video files of the given files/folders (folders recursively, sorted)."""
-    from blazepose_sdk.video import is_image_path
+    from blazepose_sdk.app.video import is_image_path
 
     out = []
     for i in inputs:
@@ -308,7 +308,7 @@ def list_inputs(inputs) -> list[Path]:
 
 def _frames(path: Path, every: int):
     """(frame_id, rgb, jpeg bytes or None) for an image or every ``every``-th video frame."""
-    from blazepose_sdk.video import VideoReader, is_image_path, read_image
+    from blazepose_sdk.app.video import VideoReader, is_image_path, read_image
 
     if is_image_path(path):
         from training.data.loaders import _image_bytes
@@ -357,10 +357,10 @@ class _RayLabeler:
 
 def _label_on_ray(files, teacher_args: tuple, address: str | None, workers: int | None, writer, counts: dict,
                   confidences: list, bar) -> None:
-    """Each file is one task on a pool of Ray actors (blazepose_sdk.batch's engine: a local Ray with
+    """Each file is one task on a pool of Ray actors (blazepose_sdk.app.batch's engine: a local Ray with
     one worker per core, or the cluster at ``address``); results are written in input order, so the
     shards are those of the one-process path. The actors import ``training`` from this checkout."""
-    from blazepose_sdk.batch_engines import connect, ray_module
+    from blazepose_sdk.app.batch_engines import connect, ray_module
 
     ray = ray_module("auto", address)
     if ray is None:  # Ray not installed: the one-process path (a line on stderr said so)

@@ -48,7 +48,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from blazepose_sdk.errors import BlazePoseError
-from blazepose_sdk.runtime import file_sha256
+from blazepose_sdk.stages.runtime import file_sha256
 
 CORPUS_FORMAT = "real-corpus/1"
 SPLITS = ("train", "heldout-source", "test-only")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from blazepose_sdk.roi import body_circle_points
+from blazepose_sdk.geometry.roi import body_circle_points
 
 NUM_LANDMARKS = 33
 LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP = 11, 12, 23, 24

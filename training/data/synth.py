@@ -336,7 +336,7 @@ def _start_method() -> str:
 
 def _coco_export(samples: list[Sample], out_dir: Path) -> dict:
     """A COCO keypoints file (17 keypoints) for a few samples, images written beside it."""
-    from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, COCO17_SKELETON
+    from blazepose_sdk.geometry.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, COCO17_SKELETON
 
     img_dir = out_dir / "preview"
     img_dir.mkdir(parents=True, exist_ok=True)

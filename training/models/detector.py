@@ -1,7 +1,7 @@
 """The face-proxy person detector: a BlazeFace-style single-shot detector on the SDK's anchors.
 
-Input (B, S, S, 3) float in [-1, 1], the whole frame letterboxed (blazepose_sdk.detector). Per
-anchor of ``blazepose_sdk.anchors.generate_anchors`` (feature maps S/8 with 2 anchors per cell,
+Input (B, S, S, 3) float in [-1, 1], the whole frame letterboxed (blazepose_sdk.stages.detector). Per
+anchor of ``blazepose_sdk.geometry.anchors.generate_anchors`` (feature maps S/8 with 2 anchors per cell,
 S/16 with 2, S/32 with 6: 2254 for S = 224, in the SDK's order group, row, column, anchor) it
 regresses 12 raw values - face box x, y, w, h then four (x, y) alignment points: hip centre,
 body-circle point, shoulder centre, upper-body-circle point - and one score logit.
@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from blazepose_sdk.anchors import AnchorOptions, generate_anchors
+from blazepose_sdk.geometry.anchors import AnchorOptions, generate_anchors
 from training.config import DetectorModelConfig
 from training.models.blocks import blaze_stage, conv_bn_relu, make_divisible
 
@@ -143,7 +143,7 @@ def match_anchors(face_boxes_norm: np.ndarray, match_anchors_: np.ndarray, min_i
 
 def encode_targets(face_boxes_norm: np.ndarray, keypoints_norm: np.ndarray, anchors: np.ndarray,
                    assignment: np.ndarray, input_size: int) -> np.ndarray:
-    """Raw (N, 12) regression targets, the exact inverse of ``blazepose_sdk.anchors.decode_boxes``
+    """Raw (N, 12) regression targets, the exact inverse of ``blazepose_sdk.geometry.anchors.decode_boxes``
     (reverse_output_order, x/y/w/h scales = ``input_size``) for the SDK's ``anchors``.
 
     face_boxes_norm (F, 4) xyxy and keypoints_norm (F, 4, 2) are normalized to the input tensor;

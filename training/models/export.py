@@ -3,7 +3,7 @@
 The converted models keep float32 inputs and outputs (quantize/dequantize at the edges), so
 the SDK feeds them exactly as the official models: the landmark model takes (1, 256, 256, 3)
 in 0..1, the detector (1, 224, 224, 3) in [-1, 1]; ``manifest.json`` beside them is the SDK's
-(:mod:`blazepose_sdk.manifest`), so PoseTracker checks their hashes and reads their value ranges.
+(:mod:`blazepose_sdk.assets.manifest`), so PoseTracker checks their hashes and reads their value ranges.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose_sdk.manifest import MANIFEST_FILE, manifest_entry, update_manifest
+from blazepose_sdk.assets.manifest import MANIFEST_FILE, manifest_entry, update_manifest
 
 
 def to_tflite(model, path: str | Path, quantize: str = "float",
@@ -91,7 +91,7 @@ PRECISIONS = {"float": "float32", "float16": "float16", "int8": "int8"}
 
 
 def export_manifest_entry(path: str | Path, kind: str, quantize: str = "float") -> dict:
-    """The SDK manifest entry (:mod:`blazepose_sdk.manifest`) of a model written by :func:`to_tflite`.
+    """The SDK manifest entry (:mod:`blazepose_sdk.assets.manifest`) of a model written by :func:`to_tflite`.
 
     kind: "landmark" (input 0..1) or "detector" (input [-1, 1]); quantize: the mode it was
     converted with.
@@ -102,12 +102,12 @@ def export_manifest_entry(path: str | Path, kind: str, quantize: str = "float") 
 
 
 def landmark_manifest_entry(path: str | Path, quantize: str = "float") -> dict:
-    """Manifest entry of an exported landmark model (the layout blazepose_sdk.landmarker decodes)."""
+    """Manifest entry of an exported landmark model (the layout blazepose_sdk.stages.landmarker decodes)."""
     return export_manifest_entry(path, "landmark", quantize)
 
 
 def detector_manifest_entry(path: str | Path, quantize: str = "float") -> dict:
-    """Manifest entry of an exported detector (the layout blazepose_sdk.anchors.decode_boxes decodes)."""
+    """Manifest entry of an exported detector (the layout blazepose_sdk.geometry.anchors.decode_boxes decodes)."""
     return export_manifest_entry(path, "detector", quantize)
 
 

@@ -9,7 +9,7 @@ second-order Taylor expansion of the log-likelihood gives the maximum at
 m - H(m)^-1 D(m), with D and H the first and second derivatives by central differences.
 
 Coordinates are in heatmap cells: cell (row r, col c) is the point (c, r), the convention of
-training.losses.gaussian_heatmaps and blazepose_sdk.landmarker.refine_with_heatmap; multiply
+training.losses.gaussian_heatmaps and blazepose_sdk.stages.landmarker.refine_with_heatmap; multiply
 by the heatmap stride for input pixels.
 """
 

@@ -10,7 +10,7 @@
       -> heads: 39 x (x, y, z, visibility logit, presence logit), pose-presence logit,
          39 x world (x, y, z)
 
-Output units, as the official pose_landmark_*.tflite (blazepose_sdk.landmarker): x, y, z in
+Output units, as the official pose_landmark_*.tflite (blazepose_sdk.stages.landmarker): x, y, z in
 tensor pixels of the crop (pixel index j at coordinate j, the SDK's warp convention; z shares
 x's scale, hip-relative), world in metres (hip-centred, upright ROI frame). Heatmap cell
 (row r, col c) stands for tensor point (c, r) * heatmap_stride, the convention of the SDK's
@@ -25,7 +25,7 @@ from keras import layers, ops
 from training.config import LandmarkModelConfig
 from training.models.blocks import blaze_stage, conv_bn_relu, make_divisible, project, upsample_add
 
-NUM_LANDMARKS = 33  # BlazePose topology (blazepose_sdk.topology.NUM_LANDMARKS)
+NUM_LANDMARKS = 33  # BlazePose topology (blazepose_sdk.geometry.topology.NUM_LANDMARKS)
 # Encoder channels and blocks per stage (output strides 2, 4, 8, 16, 32) at width 1.0. Ours,
 # sized so that the Lite model stays under 1.5 MB as INT8 TFLite.
 ENCODER_CHANNELS = (24, 32, 64, 128, 192)

@@ -1,5 +1,5 @@
 """Top-down wrapper: a heatmap model (Lite-HRNet, or any (B, h, w, K) heatmap network) turned
-into a landmark model that ``blazepose_sdk.landmarker.PoseLandmarker`` runs unchanged.
+into a landmark model that ``blazepose_sdk.stages.landmarker.PoseLandmarker`` runs unchanged.
 
     crop (1, S, S, 3) RGB 0..1 -> heatmap model -> DARK decode (in the graph) ->
       landmarks (1, R*5): R rows of x, y, z (tensor px), visibility logit, presence logit
@@ -28,10 +28,10 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from blazepose_sdk.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, LANDMARK_NAMES, NUM_MODEL_LANDMARKS
+from blazepose_sdk.geometry.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, LANDMARK_NAMES, NUM_MODEL_LANDMARKS
 from training.models.heatmap_decode import DARK_KERNEL_SIZE, DARK_SIGMA, DarkDecode
 
-NUM_LANDMARKS = 33  # blazepose_sdk.topology.NUM_LANDMARKS
+NUM_LANDMARKS = 33  # blazepose_sdk.geometry.topology.NUM_LANDMARKS
 LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP = 11, 12, 23, 24  # training/data/sample.py
 # Clip of the heatmap maximum before the logit (keeps logits within +-9.2).
 CONFIDENCE_EPS = 1e-4

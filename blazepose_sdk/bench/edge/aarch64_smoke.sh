@@ -169,8 +169,8 @@ WHEEL_NAME="$(basename "$WHEEL")"
 install -o "$PI_UID" -g "$PI_UID" -m 644 "$IMAGE" "$ROOTFS$PI_HOME/data/"
 IMAGE_NAME="$(basename "$IMAGE")"
 
-REF_DIR="${BLAZEPOSE_REFERENCE_DIR:-$(cd "$REPO" && python3 -c 'from blazepose_sdk.models import reference_dir; print(reference_dir())' 2>>"$LOG" || true)}"
-REF_VERSION="$(cd "$REPO" && python3 -c 'from blazepose_sdk.models import REFERENCE_NPM_VERSION as v; print(v)')"
+REF_DIR="${BLAZEPOSE_REFERENCE_DIR:-$(cd "$REPO" && python3 -c 'from blazepose_sdk.assets.models import reference_dir; print(reference_dir())' 2>>"$LOG" || true)}"
+REF_VERSION="$(cd "$REPO" && python3 -c 'from blazepose_sdk.assets.models import REFERENCE_NPM_VERSION as v; print(v)')"
 [ -f "$REF_DIR/pose_detection.tflite" ] \
     || die "reference models not found in '$REF_DIR': run \`blazepose models fetch-reference\` on the host first"
 # The SDK's default user cache inside the root; the files stay in the root, never in the repo.
@@ -198,7 +198,7 @@ cat "$ROOTFS$PI_HOME/out/pip-install.log" >>"$LOG"
 PY_VERSION="$(as_pi 'blazepose-venv/bin/python -c "import platform, sys; print(sys.version.split()[0], platform.machine())"')"
 WHEELS_USED="$(grep -oE '[A-Za-z0-9_.+-]+\.whl' "$ROOTFS$PI_HOME/out/pip-install.log" | sort -u || true)"
 VERSIONS="$(as_pi 'blazepose-venv/bin/pip list --format=freeze' | grep -iE '^(blazepose-sdk|numpy|opencv-python-headless|ai-edge-litert|tflite-runtime|tqdm)==' || true)"
-RUNTIME="$(as_pi 'blazepose-venv/bin/python -c "from blazepose_sdk.runtime import runtime_name; print(runtime_name())"' 2>>"$LOG")" \
+RUNTIME="$(as_pi 'blazepose-venv/bin/python -c "from blazepose_sdk.stages.runtime import runtime_name; print(runtime_name())"' 2>>"$LOG")" \
     || die "the installed SDK cannot load a TFLite runtime (see $LOG)"
 
 # --- 7. the CLI on a photo ----------------------------------------------------------------------

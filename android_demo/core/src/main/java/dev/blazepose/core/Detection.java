@@ -1,7 +1,7 @@
 package dev.blazepose.core;
 
 /**
- * One detected person, all coordinates in image pixels; port of {@code blazepose_sdk.detector.Detection}.
+ * One detected person, all coordinates in image pixels; port of {@code blazepose_sdk.stages.detector.Detection}.
  */
 public final class Detection {
     /** Detector confidence in [0, 1]. */

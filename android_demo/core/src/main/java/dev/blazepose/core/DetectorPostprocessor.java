@@ -5,7 +5,7 @@ import java.util.List;
 
 /**
  * Everything the person detector needs around its interpreter call; port of
- * {@code blazepose_sdk.detector.PoseDetector} minus the interpreter.
+ * {@code blazepose_sdk.stages.detector.PoseDetector} minus the interpreter.
  *
  * <p>Before the call, crop the frame's {@link #frameRoi letterbox ROI} with {@link ImageCrop}
  * (value range {@link #VALUE_MIN}..{@link #VALUE_MAX}, zero border); after it, {@link #decode}

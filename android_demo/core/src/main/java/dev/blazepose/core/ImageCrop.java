@@ -2,7 +2,7 @@ package dev.blazepose.core;
 
 /**
  * Warps the (rotated) ROI of an RGB frame into a square float tensor; port of
- * {@code blazepose_sdk.image.crop_roi}, which calls OpenCV's {@code warpAffine} (bilinear) with the
+ * {@code blazepose_sdk.geometry.image.crop_roi}, which calls OpenCV's {@code warpAffine} (bilinear) with the
  * matrix of {@link RoiMath#imageToTensorMatrix}.
  *
  * <p>Like OpenCV, a tensor pixel (u, v) samples the frame at {@code M^-1 (u, v)}, pixel centres at

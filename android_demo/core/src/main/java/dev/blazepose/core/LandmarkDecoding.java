@@ -2,7 +2,7 @@ package dev.blazepose.core;
 
 /**
  * Decoding of the landmark network's tensors; port of {@code decode_landmark_tensor} and
- * {@code refine_with_heatmap} in {@code blazepose_sdk.landmarker}.
+ * {@code refine_with_heatmap} in {@code blazepose_sdk.stages.landmarker}.
  */
 public final class LandmarkDecoding {
     /** RefineLandmarksFromHeatmapCalculator kernel_size in tensors_to_pose_landmarks_and_segmentation.pbtxt. */

@@ -2,7 +2,7 @@ package dev.blazepose.core;
 
 /**
  * Everything the landmark model needs around its interpreter call; port of
- * {@code blazepose_sdk.landmarker.PoseLandmarker} minus the interpreter.
+ * {@code blazepose_sdk.stages.landmarker.PoseLandmarker} minus the interpreter.
  *
  * <p>Before the call, crop the ROI with {@link ImageCrop} (value range
  * {@link #VALUE_MIN}..{@link #VALUE_MAX}, replicated border); after it, {@link #decode} the outputs.

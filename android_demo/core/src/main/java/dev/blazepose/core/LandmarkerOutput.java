@@ -1,7 +1,7 @@
 package dev.blazepose.core;
 
 /**
- * What the landmark stage found in one ROI; port of {@code blazepose_sdk.landmarker.LandmarkerOutput}.
+ * What the landmark stage found in one ROI; port of {@code blazepose_sdk.stages.landmarker.LandmarkerOutput}.
  */
 public final class LandmarkerOutput {
     /** The ROI the model looked at (image pixels). */

@@ -2,7 +2,7 @@ package dev.blazepose.core;
 
 /**
  * Exponential smoothing over an array of values: {@code y = alpha * x + (1 - alpha) * y_prev}; the
- * first value passes. Port of {@code blazepose_sdk.smoothing.LowPassFilter}.
+ * first value passes. Port of {@code blazepose_sdk.geometry.smoothing.LowPassFilter}.
  */
 public final class LowPassFilter {
     private final double alpha;

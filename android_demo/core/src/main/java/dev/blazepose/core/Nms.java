@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * Weighted non-maximum suppression, as MediaPipe's NonMaxSuppressionCalculator (WEIGHTED); port
- * of {@code blazepose_sdk.nms}. Boxes are rows whose first four values are xmin, ymin, xmax, ymax
+ * of {@code blazepose_sdk.geometry.nms}. Boxes are rows whose first four values are xmin, ymin, xmax, ymax
  * in any consistent units.
  */
 public final class Nms {

@@ -2,7 +2,7 @@ package dev.blazepose.core;
 
 /**
  * One-Euro filter over an array of values sampled at increasing timestamps; port of
- * {@code blazepose_sdk.smoothing.OneEuroFilter} (Casiez et al., CHI 2012, as MediaPipe's
+ * {@code blazepose_sdk.geometry.smoothing.OneEuroFilter} (Casiez et al., CHI 2012, as MediaPipe's
  * LandmarksSmoothingCalculator applies it: the speed is multiplied by {@code valueScale}, 1 / object
  * size in pixels, so the same settings work for near and far people).
  */

@@ -1,7 +1,7 @@
 package dev.blazepose.core;
 
 /**
- * Smooths one tracked pose across frames; port of {@code blazepose_sdk.smoothing.PoseSmoother}.
+ * Smooths one tracked pose across frames; port of {@code blazepose_sdk.geometry.smoothing.PoseSmoother}.
  *
  * <p>Landmark positions (x_px, y_px, z_px) go through a One-Euro filter whose speed is normalised
  * by the person's size, world landmarks through an unscaled One-Euro filter, visibility through a

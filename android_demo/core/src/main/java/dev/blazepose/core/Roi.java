@@ -1,7 +1,7 @@
 package dev.blazepose.core;
 
 /**
- * A rotated square region of an image; port of {@code blazepose_sdk.roi.Roi}.
+ * A rotated square region of an image; port of {@code blazepose_sdk.geometry.roi.Roi}.
  *
  * <p>Frames: image pixels (x right, y down, origin top-left); ROI-normalized (0..1 across the
  * rotated crop, (0, 0) its top-left corner). A rotation turns the ROI clockwise on screen: a point

@@ -1,7 +1,7 @@
 package dev.blazepose.core;
 
 /**
- * ROIs from alignment points and the affine maps around them; port of {@code blazepose_sdk.roi}.
+ * ROIs from alignment points and the affine maps around them; port of {@code blazepose_sdk.geometry.roi}.
  * Geometry is float64, as in the SDK. See {@link Roi} for the coordinate frames.
  */
 public final class RoiMath {

@@ -1,7 +1,7 @@
 package dev.blazepose.core;
 
 /**
- * Filter settings; port of {@code blazepose_sdk.smoothing.SmoothingOptions}. {@link #DEFAULTS} holds
+ * Filter settings; port of {@code blazepose_sdk.geometry.smoothing.SmoothingOptions}. {@link #DEFAULTS} holds
  * MediaPipe's mediapipe/modules/pose_landmark/pose_landmark_filtering.pbtxt values.
  */
 public final class SmoothingOptions {

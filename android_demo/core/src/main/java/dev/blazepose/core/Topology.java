@@ -1,7 +1,7 @@
 package dev.blazepose.core;
 
 /**
- * The BlazePose 33-landmark topology; port of {@code blazepose_sdk.topology}. Indices and names follow
+ * The BlazePose 33-landmark topology; port of {@code blazepose_sdk.geometry.topology}. Indices and names follow
  * MediaPipe's pose_landmark_topology (listed in mediapipe/modules/pose_landmark/pose_landmark_cpu.pbtxt).
  */
 public final class Topology {

@@ -4,14 +4,14 @@
         [--coco] [--model NAME] [--options FILE.json] [other `blazepose run` tracker flags]
 
 Every input is one task that keeps its own tracker state from its first frame to its last. A worker
-(:class:`~blazepose_sdk.batch_worker.BatchWorker`, a Ray actor) loads the models once and serves
+(:class:`~blazepose_sdk.app.batch_worker.BatchWorker`, a Ray actor) loads the models once and serves
 many tasks. For each input, DIR gets ``KEY.jsonl`` (and ``KEY.coco.json`` with ``--coco``), byte for
 byte what ``blazepose run INPUT --json KEY.jsonl [--coco KEY.coco.json]`` writes with the same
-options, and ``DIR/manifest.json`` records per input its sha256, frames, poses, fps, the worker, the
+options, and ``DIR/batch.json`` records per input its sha256, frames, poses, fps, the worker, the
 outputs' sha256 and any error.
 
 Resuming: an output is written under a temporary name and renamed once its input is done, then the
-manifest is updated. A rerun skips an input only when its manifest entry says done, the input's
+record is updated. A rerun skips an input only when its record entry says done, the input's
 sha256 and the result-changing options are the same, and every output file has its recorded sha256;
 anything else (a crash, a killed run, a changed option) is computed again. A worker killed
 mid-input is restarted by Ray and its input retried from the start (``max_retries``). A bad input is
@@ -32,28 +32,23 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
+from .._version import __version__
+from .batch_engines import BatchError, Progress, run_tasks
 from .batch_worker import InputOutput, InputTask
-from .errors import BlazePoseError
-from .tracker import TrackerOptions
+from ..tracker import TrackerOptions
 from .video import folder_images, input_kind
 
-MANIFEST_NAME = "manifest.json"
+RECORD_NAME = "batch.json"
 PARTIAL_SUFFIX = ".partial"
-INSTALL_HINT = 'pip install "blazepose-sdk[cluster]"'
 # Result-neutral options (runtime_name() docs: results do not depend on the thread count).
 _NEUTRAL_OPTIONS = ("num_threads",)
-
-
-class BatchError(BlazePoseError, RuntimeError):
-    """One or more inputs of a batch failed (each is recorded in the manifest), or no worker could run."""
 
 
 @dataclass(frozen=True)
 class BatchOptions:
     """How a batch runs.
 
-    out_dir: folder of the outputs and of ``manifest.json`` (created).
+    out_dir: folder of the outputs and of ``batch.json`` (created).
     address: None (start a local Ray, or no Ray at all), ``"auto"`` (the running cluster) or
         ``"ray://HOST:10001"`` (Ray Client).
     workers: worker processes (None: the cluster's CPUs / threads_per_worker, also the most; a new
@@ -76,22 +71,9 @@ class BatchOptions:
     progress: bool = True
 
 
-@dataclass(frozen=True)
-class Progress:
-    """Frames done so far on one input (``worker``: ``host:pid`` of the process running it)."""
-
-    key: str
-    frames: int
-    worker: str
-
-    @property
-    def pid(self) -> int:
-        return int(self.worker.rsplit(":", 1)[1])
-
-
 @dataclass
 class BatchReport:
-    """What a batch did: ``entries`` are the manifest entries by key; done, skipped and failed
+    """What a batch did: ``entries`` are the record entries by key; done, skipped and failed
     are keys; ``engine`` is "ray", "local" or "none" (nothing to run); seconds is the wall time (s)."""
 
     entries: dict[str, dict]
@@ -158,19 +140,19 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def load_manifest(out_dir: Path) -> dict:
-    """``out_dir/manifest.json`` (an empty one when absent or unreadable)."""
+def load_record(out_dir: Path) -> dict:
+    """``out_dir/batch.json`` (an empty one when absent or unreadable)."""
     try:
-        manifest = json.loads((out_dir / MANIFEST_NAME).read_text())
-        if isinstance(manifest, dict) and isinstance(manifest.get("inputs"), dict):
-            return manifest
+        record = json.loads((out_dir / RECORD_NAME).read_text())
+        if isinstance(record, dict) and isinstance(record.get("inputs"), dict):
+            return record
     except (OSError, ValueError):
         pass
     return {"inputs": {}}
 
 
 def is_complete(entry: dict | None, out_dir: Path, sha: str | None, settings_sha: str) -> bool:
-    """True when a manifest entry says done for this input content and these options, and every
+    """True when a record entry says done for this input content and these options, and every
     output it lists is there with its recorded sha256."""
     if not entry or entry.get("status") != "done" or sha is None or entry.get("input_sha256") != sha \
             or entry.get("settings_sha256") != settings_sha or not entry.get("outputs"):
@@ -198,9 +180,8 @@ def _frame_estimate(task: InputTask) -> int:
 
 def run_batch(inputs: Sequence[str], tracker_options: TrackerOptions, options: BatchOptions,
               on_progress: Callable[[Progress], None] | None = None) -> BatchReport:
-    """Run every input not yet complete in ``options.out_dir`` and return the report (the manifest
+    """Run every input not yet complete in ``options.out_dir`` and return the report (the record
     is also written after each input). Never raises for a bad input: it is in ``report.failed``."""
-    from .batch_engines import run_tasks
 
     start = time.perf_counter()
     out_dir = Path(options.out_dir)
@@ -209,13 +190,13 @@ def run_batch(inputs: Sequence[str], tracker_options: TrackerOptions, options: B
         tracker_options = dataclasses.replace(tracker_options, num_threads=options.threads_per_worker)
     settings = settings_of(tracker_options, options.coco, options.max_frames)
     settings_sha = _digest(settings)
-    manifest = load_manifest(out_dir)
-    manifest.update({"generator": "blazepose batch", "version": __version__, "settings": settings})
-    entries: dict[str, dict] = manifest["inputs"]
+    record = load_record(out_dir)
+    record.update({"generator": "blazepose batch", "version": __version__, "settings": settings})
+    entries: dict[str, dict] = record["inputs"]
     report = BatchReport(entries)
 
     def save() -> None:
-        _write_atomic(out_dir / MANIFEST_NAME, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        _write_atomic(out_dir / RECORD_NAME, json.dumps(record, indent=1, sort_keys=True).encode())
 
     pending: list[InputTask] = []
     for task in plan_tasks(inputs, options.coco, options.max_frames):
@@ -257,7 +238,7 @@ def run_batch(inputs: Sequence[str], tracker_options: TrackerOptions, options: B
     if pending:
         report.engine, report.workers = run_tasks(pending, tracker_options, options, finish, on_progress,
                                                   total_frames=sum(_frame_estimate(t) for t in pending))
-        manifest.update({"engine": report.engine, "workers": report.workers})
+        record.update({"engine": report.engine, "workers": report.workers})
     report.seconds = round(time.perf_counter() - start, 3)
     save()
     return report
@@ -269,11 +250,11 @@ def failure_summary(report: BatchReport) -> str:
     parts = [f"{k} ({(report.entries[k].get('errors') or ['?'])[0]})" for k in report.failed[:3]]
     more = f" and {len(report.failed) - 3} more" if len(report.failed) > 3 else ""
     total = len(report.done) + len(report.skipped) + len(report.failed)
-    return f"{len(report.failed)} of {total} inputs failed (see manifest.json): {'; '.join(parts)}{more}"
+    return f"{len(report.failed)} of {total} inputs failed (see batch.json): {'; '.join(parts)}{more}"
 
 
 def iter_outputs(out_dir: str | os.PathLike) -> Iterator[tuple[str, Path]]:
-    """(key, path of KEY.jsonl) of every input the manifest of ``out_dir`` says is done."""
-    for key, entry in sorted(load_manifest(Path(out_dir))["inputs"].items()):
+    """(key, path of KEY.jsonl) of every input the record of ``out_dir`` says is done."""
+    for key, entry in sorted(load_record(Path(out_dir))["inputs"].items()):
         if entry.get("status") == "done":
             yield key, Path(out_dir) / entry["outputs"]["jsonl"]["file"]

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .anchors import sigmoid
-from .errors import ModelSignatureError
-from .image import crop_roi
-from .manifest import LANDMARK_ROLES, role_indices
-from .manifest import output_roles as shape_roles
-from .roi import Roi, project_landmarks, rotate_world_landmarks
+from ..geometry.anchors import sigmoid
+from ..errors import ModelSignatureError
+from ..geometry.image import crop_roi
+from ..assets.manifest import LANDMARK_ROLES, role_indices
+from ..assets.manifest import output_roles as shape_roles
+from ..geometry.roi import Roi, project_landmarks, rotate_world_landmarks
 from .runtime import TFLiteModel
-from .segmentation import mask_probability
-from .topology import AUX_BODY_CIRCLE, AUX_HIP_CENTER, NUM_LANDMARKS
+from ..geometry.segmentation import mask_probability
+from ..geometry.topology import AUX_BODY_CIRCLE, AUX_HIP_CENTER, NUM_LANDMARKS
 
 # ImageToTensorCalculator output_tensor_float_range in pose_landmark_by_roi_cpu.pbtxt.
 LANDMARK_VALUE_RANGE = (0.0, 1.0)
@@ -142,7 +142,7 @@ class PoseLandmarker:
     """Runs a landmark model on a ROI of an RGB frame.
 
     Args:
-        model: a loaded :class:`~blazepose_sdk.runtime.TFLiteModel` taking (1, S, S, 3) in 0..1
+        model: a loaded :class:`~blazepose_sdk.stages.runtime.TFLiteModel` taking (1, S, S, 3) in 0..1
             and giving at least the landmark tensor (rows x 5) and a (1, 1) presence; heatmap
             (1, h, w, rows) and world (rows x 3) outputs are used when present.
         refine: apply heatmap refinement when the model has a heatmap output.
@@ -150,7 +150,7 @@ class PoseLandmarker:
             ``normalization.value_range``); MediaPipe's [0, 1] by default.
         output_roles: one role per model output ("landmarks", "presence", "heatmap", "world",
             "segmentation" or None), e.g. from a manifest; None: outputs are identified by shape
-            (:func:`blazepose_sdk.manifest.output_roles`).
+            (:func:`blazepose_sdk.assets.manifest.output_roles`).
         segmentation: also read the segmentation output (``LandmarkerOutput.mask_roi``); a model
             without one is refused with ModelSignatureError.
     """

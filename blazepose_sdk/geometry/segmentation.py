@@ -44,7 +44,7 @@ def mask_probability(logits: np.ndarray) -> np.ndarray:
 def roi_mask_to_image(mask_roi: np.ndarray, roi: Roi, image_size: tuple[int, int]) -> np.ndarray:
     """Warp an (N, N) map over ``roi`` (the landmark model's tensor frame, tensor pixels) back to
     a (height, width) map in frame pixels: the inverse of the ROI crop
-    (:func:`~blazepose_sdk.roi.image_to_tensor_matrix`), bilinear, zero outside the ROI.
+    (:func:`~blazepose_sdk.geometry.roi.image_to_tensor_matrix`), bilinear, zero outside the ROI.
 
     Args:
         mask_roi: (N, N) float values (probabilities) in the ROI's tensor frame.

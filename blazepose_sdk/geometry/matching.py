@@ -1,7 +1,7 @@
 """Geometry for tracking several people: how much two rotated ROIs or two poses overlap.
 
 Pure numpy, no I/O. Polygons are (N, 2) arrays of vertices in image pixels, in order (either
-winding); ROIs are given by their corners (:meth:`blazepose_sdk.roi.Roi.corners_px`).
+winding); ROIs are given by their corners (:meth:`blazepose_sdk.geometry.roi.Roi.corners_px`).
 """
 
 from __future__ import annotations

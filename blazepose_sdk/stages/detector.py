@@ -2,7 +2,7 @@
 
 The network sees the whole frame letterboxed to 224x224 and, per SSD anchor, regresses a face
 box and four alignment points. Decoding (anchors, sigmoid scores, weighted NMS) is pure numpy in
-:mod:`blazepose_sdk.anchors` and :mod:`blazepose_sdk.nms`; this module adds the interpreter
+:mod:`blazepose_sdk.geometry.anchors` and :mod:`blazepose_sdk.geometry.nms`; this module adds the interpreter
 call and maps the result back to image pixels.
 """
 
@@ -14,14 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors
-from .errors import ModelSignatureError
-from .image import crop_roi
-from .manifest import DETECTOR_ROLES, role_indices
-from .manifest import output_roles as shape_roles
-from .nms import weighted_nms
-from .roi import Roi, letterbox_roi, roi_to_image
-from .tiles import merge_tile_detections
+from ..geometry.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors
+from ..errors import ModelSignatureError
+from ..geometry.image import crop_roi
+from ..assets.manifest import DETECTOR_ROLES, role_indices
+from ..assets.manifest import output_roles as shape_roles
+from ..geometry.nms import weighted_nms
+from ..geometry.roi import Roi, letterbox_roi, roi_to_image
+from ..geometry.tiles import merge_tile_detections
 
 # NonMaxSuppressionCalculator min_suppression_threshold in pose_detection_cpu.pbtxt.
 NMS_IOU_THRESHOLD = 0.3
@@ -105,14 +105,14 @@ class PoseDetector:
     """Runs the person detector on a whole RGB frame.
 
     Args:
-        model: a loaded :class:`~blazepose_sdk.runtime.TFLiteModel` with one (1, S, S, 3) input
+        model: a loaded :class:`~blazepose_sdk.stages.runtime.TFLiteModel` with one (1, S, S, 3) input
             and two outputs, (1, N, 12) raw boxes and (1, N, 1) raw scores.
         min_score: detections below this confidence are dropped.
         value_range: (lo, hi) the input takes for pixel values 0..255 (a manifest's
             ``normalization.value_range``); MediaPipe's [-1, 1] by default.
         output_roles: one role per model output ("boxes", "scores" or None), e.g. from a
             manifest; None: outputs are identified by shape
-            (:func:`blazepose_sdk.manifest.output_roles`).
+            (:func:`blazepose_sdk.assets.manifest.output_roles`).
     """
 
     def __init__(self, model, min_score: float = DEFAULT_MIN_SCORE,
@@ -157,7 +157,7 @@ class PoseDetector:
         """Detect people in an RGB uint8 frame (``bgr``: in BGR order); best first, image pixels.
 
         ``roi``: look only inside this square of the frame (a zoomed tile, see
-        :mod:`blazepose_sdk.tiles`), letterboxed to the input; None: the whole frame.
+        :mod:`blazepose_sdk.geometry.tiles`), letterboxed to the input; None: the whole frame.
         ``min_score``: this call's score threshold instead of the detector's.
         """
         t0 = time.perf_counter()
@@ -179,7 +179,7 @@ class PoseDetector:
                      extra: Sequence[Detection] = (), min_score: float | None = None) -> list[Detection]:
         """The detector on each tile (score threshold ``min_score``, default the detector's),
         merged with ``extra`` (e.g. the whole-frame detections) by weighted NMS across runs
-        (:func:`blazepose_sdk.tiles.merge_tile_detections`); best first."""
+        (:func:`blazepose_sdk.geometry.tiles.merge_tile_detections`); best first."""
         runs = [list(extra)] + [self(frame_rgb, bgr=bgr, roi=tile, min_score=min_score) for tile in tiles]
         rows = [np.array([d.row_px() for d in run]).reshape(len(run), 12) for run in runs]
         scores = [np.array([d.score for d in run], np.float32) for run in runs]

@@ -16,15 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .config import load_tracker_options
+from .._version import __version__
+from ..config import load_tracker_options
 from .drawing import draw_pose
-from .errors import BlazePoseError, InvalidFrameError, OptionError, VideoError
-from .models import (BUNDLED_DIR, BUNDLED_PIPELINES, BUNDLED_TILES_DETECTORS, REFERENCE_FILES, available_pipelines,
-                     fetch_reference, official_model_shipped, reference_dir)
-from .profiling import StageTimes, format_profile
-from .tiles import parse_tile_layout
-from .tracker import DEFAULT_MODEL, PoseTracker, TrackerOptions, check_confidence, check_num_threads
+from ..errors import BlazePoseError, InvalidFrameError, OptionError, VideoError
+from ..assets.fetch import fetch_reference
+from ..assets.models import (BUNDLED_DIR, BUNDLED_PIPELINES, BUNDLED_TILES_DETECTORS, REFERENCE_FILES, available_pipelines,
+                             official_model_shipped, reference_dir)
+from ..profiling import StageTimes, format_profile
+from ..geometry.tiles import parse_tile_layout
+from ..tracker import DEFAULT_MODEL, PoseTracker, TrackerOptions, check_confidence, check_num_threads
 from .video import (IMAGE_SUFFIXES, SourceGap, VideoReader, VideoWriter, folder_images, input_kind, read_image,
                     is_special_file, source_kind, temp_file_beside, write_file_replacing, write_image)
 
@@ -118,7 +119,7 @@ def _say(line: str) -> None:
 class _JsonLines:
     """The --json output, one line per frame, each flushed as it is written.
 
-    A file is written to a temporary file beside it (:func:`~blazepose_sdk.video.temp_file_beside`)
+    A file is written to a temporary file beside it (:func:`~blazepose_sdk.app.video.temp_file_beside`)
     and renamed over it by :meth:`close`, also after an error or a signal: an existing file is
     replaced only once there is a new line, and never by a half-written one. ``-``: standard
     output; a reader that goes away (``| head``) stops the run quietly (:class:`_Stopped`).
@@ -576,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     models_sub.add_parser("list", help="list pipelines and the reference cache")
     models.set_defaults(func=cmd_models)
 
-    from .batch_cli import add_arguments as add_batch_arguments  # flags and command: blazepose_sdk/batch_cli.py
+    from .batch_cli import add_arguments as add_batch_arguments  # flags and command: blazepose_sdk/app/batch_cli.py
 
     add_batch_arguments(sub.add_parser("batch", help="many videos or image folders on a pool of workers (Ray), "
                                        "resumable: JSON lines per input and a manifest"))
@@ -591,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """`blazepose bench ...`: the suite in :mod:`blazepose_sdk.bench` (same as ``python -m blazepose_sdk.bench``)."""
-    from .bench.__main__ import main as bench_main
+    from ..bench.__main__ import main as bench_main
 
     return bench_main(args.bench_args)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .errors import InvalidFrameError
+from ..errors import InvalidFrameError
 from .roi import Roi, image_to_tensor_matrix
 
 # Largest side we accept; 8000x8000 RGB is ~192 MB and still fine, 2**15 guards int overflow in warps.

@@ -41,9 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .anchors import AnchorOptions, generate_anchors
-from .errors import ManifestError
-from .runtime import TFLiteModel, file_sha256
+from ..geometry.anchors import AnchorOptions, generate_anchors
+from ..errors import ManifestError
+from ..stages.runtime import TFLiteModel, file_sha256
 
 MANIFEST_FORMAT = "blazepose-sdk-manifest/1"
 MANIFEST_FILE = "manifest.json"
@@ -55,8 +55,8 @@ LANDMARK_ROLES = ("landmarks", "presence", "heatmap", "world", "segmentation")
 def output_roles(kind: str, shapes: Sequence[Sequence[int]], input_size: int | None = None) -> list[str | None]:
     """Name each model output by its shape; one role (or None) per output, interpreter order.
 
-    These are the rules :class:`~blazepose_sdk.detector.PoseDetector` and
-    :class:`~blazepose_sdk.landmarker.PoseLandmarker` apply when no roles are given.
+    These are the rules :class:`~blazepose_sdk.stages.detector.PoseDetector` and
+    :class:`~blazepose_sdk.stages.landmarker.PoseLandmarker` apply when no roles are given.
 
     detector: a (1, N, 1) output is "scores", a (1, N, >=12) output is "boxes", with N the SSD
         anchor count of a ``input_size`` square input (not checked when ``input_size`` is None);

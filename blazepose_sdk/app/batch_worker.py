@@ -4,7 +4,7 @@ A task is one input (a video file, an image folder or one image). Each task star
 tracker state and keeps it from its first frame to its last, so its records are those of
 ``blazepose run INPUT --json OUT [--coco OUT]``: ``PoseResult.to_dict()`` per frame (plus
 ``"source"`` per image of a folder) and ``PoseResult.to_coco`` entries. The worker is a plain
-class; :mod:`blazepose_sdk.batch` runs it in this process or as a Ray actor.
+class; :mod:`blazepose_sdk.app.batch` runs it in this process or as a Ray actor.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InvalidFrameError, VideoError
-from .tracker import PoseTracker, TrackerOptions
+from ..errors import InvalidFrameError, VideoError
+from ..tracker import PoseTracker, TrackerOptions
 from .video import VideoReader, folder_images, read_image
 
 # A worker tells the driver how far a task got at most this often (frames), besides its end.

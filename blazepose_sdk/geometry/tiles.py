@@ -4,10 +4,10 @@ The detector sees the whole frame letterboxed to 224x224, so a pedestrian 80 px 
 wide frame is 23 px tall in its input, smaller than the people it was trained on. Running the same
 detector on overlapping square tiles of the frame (each tile letterboxed to 224) zooms in; the
 detections of all tiles, in image pixels, are merged by weighted NMS
-(:func:`blazepose_sdk.nms.weighted_nms`) so a person seen by two tiles is one detection.
+(:func:`blazepose_sdk.geometry.nms.weighted_nms`) so a person seen by two tiles is one detection.
 
 Pure numpy: the tile layout and the merge. Frames: image pixels (``*_px``); a tile is an unrotated
-:class:`~blazepose_sdk.roi.Roi`, so :func:`blazepose_sdk.roi.roi_to_image` maps a point from the
+:class:`~blazepose_sdk.geometry.roi.Roi`, so :func:`blazepose_sdk.geometry.roi.roi_to_image` maps a point from the
 tile's normalised coordinates to image pixels.
 """
 
@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from .errors import OptionError
+from ..errors import OptionError
 from .nms import weighted_nms
 from .roi import Roi
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import (
+from ..errors import (
     ModelHashMismatchError,
     ModelLoadError,
     ModelNotFoundError,

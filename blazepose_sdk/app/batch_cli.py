@@ -1,4 +1,4 @@
-"""``blazepose batch``'s flags and command (the engine is :mod:`blazepose_sdk.batch`).
+"""``blazepose batch``'s flags and command (the engine is :mod:`blazepose_sdk.app.batch`).
 
 The tracker flags are those of ``blazepose run`` with the same names, meanings and defaults, so
 ``blazepose batch A B --out DIR --num-poses 4`` gives for A what ``blazepose run A --json A.jsonl
@@ -11,12 +11,13 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from .batch import BatchError, BatchOptions, failure_summary, run_batch
-from .config import load_tracker_options
-from .errors import OptionError
-from .models import available_pipelines
-from .tiles import parse_tile_layout
-from .tracker import DEFAULT_MODEL, TrackerOptions, check_confidence
+from .batch import BatchOptions, failure_summary, run_batch
+from .batch_engines import BatchError
+from ..config import load_tracker_options
+from ..errors import OptionError
+from ..assets.models import available_pipelines
+from ..geometry.tiles import parse_tile_layout
+from ..tracker import DEFAULT_MODEL, TrackerOptions, check_confidence
 
 # flag -> TrackerOptions field, for the flags that take a value (as `blazepose run`)
 _VALUE_FLAGS = {
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``blazepose batch``'s arguments to ``parser`` and make it run :func:`cmd_batch`."""
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, image folders or images")
     parser.add_argument("--out", required=True, metavar="DIR",
-                        help="output folder: KEY.jsonl (and KEY.coco.json) per input, and manifest.json")
+                        help="output folder: KEY.jsonl (and KEY.coco.json) per input, and batch.json")
     parser.add_argument("--address", default=None, metavar="ADDR",
                         help="Ray cluster: auto (the running one) or ray://HOST:10001 (default: a local Ray "
                              "with one worker per core)")
@@ -115,7 +116,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     print(f"frames: {report.frames}")
     print(f"engine: {report.engine} ({report.workers} worker{'s' if report.workers != 1 else ''})")
     print(f"seconds: {report.seconds}")
-    print(f"manifest: {out / 'manifest.json'}")
+    print(f"record: {out / 'batch.json'}")
     if report.failed:
         raise BatchError(failure_summary(report))
     return 0
@@ -123,7 +124,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def _check_models(options: TrackerOptions) -> None:
     """Load the models once here, so that a wrong model name or file fails before any worker starts."""
-    from .tracker import PoseTracker
+    from ..tracker import PoseTracker
 
     with PoseTracker(options):
         pass

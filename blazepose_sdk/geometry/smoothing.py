@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from .errors import OptionError
+from ..errors import OptionError
 
 # pose_landmark_filtering.pbtxt, LandmarksSmoothingCalculator one_euro_filter for the 33 landmarks.
 LANDMARK_MIN_CUTOFF = 0.05

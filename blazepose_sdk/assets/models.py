@@ -5,11 +5,11 @@ with a landmark model.
 Shipped models need no download. ``blazepose-lite`` is the official MediaPipe detector and Lite
 landmark model (Apache-2.0, unmodified; ``model_files/NOTICE``), the default pipeline;
 ``ours-lite`` pairs that detector with our INT8 Lite landmark model (fine-tuned from it). Each file is checked against the sha256 of its entry in
-``model_files/manifest.json`` (:mod:`blazepose_sdk.manifest`), which also gives its input value
+``model_files/manifest.json`` (:mod:`blazepose_sdk.assets.manifest`), which also gives its input value
 range and output roles.
 
 The Full and Heavy landmark models are not shipped. ``blazepose models fetch-reference``
-downloads the npm package ``@mediapipe/pose@<version>`` (:mod:`blazepose_sdk.fetch`: HTTPS from
+downloads the npm package ``@mediapipe/pose@<version>`` (:mod:`blazepose_sdk.assets.fetch`: HTTPS from
 the configured npm registry, a ``--tarball`` copy, or ``npm pack``), extracts the four model files,
 checks each against the sha256 recorded below and writes a manifest next to them. Loading a reference
 model checks its hash again, so a truncated or replaced file is refused with a clear message.
@@ -21,8 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelNotFoundError
-from .fetch import fetch_reference  # noqa: F401  (re-exported: the fetching code lives in fetch.py)
+from ..errors import ModelNotFoundError
 
 # The npm package that carries the official models (Apache-2.0), and the version pinned here.
 REFERENCE_NPM_PACKAGE = "@mediapipe/pose"
@@ -98,7 +97,7 @@ def reference_dir() -> Path:
 # model_files/MODEL_CARD.md: the official BlazePose detector and Lite landmark model (Apache-2.0,
 # unmodified, with model_files/NOTICE and LICENSE.mediapipe) and our own. pipeline name ->
 # (detector file, landmark file).
-BUNDLED_DIR = Path(__file__).resolve().parent / "model_files"
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "model_files"
 BUNDLED_PIPELINES: dict[str, tuple[str, str]] = {
     "blazepose-lite": ("pose_detection.tflite", "pose_landmark_lite.tflite"),
     # the official detector with our Lite landmark model: MediaPipe's Lite fine-tuned from Heavy
@@ -138,7 +137,7 @@ def reference_model(filename: str) -> ModelFile:
 
 def model_file_from_path(path: str | os.PathLike) -> ModelFile:
     """A user-given model file, with the sha256, value range and output roles of its entry in
-    the ``manifest.json`` beside it (see :mod:`blazepose_sdk.manifest`), or unchecked if none.
+    the ``manifest.json`` beside it (see :mod:`blazepose_sdk.assets.manifest`), or unchecked if none.
 
     Raises:
         ManifestError: the manifest beside it is of another format or malformed.
@@ -162,7 +161,7 @@ def bundled_model(filename: str) -> ModelFile:
         ModelNotFoundError: the file is not in the installed package.
         ManifestError: ``model_files/manifest.json`` is missing or has no entry for it.
     """
-    from .errors import ManifestError
+    from ..errors import ManifestError
 
     path = BUNDLED_DIR / filename
     if not path.is_file():

@@ -1,8 +1,8 @@
-"""Where the tasks of :func:`blazepose_sdk.batch.run_batch` run: Ray actors, or this one process.
+"""Where the tasks of :func:`blazepose_sdk.app.batch.run_batch` run: Ray actors, or this one process.
 
-Ray: ``workers`` actors (:class:`~blazepose_sdk.batch_worker.RayBatchWorker`, ``threads_per_worker``
+Ray: ``workers`` actors (:class:`~blazepose_sdk.app.batch_worker.RayBatchWorker`, ``threads_per_worker``
 CPUs each, ``max_restarts`` = ``max_task_retries`` = ``max_retries``), each given the next input as
-soon as it is free; a tiny actor (:class:`~blazepose_sdk.batch_worker.ProgressBoard`) collects the
+soon as it is free; a tiny actor (:class:`~blazepose_sdk.app.batch_worker.ProgressBoard`) collects the
 frames done per input for the progress bar. Results come back through Ray's object store (about
 3 kB per frame of JSON for one person) and the driver writes them.
 """
@@ -15,9 +15,31 @@ import sys
 import uuid
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from ..errors import BlazePoseError
+from ..tracker import TrackerOptions
 from .batch_worker import BatchWorker, InputOutput, InputTask, ProgressBoard, RayBatchWorker
-from .tracker import TrackerOptions
+
+INSTALL_HINT = 'pip install "blazepose-sdk[cluster]"'
+
+
+class BatchError(BlazePoseError, RuntimeError):
+    """One or more inputs of a batch failed (each is recorded in the record), or no worker could run."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Frames done so far on one input (``worker``: ``host:pid`` of the process running it)."""
+
+    key: str
+    frames: int
+    worker: str
+
+    @property
+    def pid(self) -> int:
+        return int(self.worker.rsplit(":", 1)[1])
+
 
 _DEVNULL = None  # stands in for a missing sys.stderr while Ray starts
 # How often the driver looks at the progress board while it waits for results (s).
@@ -34,8 +56,6 @@ def _bar(total_frames: int, inputs: int, enabled: bool):
 def ray_module(engine: str, address: str | None):
     """The ray module, or None for one local process (``engine="local"``, or Ray not installed and
     neither ``engine="ray"`` nor an address asked for it: then a line on stderr says how to install it)."""
-    from .batch import INSTALL_HINT, BatchError
-
     if engine == "local":
         return None
     try:
@@ -90,8 +110,6 @@ def run_tasks(tasks: list[InputTask], tracker_options: TrackerOptions, options, 
 
 def _progress_callback(bar, on_progress, done_frames: dict[str, int]):
     """report(key, frames, worker) for the driver: moves the bar and calls ``on_progress``."""
-    from .batch import Progress
-
     def report(key: str, frames: int, worker: str) -> None:
         if done_frames.get(key) == frames:
             return
