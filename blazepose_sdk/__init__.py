@@ -8,7 +8,7 @@ Quick start::
         result = tracker.process(frame_rgb, timestamp_ms=0)
 """
 
-from .stages.detector import Detection
+from ._version import __version__
 from .app.drawing import draw_pose
 from .errors import (
     BlazePoseError,
@@ -27,12 +27,11 @@ from .errors import (
     UnknownLandmarkError,
     VideoError,
 )
-from .results import Landmark, NormalizedLandmark, Pose, PoseResult, WorldLandmark
 from .geometry.roi import Roi
 from .geometry.smoothing import SmoothingOptions
+from .results import Landmark, NormalizedLandmark, Pose, PoseResult, WorldLandmark
+from .stages.detector import Detection
 from .tracker import PoseTracker, TrackerOptions
-
-from ._version import __version__
 
 __all__ = [
     "BlazePoseError", "ConcurrentUseError", "Detection", "FetchError", "InvalidFrameError", "Landmark",

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .stages.detector import Detection
 from .errors import UnknownLandmarkError
 from .geometry.roi import Roi
 from .geometry.topology import BLAZEPOSE_TO_COCO17, LANDMARK_NAMES
+from .stages.detector import Detection
 
 
 @dataclass(frozen=True)

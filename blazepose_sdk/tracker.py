@@ -18,19 +18,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .stages.detector import DEFAULT_MIN_SCORE, DETECTOR_VALUE_RANGE, Detection, PoseDetector
+from .assets.models import DEFAULT_PIPELINE, ModelFile, model_file_from_path, resolve_pipeline
 from .errors import ConcurrentUseError, InvalidFrameError, OptionError, TimestampError
 from .geometry.image import as_rgb_uint8
-from .stages.landmarker import LANDMARK_VALUE_RANGE, LandmarkerOutput, PoseLandmarker
-from .assets.models import DEFAULT_PIPELINE, ModelFile, model_file_from_path, resolve_pipeline
-from .profiling import StageTimes
-from .results import Pose, PoseResult
 from .geometry.matching import duplicates_to_drop, keypoint_similarity, polygon_iou
 from .geometry.roi import Roi, roi_from_alignment_points
-from .stages.runtime import TFLiteModel
 from .geometry.segmentation import MaskSmoother, roi_mask_to_image
 from .geometry.smoothing import AuxiliarySmoother, PoseSmoother, SmoothingOptions
 from .geometry.tiles import parse_tile_layout, tile_rois
+from .profiling import StageTimes
+from .results import Pose, PoseResult
+from .stages.detector import DEFAULT_MIN_SCORE, DETECTOR_VALUE_RANGE, Detection, PoseDetector
+from .stages.landmarker import LANDMARK_VALUE_RANGE, LandmarkerOutput, PoseLandmarker
+from .stages.runtime import TFLiteModel
 
 # ThresholdingCalculator threshold in tensors_to_pose_landmarks_and_segmentation.pbtxt, which the
 # legacy solution overrides with min_tracking_confidence (default 0.5).

@@ -405,7 +405,7 @@ def presence_head(float_path) -> list[str]:
 
     from . import aeq
 
-    from blazepose_sdk.assets.manifest import output_roles
+    from blazepose_sdk.stages.roles import output_roles
 
     interp = Interpreter(model_path=str(float_path))
     outputs = interp.get_output_details()

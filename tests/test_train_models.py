@@ -13,7 +13,7 @@ import keras
 
 from blazepose_sdk.stages.detector import PoseDetector
 from blazepose_sdk.stages.landmarker import PoseLandmarker
-from blazepose_sdk.assets.manifest import output_roles as shape_roles
+from blazepose_sdk.stages.roles import output_roles as shape_roles
 from blazepose_sdk.assets.models import model_file_from_path
 from blazepose_sdk.geometry.roi import Roi
 from blazepose_sdk.stages.runtime import TFLiteModel, file_sha256

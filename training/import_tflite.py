@@ -474,7 +474,7 @@ def sdk_units(kind: str, outputs: Sequence[np.ndarray], input_size: int) -> list
     from blazepose_sdk.geometry.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors, sigmoid
     from blazepose_sdk.stages.detector import decode_options
     from blazepose_sdk.stages.landmarker import decode_landmark_tensor
-    from blazepose_sdk.assets.manifest import output_roles
+    from blazepose_sdk.stages.roles import output_roles
 
     roles = output_roles(kind, [np.shape(o) for o in outputs], input_size)
     out = []

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._version import __version__
+from ..tracker import TrackerOptions
 from .batch_engines import BatchError, Progress, run_tasks
 from .batch_worker import InputOutput, InputTask
-from ..tracker import TrackerOptions
 from .video import folder_images, input_kind
 
 RECORD_NAME = "batch.json"

@@ -11,13 +11,13 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from .batch import BatchOptions, failure_summary, run_batch
-from .batch_engines import BatchError
+from ..assets.models import available_pipelines
 from ..config import load_tracker_options
 from ..errors import OptionError
-from ..assets.models import available_pipelines
 from ..geometry.tiles import parse_tile_layout
 from ..tracker import DEFAULT_MODEL, TrackerOptions, check_confidence
+from .batch import BatchOptions, failure_summary, run_batch
+from .batch_engines import BatchError
 
 # flag -> TrackerOptions field, for the flags that take a value (as `blazepose run`)
 _VALUE_FLAGS = {

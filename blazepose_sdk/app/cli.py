@@ -17,17 +17,36 @@ from pathlib import Path
 import numpy as np
 
 from .._version import __version__
-from ..config import load_tracker_options
-from .drawing import draw_pose
-from ..errors import BlazePoseError, InvalidFrameError, OptionError, VideoError
 from ..assets.fetch import fetch_reference
-from ..assets.models import (BUNDLED_DIR, BUNDLED_PIPELINES, BUNDLED_TILES_DETECTORS, REFERENCE_FILES, available_pipelines,
-                             official_model_shipped, reference_dir)
-from ..profiling import StageTimes, format_profile
+from ..assets.models import (
+    BUNDLED_DIR,
+    BUNDLED_PIPELINES,
+    BUNDLED_TILES_DETECTORS,
+    REFERENCE_FILES,
+    available_pipelines,
+    official_model_shipped,
+    reference_dir,
+)
+from ..config import load_tracker_options
+from ..errors import BlazePoseError, InvalidFrameError, OptionError, VideoError
 from ..geometry.tiles import parse_tile_layout
+from ..profiling import StageTimes, format_profile
 from ..tracker import DEFAULT_MODEL, PoseTracker, TrackerOptions, check_confidence, check_num_threads
-from .video import (IMAGE_SUFFIXES, SourceGap, VideoReader, VideoWriter, folder_images, input_kind, read_image,
-                    is_special_file, source_kind, temp_file_beside, write_file_replacing, write_image)
+from .drawing import draw_pose
+from .video import (
+    IMAGE_SUFFIXES,
+    SourceGap,
+    VideoReader,
+    VideoWriter,
+    folder_images,
+    input_kind,
+    is_special_file,
+    read_image,
+    source_kind,
+    temp_file_beside,
+    write_file_replacing,
+    write_image,
+)
 
 
 def _parse_source(text: str) -> str | int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..results import PoseResult
 from ..geometry.topology import SKELETON_EDGES
+from ..results import PoseResult
 
 LEFT_COLOR = (255, 138, 0)  # RGB orange for the person's left side
 RIGHT_COLOR = (0, 200, 255)  # RGB cyan for the right side

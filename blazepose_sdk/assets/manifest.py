@@ -36,88 +36,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ..geometry.anchors import AnchorOptions, generate_anchors
 from ..errors import ManifestError
+from ..stages.roles import DETECTOR_ROLES, LANDMARK_ROLES, output_roles, role_indices
 from ..stages.runtime import TFLiteModel, file_sha256
 
 MANIFEST_FORMAT = "blazepose-sdk-manifest/1"
 MANIFEST_FILE = "manifest.json"
 MODEL_KINDS = ("landmark", "detector", "generic")
-DETECTOR_ROLES = ("boxes", "scores")
-LANDMARK_ROLES = ("landmarks", "presence", "heatmap", "world", "segmentation")
-
-
-def output_roles(kind: str, shapes: Sequence[Sequence[int]], input_size: int | None = None) -> list[str | None]:
-    """Name each model output by its shape; one role (or None) per output, interpreter order.
-
-    These are the rules :class:`~blazepose_sdk.stages.detector.PoseDetector` and
-    :class:`~blazepose_sdk.stages.landmarker.PoseLandmarker` apply when no roles are given.
-
-    detector: a (1, N, 1) output is "scores", a (1, N, >=12) output is "boxes", with N the SSD
-        anchor count of a ``input_size`` square input (not checked when ``input_size`` is None);
-        when several outputs match, the last one wins.
-    landmark: the first 4-D output smaller than the ``input_size`` input is "heatmap" (its last
-        dim is the row count R); without one, R is the largest ``size / 5`` of the 2-D outputs.
-        The first 2-D output of R*5 values is "landmarks", of R*3 values "world", the first
-        1-value output "presence"; other 4-D outputs are "segmentation".
-    Any other kind (or output) gets None.
-    """
-    shapes = [tuple(int(d) for d in s) for s in shapes]
-    roles: list[str | None] = [None] * len(shapes)
-    if kind == "detector":
-        n = generate_anchors(AnchorOptions(input_size, input_size)).shape[0] if input_size else None
-        found: dict[str, int] = {}
-        for i, s in enumerate(shapes):
-            if len(s) == 3 and (n is None or s[1] == n):
-                if s[2] == 1:
-                    found["scores"] = i
-                elif s[2] >= 12:
-                    found["boxes"] = i
-        for role, i in found.items():
-            roles[i] = role
-    elif kind == "landmark":
-        sizes = [int(np.prod(s)) for s in shapes]
-        heat = next((i for i, s in enumerate(shapes) if len(s) == 4 and input_size and s[1] < input_size), None)
-        if heat is not None:
-            rows = shapes[heat][3]
-        else:
-            candidates = [n // 5 for s, n in zip(shapes, sizes) if len(s) == 2 and n % 5 == 0 and n > 5]
-            rows = max(candidates) if candidates else None
-        picks = {
-            "heatmap": heat,
-            "landmarks": next((i for i, n in enumerate(sizes) if rows and n == rows * 5 and len(shapes[i]) == 2), None),
-            "presence": next((i for i, n in enumerate(sizes) if n == 1), None),
-            "world": next((i for i, n in enumerate(sizes) if rows and n == rows * 3 and len(shapes[i]) == 2), None),
-        }
-        for role, i in picks.items():
-            if i is not None:
-                roles[i] = role
-        for i, s in enumerate(shapes):
-            if roles[i] is None and len(s) == 4:
-                roles[i] = "segmentation"
-    return roles
-
-
-def role_indices(roles: Sequence[str | None], known: Sequence[str]) -> dict[str, int]:
-    """``{role: output index}`` of a per-output role list; a role named twice or not in
-    ``known`` raises :class:`ManifestError`."""
-    out: dict[str, int] = {}
-    for i, role in enumerate(roles):
-        if role is None:
-            continue
-        if role not in known:
-            raise ManifestError(f"unknown output role {role!r} (known: {list(known)})")
-        if role in out:
-            raise ManifestError(f"output role {role!r} is given to outputs {out[role]} and {i}")
-        out[role] = i
-    return out
-
-
 def _tensor(spec, role) -> dict:
     return {
         "name": spec.name, "index": spec.index, "shape": list(spec.shape), "dtype": str(np.dtype(spec.dtype)),

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors
 from ..errors import ModelSignatureError
+from ..geometry.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors
 from ..geometry.image import crop_roi
-from ..assets.manifest import DETECTOR_ROLES, role_indices
-from ..assets.manifest import output_roles as shape_roles
 from ..geometry.nms import weighted_nms
 from ..geometry.roi import Roi, letterbox_roi, roi_to_image
 from ..geometry.tiles import merge_tile_detections
+from .roles import DETECTOR_ROLES, role_indices
+from .roles import output_roles as shape_roles
 
 # NonMaxSuppressionCalculator min_suppression_threshold in pose_detection_cpu.pbtxt.
 NMS_IOU_THRESHOLD = 0.3

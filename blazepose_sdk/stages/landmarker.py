@@ -16,15 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry.anchors import sigmoid
 from ..errors import ModelSignatureError
+from ..geometry.anchors import sigmoid
 from ..geometry.image import crop_roi
-from ..assets.manifest import LANDMARK_ROLES, role_indices
-from ..assets.manifest import output_roles as shape_roles
 from ..geometry.roi import Roi, project_landmarks, rotate_world_landmarks
-from .runtime import TFLiteModel
 from ..geometry.segmentation import mask_probability
 from ..geometry.topology import AUX_BODY_CIRCLE, AUX_HIP_CENTER, NUM_LANDMARKS
+from .roles import LANDMARK_ROLES, role_indices
+from .roles import output_roles as shape_roles
+from .runtime import TFLiteModel
 
 # ImageToTensorCalculator output_tensor_float_range in pose_landmark_by_roi_cpu.pbtxt.
 LANDMARK_VALUE_RANGE = (0.0, 1.0)

@@ -297,7 +297,7 @@ class LandmarkSegmenter:
     def __init__(self, model: str = "reference-heavy", landmark: str | None = None, num_threads: int | None = None):
         from blazepose_sdk.errors import ModelSignatureError
         from blazepose_sdk.stages.landmarker import LANDMARK_VALUE_RANGE
-        from blazepose_sdk.assets.manifest import LANDMARK_ROLES, output_roles, role_indices
+        from blazepose_sdk.stages.roles import LANDMARK_ROLES, output_roles, role_indices
         from blazepose_sdk.assets.models import model_file_from_path, resolve_pipeline
         from blazepose_sdk.stages.runtime import TFLiteModel
 
