@@ -37,34 +37,32 @@ def float32_tflite(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     """Write ``src`` as a plain float32 TFLite model to ``dst`` (see module docstring)."""
     import tempfile
 
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
+    from blazepose_sdk.assets import tflite_file
 
     from .onnx_bridge import densify_tflite
 
     with tempfile.TemporaryDirectory() as tmp:
         dense = densify_tflite(src, Path(tmp) / "dense.tflite") or Path(src)
-        model = flatbuffer_utils.read_model(str(dense))
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+        parsed = tflite_file.load(dense)
+    ops = tflite_file.subgraph(parsed).operators
+    model = tflite_file.to_object(parsed)
+    schema = parsed.schema
     graph = model.subgraphs[0]
     kept = []
-    for op in graph.operators:
+    for op, info in zip(graph.operators, ops):
         source = graph.tensors[int(op.inputs[0])] if len(op.inputs) else None
         data = model.buffers[source.buffer].data if source is not None else None
-        if (codes[op.opcodeIndex] == schema.BuiltinOperator.DEQUANTIZE and source.type == schema.TensorType.FLOAT16
+        if (info.builtin == "DEQUANTIZE" and source.type == schema.TensorType.FLOAT16
                 and data is not None and len(data)):
             values = np.frombuffer(bytes(data), np.float16).astype(np.float32)
-            buffer = schema.BufferT()
-            buffer.data = np.frombuffer(values.tobytes(), np.uint8)
-            model.buffers.append(buffer)
-            graph.tensors[int(op.outputs[0])].buffer = len(model.buffers) - 1
+            graph.tensors[int(op.outputs[0])].buffer = tflite_file.add_buffer(model, values.tobytes())
             continue
         kept.append(op)
     graph.operators = kept
     _drop_unused_tensors(model, graph)
     if not model.signatureDefs:
         model.signatureDefs = [_signature(schema, graph)]
-    flatbuffer_utils.write_model(model, str(dst))
+    tflite_file.write_model(model, dst)
     return Path(dst)
 
 

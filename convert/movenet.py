@@ -286,25 +286,19 @@ def decoder_tensors(flatbuffer: bytes) -> list[str]:
     of it moves the argmaxes (measured on Lightning: every keypoint score 0 on basketball1.png),
     so the INT8 models keep these tensors float32; they hold no convolution, so every MAC still
     runs in int8. Fused names (``a;b``) are listed whole and by part."""
-    from blazepose_sdk.bench.modelinfo import OP_CONV_2D, OP_DEPTHWISE_CONV_2D, tflite_schema
+    from blazepose_sdk.assets import tflite_file
 
-    schema = tflite_schema()
-    if schema is None:
-        raise RuntimeError("reading a .tflite needs ai-edge-litert's schema module or `pip install tflite`")
-    model = schema.Model.GetRootAs(flatbuffer, 0)
-    graph = model.Subgraphs(0)
-    codes = [max(model.OperatorCodes(i).BuiltinCode(), model.OperatorCodes(i).DeprecatedBuiltinCode())
-             for i in range(model.OperatorCodesLength())]
-    ops = [(codes[graph.Operators(i).OpcodeIndex()], graph.Operators(i)) for i in range(graph.OperatorsLength())]
-    start = next((i for i, (code, _) in enumerate(ops) if code == schema.BuiltinOperator.LOGISTIC), None)
+    model = tflite_file.load(flatbuffer)
+    graph = tflite_file.subgraph(model)
+    start = next((i for i, op in enumerate(graph.operators) if op.builtin == "LOGISTIC"), None)
     if start is None:
         raise ValueError("no sigmoid in the model: not a MoveNet graph")
     names: list[str] = []
-    for code, op in ops[start:]:
-        if code in (OP_CONV_2D, OP_DEPTHWISE_CONV_2D):
+    for op in graph.operators[start:]:
+        if op.builtin in ("CONV_2D", "DEPTHWISE_CONV_2D"):
             continue
-        for j in range(op.OutputsLength()):
-            name = graph.Tensors(op.Outputs(j)).Name().decode()
+        for j in op.outputs:
+            name = graph.tensors[j].name
             names += [name] + (name.split(";") if ";" in name else [])
     return list(dict.fromkeys(names))
 

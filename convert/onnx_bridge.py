@@ -96,32 +96,28 @@ def densify_tflite(tflite_path: str | os.PathLike, out_path: str | os.PathLike) 
     The official pose_detection.tflite stores 38 of its conv kernels sparse (TFLite's
     SparsityParameters, CSR on the last dimension), which tf2onnx cannot read.
     """
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
-
+    from blazepose_sdk.assets import tflite_file
     from training.tflite_graph import densify_sparse  # one sparse-layout reader (CSR and blocks)
 
-    model = flatbuffer_utils.read_model(str(tflite_path))
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
-    densify = schema.BuiltinOperator.DENSIFY
-    graph = model.subgraphs[0]
-    targets = [op for op in graph.operators if codes[op.opcodeIndex] == densify]
+    source = tflite_file.load(tflite_path)
+    ops = tflite_file.subgraph(source).operators
+    targets = [op for op in ops if op.builtin == "DENSIFY"]
     if not targets:
         return None
+    model = tflite_file.to_object(source)
+    graph = model.subgraphs[0]
     for op in targets:
-        sparse = graph.tensors[int(op.inputs[0])]
+        sparse = graph.tensors[op.inputs[0]]
         dtype = _TFLITE_DTYPES[sparse.type]
         values = np.frombuffer(bytes(model.buffers[sparse.buffer].data), dtype=dtype)
         dense = densify_sparse(values, tuple(int(d) for d in sparse.shape), sparse.sparsity)
-        buffer = schema.BufferT()
-        buffer.data = np.frombuffer(dense.tobytes(), np.uint8)
-        model.buffers.append(buffer)
-        graph.tensors[int(op.outputs[0])].buffer = len(model.buffers) - 1
+        dense_buffer = tflite_file.add_buffer(model, dense.tobytes())
+        graph.tensors[op.outputs[0]].buffer = dense_buffer
         # the now-unused sparse tensor must be readable too: tf2onnx parses every constant
         sparse.sparsity = None
-        sparse.buffer = len(model.buffers) - 1
-    graph.operators = [op for op in graph.operators if codes[op.opcodeIndex] != densify]
-    flatbuffer_utils.write_model(model, str(out_path))
+        sparse.buffer = dense_buffer
+    graph.operators = [kept for kept, op in zip(graph.operators, ops) if op.builtin != "DENSIFY"]
+    tflite_file.write_model(model, out_path)
     return Path(out_path)
 
 

@@ -105,26 +105,23 @@ def gptq_conv_weights(float_path: str | os.PathLike, samples: np.ndarray) -> dic
     with :func:`write_conv_weights`.
     """
     from ai_edge_litert.interpreter import Interpreter
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
 
-    model = flatbuffer_utils.read_model(str(float_path))
-    graph = model.subgraphs[0]
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    from blazepose_sdk.assets import tflite_file
+
+    model = tflite_file.load(float_path)
+    graph = tflite_file.subgraph(model)
     targets = []
-    for k, op in enumerate(graph.operators):
-        code = codes[op.opcodeIndex]
-        if code not in (schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.DEPTHWISE_CONV_2D):
+    for op in graph.operators:
+        if op.builtin not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
             continue
-        opt = op.builtinOptions
-        name = graph.tensors[int(op.outputs[0])].name
+        opt = tflite_file.operator_options(model, op.index)
         targets.append({
-            "index": k, "kind": _CONV if code == schema.BuiltinOperator.CONV_2D else _DEPTHWISE,
-            "name": name.decode() if isinstance(name, bytes) else name,
-            "input": int(op.inputs[0]), "weight": int(op.inputs[1]),
-            "stride": (int(opt.strideH), int(opt.strideW)),
-            "dilation": (int(getattr(opt, "dilationHFactor", 1) or 1), int(getattr(opt, "dilationWFactor", 1) or 1)),
-            "same": int(opt.padding) == schema.Padding.SAME,
+            "index": op.index, "kind": _CONV if op.builtin == "CONV_2D" else _DEPTHWISE,
+            "name": graph.tensors[op.outputs[0]].name,
+            "input": op.inputs[0], "weight": op.inputs[1],
+            "stride": (int(opt["strideH"]), int(opt["strideW"])),
+            "dilation": (int(opt.get("dilationHFactor", 1) or 1), int(opt.get("dilationWFactor", 1) or 1)),
+            "same": int(opt["padding"]) == model.schema.Padding.SAME,
         })
     # H of every conv's input, accumulated over the samples (float model, all tensors kept)
     interp = Interpreter(model_path=str(float_path), experimental_preserve_all_tensors=True)
@@ -178,9 +175,9 @@ def write_conv_weights(float_path: str | os.PathLike, rounded: dict[str, dict], 
     """Copy of ``float_path`` with the :func:`gptq_conv_weights` kernels swapped in, except for
     the ops named in ``exclude`` (they keep their float weights) and, if ``only`` is given,
     for every op not in it."""
-    from tensorflow.lite.tools import flatbuffer_utils
+    from blazepose_sdk.assets import tflite_file
 
-    model = flatbuffer_utils.read_model(str(float_path))
+    model = tflite_file.to_object(tflite_file.load(float_path))
     graph = model.subgraphs[0]
     skip = set(exclude)
     for name, entry in rounded.items():
@@ -190,5 +187,5 @@ def write_conv_weights(float_path: str | os.PathLike, rounded: dict[str, dict], 
         if tuple(tensor.shape) != entry["weights"].shape:
             raise ValueError(f"{name}: weights {entry['weights'].shape} do not fit tensor {tuple(tensor.shape)}")
         model.buffers[tensor.buffer].data = np.frombuffer(entry["weights"].tobytes(), np.uint8)
-    flatbuffer_utils.write_model(model, str(dst))
+    tflite_file.write_model(model, dst)
     return Path(dst)

@@ -1,7 +1,7 @@
 """Read a ``.tflite`` flatbuffer into a plain graph: tensors, constant weights, operators, options.
 
-The flatbuffer is parsed with the schema module TensorFlow ships
-(``tensorflow.lite.python.schema_py_generated``), so no interpreter runs here. Weights stored
+The flatbuffer is parsed by :mod:`blazepose_sdk.assets.tflite_file` (the repo's one ``.tflite``
+reader, LiteRT's schema module), so no interpreter runs here. Weights stored
 as float16 behind ``DEQUANTIZE`` and sparse weights behind ``DENSIFY`` (TFLite's sparsity format,
 ``SparsityParameters`` in the schema) are folded into float32 constants by
 :func:`fold_constants`, so the graph that comes out has only the compute operators.
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from blazepose_sdk.assets import tflite_file
 from blazepose_sdk.errors import ModelLoadError
 
 # TensorType enum of the TFLite schema (tensorflow/compiler/mlir/lite/schema/schema.fbs) -> numpy.
@@ -37,17 +38,6 @@ class UnsupportedOpError(TFLiteImportError):
     def __init__(self, op: str, detail: str = "") -> None:
         self.op = op
         super().__init__(f"unsupported TFLite operator {op}" + (f": {detail}" if detail else ""))
-
-
-def _schema():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    return schema
-
-
-def _enum_names(enum_class) -> dict[int, str]:
-    return {v: k for k, v in vars(enum_class).items() if not k.startswith("_")}
 
 
 @dataclass
@@ -101,56 +91,32 @@ def read_tflite(source: str | os.PathLike | bytes) -> TFLiteGraph:
     more than one subgraph (control flow).
     """
     buf = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
-    if len(buf) < 8 or buf[4:8] != b"TFL3":
+    if not tflite_file.is_tflite(buf):
         raise TFLiteImportError("not a TFLite flatbuffer (missing 'TFL3' identifier)")
-    schema = _schema()
-    model = schema.ModelT.InitFromPackedBuf(bytearray(buf), 0)
-    if len(model.subgraphs) != 1:
-        raise TFLiteImportError(f"the model has {len(model.subgraphs)} subgraphs; only single-graph models import")
-    graph = model.subgraphs[0]
-    type_names = _enum_names(schema.TensorType)
-    op_names = _enum_names(schema.BuiltinOperator)
+    model = tflite_file.load(buf)
+    if model.num_subgraphs != 1:
+        raise TFLiteImportError(f"the model has {model.num_subgraphs} subgraphs; only single-graph models import")
+    graph = tflite_file.subgraph(model)
 
     tensors = []
-    for i, t in enumerate(graph.tensors):
-        dtype = type_names.get(t.type, str(t.type))
-        shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
-        data = _buffer_bytes(model.buffers[t.buffer], buf) if t.buffer else None
+    for t in graph.tensors:
+        data = tflite_file.buffer_bytes(model, t.buffer)
         array = None
-        if data is not None and len(data):
-            if dtype not in _NUMPY_TYPES:
-                raise TFLiteImportError(f"constant tensor {t.name!r} has type {dtype}, which is not read")
-            array = np.frombuffer(data, dtype=_NUMPY_TYPES[dtype]).copy()
-            if t.sparsity is None:
-                array = array.reshape(shape)
-        q = t.quantization
-        quantized = q is not None and q.scale is not None and len(q.scale) > 0
-        tensors.append(Tensor(i, _name(t.name), shape, dtype, array, t.sparsity, quantized))
+        if data is not None:
+            if t.type_name not in _NUMPY_TYPES:
+                raise TFLiteImportError(f"constant tensor {t.name!r} has type {t.type_name}, which is not read")
+            array = np.frombuffer(data, dtype=_NUMPY_TYPES[t.type_name]).copy()
+            if not t.sparse:
+                array = array.reshape(t.shape)
+        sparsity = tflite_file.tensor_sparsity(model, t.index) if t.sparse else None
+        tensors.append(Tensor(t.index, t.name, t.shape, t.type_name, array, sparsity, len(t.scale) > 0))
 
     operators = []
-    for i, op in enumerate(graph.operators):
-        code = model.operatorCodes[op.opcodeIndex]
-        number = max(code.builtinCode, code.deprecatedBuiltinCode)
-        name = op_names.get(number, str(number))
-        if name == "CUSTOM":
-            name = "CUSTOM:" + _name(code.customCode)
-        options = dict(vars(op.builtinOptions)) if op.builtinOptions is not None else {}
-        operators.append(Operator(i, name, [int(x) for x in op.inputs], [int(x) for x in op.outputs], options))
-    return TFLiteGraph(tensors, operators, [int(x) for x in graph.inputs], [int(x) for x in graph.outputs])
-
-
-def _name(raw) -> str:
-    return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw or "")
-
-
-def _buffer_bytes(buffer, file_bytes: bytes) -> bytes | None:
-    if buffer is None:
-        return None
-    if buffer.data is not None and len(buffer.data):
-        return np.asarray(buffer.data, dtype=np.uint8).tobytes()
-    if buffer.offset and buffer.offset > 1:  # large models keep buffers after the flatbuffer
-        return bytes(file_bytes[buffer.offset:buffer.offset + buffer.size])
-    return None
+    for op in graph.operators:
+        name = f"CUSTOM:{op.custom_code}" if op.builtin == "CUSTOM" else op.builtin
+        options = tflite_file.operator_options(model, op.index)
+        operators.append(Operator(op.index, name, list(op.inputs), list(op.outputs), options))
+    return TFLiteGraph(tensors, operators, list(graph.inputs), list(graph.outputs))
 
 
 def _vector(union) -> np.ndarray:
@@ -210,7 +176,7 @@ def densify(values: np.ndarray, dense_shape: tuple[int, ...], traversal_order: l
 def densify_sparse(values: np.ndarray, shape: tuple[int, ...], sparsity) -> np.ndarray:
     """The dense array of ``shape`` from stored ``values`` and a schema SparsityParameters
     (object API: ``traversalOrder``, ``blockMap``, ``dimMetadata``); see :func:`densify`."""
-    fmt_names = _enum_names(_schema().DimensionType)
+    fmt_names = tflite_file.enum_names("DimensionType")
     metas = list(sparsity.dimMetadata)
     block_map = sparsity.blockMap
     return densify(

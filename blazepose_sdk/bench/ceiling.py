@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from blazepose_sdk.assets import tflite_file
 from blazepose_sdk.errors import BlazePoseError
 from blazepose_sdk.stages.runtime import TFLiteModel
 
@@ -128,10 +129,7 @@ def conv_macs(kind: str, size: int, channels: int, kernel: int, depth: int = STA
 
 def schema_object_api():
     """TFLite's generated schema module with the object API (``ModelT.Pack``), or None."""
-    from .modelinfo import tflite_schema
-
-    schema = tflite_schema()
-    return schema if schema is not None and hasattr(getattr(schema, "ModelT", None), "Pack") else None
+    return tflite_file.object_api_schema()
 
 
 def conv_stack_model(kind: str, size: int, channels: int, kernel: int, precision: str,
@@ -145,8 +143,6 @@ def conv_stack_model(kind: str, size: int, channels: int, kernel: int, precision
     Raises:
         RuntimeError: no TFLite schema module with the object API is installed.
     """
-    import flatbuffers
-
     s = schema_object_api()
     if s is None:
         raise RuntimeError("no TFLite schema module with the object API (ai_edge_litert's schema_py_generated)")
@@ -225,9 +221,7 @@ def conv_stack_model(kind: str, size: int, channels: int, kernel: int, precision
     model = s.ModelT()
     model.version, model.description = 3, f"blazepose-sdk ceiling microbenchmark: {kind} x{depth} {precision}"
     model.subgraphs, model.operatorCodes, model.buffers = [graph], [code], buffers
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return tflite_file.pack_model(model)
 
 
 def measure_convs(settings: CeilingSettings, reporter: Reporter) -> list[dict]:

@@ -1,9 +1,9 @@
 """What a ``.tflite`` file holds, read from its flatbuffer without TensorFlow or an interpreter.
 
-The flatbuffer is parsed with a generated TFLite schema module: ``ai_edge_litert``'s
-``schema_py_generated`` (shipped with the LiteRT wheel), else the ``tflite`` package from PyPI
-(pure Python; ``pip install tflite`` on boards that only have ``tflite-runtime``). Without
-either, size and hash are still reported and parameters/FLOPs are None.
+The flatbuffer is read by :mod:`blazepose_sdk.assets.tflite_file` with a generated TFLite schema
+module: ``ai_edge_litert``'s ``schema_py_generated`` (shipped with the LiteRT wheel), else the
+``tflite`` package from PyPI (pure Python; ``pip install tflite`` on boards that only have
+``tflite-runtime``). Without either, size and hash are still reported and parameters/FLOPs are None.
 
 What is counted:
 
@@ -23,7 +23,6 @@ What is counted:
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,45 +31,12 @@ from types import ModuleType
 
 import numpy as np
 
+from blazepose_sdk.assets import tflite_file
 from blazepose_sdk.stages.runtime import file_sha256
 
-# Schema modules tried in order (module path); both are generated from TFLite's schema.fbs.
-_SCHEMA_MODULES = ("ai_edge_litert.schema_py_generated", "tflite")
-# TensorType enum of schema.fbs -> numpy-style dtype name.
-_TENSOR_TYPES = {
-    0: "float32",
-    1: "float16",
-    2: "int32",
-    3: "uint8",
-    4: "int64",
-    5: "string",
-    6: "bool",
-    7: "int16",
-    8: "complex64",
-    9: "int8",
-    10: "float64",
-    11: "complex128",
-    12: "uint64",
-    13: "resource",
-    14: "variant",
-    15: "uint32",
-    16: "uint16",
-    17: "int4",
-    18: "bfloat16",
-}
-# BuiltinOperator enum values of schema.fbs for the ops whose FLOPs are counted.
-OP_CONV_2D = 3
-OP_DEPTHWISE_CONV_2D = 4
-OP_FULLY_CONNECTED = 9
-OP_TRANSPOSE_CONV = 67
-# Input position of the bias of each counted op (TFLite kernel signatures).
-_BIAS_INPUT = {OP_CONV_2D: 2, OP_DEPTHWISE_CONV_2D: 2, OP_FULLY_CONNECTED: 2, OP_TRANSPOSE_CONV: 3}
-_OP_NAMES = {
-    OP_CONV_2D: "CONV_2D",
-    OP_DEPTHWISE_CONV_2D: "DEPTHWISE_CONV_2D",
-    OP_FULLY_CONNECTED: "FULLY_CONNECTED",
-    OP_TRANSPOSE_CONV: "TRANSPOSE_CONV",
-}
+# Input position of the bias of each counted op (TFLite kernel signatures); its keys are the
+# BuiltinOperator names whose FLOPs are counted.
+_BIAS_INPUT = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "TRANSPOSE_CONV": 3}
 _INDEX_DTYPES = {"int32", "int64"}
 _INT8_LIKE = {"int8", "uint8", "int4"}
 
@@ -119,18 +85,6 @@ class ModelInfo:
         }
 
 
-def tflite_schema() -> ModuleType | None:
-    """The first importable TFLite flatbuffer schema module, or None."""
-    for name in _SCHEMA_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "Model"):
-            return module
-    return None
-
-
 # -- pure helpers (shapes in TFLite layout: NHWC activations, OHWI filters) ----------------------
 def conv2d_macs(output_shape, filter_shape) -> int:
     """MACs of CONV_2D: every output element sums kh * kw * cin products (filter (cout, kh, kw, cin))."""
@@ -169,42 +123,25 @@ def quantization_label(
     return "float32"
 
 
-def _shape(tensor) -> tuple[int, ...]:
-    shape = tensor.ShapeAsNumpy() if tensor.ShapeLength() else np.zeros(0, dtype=np.int32)
-    return tuple(max(int(d), 1) for d in shape)  # -1 (dynamic batch) counts as 1
-
-
-def _builtin_code(opcode) -> int:
-    code = opcode.BuiltinCode() if hasattr(opcode, "BuiltinCode") else 0
-    return max(int(code), int(opcode.DeprecatedBuiltinCode()))
-
-
-def _is_constant(model, tensor) -> bool:
-    """Whether a tensor is backed by data in the file (weights, biases, shapes)."""
-    b = int(tensor.Buffer())
-    if b <= 0 or b >= model.BuffersLength():
-        return False
-    buf = model.Buffers(b)
-    return buf.DataLength() > 0 or (hasattr(buf, "Offset") and int(buf.Offset()) > 1)
+def _shape(tensor: tflite_file.Tensor) -> tuple[int, ...]:
+    return tuple(max(d, 1) for d in tensor.shape)  # -1 (dynamic batch) counts as 1
 
 
 def analyze_tflite(path: str | os.PathLike, schema: ModuleType | None = None) -> ModelInfo:
     """Read size, hash, parameter count, FLOPs and quantization of a .tflite file.
 
-    ``schema`` defaults to :func:`tflite_schema`. Raises ValueError for a file that is not a
-    TFLite flatbuffer.
+    ``schema`` defaults to :func:`blazepose_sdk.assets.tflite_file.schema_module`. Raises
+    ValueError for a file that is not a TFLite flatbuffer.
     """
     p = Path(path)
     content = p.read_bytes()
     base = {"path": str(p), "file_size_bytes": len(content), "sha256": file_sha256(p)}
-    if len(content) < 8 or content[4:8] != b"TFL3":
+    if not tflite_file.is_tflite(content):
         raise ValueError(f"{p} is not a TFLite flatbuffer (missing 'TFL3' identifier)")
-    schema = schema or tflite_schema()
+    schema = schema or tflite_file.schema_module()
     if schema is None:
         return ModelInfo(**base, note="no TFLite schema module: `pip install tflite` to count params and FLOPs")
-    get_root = getattr(schema.Model, "GetRootAs", None) or schema.Model.GetRootAsModel
-    model = get_root(content, 0)
-    codes = [_builtin_code(model.OperatorCodes(i)) for i in range(model.OperatorCodesLength())]
+    model = tflite_file.load(content, schema)
 
     params = 0
     flops = 0
@@ -214,37 +151,34 @@ def analyze_tflite(path: str | os.PathLike, schema: ModuleType | None = None) ->
     counted_ops: Counter = Counter()
     input_dtypes: list[str] = []
     sparse = False
-    for g in range(model.SubgraphsLength()):
-        graph = model.Subgraphs(g)
-        tensors = [graph.Tensors(i) for i in range(graph.TensorsLength())]
+    for g in range(model.num_subgraphs):
+        graph = tflite_file.subgraph(model, g)
+        tensors = graph.tensors
         shapes = [_shape(t) for t in tensors]
-        dtypes = [_TENSOR_TYPES.get(int(t.Type()), f"type{int(t.Type())}") for t in tensors]
+        dtypes = [t.dtype for t in tensors]
         if g == 0:
-            input_dtypes = [dtypes[int(i)] for i in graph.InputsAsNumpy()]
-        constants = {i for i, t in enumerate(tensors) if _is_constant(model, t)}
+            input_dtypes = [dtypes[i] for i in graph.inputs]
+        constants = {t.index for t in tensors if tflite_file.is_constant(model, t)}
         biases: set[int] = set()
-        for k in range(graph.OperatorsLength()):
-            op = graph.Operators(k)
-            code = codes[op.OpcodeIndex()]
-            if code not in _OP_NAMES:
+        for op in graph.operators:
+            if op.builtin not in _BIAS_INPUT:
                 continue
-            ins = [int(i) for i in op.InputsAsNumpy()]
-            outs = [int(i) for i in op.OutputsAsNumpy()]
-            bias_at = _BIAS_INPUT[code]
+            ins, outs = op.inputs, op.outputs
+            bias_at = _BIAS_INPUT[op.builtin]
             if len(ins) > bias_at and ins[bias_at] >= 0:
                 biases.add(ins[bias_at])
-            if code == OP_CONV_2D:
+            if op.builtin == "CONV_2D":
                 macs = conv2d_macs(shapes[outs[0]], shapes[ins[1]])
-            elif code == OP_DEPTHWISE_CONV_2D:
+            elif op.builtin == "DEPTHWISE_CONV_2D":
                 macs = depthwise_conv2d_macs(shapes[outs[0]], shapes[ins[1]])
-            elif code == OP_FULLY_CONNECTED:
+            elif op.builtin == "FULLY_CONNECTED":
                 macs = fully_connected_macs(shapes[outs[0]], shapes[ins[1]])
             else:
                 macs = transpose_conv_macs(shapes[ins[2]], shapes[ins[1]])
             flops += 2 * macs
-            counted_ops[_OP_NAMES[code]] += 1
+            counted_ops[op.builtin] += 1
         for i in constants:
-            b = int(tensors[i].Buffer())
+            b = tensors[i].buffer
             if b in seen_buffers:
                 continue
             if dtypes[i] in _INDEX_DTYPES and i not in biases:
@@ -252,7 +186,7 @@ def analyze_tflite(path: str | os.PathLike, schema: ModuleType | None = None) ->
             seen_buffers.add(b)
             n = int(np.prod(shapes[i], dtype=np.int64))
             params += n
-            sparse = sparse or tensors[i].Sparsity() is not None
+            sparse = sparse or tensors[i].sparse
             if dtypes[i] not in _INDEX_DTYPES:
                 weight_elements[dtypes[i]] += n
         for i in range(len(tensors)):

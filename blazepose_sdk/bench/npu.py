@@ -41,9 +41,11 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from blazepose_sdk.assets import tflite_file
+
 from .common import Reporter, new_payload, write_json
 from .machine import describe_machine
-from .modelinfo import analyze_tflite, tflite_schema
+from .modelinfo import analyze_tflite
 
 # vela's --accelerator-config names (ethos-u-vela 5.2 `vela --help`) run by default.
 DEFAULT_ACCELERATORS = ("ethos-u55-128", "ethos-u55-256", "ethos-u65-512", "ethos-u85-256")
@@ -184,19 +186,7 @@ def npu_row(name: str, path: str, accelerator: str, ops_in: list[str], ops_out: 
 # -- graphs and vela ---------------------------------------------------------------------------
 def graph_op_types(path: str | os.PathLike) -> list[str]:
     """Op types of a .tflite's main subgraph, in order (builtin names; custom ops by their code)."""
-    schema = tflite_schema()
-    if schema is None:
-        raise RuntimeError("no TFLite schema module (ai-edge-litert or `pip install tflite`)")
-    model = schema.Model.GetRootAs(Path(path).read_bytes(), 0)
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    types = []
-    for i in range(model.OperatorCodesLength()):
-        oc = model.OperatorCodes(i)
-        code = max(int(oc.BuiltinCode()), int(oc.DeprecatedBuiltinCode()))
-        custom = oc.CustomCode()
-        types.append(custom.decode() if custom else names.get(code, f"BUILTIN_{code}"))
-    graph = model.Subgraphs(0)
-    return [types[graph.Operators(k).OpcodeIndex()] for k in range(graph.OperatorsLength())]
+    return tflite_file.op_names(tflite_file.load(path))
 
 
 def integer_activation_share(path: str | os.PathLike) -> float:
@@ -205,18 +195,9 @@ def integer_activation_share(path: str | os.PathLike) -> float:
     1.0 (minus the float I/O) for a full-integer model, between for INT8 with float fallback ops,
     0 for float or dynamic-range models, which vela can only leave to the CPU.
     """
-    schema = tflite_schema()
-    if schema is None:
-        raise RuntimeError("no TFLite schema module (ai-edge-litert or `pip install tflite`)")
-    model = schema.Model.GetRootAs(Path(path).read_bytes(), 0)
-    graph = model.Subgraphs(0)
-    kinds = []
-    for i in range(graph.TensorsLength()):
-        t = graph.Tensors(i)
-        b = int(t.Buffer())
-        if 0 < b < model.BuffersLength() and model.Buffers(b).DataLength() > 0:
-            continue  # a constant (weights, biases, shapes)
-        kinds.append(int(t.Type()) in INTEGER_ACTIVATION_TYPES)
+    model = tflite_file.load(path)
+    kinds = [t.type_code in INTEGER_ACTIVATION_TYPES for t in tflite_file.subgraph(model).tensors
+             if not tflite_file.is_constant(model, t)]  # constants: weights, biases, shapes
     return sum(kinds) / len(kinds) if kinds else 0.0
 
 
