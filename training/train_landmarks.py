@@ -26,11 +26,11 @@ import numpy as np
 from blazepose_sdk.geometry.image import crop_roi
 from blazepose_sdk.stages.landmarker import LANDMARK_VALUE_RANGE
 from blazepose_sdk.geometry.roi import Roi, image_to_tensor_matrix, roi_from_alignment_points
+from blazepose_sdk.geometry.topology import NUM_LANDMARKS
 from training.config import LandmarkLossConfig, LandmarkModelConfig, TrainConfig, add_run_arguments, load_config
 from training.data.augment import flip_landmarks
 from training.data.sample import alignment_points
 
-NUM_LANDMARKS = 33
 # The data engine puts pixel centres at j + 0.5 (training/data/sample.py); the SDK's warps
 # (OpenCV) put pixel index j at coordinate j. Subtract this from data-engine coordinates.
 DATA_TO_SDK_PX = 0.5

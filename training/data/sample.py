@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 from blazepose_sdk.geometry.roi import body_circle_points
+from blazepose_sdk.geometry.topology import NUM_LANDMARKS
 
-NUM_LANDMARKS = 33
 LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP = 11, 12, 23, 24
 FACE_LANDMARKS = tuple(range(11))  # nose .. mouth_right
 UPPER_BODY_LANDMARKS = tuple(range(13))  # face + shoulders

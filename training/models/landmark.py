@@ -22,10 +22,10 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from blazepose_sdk.geometry.topology import NUM_LANDMARKS
 from training.config import LandmarkModelConfig
 from training.models.blocks import blaze_stage, conv_bn_relu, make_divisible, project, upsample_add
 
-NUM_LANDMARKS = 33  # BlazePose topology (blazepose_sdk.geometry.topology.NUM_LANDMARKS)
 # Encoder channels and blocks per stage (output strides 2, 4, 8, 16, 32) at width 1.0. Ours,
 # sized so that the Lite model stays under 1.5 MB as INT8 TFLite.
 ENCODER_CHANNELS = (24, 32, 64, 128, 192)

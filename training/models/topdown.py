@@ -28,10 +28,15 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from blazepose_sdk.geometry.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, LANDMARK_NAMES, NUM_MODEL_LANDMARKS
+from blazepose_sdk.geometry.topology import (
+    BLAZEPOSE_TO_COCO17,
+    COCO17_NAMES,
+    LANDMARK_NAMES,
+    NUM_LANDMARKS,
+    NUM_MODEL_LANDMARKS,
+)
 from training.models.heatmap_decode import DARK_KERNEL_SIZE, DARK_SIGMA, DarkDecode
 
-NUM_LANDMARKS = 33  # blazepose_sdk.geometry.topology.NUM_LANDMARKS
 LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP = 11, 12, 23, 24  # training/data/sample.py
 # Clip of the heatmap maximum before the logit (keeps logits within +-9.2).
 CONFIDENCE_EPS = 1e-4
