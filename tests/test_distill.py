@@ -9,20 +9,17 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from training.distill import (
-    DistillConfig,
-    fpd_coordinate_loss,
-    fpd_heatmap_loss,
-    gaussian_targets,
-    joints_mse,
+from training.config import DistillConfig
+from training.distill import make_loss_fn
+from training.distill_data import (
     downscale_crops,
     make_dataset_fn,
-    make_loss_fn,
     split_batch,
     strip_labels,
     teacher_to_crop_px,
     tflite_teacher_fn,
 )
+from training.losses import fpd_coordinate_loss, fpd_heatmap_loss, gaussian_targets, joints_mse
 
 K = 33
 
@@ -264,7 +261,8 @@ def test_regression_student_export_maps_points_to_the_sdk_crop(tmp_path):
 
     from blazepose_sdk.stages.landmarker import PoseLandmarker
     from blazepose_sdk.stages.runtime import TFLiteModel
-    from training.distill import build_student, regression_export_model
+    from training.distill_export import regression_export_model
+    from training.students import build_student
     from training.models.export import to_tflite
     from training.models.landmark import inference_model
 
@@ -290,7 +288,7 @@ def test_regression_student_export_maps_points_to_the_sdk_crop(tmp_path):
 
 # -- imported (official) students ------------------------------------------------------------
 def test_score_kd_loss_known_values():
-    from training.distill import score_kd_loss
+    from training.losses import score_kd_loss
 
     # visibility logit 0 (p = 0.5) against teacher 0.5: BCE = ln 2 for every landmark;
     # presence 0.5 against teacher 1.0: -ln 0.5 = ln 2; per sample ln 2 + ln 2
@@ -302,7 +300,7 @@ def test_score_kd_loss_known_values():
 
 
 def test_heatmap_kd_loss_zero_when_equal_and_skipped_without_teacher_maps():
-    from training.distill import heatmap_kd_loss
+    from training.losses import heatmap_kd_loss
 
     hm = tf.constant(np.random.default_rng(0).normal(size=(2, 8, 8, 39)).astype(np.float32))
     assert float(heatmap_kd_loss(hm, hm[..., :33])) == 0.0
@@ -319,7 +317,8 @@ def test_export_only_exports_the_latest_checkpoint(tmp_path):
     RUN/export_stepN with a manifest, without training."""
     import json
 
-    from training.distill import build_student, main
+    from training.distill import main
+    from training.students import build_student
     from training.models.runner import restore_latest
 
     records = _write_records(tmp_path / "lab", 0)

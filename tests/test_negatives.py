@@ -114,7 +114,7 @@ def test_negative_data_share_and_suppressed_teacher_targets():
     pytest.importorskip("tensorflow")
     import tensorflow as tf
 
-    from training.distill import suppress_hard_negatives, with_negative_data
+    from training.distill_data import suppress_hard_negatives, with_negative_data
 
     def stream(value):
         return tf.data.Dataset.from_tensors((tf.fill((2, 2, 3), value), {"presence": tf.constant(value)})).repeat()
@@ -137,7 +137,7 @@ def test_presence_head_layers_are_those_that_feed_presence_alone():
     import keras
     from keras import layers
 
-    from training.distill import freeze_all_but, presence_head_layers
+    from training.students import freeze_all_but, presence_head_layers
 
     inp = keras.Input((4,))
     shared = layers.Dense(3, name="shared")(inp)

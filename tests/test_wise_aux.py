@@ -1,4 +1,4 @@
-"""training.wise.interpolate and training.distill.aux_kd_loss: known values. Offline, no models."""
+"""training.wise.interpolate and training.losses.aux_kd_loss: known values. Offline, no models."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def test_interpolate_known_values_and_shape_checks():
 
 def test_aux_kd_loss_weights_crops_by_teacher_presence():
     pytest.importorskip("tensorflow")
-    from training.distill import aux_kd_loss
+    from training.losses import aux_kd_loss
 
     student = np.zeros((2, 2, 3), np.float32)
     teacher = np.zeros((2, 2, 2), np.float32)

@@ -1,6 +1,7 @@
 """Configs of the two BlazePose stages and their training runs: plain dataclasses, loaded from
 YAML or JSON (``load_config``). A file holds the sections ``model``, ``loss`` and ``train``;
-keys not given keep the dataclass defaults, unknown keys raise.
+keys not given keep the dataclass defaults, unknown keys raise. ``DistillConfig``: one run of
+``python -m training.distill`` (built from its flags).
 
 Example (training/configs/landmark_lite.yaml)::
 
@@ -222,3 +223,69 @@ def add_run_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--export", action="store_true", help="export TFLite (float + INT8) after training")
     ap.add_argument("--export-only", action="store_true",
                     help="no training: export the latest checkpoint of --run-dir (as --export would)")
+
+
+# --- distillation (python -m training.distill) ------------------------------------------
+
+# Gaussian sigma of the heatmap targets in heatmap cells: TopDownGenerateTarget(sigma=2) of the
+# reference Lite-HRNet COCO configs (64x48 heatmaps).
+HEATMAP_SIGMA = 2.0
+# FPD's balance of the distillation and ground-truth terms (the paper uses 0.5).
+FPD_ALPHA = 0.5
+TEACHER_CONFIDENCE_MODES = ("weight", "scale")  # DistillConfig.teacher_confidence
+TRAIN_ONLY_CHOICES = ("all", "presence-head")  # DistillConfig.train_only
+EXPORT_PRECISIONS = ("float", "float16", "int8")  # DistillConfig.export_precisions
+
+
+@dataclass
+class DistillConfig:
+    """One distillation (or plain supervised) run. Sizes in tensor pixels."""
+
+    student: str = "lite_hrnet_18"
+    teacher: str = "none"
+    alpha: float = FPD_ALPHA
+    data: list[str] = field(default_factory=list)
+    val_data: list[str] = field(default_factory=list)
+    unlabelled_data: list[str] = field(default_factory=list)  # labels ignored: teacher term only
+    labelled_fraction: float = 0.5  # of each batch from ``data`` when ``unlabelled_data`` is given
+    input_size: int = 256
+    # Side of the crops cut from the records before the area-downscale to input_size (None: the
+    # black-box teacher's input size, else input_size). Give runs that are compared the same.
+    crop_size: int | None = None
+    batch_size: int = 32
+    steps: int = 10000
+    learning_rate: float = 2e-3  # Adam 2e-3: the reference Lite-HRNet COCO schedule
+    warmup: int = 500
+    seed: int = 0
+    sigma: float = HEATMAP_SIGMA
+    # A black-box teacher's confidence (visibility x presence) in the heatmap loss: "weight" =
+    # unit-peak Gaussians at its points, the confidence as each joint's weight (as the coordinate
+    # variant); "scale" = Gaussians of peak = confidence, every joint weight 1.
+    teacher_confidence: str = "weight"
+    # Heatmap students: weight of the cells under the Gaussians in the MSE (joints_mse; 0: the
+    # reference JointsMSELoss).
+    heatmap_fg_weight: float = 0.0
+    checkpoint_every: int = 0  # steps between checkpoints (0: only at the end); runs resume from the latest
+    # Share of training crops taken off the person (AugmentOptions.negative_prob): with a teacher
+    # they carry its (low) presence, so a student's presence learns to reject background.
+    negative_prob: float = 0.0
+    # Person-free photos (training.data.negatives records) and their share of the labelled crops:
+    # every crop of them is a negative whose presence, visibility and coordinate targets are 0
+    # (not the teacher's: the teacher may see a person in clutter too).
+    negative_data: list[str] = field(default_factory=list)
+    negative_data_prob: float = 0.0
+    # TFLite files written by --export (to_tflite modes: float, float16, int8).
+    export_precisions: tuple[str, ...] = ("float", "int8")
+    # What the optimizer moves: "all" layers, or only the "presence-head" (the layers of an
+    # imported student that feed its pose presence and no other output; the rest stays frozen).
+    train_only: str = "all"
+    # Weight of an L1 term (crop px) pulling the student's rows 33-34 (hip centre, body-circle
+    # point: the next frame's ROI in tracking mode) to the teacher's on person crops, weighted by the
+    # teacher's presence. 0: those rows get no loss (they drift as the shared layers move).
+    aux_kd_weight: float = 0.0
+    # Student weights to start from (another run's student.weights.h5, same --student).
+    init_weights: str | None = None
+    # Quantization-aware fine-tuning: train the student through int8 fake quantization
+    # (training.qat.fake_quant_model); the float student is what gets saved and exported.
+    fake_quant: bool = False
+

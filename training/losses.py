@@ -1,4 +1,4 @@
-"""Losses of the landmark network and the detector (TensorFlow; float32 in, float32 out).
+"""Losses of the landmark network, the detector and distillation (TensorFlow; float32 in, float32 out).
 
 Landmark targets (made by ``training.train_landmarks.landmark_targets``), per batch item:
 ``coords`` (R, 3) x, y, z in tensor pixels; ``coord_mask`` (R,) 1 = x, y labelled;
@@ -13,9 +13,8 @@ import math
 
 import tensorflow as tf
 
-from training.config import DetectorLossConfig, LandmarkLossConfig
-
-NUM_LANDMARKS = 33
+from blazepose_sdk.geometry.topology import NUM_LANDMARKS
+from training.config import FPD_ALPHA, HEATMAP_SIGMA, DetectorLossConfig, LandmarkLossConfig
 
 
 def _masked_mean(values, mask):
@@ -30,12 +29,16 @@ def wing_loss(diff, w: float, eps: float):
     return tf.where(a < w, w * tf.math.log1p(a / eps), a - c)
 
 
-def gaussian_heatmaps(points_cells, size: int, sigma: float):
-    """(B, size, size, K) Gaussians exp(-d^2 / 2 sigma^2) about (B, K, 2) points in cell units
-    (cell (row r, col c) at point (c, r), refine_with_heatmap's convention)."""
-    grid = tf.range(size, dtype=tf.float32)
-    dx = grid[None, None, :, None] - points_cells[:, None, None, :, 0]  # (B, 1, W, K)
-    dy = grid[None, :, None, None] - points_cells[:, None, None, :, 1]  # (B, H, 1, K)
+def gaussian_heatmaps(points_cells, height: int, width: int, sigma: float):
+    """(B, height, width, K) Gaussians exp(-d^2 / 2 sigma^2) (peak 1) about (B, K, 2+) points in
+    heatmap cells (cell (row r, col c) at point (c, r), refine_with_heatmap's convention; x, y
+    only). The one heatmap target of the repo (landmark losses, FPD targets,
+    heatmap_decode.gaussian_heatmaps_np); float32, or float64 for float64 points."""
+    pts = tf.convert_to_tensor(points_cells)
+    dtype = tf.float64 if pts.dtype == tf.float64 else tf.float32
+    pts = tf.cast(pts, dtype)
+    dx = tf.range(width, dtype=dtype)[None, None, :, None] - pts[:, None, None, :, 0]  # (B, 1, W, K)
+    dy = tf.range(height, dtype=dtype)[None, :, None, None] - pts[:, None, None, :, 1]  # (B, H, 1, K)
     return tf.exp(-(dx * dx + dy * dy) / (2.0 * sigma * sigma))
 
 
@@ -49,7 +52,7 @@ def heatmap_offset_losses(heatmap_logits, offset, coords_px, mask, stride: int, 
     size = heatmap_logits.shape[1]
     k = heatmap_logits.shape[-1]
     pts = coords_px[:, :k, :2] / float(stride)
-    target = gaussian_heatmaps(pts, size, sigma)
+    target = gaussian_heatmaps(pts, size, size, sigma)
     m = tf.cast(mask[:, :k], tf.float32)
     bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=target, logits=heatmap_logits)
     per_map = tf.reduce_sum(bce, axis=[1, 2]) / (2.0 * math.pi * sigma * sigma)  # (B, K)
@@ -207,3 +210,97 @@ def detector_losses(raw_boxes, raw_scores, targets: dict, cfg: DetectorLossConfi
     pts = tf.reduce_sum(tf.reduce_sum(h[..., 4:], -1) * posm) / num_pos
     total = cfg.classification * cls + cfg.box * box + cfg.points * pts
     return {"classification": cls, "box": box, "points": pts, "total": total}
+
+
+# --- distillation (FPD, training.distill) ------------------------------------------------
+
+
+def gaussian_targets(landmarks_px, mask, height: int, width: int, stride: float, sigma: float = HEATMAP_SIGMA):
+    """(B, K, 2+) tensor-pixel points and (B, K) weights -> (B, height, width, K) Gaussians
+    (peak 1) and (B, K) joint weights (mask x inside the heatmap). Cell (r, c) = point (c, r) * stride."""
+    pts = tf.cast(landmarks_px, tf.float32)[..., :2] / float(stride)
+    target = gaussian_heatmaps(pts, height, width, sigma)
+    inside = tf.cast((pts[..., 0] >= -0.5) & (pts[..., 0] <= width - 0.5)
+                     & (pts[..., 1] >= -0.5) & (pts[..., 1] <= height - 0.5), tf.float32)
+    return target, tf.cast(mask, tf.float32) * inside
+
+
+def joints_mse(pred, target, weight, fg_weight: float = 0.0):
+    """Per-sample heatmap MSE (B,): mean over joints of weight * 0.5 * mean((pred - target)^2)
+    over the map (JointsMSELoss with target weights, as FPD and the reference trainers).
+
+    ``fg_weight`` > 0 weights each cell by ``1 + fg_weight * target``: the few cells under a
+    Gaussian count as much as the thousands of empty ones around it. With 0 (the reference
+    loss) an all-zero map already scores 0.5 * mean(target^2), about 8e-4 for sigma 2 on 64x64,
+    and a student trained from scratch can sit there for thousands of steps (docs/students_from_official.md)."""
+    target = tf.cast(target, tf.float32)
+    sq = tf.square(tf.cast(pred, tf.float32) - target)
+    if fg_weight:
+        sq = sq * (1.0 + float(fg_weight) * target)
+    se = tf.reduce_mean(sq, axis=[1, 2])  # (B, K)
+    return 0.5 * tf.reduce_mean(se * tf.cast(weight, tf.float32), axis=-1)
+
+
+def _mix(kd, gt, has_gt, alpha: float):
+    """alpha * kd + (1 - alpha) * gt per sample (alpha = 1 where there is no ground truth)."""
+    a = tf.where(tf.cast(has_gt, tf.float32) > 0.5, float(alpha), 1.0)
+    return tf.reduce_mean(a * kd + (1.0 - a) * gt)
+
+
+def fpd_heatmap_loss(student, teacher, gt, gt_weight, has_gt, alpha: float = FPD_ALPHA,
+                     teacher_weight=None, fg_weight: float = 0.0) -> dict:
+    """FPD loss of heatmap students (module docstring). ``student``, ``teacher``, ``gt``:
+    (B, h, w, K); ``gt_weight`` (B, K); ``has_gt`` (B,); ``teacher_weight`` (B, K) joint weights
+    of the teacher term (None: all 1); ``fg_weight``: as :func:`joints_mse`. Returns total, kd
+    and gt (batch means)."""
+    tw = tf.ones_like(gt_weight) if teacher_weight is None else tf.stop_gradient(teacher_weight)
+    kd = joints_mse(student, tf.stop_gradient(teacher), tw, fg_weight)
+    gtl = joints_mse(student, gt, gt_weight, fg_weight)
+    return {"total": _mix(kd, gtl, has_gt, alpha), "kd": tf.reduce_mean(kd), "gt": tf.reduce_mean(gtl)}
+
+
+def fpd_coordinate_loss(student_xy, teacher_xy, teacher_weight, gt_xy, gt_mask, has_gt,
+                        alpha: float = FPD_ALPHA) -> dict:
+    """Coordinate-space FPD for regression students: masked mean L1 distance (tensor px) to
+    the teacher's points (weighted by ``teacher_weight`` (B, K), e.g. its confidence) and to the
+    labelled points (``gt_mask``), mixed as the heatmap loss. Points (B, K, 2+)."""
+    def l1(a, b, w):
+        d = tf.reduce_sum(tf.abs(tf.cast(a, tf.float32)[..., :2] - tf.cast(b, tf.float32)[..., :2]), -1)
+        w = tf.cast(w, tf.float32)
+        return tf.reduce_sum(d * w, -1) / tf.maximum(tf.reduce_sum(w, -1), 1.0)
+
+    kd = l1(student_xy, tf.stop_gradient(teacher_xy), teacher_weight)
+    gtl = l1(student_xy, gt_xy, gt_mask)
+    return {"total": _mix(kd, gtl, has_gt, alpha), "kd": tf.reduce_mean(kd), "gt": tf.reduce_mean(gtl)}
+
+
+def score_kd_loss(visibility_logit, presence, teacher_visibility, teacher_presence):
+    """Per-sample BCE (B,) of a student's 33 visibility logits and pose presence (a probability)
+    to a teacher's visibility and presence probabilities (soft targets)."""
+    vis = tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.stop_gradient(tf.cast(teacher_visibility, tf.float32)),
+        logits=tf.cast(visibility_logit, tf.float32)[:, :NUM_LANDMARKS])
+    p = tf.clip_by_value(tf.reshape(tf.cast(presence, tf.float32), [-1]), 1e-6, 1.0 - 1e-6)
+    t = tf.stop_gradient(tf.reshape(tf.cast(teacher_presence, tf.float32), [-1]))
+    pres = -(t * tf.math.log(p) + (1.0 - t) * tf.math.log(1.0 - p))
+    return tf.reduce_mean(vis, -1) + pres
+
+
+def aux_kd_loss(student_aux, teacher_aux, teacher_presence):
+    """Mean L1 (crop px, |dx| + |dy| per point, mean of the 2 points) of the student's rows 33-34
+    to the teacher's, each crop weighted by the teacher's presence (person-free crops add ~0)."""
+    d = tf.reduce_mean(tf.reduce_sum(tf.abs(tf.cast(student_aux, tf.float32)[..., :2]
+                                            - tf.stop_gradient(tf.cast(teacher_aux, tf.float32))), -1), -1)
+    w = tf.reshape(tf.cast(teacher_presence, tf.float32), [-1])
+    return tf.reduce_sum(d * w) / tf.maximum(tf.reduce_sum(w), 1.0)
+
+
+def heatmap_kd_loss(student_logits, teacher_logits):
+    """Mean squared difference of the student's and the teacher's 33 heatmaps after the sigmoid
+    (the SDK refines landmark positions with them), summed over each map and averaged over joints
+    and samples; 0 when the teacher gives no heatmap or its size differs."""
+    s = tf.sigmoid(tf.cast(student_logits, tf.float32)[..., :NUM_LANDMARKS])
+    t = tf.sigmoid(tf.stop_gradient(tf.cast(teacher_logits, tf.float32)))
+    if t.shape[1] is not None and (t.shape[1] == 0 or t.shape[1:3] != s.shape[1:3]):
+        return tf.constant(0.0)
+    return tf.reduce_mean(tf.reduce_sum(tf.square(s - t), axis=[1, 2]))

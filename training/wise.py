@@ -8,7 +8,7 @@ Every weight becomes ``(1 - t) x start + t x fine-tuned``: ``t = 1`` is the fine
 Wortsman et al., "Robust fine-tuning of zero-shot models" (CVPR 2022), found the mix keeps the
 start's robustness off the fine-tuning data while keeping most of the fine-tuning's gain; ``t``
 should be chosen before looking at any test set (0.5 is the paper's simple default). The result is
-exported as :func:`training.distill.export_student` does (``DIR/<stem>*.tflite`` + manifest).
+exported as :func:`training.distill_export.export_student` does (``DIR/<stem>*.tflite`` + manifest).
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def interpolate(start: list[np.ndarray], tuned: list[np.ndarray], t: float) -> l
 
 
 def main(argv=None) -> int:
-    from training.distill import EXPORT_PRECISIONS, DistillConfig, build_student, export_student, student_kind_of
+    from training.config import EXPORT_PRECISIONS, DistillConfig
+    from training.distill_export import export_student
+    from training.students import build_student, student_kind_of
 
     ap = argparse.ArgumentParser(prog="python -m training.wise", description=__doc__.splitlines()[0])
     ap.add_argument("--student", required=True, help="the run's --student (its starting weights)")

@@ -87,11 +87,11 @@ def dark_decode(heatmaps: np.ndarray, kernel_size: int = DARK_KERNEL_SIZE, sigma
 
 
 def gaussian_heatmaps_np(points_xy: np.ndarray, height: int, width: int, sigma: float) -> np.ndarray:
-    """(H, W, K) unnormalised Gaussians exp(-d^2 / 2 sigma^2) about (K, 2) points in cells."""
-    pts = np.asarray(points_xy, np.float64)
-    gx = np.arange(width)[None, :, None] - pts[None, None, :, 0]
-    gy = np.arange(height)[:, None, None] - pts[None, None, :, 1]
-    return np.exp(-(gx * gx + gy * gy) / (2.0 * sigma * sigma))
+    """(H, W, K) unnormalised Gaussians exp(-d^2 / 2 sigma^2) about (K, 2) points in cells:
+    :func:`training.losses.gaussian_heatmaps` of one sample, in float64."""
+    from training.losses import gaussian_heatmaps
+
+    return gaussian_heatmaps(np.asarray(points_xy, np.float64)[None], height, width, sigma).numpy()[0]
 
 
 # --- graph version ------------------------------------------------------------------------
