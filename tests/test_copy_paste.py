@@ -16,6 +16,7 @@ import pytest
 from blazepose_sdk.geometry.roi import Roi
 from blazepose_sdk.geometry.topology import FLIP_INDEX, LANDMARK_NAMES
 from training.data import copy_paste as cp
+from training.data.augment import transform_points
 from training.data.sample import (
     LEFT_HIP,
     LEFT_SHOULDER,
@@ -40,11 +41,11 @@ RIGHT = np.array([n.startswith("right_") or n.endswith("_right") for n in LANDMA
 def test_paste_affine_known_points():
     # p' = dst + R(90 deg) * 2 * (p - src): x right turns to y down (clockwise on screen)
     a = cp.paste_affine((10, 20), (100, 50), 2.0, math.pi / 2, flip=False)
-    np.testing.assert_allclose(cp.transform_points(a, [[13, 20], [10, 24], [10, 20]]),
+    np.testing.assert_allclose(transform_points(a, [[13, 20], [10, 24], [10, 20]]),
                                [[100, 56], [92, 50], [100, 50]], atol=1e-9)
     # flip mirrors about x = src_x before scaling: (13, 20) -> (7, 20) -> 2 * (-3, 0) -> (94, 50)
     f = cp.paste_affine((10, 20), (100, 50), 2.0, 0.0, flip=True)
-    np.testing.assert_allclose(cp.transform_points(f, [[13, 20], [10, 24]]), [[94, 50], [100, 58]], atol=1e-9)
+    np.testing.assert_allclose(transform_points(f, [[13, 20], [10, 24]]), [[94, 50], [100, 58]], atol=1e-9)
 
 
 def test_transform_labels_scale_rotation_translation():
