@@ -18,6 +18,7 @@ import pytest
 
 import training.data.real_corpus as rc
 from blazepose_sdk.errors import BlazePoseError
+from training.data.corpus_sources import RESERVED_MEDIA_SHA256, every_nth
 
 
 def _sha(data: bytes) -> str:
@@ -63,7 +64,7 @@ def test_source_table_is_well_formed():
 def test_pose2sim_is_test_only_in_the_table():
     p2s = [s for s in rc.SOURCES if rc.ARCHIVES[s.archive].package == "pose2sim"]
     assert len(p2s) == 8 and all(s.split == rc.TEST_ONLY for s in p2s)
-    assert all(s.split == rc.TEST_ONLY for s in rc.SOURCES if s.sha256 in rc.RESERVED_MEDIA_SHA256)
+    assert all(s.split == rc.TEST_ONLY for s in rc.SOURCES if s.sha256 in RESERVED_MEDIA_SHA256)
     assert not any(rc.is_reserved(rc.ARCHIVES[s.archive], s) for s in rc.SOURCES if s.split != rc.TEST_ONLY)
 
 
@@ -106,17 +107,17 @@ def test_table_checks_refuse_split_scenes_and_bad_frames():
 
 
 def test_every_nth():
-    assert rc.every_nth(795, 10)[:3] == (0, 10, 20) and rc.every_nth(795, 10)[-1] == 790
-    assert len(rc.every_nth(795, 10)) == 80
-    assert rc.every_nth(10, 3, start=1) == (1, 4, 7)
+    assert every_nth(795, 10)[:3] == (0, 10, 20) and every_nth(795, 10)[-1] == 790
+    assert len(every_nth(795, 10)) == 80
+    assert every_nth(10, 3, start=1) == (1, 4, 7)
     with pytest.raises(ValueError):
-        rc.every_nth(10, 0)
+        every_nth(10, 0)
 
 
 def test_sample_video_frames_returns_the_pinned_frames(tmp_path):
     path = tmp_path / "clip.avi"
     _tiny_video(path, 20)
-    got = list(rc.sample_video_frames(path, rc.every_nth(20, 5)))
+    got = list(rc.sample_video_frames(path, every_nth(20, 5)))
     assert [i for i, _ in got] == [0, 5, 10, 15]
     for i, frame in got:
         assert frame.shape == (24, 32, 3)
@@ -146,7 +147,7 @@ def tiny(tmp_path):
     archives = {"tiny": rc.Archive("pypi", "tiny", "1.0", src.name, _sha(data), len(data), "MIT", "test")}
     sources = (
         rc.Source("tiny-clip", "tiny", "tiny/clip.avi", _sha(members["tiny/clip.avi"]), "video", "clip", "train",
-                  (1, 1), 1.0, rc.every_nth(20, 5)),
+                  (1, 1), 1.0, every_nth(20, 5)),
         rc.Source("tiny-photo", "tiny", "tiny/photo.png", _sha(members["tiny/photo.png"]), "image", "photo",
                   "heldout-source", (2, 3), 2.5),
     )

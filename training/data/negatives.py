@@ -37,19 +37,21 @@ import cv2
 import numpy as np
 
 from training.data.augment import ENGINE_TO_SDK_PX, NEGATIVE_SOURCE_PREFIX
-from training.data.real_corpus import (
+from training.data.corpus_sources import (
     ARCHIVES,
     Archive,
-    BuildReport,
     RealCorpusError,
+)
+from training.data.corpus_sources import (
+    SOURCES as CORPUS_SOURCES,
+)
+from training.data.real_corpus import (
+    BuildReport,
     RegistryArgs,
     _archive_path,
     download_archive,
     read_members,
     sha256_bytes,
-)
-from training.data.real_corpus import (
-    SOURCES as CORPUS_SOURCES,
 )
 from training.data.sample import NUM_LANDMARKS, Sample, ShardedWriter, encode_jpeg
 
@@ -64,7 +66,7 @@ TILE_GRID = (2, 2)  # the detector also runs on a 2x2 tile scan (small clutter t
 
 @dataclass(frozen=True)
 class NegativeSource:
-    """One person-free photo: a file of one archive of ``real_corpus.ARCHIVES``."""
+    """One person-free photo: a file of one archive of ``corpus_sources.ARCHIVES``."""
 
     id: str
     archive: str
