@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from training.data.copy_paste.options import CopyPasteError, ReservedSourceError
+from training.data.corpus_sources import SPLITS
 from training.data.sample import Sample
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -21,7 +22,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 # the reserved test set, vtest.avi and the basketball scene are the held-out sources of the
 # accuracy and presence benchmarks.
 FORBIDDEN_NAME_PARTS = ("pose2sim", "vtest", "basketball")
-TRAIN_SPLIT = "train"  # training.data.real_corpus.SPLITS[0]
+TRAIN_SPLIT = SPLITS[0]  # "train"
 # Two decoded images are the same frame when their mean absolute difference is below this
 # (0..255 scale; our choice: JPEG re-encoding at quality 95 differs by about 1).
 SAME_IMAGE_MAD = 4.0
