@@ -41,6 +41,7 @@ from .machine import (
 )
 from .modelinfo import analyze_tflite
 from .rows import resolve_rows
+from .tables import print_tables
 
 REMOTE_DIR = "/data/local/tmp/blazepose"
 
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"blazepose: error: {exc}", file=sys.stderr)
         return 2
     path = write_json(args.out, "latency", payload)
-    from .report import build_report, print_tables, suite_tables
+    from .report import build_report, suite_tables
 
     print_tables(suite_tables(payload))
     print(f"latency: {len(payload['rows'])} rows -> {path}; report: {build_report(args.out)}")

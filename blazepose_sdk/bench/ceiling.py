@@ -40,6 +40,7 @@ from blazepose_sdk.stages.runtime import TFLiteModel
 
 from .common import Reporter, read_json
 from .metrics import timing_stats
+from .tables import Table, fmt, pct, print_tables
 
 # One convolution kernel of the microbenchmark: kind, input H = W, channels in = out, kernel size.
 CONV_KERNELS = (
@@ -332,8 +333,6 @@ def run_ceiling(settings: CeilingSettings, out_dir: Path, reporter: Reporter) ->
 
 # -- tables ----------------------------------------------------------------------------------
 def ceiling_tables(payload: dict) -> list:
-    from .report import Table, fmt, pct
-
     kernels = payload.get("kernels", [])
     rows = payload.get("rows", [])
     tables = []
@@ -367,7 +366,6 @@ def ceiling_tables(payload: dict) -> list:
 def run_suite(args) -> dict:
     """Measure, write ``ceiling.json`` into ``args.out`` and print the tables; returns the payload."""
     from .common import new_payload, write_json
-    from .report import print_tables
 
     reporter = Reporter(progress=not getattr(args, "no_progress", False))
     base = QUICK_CEILING if args.quick else CeilingSettings()
@@ -385,15 +383,6 @@ def run_suite(args) -> dict:
     print_tables(ceiling_tables(payload))
     reporter.say(f"ceiling: {len(kernels)} kernels, {len(rows)} model rows -> {path}")
     return payload
-
-
-def main(args) -> int:
-    """``blazepose bench ceiling``: ceiling.json, then report.md rebuilt from the folder."""
-    from .report import build_report
-
-    run_suite(args)
-    print(f"report: {build_report(args.out)}")
-    return 0
 
 
 def ceiling_threads(out_dir: Path) -> tuple[int, ...] | None:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from .common import Reporter, default_data_dir, new_payload, write_json
 from .ghosts import run_ghosts
+from .tables import Table, fmt
 from .video import run_video
 
 # Median candidate/current wall-time ratio that still counts as "at or below": the spread of
@@ -173,8 +174,6 @@ def run_gate(candidate: str, current: str, out: Path, work_dir: Path | None, rep
 
 
 def gate_table(payload: dict):
-    from .report import Table, fmt
-
     s = payload["settings"]
     a, b = payload["sides"]["candidate"], payload["sides"]["current"]
     t = payload["timing"]

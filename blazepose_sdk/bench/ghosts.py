@@ -35,6 +35,7 @@ from blazepose_sdk.app.video import VideoReader
 from .common import Reporter, new_payload, write_json
 from .metrics import auroc
 from .rows import ModelRow, parse_row
+from .tables import Table, fmt
 from .video import row_options
 from .wheels import PinnedWheel, fetch_pinned_wheel
 
@@ -161,8 +162,6 @@ def run_ghosts(specs: list[str], out: Path, work_dir: Path | None, reporter: Rep
 
 
 def ghosts_table(payload: dict):
-    from .report import Table, fmt
-
     cells = []
     for r in payload.get("rows", []):
         cells.append([r["row"], fmt(r["ghosts_per_100_tracking"], 1), fmt(r["ghosts_per_100_static"], 1),

@@ -25,8 +25,8 @@ from pathlib import Path
 from blazepose_sdk.errors import BlazePoseError
 
 from .common import json_ready, ratio
-from .report import Table, fmt, print_tables
 from .rows import BASELINE_ROW
+from .tables import Table, fmt, print_tables
 
 MERGEABLE_SUITES = ("latency", "pipeline")
 

@@ -46,6 +46,7 @@ from blazepose_sdk.assets import tflite_file
 from .common import Reporter, new_payload, write_json
 from .machine import describe_machine
 from .modelinfo import analyze_tflite
+from .tables import print_tables
 
 # vela's --accelerator-config names (ethos-u-vela 5.2 `vela --help`) run by default.
 DEFAULT_ACCELERATORS = ("ethos-u55-128", "ethos-u55-256", "ethos-u65-512", "ethos-u85-256")
@@ -351,7 +352,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """``blazepose bench npu``: returns the exit code (2 when vela is missing or no model is INT8)."""
-    from .report import build_report, print_tables, suite_tables
+    from .report import build_report, suite_tables
 
     if not _require_vela():
         return 2

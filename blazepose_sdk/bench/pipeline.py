@@ -51,6 +51,7 @@ from .common import Reporter, ratio
 from .datasets import PAN_CLIP_FPS, PAN_CLIP_SOURCE, pan_clip_frames
 from .metrics import timing_stats
 from .rows import BASELINE_ROW, ModelRow, reference_detector
+from .tables import Table, fmt
 
 STAGES = ("decode", "detector", "crop", "landmark", "smoothing")
 VTEST_NAME = "vtest.avi"
@@ -480,8 +481,6 @@ def format_peers(rows: list[dict]) -> str:
 
 def peers_table(payload: dict | None):
     """The report.md table of a pipeline payload's ``peers`` rows (:func:`run_peers`), or None."""
-    from .report import Table, fmt
-
     rows = (payload or {}).get("peers") or []
     if not rows:
         return None

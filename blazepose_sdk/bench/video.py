@@ -45,6 +45,7 @@ from .common import Reporter, json_ready, new_payload, write_json
 from .independent_set import POSE2SIM_VERSION, fetch_wheel
 from .metrics import TORSO_PAIR_COCO17, procrustes_align
 from .rows import ModelRow, parse_row
+from .tables import Table, fmt
 
 # -- the clips -------------------------------------------------------------------------------
 CALIBRATION_MEMBER = "Pose2Sim/Demo_SinglePerson/calibration/Calib.qca.txt"
@@ -400,8 +401,6 @@ def run_video(specs: list[str], out: Path, work_dir: Path | None, reporter: Repo
 
 def video_table(payload: dict):
     """The report table of a ``video.json``: one line per row and mode."""
-    from .report import Table, fmt
-
     cells = []
     for r in payload.get("rows", []):
         o = r["overall"]

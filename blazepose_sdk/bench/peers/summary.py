@@ -9,6 +9,7 @@ size), each with its ratio to reference-lite measured in the same suite run.
 from __future__ import annotations
 
 from ..rows import BASELINE_ROW
+from ..tables import Table, fmt, pct, with_ratio
 from .movenet import PRECISIONS, VARIANTS, row_name
 
 PEER_NAMES = tuple(row_name(v, p) for v in VARIANTS for p in PRECISIONS)
@@ -56,17 +57,12 @@ def peer_summary_rows(payloads: dict[str, dict]) -> list[dict]:
 
 
 def peer_tables(payloads: dict[str, dict]) -> list:
-    from ..report import Table, fmt, pct
-
     from ..pipeline import peers_table
 
     loops = peers_table(payloads.get("pipeline"))  # MediaPipe's own solution, whole loops (docs/speed.md)
     rows = peer_summary_rows(payloads)
     if not rows:
         return [loops] if loops else []
-
-    def with_ratio(value, r, digits=2, scale=1.0):
-        return "-" if value is None else f"{fmt(value, digits, scale)} ({fmt(r, 2)})"
 
     cells = [[r["name"] + (" (peer)" if r["peer"] else ""), pct(r["pck_coco17"]), fmt(r["oks_ap"], 3),
               with_ratio(r["accuracy_ms_per_image"], r["accuracy_ms_ratio"], 1),
