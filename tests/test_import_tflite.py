@@ -11,8 +11,6 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 from training.import_tflite import (  # noqa: E402
-    SUPPORTED_OPS,
-    _Builder,
     check_model,
     import_tflite,
     main,
@@ -21,6 +19,7 @@ from training.import_tflite import (  # noqa: E402
     sdk_units,
 )
 from training.tflite_graph import UnsupportedOpError, densify, load_graph, read_tflite  # noqa: E402
+from training.tflite_keras import SUPPORTED_OPS, _Builder  # noqa: E402
 
 REFERENCE_VERSION = "0.5.1675469404"
 
