@@ -1,0 +1,348 @@
+"""A new pose-presence branch on a frozen imported landmark model (issue 28 part 3).
+
+The official Lite's landmark network stays bit-identical; only its ``presence`` output is
+replaced by a small branch that reads an earlier, higher-resolution shared feature map (for the
+imported Lite ``add_187``, the 16 x 16 x 32 map the heatmap decoder starts from), the 39 heatmaps'
+peaks, and the official presence logit itself:
+
+    features (16x16xC) -> depthwise 3x3 -> 1x1 conv to CHANNELS, ReLU -> global average + max pool
+    heatmap logits     -> global max pool (one peak per heatmap), standardised
+    official logit     -> standardised
+    concat -> dense HIDDEN, ReLU -> dense 1 (zero-initialised) -> + official logit -> sigmoid
+
+The last dense starts at zero, so before training the branch reproduces the official presence
+exactly; training moves only the branch (a few thousand weights) and every other output is the
+official model's. Because the base is frozen, its features are computed once per crop and
+cached (``RUN/features/chunk_NNN.npz``), then the branch trains on the cache in seconds.
+
+    python -m training.presence_head --student imported:/tmp/student/lite_init.keras \\
+        --data /tmp/student/copy_paste /tmp/student/pl/train_heavy_tta /tmp/student/synth_ft \\
+        --negative-data /tmp/student/negatives --negative-data-prob 0.25 --negative-prob 0.2 \\
+        --off-person-teacher reference-heavy --chunks 30 --run-dir /tmp/student/pb1 --export
+
+Crops come from training.distill's data pipeline (:func:`training.distill_data.make_dataset_fn`, no
+teacher) and each takes a target:
+    a person-free photo's crop (``--negative-data``)   0
+    a crop of a person (its record labels one)         the official model's own presence (keep)
+    a crop taken off the person (``--negative-prob``)  ``--off-person-teacher``'s presence
+The export is training.distill's (:func:`training.distill_export.export_student`, float16 by default).
+Stages resume: cached chunks are kept, a trained branch is reused unless ``--retrain``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from training.config import DistillConfig
+from training.distill_data import make_dataset_fn, tflite_teacher_fn
+from training.distill_export import export_student
+from training.students import IMPORTED_PREFIX, build_imported_student, parse_teacher, presence_head_layers
+
+# The imported official Lite's 16 x 16 x 32 map: the 8 x 8 features upsampled and added to the
+# 16 x 16 ones, where the heatmap decoder starts (training.import_tflite names layers after the
+# .tflite's op indices).
+DEFAULT_FEATURE_LAYER = "add_187"
+BRANCH_PREFIX = "presence_branch"
+CHUNK_FORMAT = "chunk_{:03d}.npz"
+
+
+@dataclass
+class BranchConfig:
+    """The branch's shape and the standardisation of its vector inputs (from the cached crops)."""
+
+    feature_layer: str = DEFAULT_FEATURE_LAYER
+    channels: int = 32
+    hidden: int = 16
+    # mean and standard deviation of [heatmap peaks..., official logit] over the training crops
+    vector_mean: list[float] | None = None
+    vector_std: list[float] | None = None
+
+
+def presence_logit_tensor(student):
+    """The pre-sigmoid tensor of ``student``'s presence: the output of the last Conv2D/Dense among
+    the layers that feed the presence alone (for the official Lite the 2x2x192 -> 1 conv),
+    flattened to (B, 1)."""
+    from keras import layers
+
+    names = presence_head_layers(student)
+    convs = [student.get_layer(n) for n in names if isinstance(student.get_layer(n), (layers.Conv2D, layers.Dense))]
+    if not convs:
+        raise ValueError("no presence logit layer found (no Conv2D/Dense feeds the presence alone)")
+    return layers.Reshape((1,), name=f"{BRANCH_PREFIX}_official_logit")(convs[-1].output)
+
+
+def branch_inputs(student, cfg: BranchConfig) -> list:
+    """The branch's three inputs as tensors of ``student``: feature map, heatmap peaks, official logit."""
+    from keras import layers
+
+    features = student.get_layer(cfg.feature_layer).output
+    if "heatmap" not in student.output:
+        raise ValueError("the student has no heatmap output")
+    peaks = layers.GlobalMaxPooling2D(name=f"{BRANCH_PREFIX}_heatmap_peaks")(student.output["heatmap"])
+    return [features, peaks, presence_logit_tensor(student)]
+
+
+def build_branch(feature_shape, num_heatmaps: int, cfg: BranchConfig):
+    """The trainable branch as a Keras model: inputs (features (h, w, C), heatmap peaks (K,),
+    official logit (1,)), output the presence (B, 1). The last dense is zero, so a new branch
+    returns sigmoid(official logit)."""
+    import keras
+    from keras import layers
+
+    p = BRANCH_PREFIX
+    n = num_heatmaps + 1
+    mean = np.zeros(n, np.float32) if cfg.vector_mean is None else np.float32(cfg.vector_mean)
+    std = np.ones(n, np.float32) if cfg.vector_std is None else np.float32(cfg.vector_std)
+    feat_in = keras.Input(tuple(feature_shape), name=f"{p}_features")
+    peaks_in = keras.Input((num_heatmaps,), name=f"{p}_peaks")
+    logit_in = keras.Input((1,), name=f"{p}_logit")
+    x = layers.DepthwiseConv2D(3, padding="same", name=f"{p}_dw")(feat_in)
+    x = layers.Conv2D(cfg.channels, 1, activation="relu", name=f"{p}_pw")(x)
+    pooled = [layers.GlobalAveragePooling2D(name=f"{p}_avg")(x), layers.GlobalMaxPooling2D(name=f"{p}_max")(x)]
+    vec = layers.Concatenate(name=f"{p}_vector")([peaks_in, logit_in])
+    vec = layers.Rescaling(1.0 / std, offset=-mean / std, name=f"{p}_standardise")(vec)
+    z = layers.Concatenate(name=f"{p}_concat")(pooled + [vec])
+    z = layers.Dense(cfg.hidden, activation="relu", name=f"{p}_fc")(z)
+    delta = layers.Dense(1, kernel_initializer="zeros", bias_initializer="zeros", name=f"{p}_delta")(z)
+    out = layers.Activation("sigmoid", name=f"{p}_presence")(layers.Add(name=f"{p}_logit_sum")([logit_in, delta]))
+    return keras.Model([feat_in, peaks_in, logit_in], out, name=p)
+
+
+def build_presence_student(student, cfg: BranchConfig, branch=None):
+    """(model, branch, feature model): ``student`` (training.students.build_imported_student's
+    output dict) with its ``presence`` (and the raw output that is the presence) taken from the
+    branch, every other output the same tensor; the branch (new unless given); and a model from
+    the image to the branch's inputs (for caching). All of ``student``'s layers are frozen."""
+    import keras
+
+    for layer in student.layers:
+        layer.trainable = False
+    inputs = branch_inputs(student, cfg)
+    if branch is None:
+        branch = build_branch(inputs[0].shape[1:], int(inputs[1].shape[-1]), cfg)
+    presence = branch(inputs)
+    old = student.output["presence"]
+    outputs = {k: (presence if (k == "presence" or v is old) else v) for k, v in student.output.items()}
+    model = keras.Model(student.inputs, outputs, name=student.name.replace("_student", "_presence_branch_student"))
+    features = keras.Model(student.inputs, inputs, name=f"{BRANCH_PREFIX}_features")
+    return model, branch, features
+
+
+# --- the cached crops ---------------------------------------------------------------------
+
+
+def crop_targets(person, hard_negative, official_presence, off_person_presence):
+    """Per-crop presence target: 0 on person-free photos, the official presence on person crops,
+    the off-person teacher's presence on crops taken off the person. Arrays (N,)."""
+    person = np.asarray(person) > 0.5
+    hard = np.asarray(hard_negative) > 0.5
+    return np.where(hard, 0.0, np.where(person, official_presence, off_person_presence)).astype(np.float32)
+
+
+def collect_chunk(dataset_cfg: DistillConfig, features_model, batches: int, seed: int, off_person_teacher=None):
+    """``batches`` batches of training crops (the distill pipeline, seeded) through the frozen
+    model: a dict of arrays (features float16, peaks, logit, person, hard_negative,
+    off_person_presence)."""
+    from dataclasses import replace
+
+    cfg = replace(dataset_cfg, seed=seed)
+    ds = make_dataset_fn(cfg, cfg.batch_size, "none", None)(None)
+    out = {k: [] for k in ("features", "peaks", "logit", "person", "hard_negative", "off_person_presence")}
+    for image, targets in ds.take(batches):
+        feats, peaks, logit = (np.asarray(t) for t in features_model(image, training=False))
+        person = targets["presence"].numpy().astype(np.float32)
+        hard = targets["hard_negative"].numpy() if "hard_negative" in targets else np.zeros_like(person)
+        off = np.zeros_like(person)
+        away = (person < 0.5) & (hard < 0.5)
+        if off_person_teacher is not None and away.any():
+            off[away] = off_person_teacher(image.numpy()[away])[3]
+        for k, v in (("features", feats.astype(np.float16)), ("peaks", peaks), ("logit", logit), ("person", person),
+                     ("hard_negative", hard.astype(np.float32)), ("off_person_presence", off)):
+            out[k].append(v)
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def load_chunks(folder: Path) -> dict:
+    files = sorted(Path(folder).glob("chunk_*.npz"))
+    if not files:
+        raise FileNotFoundError(f"no cached chunks in {folder}")
+    parts = [dict(np.load(f)) for f in files]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+# --- training on the cache ----------------------------------------------------------------
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
+
+
+def train_branch(branch, data: dict, targets, weights, epochs: int, lr: float, batch_size: int = 64,
+                 seed: int = 0, log=print) -> list[float]:
+    """Binary cross-entropy of the branch's presence to ``targets`` (per-crop ``weights``), Adam,
+    ``epochs`` passes over the cached crops. Returns the loss per epoch."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    branch.compile(optimizer=keras.optimizers.Adam(lr), loss=keras.losses.BinaryCrossentropy())
+    x = [data["features"].astype(np.float32), data["peaks"], data["logit"]]
+    hist = branch.fit(x, np.asarray(targets, np.float32)[:, None], sample_weight=np.asarray(weights, np.float32),
+                      batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
+                      callbacks=[keras.callbacks.LambdaCallback(
+                          on_epoch_end=lambda e, logs: log(f"epoch {e + 1}/{epochs} loss {logs['loss']:.4f}"))])
+    return [float(v) for v in hist.history["loss"]]
+
+
+def auroc(scores_pos, scores_neg) -> float:
+    """Area under the ROC curve (Mann-Whitney U, ties counted half)."""
+    pos, neg = np.asarray(scores_pos, np.float64), np.asarray(scores_neg, np.float64)
+    if not len(pos) or not len(neg):
+        return float("nan")
+    allv = np.concatenate([pos, neg])
+    order = allv.argsort(kind="mergesort")
+    ranks = np.empty(len(allv))
+    ranks[order] = np.arange(1, len(allv) + 1)
+    for v in np.unique(allv):  # average ranks of ties
+        m = allv == v
+        if m.sum() > 1:
+            ranks[m] = ranks[m].mean()
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def presence_report(presence, data: dict, threshold: float = 0.5) -> dict:
+    """On cached crops: AUROC person crops vs person-free photos' crops, the share of person-free
+    crops accepted (presence >= threshold), and the share of person crops the official presence
+    accepts that this presence rejects (a lost track)."""
+    p = np.asarray(presence, np.float64).reshape(-1)
+    person, hard = data["person"] > 0.5, data["hard_negative"] > 0.5
+    official = sigmoid(data["logit"]).reshape(-1)
+    kept = person & (official >= threshold)
+    return {"crops": int(len(p)), "person": int(person.sum()), "hard_negative": int(hard.sum()),
+            "auroc_person_vs_hard_negative": auroc(p[person], p[hard]),
+            "hard_negative_accepted": float((p[hard] >= threshold).mean()) if hard.any() else float("nan"),
+            "person_rejected_where_official_accepts": float((p[kept] < threshold).mean()) if kept.any() else float("nan")}
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.presence_head", description=__doc__.splitlines()[0])
+    ap.add_argument("--student", required=True, help="imported:MODEL.keras (python -m training.import_tflite)")
+    ap.add_argument("--data", nargs="+", required=True, help="person records (labelled; training.distill --data)")
+    ap.add_argument("--negative-data", nargs="*", default=[], help="person-free photo records (training.data.negatives)")
+    ap.add_argument("--negative-data-prob", type=float, default=0.25)
+    ap.add_argument("--negative-prob", type=float, default=0.2, help="share of crops taken off the person")
+    ap.add_argument("--off-person-teacher", default="reference-heavy",
+                    help="presence target of off-person crops: a .tflite or reference-* landmark model, or none (0)")
+    ap.add_argument("--run-dir", required=True)
+    ap.add_argument("--feature-layer", default=DEFAULT_FEATURE_LAYER)
+    ap.add_argument("--channels", type=int, default=32)
+    ap.add_argument("--hidden", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=16, help="crops per cached batch")
+    ap.add_argument("--chunk-batches", type=int, default=25, help="batches per cached chunk (the checkpoint unit)")
+    ap.add_argument("--chunks", type=int, default=30, help="training chunks to cache")
+    ap.add_argument("--val-chunks", type=int, default=3, help="further chunks (other seeds) held out for the report")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--person-weight", type=float, default=2.0,
+                    help="loss weight of person crops (a rejected person is a lost track)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--retrain", action="store_true", help="train the branch again even if RUN/branch.weights.h5 exists")
+    ap.add_argument("--export", action="store_true", help="write the TFLite model(s) and manifest to RUN/export")
+    ap.add_argument("--export-precisions", nargs="+", default=["float16"], choices=("float", "float16"))
+    a = ap.parse_args(argv)
+    if not a.student.startswith(IMPORTED_PREFIX):
+        ap.error("--student must be imported:MODEL.keras")
+
+    import keras
+
+    keras.mixed_precision.set_global_policy("float32")
+    run_dir = Path(a.run_dir)
+    (run_dir / "features").mkdir(parents=True, exist_ok=True)
+    log_file = (run_dir / "log.txt").open("a")
+
+    def log(msg):
+        line = f"{time.strftime('%H:%M:%S')} {msg}"
+        print(line, flush=True)
+        log_file.write(line + "\n")
+        log_file.flush()
+
+    dcfg = DistillConfig(student=a.student, data=list(a.data), negative_data=list(a.negative_data),
+                         negative_data_prob=a.negative_data_prob, negative_prob=a.negative_prob,
+                         batch_size=a.batch_size, export_precisions=tuple(a.export_precisions), seed=a.seed)
+    student = build_imported_student(a.student[len(IMPORTED_PREFIX):])
+    cfg = BranchConfig(feature_layer=a.feature_layer, channels=a.channels, hidden=a.hidden)
+    cfg_path = run_dir / "branch.json"
+    if cfg_path.exists() and not a.retrain:
+        cfg = BranchConfig(**json.loads(cfg_path.read_text())["branch"])
+    _, _, features_model = build_presence_student(student, cfg)
+
+    # 1. cache: training chunks seeds seed*1000 + i, held-out chunks seed*1000 + 500 + i
+    kind, ref = parse_teacher(a.off_person_teacher)
+    teacher = tflite_teacher_fn(ref, with_scores=True) if kind == "tflite" else None
+    for split, n, offset in (("train", a.chunks, 0), ("val", a.val_chunks, 500)):
+        folder = run_dir / "features" / split
+        folder.mkdir(exist_ok=True)
+        for i in range(n):
+            path = folder / CHUNK_FORMAT.format(i)
+            if path.exists():
+                continue
+            t0 = time.time()
+            chunk = collect_chunk(dcfg, features_model, a.chunk_batches, a.seed * 1000 + offset + i, teacher)
+            np.savez(path.with_suffix(".tmp.npz"), **chunk)
+            path.with_suffix(".tmp.npz").rename(path)
+            log(f"{split} chunk {i + 1}/{n}: {len(chunk['person'])} crops "
+                f"({int(chunk['hard_negative'].sum())} person-free, {int(chunk['person'].sum())} person) "
+                f"in {time.time() - t0:.0f} s")
+
+    # 2. train the branch on the cache
+    train, val = load_chunks(run_dir / "features" / "train"), None
+    if a.val_chunks:
+        val = load_chunks(run_dir / "features" / "val")
+    targets = crop_targets(train["person"], train["hard_negative"], sigmoid(train["logit"]).reshape(-1),
+                           train["off_person_presence"])
+    weights = np.where(train["person"] > 0.5, a.person_weight, 1.0)
+    weights_path = run_dir / "branch.weights.h5"
+    if not weights_path.exists() or a.retrain:
+        vec = np.concatenate([train["peaks"], train["logit"]], 1)
+        cfg = BranchConfig(feature_layer=a.feature_layer, channels=a.channels, hidden=a.hidden,
+                           vector_mean=[float(v) for v in vec.mean(0)],
+                           vector_std=[float(v) for v in np.maximum(vec.std(0), 1e-3)])
+        _, branch, _ = build_presence_student(student, cfg)
+        t0 = time.time()
+        losses = train_branch(branch, train, targets, weights, a.epochs, a.lr, seed=a.seed, log=log)
+        branch.save_weights(str(weights_path))
+        report = {"branch": asdict(cfg), "args": vars(a), "losses": losses, "train_seconds": time.time() - t0,
+                  "branch_weights": int(branch.count_params())}
+        cfg_path.write_text(json.dumps(report, indent=1))
+    report = json.loads(cfg_path.read_text())
+    model, branch, _ = build_presence_student(student, cfg)
+    branch.load_weights(str(weights_path))
+
+    def predict(d):
+        return branch.predict([d["features"].astype(np.float32), d["peaks"], d["logit"]], batch_size=256, verbose=0)
+
+    report["train"] = {"branch": presence_report(predict(train), train),
+                       "official": presence_report(sigmoid(train["logit"]), train)}
+    if val is not None:
+        report["val"] = {"branch": presence_report(predict(val), val),
+                         "official": presence_report(sigmoid(val["logit"]), val)}
+    log(json.dumps({k: report[k] for k in ("train", "val") if k in report}, indent=1))
+
+    # 3. export through training.distill's one export path
+    if a.export:
+        report["export"] = export_student(model, dcfg, run_dir / "export", "regression")
+        log(f"exported {report['export']}")
+    cfg_path.write_text(json.dumps(report, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
