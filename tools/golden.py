@@ -38,9 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose_sdk.geometry.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors, sigmoid
-from blazepose_sdk.stages.detector import NMS_IOU_THRESHOLD, Detection, PoseDetector
-from blazepose_sdk.stages.landmarker import LandmarkerOutput, PoseLandmarker, decode_landmark_tensor, refine_with_heatmap
+from blazepose_sdk.geometry.anchors import (
+    AnchorOptions,
+    DecodeOptions,
+    decode_boxes,
+    decode_scores,
+    generate_anchors,
+    sigmoid,
+)
 from blazepose_sdk.geometry.nms import iou, weighted_nms
 from blazepose_sdk.geometry.roi import (
     Roi,
@@ -53,8 +58,20 @@ from blazepose_sdk.geometry.roi import (
     roi_to_image,
     rotate_world_landmarks,
 )
-from blazepose_sdk.geometry.smoothing import AuxiliarySmoother, LowPassFilter, OneEuroFilter, PoseSmoother, SmoothingOptions
-from blazepose_sdk.tracker import PoseTracker, TrackerOptions
+from blazepose_sdk.geometry.smoothing import (
+    AuxiliarySmoother,
+    LowPassFilter,
+    OneEuroFilter,
+    PoseSmoother,
+    SmoothingOptions,
+)
+from blazepose_sdk.stages.detector import NMS_IOU_THRESHOLD, PoseDetector
+from blazepose_sdk.stages.landmarker import PoseLandmarker, decode_landmark_tensor, refine_with_heatmap
+
+if __package__ in (None, ""):  # run as a script (python tools/golden.py): its sibling modules as tools.*
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tools.golden_json import detection_json, roi_json, to_json
+from tools.golden_tracker import tracker_section
 
 FORMAT_VERSION = 1
 # The agreement the issue asks of a port: every expected number within 1e-4 (absolute).
@@ -78,67 +95,6 @@ DETECTOR_THRESHOLDS = (0.5, 0.1, 0.01)
 def default_data_dir() -> Path:
     """``shared/data`` beside the repository (the layout of CI and the developers' machines)."""
     return Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-# -- JSON helpers ----------------------------------------------------------------------------
-def _num(x: float) -> float:
-    x = float(x)
-    if not math.isfinite(x):
-        raise ValueError(f"golden values must be finite, got {x}")
-    return x
-
-
-def _num32(x: np.floating) -> float:
-    """A float32 as the shortest decimal that reads back as the same float32 (at most 9 digits)."""
-    return _num(str(np.float32(x)))
-
-
-def _clean(obj):
-    """Turn numpy arrays/scalars, tuples and dataclasses into JSON values.
-
-    float64 values keep every bit (Python's shortest round-trip repr); float32 arrays and scalars are
-    written as their shortest float32 decimal, which a port reads back as the exact same float32.
-    """
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        if obj.dtype == np.float32 and obj.ndim == 0:
-            return _num32(obj[()])
-        if obj.dtype == np.float32:
-            return _clean([_Float32(v) for v in obj.reshape(-1)]) if obj.ndim == 1 else [_clean(r) for r in obj]
-        return _clean(obj.tolist())
-    if isinstance(obj, _Float32):
-        return _num32(obj.value)
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, np.float32):
-        return _num32(obj)
-    if isinstance(obj, (float, np.floating)):
-        return _num(obj)
-    if obj is None or isinstance(obj, str):
-        return obj
-    raise TypeError(f"cannot write {type(obj).__name__} to the golden file")
-
-
-class _Float32:
-    """Marks one element of a float32 array for :func:`_clean`."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: np.float32) -> None:
-        self.value = value
-
-
-def _roi(roi: Roi | None) -> dict | None:
-    return None if roi is None else roi.to_dict()
-
-
-def _detection(d: Detection) -> dict:
-    return d.to_dict()
 
 
 # -- sections --------------------------------------------------------------------------------
@@ -234,7 +190,7 @@ def roi_section() -> dict:
             "name": name,
             "center_xy_px": center,
             "scale_xy_px": scale,
-            "roi": _roi(roi),
+            "roi": roi_json(roi),
             "valid": roi.is_valid(),
             "corners_px": roi.corners_px(),
             "points_roi": points_roi,
@@ -250,8 +206,8 @@ def roi_section() -> dict:
     return {
         "alignment": cases,
         "custom_scale_angle": {"center_xy_px": [10.0, 20.0], "scale_xy_px": [30.0, 20.0], "scale": 1.5,
-                               "target_angle_rad": 0.3, "roi": _roi(custom)},
-        "letterbox": [{"width": w, "height": h, "roi": _roi(letterbox_roi(w, h))}
+                               "target_angle_rad": 0.3, "roi": roi_json(custom)},
+        "letterbox": [{"width": w, "height": h, "roi": roi_json(letterbox_roi(w, h))}
                       for w, h in ((640, 480), (480, 640), (7, 7))],
         "normalize_radians": {"x": angles, "y": [normalize_radians(a) for a in angles]},
     }
@@ -321,7 +277,7 @@ def crop_section(rng: np.random.Generator) -> dict:
     cases = []
     for roi, size, value_range, border in specs:
         tensor = reference_crop(image, roi, size, value_range, border=border)[0]
-        cases.append({"roi": _roi(roi), "tensor_size": size, "value_range": value_range, "border": border,
+        cases.append({"roi": roi_json(roi), "tensor_size": size, "value_range": value_range, "border": border,
                       "tensor": tensor.reshape(-1)})
     # a port rounding a value within float error of .5 the other way lands one grey level off;
     # allow that, in units of (hi - lo) / 255
@@ -365,7 +321,7 @@ def landmarks_section(rng: np.random.Generator) -> dict:
                    "landmarks_roi": decoded},
         "refine": {"landmarks_roi": landmarks, "heatmap_shape": [hm_h, hm_w, n], "heatmap": heatmap.reshape(-1),
                    "kernel_size_7_min_0_5": refined, "kernel_size_3_min_0_9": refined_k3},
-        "project": {"roi": _roi(roi), "landmarks_roi": decoded, "landmarks_px": projected},
+        "project": {"roi": roi_json(roi), "landmarks_roi": decoded, "landmarks_px": projected},
         "world": {"rotation_rad": roi.rotation_rad, "world_m": world,
                   "rotated": rotate_world_landmarks(world, roi.rotation_rad)},
     }
@@ -457,127 +413,12 @@ def smoothing_section(rng: np.random.Generator) -> dict:
             "pose_smoother": {"options": dataclasses.asdict(SmoothingOptions()), "frames": frames}}
 
 
-# -- tracker ----------------------------------------------------------------------------------
-class _ScriptedDetector:
-    """Stands in for PoseDetector: returns scripted detections and records each call."""
-
-    def __init__(self) -> None:
-        self.queue: list[list[Detection]] = []
-        self.calls: list[list[Detection]] = []
-
-    def __call__(self, frame: np.ndarray) -> list[Detection]:
-        out = self.queue.pop(0) if self.queue else []
-        self.calls.append(out)
-        return out
-
-
-class _ScriptedLandmarker:
-    """Stands in for PoseLandmarker: a synthetic person in the ROI it is given, scripted presence."""
-
-    num_landmarks = 5
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-        self.queue: list[float] = []
-        self.calls: list[dict] = []
-        self.t = 0
-
-    def __call__(self, frame: np.ndarray, roi: Roi) -> LandmarkerOutput:
-        presence = self.queue.pop(0) if self.queue else 0.0
-        n = self.num_landmarks
-        # a person drifting right; the model sees it in the ROI with some jitter
-        hip = np.array([300.0 + 6.0 * self.t, 260.0]) + self.rng.normal(0, 2.0, 2)
-        circle = hip + np.array([8.0, -170.0]) + self.rng.normal(0, 2.0, 2)
-        landmarks = np.concatenate([hip + self.rng.normal(0, 60.0, (n, 2)), self.rng.normal(0, 20.0, (n, 1)),
-                                    self.rng.uniform(0, 1, (n, 2))], axis=1)
-        out = LandmarkerOutput(roi=roi, presence=presence, landmarks_px=landmarks,
-                               aux_px=np.stack([hip, circle]), world_m=self.rng.normal(0, 0.5, (n, 3)))
-        self.calls.append({"roi": _roi(roi), "presence": presence, "landmarks_px": landmarks,
-                           "aux_px": out.aux_px, "world_m": out.world_m})
-        return out
-
-
-def _synthetic_detection(hip_xy: tuple[float, float], circle_xy: tuple[float, float], score: float) -> Detection:
-    hx, hy = hip_xy
-    cx, cy = circle_xy
-    return Detection(score=score, box_px=(cx - 20.0, cy - 20.0, cx + 20.0, cy + 20.0), hip_center_px=(hx, hy),
-                     body_circle_px=(cx, cy), shoulder_center_px=(hx, (hy + cy) / 2.0),
-                     upper_body_circle_px=(cx, cy - 30.0))
-
-
-# Each frame: timestamp (ms, or None for "30 fps after the last"), presences for the landmark
-# calls in order, detector outputs for the detector calls in order.
-_PERSON = _synthetic_detection((300.0, 262.0), (309.0, 95.0), 0.92)
-_OTHER = _synthetic_detection((520.0, 300.0), (515.0, 200.0), 0.61)
-_TINY = _synthetic_detection((100.0, 100.0), (100.4, 99.7), 0.8)  # ROI below 2 px: invalid
-TRACKER_SCRIPT: tuple[tuple[float | None, list[float], list[list[Detection]]], ...] = (
-    (0.0, [0.90], [[_PERSON, _OTHER]]),   # no ROI yet: detect, best detection first
-    (33.0, [0.85], []),                   # tracked
-    (66.0, [0.80], []),
-    (None, [0.75], []),                   # no timestamp: 30 fps after the last
-    (133.0, [0.30, 0.95], [[_PERSON]]),   # lost (0.30 < 0.5): re-detect on this frame
-    (166.0, [0.70], []),
-    (166.0, [0.72], []),                  # repeated timestamp: filters pass values through
-    (200.0, [0.20], [[]]),                # lost, detector finds nobody: no pose, ROI dropped
-    (233.0, [0.40], [[_PERSON]]),         # detector finds the person, landmarks too weak
-    (266.0, [], [[_TINY]]),               # detection's ROI is invalid: no landmark call
-    (300.0, [0.90], [[_OTHER]]),
-    (333.0, [0.55], []),
-    (366.0, [0.45], [[_PERSON]]),
-)
-
-
-def _run_tracker_script(options: TrackerOptions, rng: np.random.Generator) -> dict:
-    frame = np.zeros((480, 640, 3), np.uint8)
-    frames = []
-    detector, landmarker = _ScriptedDetector(), _ScriptedLandmarker(rng)
-    with PoseTracker.from_stages(detector, landmarker, options) as tracker:
-        for index, (t_ms, presences, detections) in enumerate(TRACKER_SCRIPT):
-            detector.queue, detector.calls = list(detections), []
-            landmarker.queue, landmarker.calls = list(presences), []
-            landmarker.t = index
-            result = tracker.process(frame, t_ms)
-            pose = result.pose
-            frames.append({
-                "timestamp_ms": t_ms,
-                "detector_calls": [[_detection(d) for d in call] for call in detector.calls],
-                "landmark_calls": landmarker.calls,
-                "result": {
-                    "timestamp_ms": result.timestamp_ms,
-                    "detector_ran": result.detector_ran,
-                    "tracked": result.tracked,
-                    "detection": _detection(result.detection) if result.detection is not None else None,
-                    "pose": None if pose is None else {
-                        "presence": pose.presence, "roi": _roi(pose.roi), "landmarks_px": pose.array_px,
-                        "world_m": pose.world_m},
-                },
-                "next_roi": _roi(tracker.tracked_roi),
-                "stats": tracker.stats(),
-            })
-    return {"options": {k: getattr(options, k) for k in (
-        "static_image_mode", "min_detection_confidence", "min_tracking_confidence", "smooth_landmarks",
-        "redetect_on_loss")}, "image_size": [640, 480], "frames": frames}
-
-
-def tracker_section(rng: np.random.Generator, pipeline: str) -> dict:
-    """The tracker's decisions (detect only without a ROI or when presence drops) and smoothing,
-    with scripted stand-ins for the two networks, given to the tracker as its stages."""
-    base = dict(model=pipeline, num_threads=1)
-    sequences = {
-        "default": TrackerOptions(**base),
-        "wait_on_loss": TrackerOptions(**base, redetect_on_loss=False),
-        "static": TrackerOptions(**base, static_image_mode=True),
-        "no_smoothing_strict": TrackerOptions(**base, smooth_landmarks=False, min_tracking_confidence=0.8),
-    }
-    return {name: _run_tracker_script(options, rng) for name, options in sequences.items()}
-
-
 # -- real models ------------------------------------------------------------------------------
 def detector_section(pipeline: str, image_path: Path) -> dict:
     """The official detector's raw tensors on the sample image and the detections decoded from them."""
+    from blazepose_sdk.app.video import read_image
     from blazepose_sdk.assets.models import resolve_pipeline
     from blazepose_sdk.stages.runtime import TFLiteModel
-    from blazepose_sdk.app.video import read_image
 
     frame = read_image(image_path)
     h, w = frame.shape[:2]
@@ -594,7 +435,7 @@ def detector_section(pipeline: str, image_path: Path) -> dict:
         decoded = decode_boxes(raw_boxes, detector.anchors, detector.decode_options)
         # the detector's own decoding of these outputs (its __call__ minus the OpenCV crop)
         by_threshold = [{"min_score": threshold,
-                         "detections": [_detection(d) for d in detector._decode(outputs, frame_roi, threshold)]}
+                         "detections": [detection_json(d) for d in detector._decode(outputs, frame_roi, threshold)]}
                         for threshold in DETECTOR_THRESHOLDS]
     return {
         "source": "model",
@@ -620,10 +461,10 @@ def landmark_model_section(pipeline: str, image_path: Path) -> dict:
     Only the heatmap windows that refinement reads are stored (kernel x kernel cells of each
     landmark's own channel); a port can fill the rest with NaN to prove it reads nothing else.
     """
-    from blazepose_sdk.stages.landmarker import HEATMAP_KERNEL_SIZE
-    from blazepose_sdk.assets.models import resolve_pipeline
-    from blazepose_sdk.stages.runtime import TFLiteModel
     from blazepose_sdk.app.video import read_image
+    from blazepose_sdk.assets.models import resolve_pipeline
+    from blazepose_sdk.stages.landmarker import HEATMAP_KERNEL_SIZE
+    from blazepose_sdk.stages.runtime import TFLiteModel
 
     frame = read_image(image_path)
     h, w = frame.shape[:2]
@@ -663,7 +504,7 @@ def landmark_model_section(pipeline: str, image_path: Path) -> dict:
         "image": image_path.name,
         "input_size": landmarker.input_size,
         "num_rows": landmarker.num_rows,
-        "roi": _roi(roi),
+        "roi": roi_json(roi),
         "raw_landmarks": raw,
         "presence": presence,
         "raw_world": world,
@@ -697,7 +538,7 @@ def build_golden(pipeline: str = DEFAULT_PIPELINE, data_dir: Path | None = None)
         "detector": detector_section(pipeline, image_path),
         "landmark_model": landmark_model_section(pipeline, image_path),
     }
-    return _clean(golden)
+    return to_json(golden)
 
 
 def write_golden(path: str | Path, pipeline: str = DEFAULT_PIPELINE, data_dir: Path | None = None) -> dict:
