@@ -17,9 +17,7 @@ from blazepose_sdk.stages.detector import PoseDetector, decode_options  # noqa: 
 from blazepose_sdk.assets.models import model_file_from_path  # noqa: E402
 from blazepose_sdk.geometry.roi import Roi, letterbox_roi  # noqa: E402
 from blazepose_sdk.stages.runtime import TFLiteModel  # noqa: E402
-from training.finetune_detector import (  # noqa: E402
-    BACKGROUND,
-    IGNORED,
+from training.detector_views import (  # noqa: E402
     POSITIVE_RADIUS_PX,
     TEACHER_BOX_SIDE,
     ViewOptions,
@@ -30,14 +28,12 @@ from training.finetune_detector import (  # noqa: E402
     compose_view,
     face_boxes,
     flip_rows,
-    main,
     rows_in_cell,
-    same_person_doubles,
-    synthetic_frames,
     view_targets,
 )
+from training.finetune_detector import main, same_person_doubles, synthetic_frames  # noqa: E402
 from training.losses import detector_distill_losses  # noqa: E402
-from training.models.detector import sdk_anchors  # noqa: E402
+from training.models.detector import BACKGROUND, IGNORED, sdk_anchors  # noqa: E402
 
 
 def _row(face_c, hip, circle):
