@@ -29,9 +29,10 @@ from .errors import (
 )
 from .geometry.roi import Roi
 from .geometry.smoothing import SmoothingOptions
+from .options import TrackerOptions
 from .results import Landmark, NormalizedLandmark, Pose, PoseResult, WorldLandmark
 from .stages.detector import Detection
-from .tracker import PoseTracker, TrackerOptions
+from .tracker import PoseTracker
 
 __all__ = [
     "BlazePoseError", "ConcurrentUseError", "Detection", "FetchError", "InvalidFrameError", "Landmark",

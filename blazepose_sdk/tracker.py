@@ -10,50 +10,30 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from .assets.models import DEFAULT_PIPELINE, ModelFile, model_file_from_path, resolve_pipeline
-from .errors import ConcurrentUseError, InvalidFrameError, OptionError, TimestampError
+from .assets.models import ModelFile, model_file_from_path, resolve_pipeline
+from .errors import ConcurrentUseError, InvalidFrameError, TimestampError
 from .geometry.image import as_rgb_uint8
 from .geometry.matching import duplicates_to_drop, keypoint_similarity, polygon_iou
 from .geometry.roi import Roi, roi_from_alignment_points
 from .geometry.segmentation import MaskSmoother, roi_mask_to_image
-from .geometry.smoothing import AuxiliarySmoother, PoseSmoother, SmoothingOptions
+from .geometry.smoothing import AuxiliarySmoother, PoseSmoother
 from .geometry.tiles import parse_tile_layout, tile_rois
+from .options import TrackerOptions
 from .profiling import StageTimes
 from .results import Pose, PoseResult
-from .stages.detector import DEFAULT_MIN_SCORE, DETECTOR_VALUE_RANGE, Detection, PoseDetector
+from .stages.detector import DETECTOR_VALUE_RANGE, Detection, PoseDetector
 from .stages.landmarker import LANDMARK_VALUE_RANGE, LandmarkerOutput, PoseLandmarker
 from .stages.runtime import TFLiteModel
 
-# ThresholdingCalculator threshold in tensors_to_pose_landmarks_and_segmentation.pbtxt, which the
-# legacy solution overrides with min_tracking_confidence (default 0.5).
-DEFAULT_MIN_TRACKING_CONFIDENCE = 0.5
 # Frame interval assumed when process() is called without timestamps (30 fps).
 DEFAULT_FRAME_INTERVAL_MS = 1000.0 / 30.0
-# The shipped default pipeline (blazepose_sdk/model_files): no download needed.
-DEFAULT_MODEL = DEFAULT_PIPELINE
-# With num_poses > 1 and fewer people tracked than asked for, the detector looks for newcomers
-# every this many frames (it also runs at once when nobody is tracked or a track is lost). Our
-# choice: at 30 fps a person entering waits at most 1/6 s, and the detector (about as costly as
-# one landmark run) adds a fifth of its cost per frame instead of all of it on a scene that
-# never has num_poses people (vtest.avi with --num-poses 6).
-DEFAULT_DETECT_EVERY = 5
-# With detector_tiles, the tile scan runs at most every this many frames (our choice: tiles cost
-# several detector runs, and a small person once found is kept by tracking).
-DEFAULT_DETECTOR_TILES_EVERY = 10
-# Score a detection on a zoomed tile needs (the whole-frame detector keeps min_detection_confidence).
-# Zoomed tiles show the detector small objects it was never shown; at MediaPipe's 0.5 it fired on
-# a tripod, traffic cones and a jacket on the grass in 41 of 100 person-free vtest.avi frames (2x2+c).
-# 0.95 is the lowest threshold with no false detection on the first half of our vtest.avi
-# person-free set (tools/small_people.py, docs/multi_person.md); measured on the second half.
-DEFAULT_DETECTOR_TILES_MIN_SCORE = 0.95
 # A detection whose ROI overlaps a tracked person's current ROI by more than this IoU is that
 # person, not a newcomer (no landmark run spent on it). Two equal upright squares overlap by
 # 0.6 when their centres are a quarter of the side (~0.3 body heights) apart: people walking
@@ -74,100 +54,29 @@ REFOUND_ROI_IOU = 0.3
 # keypoints on average ~12% of the ROI side apart (about 15% of the body height); two different
 # people, even overlapping, differ by more. Our choice.
 SAME_PERSON_SIMILARITY = 0.5
-# More interpreter threads than any edge CPU has cores is a typo, not a setting (TrackerOptions,
-# the --options file and --threads all check num_threads with check_num_threads).
-MAX_THREADS = 256
-
-
-def check_num_threads(name: str, value: object) -> None:
-    """Raise :class:`OptionError` unless ``value`` is None or a whole number from 1 to MAX_THREADS."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_THREADS:
-        raise OptionError(f"{name} must be a whole number from 1 to {MAX_THREADS}, got {value!r}")
-
-
-@dataclass(frozen=True)
-class TrackerOptions:
-    """Options of :class:`PoseTracker`.
-
-    Attributes:
-        model: pipeline name (``blazepose-lite``, the default, and ``ours-lite``, shipped with
-            the SDK; or ``reference-lite|full|heavy``, Full/Heavy fetched once); ignored for a stage whose file is
-            given in ``detector_model`` / ``landmark_model``.
-        detector_model, landmark_model: paths of .tflite files to use instead. With a
-            ``manifest.json`` beside them (:mod:`blazepose_sdk.assets.manifest`), a file is refused
-            unless its sha256 matches its entry, and the entry's value range and output roles
-            are used; without one, the file is not hash-checked and outputs go by shape.
-        num_threads: CPU threads per interpreter, 1 to ``MAX_THREADS`` (None: runtime default);
-            anything else raises :class:`OptionError` here.
-        delegate: None, ``"gpu"``, ``"edgetpu"`` or a delegate shared-library path.
-        static_image_mode: treat every frame as unrelated: detect on each, no smoothing.
-        min_detection_confidence: detector score threshold.
-        min_tracking_confidence: pose-presence threshold below which tracking is lost.
-        smooth_landmarks: One-Euro smoothing of landmarks on video.
-        refine_with_heatmap: refine x, y with the model's heatmap (MediaPipe does).
-        redetect_on_loss: when the tracked ROI loses the person, run the detector on the same
-            frame instead of waiting for the next one (MediaPipe waits).
-        enable_segmentation: also compute ``Pose.mask``, the person's probability mask in frame
-            pixels (MediaPipe's option of the same name); costs one warp of the mask per frame.
-        smooth_segmentation: on video, blend each mask with the previous one where it is
-            uncertain (MediaPipe's segmentation smoothing); ignored in static image mode.
-        num_poses: how many people to track (1: MediaPipe's single-person tracker, unchanged).
-            Each person has its own ROI, smoothers and a stable ``Pose.id``.
-        detect_every: with ``num_poses > 1``, while fewer people than ``num_poses`` are tracked,
-            run the detector at most every this many frames (it also runs when nobody is tracked
-            and when a track is lost). Default 5 (see ``DEFAULT_DETECT_EVERY``).
-        detector_tiles: None (off) or a tile layout such as ``"2x2+c"`` (2x2 overlapping tiles
-            plus a centre tile) or ``"3x3"``: when the whole-frame detector finds fewer people than
-            ``num_poses``, it also runs on these zoomed tiles (:mod:`blazepose_sdk.geometry.tiles`) to find
-            small and distant people; costs one detector run per tile.
-        detector_tiles_every: the tile scan runs at most every this many frames (default 10).
-        detector_tiles_min_score: the score a detection on a tile needs (default 0.95, see
-            ``DEFAULT_DETECTOR_TILES_MIN_SCORE``: zoomed tiles make the detector fire on objects).
-        detector_tiles_model: path of a detector .tflite to run on the tiles instead of the
-            whole-frame detector (e.g. one fine-tuned for small people by
-            ``training.finetune_detector``; a ``manifest.json`` beside it is used as for
-            ``detector_model``). None: the pipeline's tile detector when it has one and
-            ``detector_model`` is not given (``ours-lite``: MediaPipe's detector fine-tuned for
-            small people, ``models.BUNDLED_TILES_DETECTORS``), else the whole-frame detector.
-            Loaded only with ``detector_tiles``.
-    """
-
-    model: str = DEFAULT_MODEL
-    detector_model: str | os.PathLike | None = None
-    landmark_model: str | os.PathLike | None = None
-    num_threads: int | None = None
-    delegate: str | None = None
-    static_image_mode: bool = False
-    min_detection_confidence: float = DEFAULT_MIN_SCORE
-    min_tracking_confidence: float = DEFAULT_MIN_TRACKING_CONFIDENCE
-    smooth_landmarks: bool = True
-    smoothing: SmoothingOptions = field(default_factory=SmoothingOptions)
-    refine_with_heatmap: bool = True
-    redetect_on_loss: bool = True
-    enable_segmentation: bool = False
-    smooth_segmentation: bool = True
-    num_poses: int = 1
-    detect_every: int = DEFAULT_DETECT_EVERY
-    detector_tiles: str | None = None
-    detector_tiles_every: int = DEFAULT_DETECTOR_TILES_EVERY
-    detector_tiles_min_score: float = DEFAULT_DETECTOR_TILES_MIN_SCORE
-    detector_tiles_model: str | os.PathLike | None = None
-
-    def __post_init__(self) -> None:
-        check_num_threads("num_threads", self.num_threads)
-
-
 @dataclass
 class _Track:
-    """One tracked person of the multi-person tracker: its ROI for the next frame and its filters."""
+    """One tracked person: its id, its ROI for the next frame and its filters."""
 
     id: int
     roi: Roi
     smoother: PoseSmoother
     aux_smoother: AuxiliarySmoother
     mask_smoother: MaskSmoother
+
+
+@dataclass
+class _Found:
+    """A person found on this frame: its track, the landmark output and the corners (4, 2) of the
+    ROI its raw auxiliary points give (image pixels), computed once and used to tell people apart."""
+
+    track: _Track
+    out: LandmarkerOutput
+    corners_px: np.ndarray
+
+    @classmethod
+    def of(cls, track: _Track, out: LandmarkerOutput) -> _Found:
+        return cls(track, out, roi_from_alignment_points(out.aux_px[0], out.aux_px[1]).corners_px())
 
 
 def _model_files(options: TrackerOptions) -> tuple[ModelFile, ModelFile, ModelFile | None]:
@@ -217,22 +126,6 @@ def smooth_person(out: LandmarkerOutput, smoother: PoseSmoother, aux_smoother: A
     return landmarks, world, next_roi if next_roi.is_valid() else None
 
 
-def check_confidence(name: str, value: float) -> None:
-    """Raise :class:`OptionError` unless the threshold ``name`` is a probability in [0, 1]."""
-    if not (0.0 <= value <= 1.0):
-        raise OptionError(f"{name} must be in [0, 1], got {value}")
-
-
-def check_multi_person_options(options: TrackerOptions) -> None:
-    """Raise :class:`OptionError` for a bad num_poses, detect_every, detector_tiles(_every)."""
-    for name in ("num_poses", "detect_every", "detector_tiles_every"):
-        value = getattr(options, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise OptionError(f"{name} must be a whole number >= 1, got {value!r}")
-    if options.detector_tiles is not None:
-        parse_tile_layout(options.detector_tiles)
-
-
 def same_person_landmarks(a_px: np.ndarray, a_roi_side_px: float, b_px: np.ndarray, b_roi_side_px: float) -> bool:
     """Whether two poses are the same person: keypoint similarity of their landmarks ((33, 5)
     image pixels with visibility in column 3, each found in a ROI of the given side), weighted by
@@ -248,19 +141,16 @@ def same_person(a: LandmarkerOutput, b: LandmarkerOutput) -> bool:
     return same_person_landmarks(a.landmarks_px, a.roi.size_px, b.landmarks_px, b.roi.size_px)
 
 
-def _checked_options(options: TrackerOptions | None) -> TrackerOptions:
-    """``options`` (default: TrackerOptions()) once its thresholds and multi-person settings are
-    checked; raises OptionError."""
-    options = options or TrackerOptions()
-    for name in ("min_detection_confidence", "min_tracking_confidence", "detector_tiles_min_score"):
-        check_confidence(name, getattr(options, name))
-    check_multi_person_options(options)
-    return options
-
-
 class PoseTracker:
     """Pose tracker over a stream of RGB frames: one person (MediaPipe's tracker), or up to
     ``TrackerOptions.num_poses`` people each with a stable id.
+
+    One path for 1..N people: every tracked person is a track (its ROI and filters); each frame
+    runs the landmark model on every track's ROI, drops tracks whose presence falls below
+    ``min_tracking_confidence`` and merges tracks that converged on one person, then, while
+    fewer than ``num_poses`` people are tracked and the detector is due, detects and starts
+    tracks for new people. With ``num_poses=1`` (and no detector tiles) this is MediaPipe's
+    single-person graph: only the best detection is tried, and results carry no ids.
 
     Use as a context manager or call :meth:`close`. Not thread-safe: one tracker per stream; a
     second thread calling :meth:`process`, :meth:`reset` or :meth:`close` while a frame runs gets
@@ -275,75 +165,75 @@ class PoseTracker:
     """
 
     def __init__(self, options: TrackerOptions | None = None) -> None:
-        self.options = o = _checked_options(options)  # before any model loads
+        """Load the options' model files (hash-checked) into the stages and track with them."""
+        o = options or TrackerOptions()
         detector_file, landmark_file, tiles_file = _model_files(o)
-        detector_model = _open_model(detector_file, o)
-        landmark_model = _open_model(landmark_file, o)
-        self.detector = _pose_detector(detector_model, detector_file, o)
+        detector = _pose_detector(_open_model(detector_file, o), detector_file, o)
         # the detector the tile scan runs: detector_tiles_model, else the pipeline's own tile
         # detector (ours-lite's), else the whole-frame one
-        self.tile_detector = self.detector
+        tile_detector = None
         if o.detector_tiles is not None and tiles_file is not None:
-            self.tile_detector = _pose_detector(_open_model(tiles_file, o), tiles_file, o)
-        self.landmarker = PoseLandmarker(landmark_model, o.refine_with_heatmap,
-                                         landmark_file.value_range or LANDMARK_VALUE_RANGE, landmark_file.output_roles,
-                                         segmentation=o.enable_segmentation)
-        self._start()
+            tile_detector = _pose_detector(_open_model(tiles_file, o), tiles_file, o)
+        landmarker = PoseLandmarker(_open_model(landmark_file, o), o.refine_with_heatmap,
+                                    landmark_file.value_range or LANDMARK_VALUE_RANGE, landmark_file.output_roles,
+                                    segmentation=o.enable_segmentation)
+        self._attach(detector, landmarker, o, tile_detector)
 
     @classmethod
     def from_stages(cls, detector: Callable, landmarker: Callable, options: TrackerOptions | None = None,
                     tile_detector: Callable | None = None) -> PoseTracker:
         """A tracker that runs the stages it is given instead of loading model files (as the JVM
-        port's ``PoseTracker(detector, landmarker, options)``): ``detector(frame_rgb)`` returns a
-        list of :class:`~blazepose_sdk.stages.detector.Detection`, ``landmarker(frame_rgb, roi)`` a
-        :class:`~blazepose_sdk.stages.landmarker.LandmarkerOutput`; ``tile_detector`` (default: the
-        detector) runs on detector tiles. Model names and files in ``options`` are not used; a
+        port's ``PoseTracker(detector, landmarker, options)``): ``detector(frame, *, bgr=False)``
+        returns a list of :class:`~blazepose_sdk.stages.detector.Detection`, best first;
+        ``landmarker(frame, roi, *, bgr=False)`` a :class:`~blazepose_sdk.stages.landmarker.LandmarkerOutput`
+        (``bgr``: the frame is in BGR order); ``tile_detector`` (default: the detector) runs on
+        detector tiles (``detect_tiles``). Model names and files in ``options`` are not used; a
         stage with a ``model`` attribute is closed by :meth:`close`. For your own detector or
         landmark model, and for tests."""
         tracker = cls.__new__(cls)
-        tracker.options = _checked_options(options)
-        tracker.detector, tracker.landmarker = detector, landmarker
-        tracker.tile_detector = detector if tile_detector is None else tile_detector
-        tracker._start()
+        tracker._attach(detector, landmarker, options or TrackerOptions(), tile_detector)
         return tracker
 
-    def _start(self) -> None:
-        o = self.options
+    def _attach(self, detector: Callable, landmarker: Callable, options: TrackerOptions,
+                tile_detector: Callable | None) -> None:
+        self.options = options
+        self.detector, self.landmarker = detector, landmarker
+        self.tile_detector = detector if tile_detector is None else tile_detector
         self._busy = threading.Lock()
         self._stage_times: StageTimes | None = None
-        self._multi = o.num_poses > 1 or o.detector_tiles is not None  # num_poses > 1 or detector tiles
-        self._tile_layout = parse_tile_layout(o.detector_tiles) if o.detector_tiles is not None else None
+        # people mode: several people, or tiles (which look for more people than the best one);
+        # results carry ids and every detection, and every detection may start a track
+        self._people_mode = options.num_poses > 1 or options.detector_tiles is not None
+        self._tile_layout = parse_tile_layout(options.detector_tiles) if options.detector_tiles is not None else None
         self._new_stream()
 
     def _new_stream(self) -> None:
-        """The stream state of a tracker just built: empty filters, no ROI, counters at 0, ids from 1."""
-        o = self.options
-        self._smoother = PoseSmoother(o.smoothing)
-        self._aux_smoother = AuxiliarySmoother()
-        self._mask_smoother = MaskSmoother()
-        self._roi: Roi | None = None
+        """The stream state of a tracker just built: no tracks, counters at 0, ids from 1."""
         self._last_timestamp_ms: float | None = None
         self.frames_processed = 0
         self.detector_runs = 0
         self.landmark_runs = 0
+        self.tile_scans = 0
         self._tracks: list[_Track] = []
         self._next_id = 1
         self._frames_since_detect = 0
         self._frames_since_tiles = 0
         self._lost_pending = False
         self._lost_tracks: list[tuple[int, Roi, float]] = []  # (id, last ROI, time lost in ms)
-        self.tile_scans = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget the tracked ROI and filter state (start of a new, unrelated stream).
+        """Forget the tracked ROIs and filter state (start of a new, unrelated stream).
 
         Raises:
             ConcurrentUseError: another thread is inside :meth:`process` (or :meth:`process_roi`);
                 nothing is reset. Reset from the thread that processes, between frames.
         """
         with self._exclusive("reset"):
-            self._reset()
+            self._last_timestamp_ms = None
+            self._tracks = []  # ids go on increasing: an id is never reused by one tracker
+            self._lost_pending = False
+            self._lost_tracks = []
 
     def restart(self) -> None:
         """Start an unrelated stream as a tracker just built would: :meth:`reset`, and also frame
@@ -356,16 +246,6 @@ class PoseTracker:
         with self._exclusive("restart"):
             self._new_stream()
 
-    def _reset(self) -> None:
-        self._roi = None
-        self._last_timestamp_ms = None
-        self._smoother.reset()
-        self._aux_smoother.reset()
-        self._mask_smoother.reset()
-        self._tracks = []  # ids go on increasing: an id is never reused by one tracker
-        self._lost_pending = False
-        self._lost_tracks = []
-
     def close(self) -> None:
         """Release the interpreters (idempotent); a later :meth:`process` raises ModelLoadError.
 
@@ -375,15 +255,12 @@ class PoseTracker:
                 from the thread that processes.
         """
         with self._exclusive("close"):
-            self._close()
+            for stage in {id(s): s for s in (self.detector, self.tile_detector, self.landmarker)}.values():
+                model = getattr(stage, "model", None)
+                if model is not None:
+                    model.close()
 
-    def _close(self) -> None:
-        for stage in {id(s): s for s in (self.detector, self.tile_detector, self.landmarker)}.values():
-            model = getattr(stage, "model", None)
-            if model is not None:
-                model.close()
-
-    def __enter__(self) -> "PoseTracker":
+    def __enter__(self) -> PoseTracker:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -406,16 +283,17 @@ class PoseTracker:
     def tracked_roi(self) -> Roi | None:
         """The ROI the next frame will use, or None if the next frame runs the detector (with
         ``num_poses > 1``: the oldest tracked person's)."""
-        if self._multi:
-            return self._tracks[0].roi if self._tracks else None
-        return self._roi
+        return self._tracks[0].roi if self._tracks else None
 
     @property
     def tracked_rois(self) -> dict[int, Roi]:
-        """Track id -> the ROI the next frame will use, for every tracked person."""
-        if self._multi:
-            return {t.id: t.roi for t in self._tracks}
-        return {} if self._roi is None else {0: self._roi}
+        """Pose id -> the ROI the next frame will use, for every tracked person (id 0 for the
+        single-person tracker)."""
+        return {self._pose_id(t): t.roi for t in self._tracks}
+
+    def _pose_id(self, track: _Track) -> int:
+        """The id a result reports for ``track``: its track id, or 0 for the single-person tracker."""
+        return track.id if self._people_mode else 0
 
     # -- per frame ---------------------------------------------------------------------------
     def _timestamp(self, timestamp_ms: float | None) -> float:
@@ -433,23 +311,13 @@ class PoseTracker:
         return t
 
     def _landmarks(self, frame: np.ndarray, roi: Roi, bgr: bool = False) -> LandmarkerOutput | None:
+        """The landmark stage on ``roi``; None when its presence is below min_tracking_confidence."""
         self.landmark_runs += 1
-        out = self.landmarker(frame, roi, bgr=True) if bgr else self.landmarker(frame, roi)
+        out = self.landmarker(frame, roi, bgr=bgr)
         return out if out.presence >= self.options.min_tracking_confidence else None
 
-    def _detect(self, frame: np.ndarray, bgr: bool = False) -> tuple[Detection | None, LandmarkerOutput | None]:
-        self.detector_runs += 1
-        detections = self.detector(frame, bgr=True) if bgr else self.detector(frame)
-        if not detections:
-            return None, None
-        best = detections[0]
-        roi = roi_from_alignment_points(best.hip_center_px, best.body_circle_px)
-        if not roi.is_valid():
-            return best, None
-        return best, self._landmarks(frame, roi, bgr)
-
     def process(self, frame_rgb: np.ndarray, timestamp_ms: float | None = None, *, bgr: bool = False) -> PoseResult:
-        """Find the pose in one RGB frame.
+        """Find the pose(s) in one RGB frame.
 
         Args:
             frame_rgb: (H, W, 3) uint8 RGB (grayscale, RGBA and float 0..1 are converted; see
@@ -469,7 +337,7 @@ class PoseTracker:
 
     @contextlib.contextmanager
     def _exclusive(self, action: str = "process"):
-        # A tracker holds per-stream state (ROI, filters) and interpreters that are not
+        # A tracker holds per-stream state (ROIs, filters) and interpreters that are not
         # thread-safe: a second thread is refused rather than serialised, since interleaving two
         # streams through one tracker's filters would be wrong even under a lock. reset() and
         # close() are refused the same way while a frame runs (they would pull its state or its
@@ -485,80 +353,28 @@ class PoseTracker:
         finally:
             self._busy.release()
 
-    def _process(self, frame_rgb: np.ndarray, timestamp_ms: float | None, bgr: bool = False) -> PoseResult:
+    def _process(self, frame_rgb: np.ndarray, timestamp_ms: float | None, bgr: bool) -> PoseResult:
+        """One frame: every track's ROI through the landmark model, merge tracks that converged,
+        the detector (and tiles) for new people when due, then smoothing per track."""
         t0 = time.perf_counter()
         frame = as_rgb_uint8(frame_rgb)
         t_ms = self._timestamp(timestamp_ms)
         t1 = time.perf_counter()
-        if self._multi:
-            return self._process_multi(frame, t_ms, bgr, t0, t1)
-        static = self.options.static_image_mode
-        detector_ran = tracked = False
-        detection = None
-        out = None
-        if not static and self._roi is not None:
-            out = self._landmarks(frame, self._roi, bgr)
-            tracked = out is not None
-        if out is None and (static or self._roi is None or self.options.redetect_on_loss):
-            detector_ran = True
-            detection, out = self._detect(frame, bgr)
-        t2 = time.perf_counter()
-        result = self._finish(frame, t_ms, out, detection, detector_ran, tracked)
-        if self._stage_times is not None:
-            self._stage_times.add("frame_check", t1 - t0)
-            self._stage_times.add("smoothing", time.perf_counter() - t2)
-        return result
-
-    def _finish(self, frame: np.ndarray, t_ms: float, out: LandmarkerOutput | None, detection: Detection | None,
-                detector_ran: bool, tracked: bool) -> PoseResult:
-        """Count the frame, smooth, set the next frame's ROI and build the result."""
-        static = self.options.static_image_mode
-        index = self.frames_processed
-        self.frames_processed += 1
-        self._last_timestamp_ms = t_ms
-        if out is None:
-            self._roi = None
-            self._smoother.reset()
-            self._aux_smoother.reset()
-            self._mask_smoother.reset()
-            return PoseResult(index, t_ms, (frame.shape[1], frame.shape[0]), None, detection, detector_ran, False)
-
-        landmarks, world = out.landmarks_px, out.world_m
-        if not static:
-            landmarks, world, self._roi = smooth_person(out, self._smoother, self._aux_smoother, t_ms,
-                                                        self.options.smooth_landmarks)
-        mask = self._mask(out, (frame.shape[1], frame.shape[0]), self._mask_smoother if not static else None)
-        pose = Pose(presence=out.presence, roi=out.roi, array_px=landmarks, world_m=world,
-                    image_size=(frame.shape[1], frame.shape[0]), mask=mask)
-        return PoseResult(index, t_ms, (frame.shape[1], frame.shape[0]), pose, detection, detector_ran, tracked)
-
-    def _mask(self, out: LandmarkerOutput, image_size: tuple[int, int],
-              smoother: MaskSmoother | None) -> np.ndarray | None:
-        """The person's mask in frame pixels (None without enable_segmentation), through the
-        person's mask smoother on video when smooth_segmentation is on."""
-        if out.mask_roi is None:
-            return None
-        mask = roi_mask_to_image(out.mask_roi, out.roi, image_size)
-        return smoother(mask) if smoother is not None and self.options.smooth_segmentation else mask
-
-    # -- several people ----------------------------------------------------------------------
-    def _process_multi(self, frame: np.ndarray, t_ms: float, bgr: bool, t0: float, t1: float) -> PoseResult:
-        """One frame with num_poses > 1: every track's ROI through the landmark model, merge tracks
-        that converged, the detector (and tiles) for newcomers when due, then smoothing per track."""
         o = self.options
         static = o.static_image_mode
         if static:
             self._tracks = []
-        found: list[tuple[_Track, LandmarkerOutput]] = []
-        lost = False
+        found: list[_Found] = []
+        lost_now: list[_Track] = []
         memory = [item for item in self._lost_tracks if t_ms - item[2] <= LOST_TRACK_MEMORY_MS] if not static else []
         for track in self._tracks:
             out = self._landmarks(frame, track.roi, bgr)
             if out is None:
-                lost = True
+                lost_now.append(track)
                 memory.append((track.id, track.roi, t_ms))
             else:
-                found.append((track, out))
+                found.append(_Found.of(track, out))
+        lost = bool(lost_now)
         self._lost_tracks = memory
         merged = self._merge_converged(found)
         lost = lost or len(merged) < len(found)  # a merged track lost its own person too
@@ -569,38 +385,48 @@ class PoseTracker:
         self._frames_since_detect += 1
         self._frames_since_tiles += 1
         want = o.num_poses - len(found)
-        due = (static or not found or self._frames_since_detect >= o.detect_every
-               or (self._lost_pending and (o.redetect_on_loss or not lost)))
-        detector_ran = want > 0 and due
+        detector_ran = want > 0 and self._detector_due(bool(found), lost)
         detections: list[Detection] = []
         if detector_ran:
-            detections = self._detect_multi(frame, bgr)
-            found.extend(self._new_people(frame, detections, found, want, bgr))
+            detections = self._detect(frame, bgr)
+            found.extend(self._new_people(frame, detections, found, want, bgr, lost_now))
         t2 = time.perf_counter()
-        result = self._finish_multi(frame, t_ms, found, detections, detector_ran, tracked)
+        result = self._finish(frame, t_ms, found, detections, detector_ran, tracked)
         if self._stage_times is not None:
             self._stage_times.add("frame_check", t1 - t0)
             self._stage_times.add("smoothing", time.perf_counter() - t2)
         return result
 
-    def _merge_converged(self, found: list[tuple[_Track, LandmarkerOutput]]) -> list[tuple[_Track, LandmarkerOutput]]:
+    def _detector_due(self, anyone_tracked: bool, lost_now: bool) -> bool:
+        """Whether the detector runs on this frame (when fewer than num_poses people are tracked):
+        always in static image mode; after a track was lost on this frame only with
+        redetect_on_loss (else on the next frame, as MediaPipe does); otherwise when nobody is
+        tracked, when a loss is pending, or every detect_every frames (newcomers)."""
+        o = self.options
+        if o.static_image_mode:
+            return True
+        if lost_now and not o.redetect_on_loss:
+            return False
+        return not anyone_tracked or self._lost_pending or self._frames_since_detect >= o.detect_every
+
+    def _merge_converged(self, found: list[_Found]) -> list[_Found]:
         """Drop the younger of two tracks whose poses are one person (the older id stays)."""
         n = len(found)
         similar = np.zeros((n, n), dtype=bool)
         for i in range(n):
             for j in range(i + 1, n):
-                similar[i, j] = similar[j, i] = same_person(found[i][1], found[j][1])
-        dropped = set(duplicates_to_drop(np.array([track.id for track, _ in found]), similar))
-        return sorted((item for k, item in enumerate(found) if k not in dropped), key=lambda item: item[0].id)
+                similar[i, j] = similar[j, i] = same_person(found[i].out, found[j].out)
+        dropped = set(duplicates_to_drop(np.array([f.track.id for f in found]), similar))
+        return sorted((f for k, f in enumerate(found) if k not in dropped), key=lambda f: f.track.id)
 
-    def _detect_multi(self, frame: np.ndarray, bgr: bool) -> list[Detection]:
+    def _detect(self, frame: np.ndarray, bgr: bool) -> list[Detection]:
         """Whole-frame detections, plus the tile scan when they are fewer than num_poses and the
         scan is due; merged by weighted NMS, best first."""
         o = self.options
         self.detector_runs += 1
         self._frames_since_detect = 0
         self._lost_pending = False
-        detections = self.detector(frame, bgr=True) if bgr else self.detector(frame)
+        detections = self.detector(frame, bgr=bgr)
         if (self._tile_layout is not None and len(detections) < o.num_poses
                 and (o.static_image_mode or self._frames_since_tiles >= o.detector_tiles_every)):
             self._frames_since_tiles = 0
@@ -611,51 +437,56 @@ class PoseTracker:
                                                          min_score=o.detector_tiles_min_score)
         return detections
 
-    def _new_people(self, frame: np.ndarray, detections: list[Detection],
-                    found: list[tuple[_Track, LandmarkerOutput]], want: int, bgr: bool) -> list[tuple[_Track, LandmarkerOutput]]:
+    def _new_people(self, frame: np.ndarray, detections: list[Detection], found: list[_Found], want: int,
+                    bgr: bool, lost_now: list[_Track]) -> list[_Found]:
         """New tracks from detections that are not people already tracked (ROI IoU, then
-        keypoint similarity of the landmarks), best first, at most ``want``."""
-        people = [out for _, out in found]
-        current = [roi_from_alignment_points(out.aux_px[0], out.aux_px[1]).corners_px() for out in people]
-        new: list[tuple[_Track, LandmarkerOutput]] = []
-        for det in detections:
+        keypoint similarity of the landmarks), best first, at most ``want``. The single-person
+        tracker tries only the best detection (MediaPipe's graph takes the first), and a person
+        it finds again on the frame its track was lost (``lost_now``, with redetect_on_loss)
+        goes on with that track's filters: one person, one filter state."""
+        people = list(found)
+        new: list[_Found] = []
+        for det in detections if self._people_mode else detections[:1]:
             if len(new) >= want:
                 break
             roi = roi_from_alignment_points(det.hip_center_px, det.body_circle_px)
             if not roi.is_valid():
                 continue
             corners = roi.corners_px()
-            if any(polygon_iou(corners, c) > SAME_PERSON_ROI_IOU for c in current):
+            if any(polygon_iou(corners, f.corners_px) > SAME_PERSON_ROI_IOU for f in people):
                 continue
             out = self._landmarks(frame, roi, bgr)
-            if out is None or any(same_person(out, other) for other in people):
+            if out is None or any(same_person(out, f.out) for f in people):
                 continue
-            track = _Track(self._refound_id(out) or self._issue_id(), roi, PoseSmoother(self.options.smoothing),
-                           AuxiliarySmoother(), MaskSmoother())
-            new.append((track, out))
-            people.append(out)
-            current.append(roi_from_alignment_points(out.aux_px[0], out.aux_px[1]).corners_px())
+            if not self._people_mode and lost_now:
+                person = _Found.of(lost_now.pop(), out)
+                person.track.roi = roi
+            else:
+                person = _Found.of(_Track(0, roi, PoseSmoother(self.options.smoothing), AuxiliarySmoother(),
+                                          MaskSmoother()), out)
+                person.track.id = self._refound_id(person.corners_px) or self._issue_id()
+            new.append(person)
+            people.append(person)
         return new
 
     def _issue_id(self) -> int:
         self._next_id += 1
         return self._next_id - 1
 
-    def _refound_id(self, out: LandmarkerOutput) -> int | None:
-        """The id of the recently lost track whose last ROI this person's ROI overlaps most (IoU
-        above REFOUND_ROI_IOU), taken out of the memory; None when there is none."""
-        corners = roi_from_alignment_points(out.aux_px[0], out.aux_px[1]).corners_px()
+    def _refound_id(self, corners_px: np.ndarray) -> int | None:
+        """The id of the recently lost track whose last ROI the new person's ROI (``corners_px``)
+        overlaps most (IoU above REFOUND_ROI_IOU), taken out of the memory; None when there is none."""
         best, best_iou = None, REFOUND_ROI_IOU
         for k, (_, roi, _) in enumerate(self._lost_tracks):
-            iou = polygon_iou(corners, roi.corners_px())
+            iou = polygon_iou(corners_px, roi.corners_px())
             if iou > best_iou:
                 best, best_iou = k, iou
         if best is None:
             return None
         return self._lost_tracks.pop(best)[0]
 
-    def _finish_multi(self, frame: np.ndarray, t_ms: float, found: list[tuple[_Track, LandmarkerOutput]],
-                      detections: list[Detection], detector_ran: bool, tracked: bool) -> PoseResult:
+    def _finish(self, frame: np.ndarray, t_ms: float, found: list[_Found], detections: list[Detection],
+                detector_ran: bool, tracked: bool) -> PoseResult:
         """Smooth each person with its own filters, set each track's next ROI, build the result."""
         static = self.options.static_image_mode
         index = self.frames_processed
@@ -664,7 +495,8 @@ class PoseTracker:
         size = (frame.shape[1], frame.shape[0])
         poses: list[Pose] = []
         tracks: list[_Track] = []
-        for track, out in sorted(found, key=lambda item: item[0].id):
+        for person in sorted(found, key=lambda f: f.track.id):
+            track, out = person.track, person.out
             landmarks, world = out.landmarks_px, out.world_m
             if not static:
                 landmarks, world, next_roi = smooth_person(out, track.smoother, track.aux_smoother, t_ms,
@@ -674,10 +506,21 @@ class PoseTracker:
                     tracks.append(track)
             mask = self._mask(out, size, track.mask_smoother if not static else None)
             poses.append(Pose(presence=out.presence, roi=out.roi, array_px=landmarks, world_m=world,
-                              image_size=size, mask=mask, id=track.id))
+                              image_size=size, mask=mask, id=self._pose_id(track)))
         self._tracks = tracks
+        people = self._people_mode
         return PoseResult(index, t_ms, size, poses[0] if poses else None, detections[0] if detections else None,
-                          detector_ran, tracked, poses=poses, detections=detections)
+                          detector_ran, tracked, poses=poses if people else None,
+                          detections=detections if people else None)
+
+    def _mask(self, out: LandmarkerOutput, image_size: tuple[int, int],
+              smoother: MaskSmoother | None) -> np.ndarray | None:
+        """The person's mask in frame pixels (None without enable_segmentation), through the
+        person's mask smoother on video when smooth_segmentation is on."""
+        if out.mask_roi is None:
+            return None
+        mask = roi_mask_to_image(out.mask_roi, out.roi, image_size)
+        return smoother(mask) if smoother is not None and self.options.smooth_segmentation else mask
 
     def process_roi(self, frame_rgb: np.ndarray, roi: Roi) -> PoseResult:
         """The landmark model alone on a given ROI: top-down pose with your own person box.
@@ -696,18 +539,15 @@ class PoseTracker:
             ConcurrentUseError: another thread is inside this tracker.
         """
         with self._exclusive():
-            return self._process_roi(frame_rgb, roi)
-
-    def _process_roi(self, frame_rgb: np.ndarray, roi: Roi) -> PoseResult:
-        frame = as_rgb_uint8(frame_rgb)
-        if not roi.is_valid():
-            raise InvalidFrameError(f"ROI is not usable (non-finite or smaller than 2 px): {roi}")
-        out = self._landmarks(frame, roi)
-        size = (frame.shape[1], frame.shape[0])
-        pose = None if out is None else Pose(presence=out.presence, roi=out.roi, array_px=out.landmarks_px,
-                                             world_m=out.world_m, image_size=size,
-                                             mask=self._mask(out, size, None))
-        return PoseResult(self.frames_processed, 0.0, (frame.shape[1], frame.shape[0]), pose, None, False, False)
+            frame = as_rgb_uint8(frame_rgb)
+            if not roi.is_valid():
+                raise InvalidFrameError(f"ROI is not usable (non-finite or smaller than 2 px): {roi}")
+            out = self._landmarks(frame, roi)
+            size = (frame.shape[1], frame.shape[0])
+            pose = None if out is None else Pose(presence=out.presence, roi=out.roi, array_px=out.landmarks_px,
+                                                 world_m=out.world_m, image_size=size,
+                                                 mask=self._mask(out, size, None))
+            return PoseResult(self.frames_processed, 0.0, size, pose, None, False, False)
 
     def stats(self) -> dict:
         """Counters since construction: frames, detector runs, landmark runs, detector-run rate
@@ -718,7 +558,7 @@ class PoseTracker:
             "landmark_runs": self.landmark_runs,
             "detector_run_rate": self.detector_runs / self.frames_processed if self.frames_processed else 0.0,
         }
-        if self._multi:
+        if self._people_mode:
             stats["tile_scans"] = self.tile_scans
             stats["tracked_people"] = len(self._tracks)
             stats["ids_issued"] = self._next_id - 1

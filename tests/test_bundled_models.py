@@ -29,7 +29,7 @@ from blazepose_sdk.assets.models import (
     resolve_pipeline,
 )
 from blazepose_sdk.stages.runtime import file_sha256
-from blazepose_sdk.tracker import DEFAULT_MODEL
+from blazepose_sdk.options import DEFAULT_MODEL
 from conftest import REPO
 
 # Our Lite landmark model as INT8 TFLite must stay smaller than the official float16 Lite file

@@ -114,7 +114,7 @@ OPTION_FILES = st.one_of(
 @fuzz(30)
 @given(text=OPTION_FILES)
 def test_json_option_files_through_the_api_and_the_cli(shared_data, tmp_path_factory, capsys, text):
-    from blazepose_sdk.config import load_tracker_options
+    from blazepose_sdk.options import load_tracker_options
 
     path = tmp_path_factory.mktemp("options") / "options.json"
     path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass"))

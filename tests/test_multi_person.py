@@ -11,7 +11,7 @@ import pytest
 
 from blazepose_sdk import PoseTracker, TrackerOptions
 from blazepose_sdk.app.cli import main
-from blazepose_sdk.config import tracker_options_from_dict
+from blazepose_sdk.options import tracker_options_from_dict
 from blazepose_sdk.app.drawing import draw_pose, id_color
 from blazepose_sdk.errors import OptionError
 
@@ -129,7 +129,7 @@ def test_options_and_cli(basketball_rgb, tmp_path, capsys):
     for frame in two_person_clip(basketball_rgb, 8):
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
-    for argv, message in ((["--num-poses", "0"], "--num-poses must be >= 1"),
+    for argv, message in ((["--num-poses", "0"], "--num-poses must be a whole number from 1 to 10000"),
                           (["--detector-tiles", "2x"], "detector_tiles must look like"),
                           (["--detector-tiles", "2x2", "--detector-tiles-model", str(tmp_path / "missing.tflite")],
                            "model file not found")):

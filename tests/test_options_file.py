@@ -1,4 +1,4 @@
-"""Tracker options from a JSON file: the API (blazepose_sdk.config) and `blazepose run --options`."""
+"""Tracker options from a JSON file: the API (blazepose_sdk.options) and `blazepose run --options`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from blazepose_sdk import TrackerOptions
 from blazepose_sdk.app.cli import main
-from blazepose_sdk.config import load_tracker_options, tracker_options_from_dict
+from blazepose_sdk.options import load_tracker_options, tracker_options_from_dict
 from blazepose_sdk.errors import OptionError
 from blazepose_sdk.geometry.smoothing import SmoothingOptions
 
@@ -32,7 +32,7 @@ def test_keys_replace_defaults_and_the_rest_stay():
         ({"smoothing": {"beta2": 1}}, "unknown smoothing option 'beta2'; valid: beta, derivate_cutoff"),
         ({"num_threads": 0}, "'num_threads' must be a whole number from 1 to 256, got 0"),
         ({"num_threads": 2.0}, "'num_threads' must be a whole number"),
-        ({"num_threads": True}, "'num_threads' must be a number, got True"),
+        ({"num_threads": True}, "'num_threads' must be a whole number from 1 to 256, got True"),
         ({"min_detection_confidence": 1.5}, "min_detection_confidence"),
         ({"min_tracking_confidence": "high"}, "must be a number"),
         ({"smooth_landmarks": 1}, "'smooth_landmarks' must be true or false"),

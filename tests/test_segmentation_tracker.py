@@ -113,7 +113,7 @@ def test_cli_mask_mistakes_are_one_line_before_any_model_loads(shared_data, tmp_
 
 
 def test_options_file_turns_segmentation_on(tmp_path):
-    from blazepose_sdk.config import tracker_options_from_dict
+    from blazepose_sdk.options import tracker_options_from_dict
 
     o = tracker_options_from_dict({"enable_segmentation": True, "smooth_segmentation": False})
     assert o.enable_segmentation and not o.smooth_segmentation

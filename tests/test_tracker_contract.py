@@ -50,7 +50,7 @@ def test_a_second_thread_inside_one_tracker_gets_a_typed_error(tracker):
     inside, release = threading.Event(), threading.Event()
     detector = tracker.detector
 
-    def slow_detector(frame):
+    def slow_detector(frame, *, bgr=False):
         inside.set()
         assert release.wait(30)
         return detector(frame)
@@ -185,11 +185,11 @@ def test_from_stages_runs_the_stages_it_is_given_and_loads_no_model():
 
     calls = []
 
-    def detector(frame):
+    def detector(frame, *, bgr=False):
         calls.append("detector")
         return []
 
-    def landmarker(frame, roi):  # never reached: nobody is detected
+    def landmarker(frame, roi, *, bgr=False):  # never reached: nobody is detected
         raise AssertionError("no ROI, no landmarks")
 
     options = TrackerOptions(model="no-such-pipeline")

@@ -8,25 +8,13 @@ The tracker flags are those of ``blazepose run`` with the same names, meanings a
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
-from ..assets.models import available_pipelines
-from ..config import load_tracker_options
 from ..errors import OptionError
-from ..geometry.tiles import parse_tile_layout
-from ..tracker import DEFAULT_MODEL, TrackerOptions, check_confidence
+from ..options import TrackerOptions
 from .batch import BatchOptions, failure_summary, run_batch
 from .batch_engines import BatchError
-
-# flag -> TrackerOptions field, for the flags that take a value (as `blazepose run`)
-_VALUE_FLAGS = {
-    "model": "model", "detector": "detector_model", "landmark": "landmark_model", "threads": "num_threads",
-    "delegate": "delegate", "min_detection_confidence": "min_detection_confidence",
-    "min_tracking_confidence": "min_tracking_confidence", "num_poses": "num_poses", "detect_every": "detect_every",
-    "detector_tiles": "detector_tiles", "detector_tiles_every": "detector_tiles_every",
-    "detector_tiles_min_score": "detector_tiles_min_score", "detector_tiles_model": "detector_tiles_model",
-}
+from .option_flags import add_tracker_flags, tracker_options_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,56 +31,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=int, default=3, metavar="N",
                         help="restarts of a killed worker and retries of its input (default 3)")
     parser.add_argument("--coco", action="store_true", help="also write COCO keypoint results, KEY.coco.json")
-    parser.add_argument("--model", default=None,
-                        help=f"pipeline name (default {DEFAULT_MODEL}): {', '.join(available_pipelines())}")
-    parser.add_argument("--detector", help="detector .tflite to use instead of the pipeline's")
-    parser.add_argument("--landmark", help="landmark .tflite to use instead of the pipeline's")
-    parser.add_argument("--options", metavar="FILE.json",
-                        help="tracker options as a JSON object of TrackerOptions fields; flags given here override it")
-    parser.add_argument("--static", action="store_true", help="detect on every frame (no tracking, no smoothing)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads per model, and CPUs per worker (default 1)")
-    parser.add_argument("--delegate", default=None, help="gpu, edgetpu, or a delegate library path")
-    parser.add_argument("--no-smooth", action="store_true", help="turn landmark smoothing off")
-    parser.add_argument("--min-detection-confidence", type=float, default=None, help="default 0.5")
-    parser.add_argument("--min-tracking-confidence", type=float, default=None, help="default 0.5")
     parser.add_argument("--max-frames", type=int, default=None, help="stop each video after this many frames")
-    parser.add_argument("--num-poses", type=int, default=None, metavar="N", help="track up to N people (default 1)")
-    parser.add_argument("--detect-every", type=int, default=None, metavar="K",
-                        help="with --num-poses > 1: look for newcomers at most every K frames (default 5)")
-    parser.add_argument("--detector-tiles", default=None, metavar="LAYOUT",
-                        help="also run the detector on zoomed tiles (e.g. 2x2+c, 3x3) (default off)")
-    parser.add_argument("--detector-tiles-every", type=int, default=None, metavar="K",
-                        help="run the tile scan at most every K frames (default 10)")
-    parser.add_argument("--detector-tiles-min-score", type=float, default=None, metavar="S",
-                        help="score a detection on a tile needs (default 0.95)")
-    parser.add_argument("--detector-tiles-model", default=None, metavar="FILE",
-                        help="detector .tflite to run on the tiles instead of the whole-frame one")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_tracker_flags(parser, {"num_threads": "CPU threads per model, and CPUs per worker (default 1)"})
     parser.set_defaults(func=cmd_batch)
 
 
 def tracker_options(args: argparse.Namespace) -> TrackerOptions:
     """--options FILE.json (else the defaults), then every tracker flag given on top; checked
     before any model loads (OptionError)."""
-    for flag in ("threads", "max_frames", "num_poses", "detect_every", "detector_tiles_every", "workers"):
+    for flag in ("max_frames", "workers"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise OptionError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
     if args.retries < 0:
         raise OptionError(f"--retries must be >= 0, got {args.retries}")
-    for flag in ("min_detection_confidence", "min_tracking_confidence", "detector_tiles_min_score"):
-        if getattr(args, flag) is not None:
-            check_confidence(f"--{flag.replace('_', '-')}", getattr(args, flag))
-    if args.detector_tiles is not None:
-        parse_tile_layout(args.detector_tiles)
-    base = load_tracker_options(args.options) if args.options else TrackerOptions()
-    changes = {field: getattr(args, flag) for flag, field in _VALUE_FLAGS.items() if getattr(args, flag) is not None}
-    if args.static:
-        changes["static_image_mode"] = True
-    if args.no_smooth:
-        changes["smooth_landmarks"] = False
-    return dataclasses.replace(base, **changes)
+    return tracker_options_from_args(args)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:

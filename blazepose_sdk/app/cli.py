@@ -27,12 +27,12 @@ from ..assets.models import (
     official_model_shipped,
     reference_dir,
 )
-from ..config import load_tracker_options
 from ..errors import BlazePoseError, InvalidFrameError, OptionError, VideoError
-from ..geometry.tiles import parse_tile_layout
+from ..options import DEFAULT_MODEL, TrackerOptions
 from ..profiling import StageTimes, format_profile
-from ..tracker import DEFAULT_MODEL, PoseTracker, TrackerOptions, check_confidence, check_num_threads
+from ..tracker import PoseTracker
 from .drawing import draw_pose
+from .option_flags import add_tracker_flags, tracker_options_from_args
 from .video import (
     IMAGE_SUFFIXES,
     SourceGap,
@@ -51,35 +51,6 @@ from .video import (
 
 def _parse_source(text: str) -> str | int:
     return int(text) if text.isdigit() and not Path(text).exists() else text
-
-
-def _options(args: argparse.Namespace) -> TrackerOptions:
-    """The tracker options: --options FILE.json (else the defaults), then every flag given on the
-    command line on top of it."""
-    base = load_tracker_options(args.options) if args.options else TrackerOptions()
-    given = {
-        "model": args.model,
-        "detector_model": args.detector,
-        "landmark_model": args.landmark,
-        "num_threads": args.threads,
-        "delegate": args.delegate,
-        "min_detection_confidence": args.min_detection_confidence,
-        "min_tracking_confidence": args.min_tracking_confidence,
-        "num_poses": args.num_poses,
-        "detect_every": args.detect_every,
-        "detector_tiles": args.detector_tiles,
-        "detector_tiles_every": args.detector_tiles_every,
-        "detector_tiles_min_score": args.detector_tiles_min_score,
-        "detector_tiles_model": args.detector_tiles_model,
-    }
-    changes = {key: value for key, value in given.items() if value is not None}
-    if getattr(args, "mask", None):
-        changes["enable_segmentation"] = True
-    if args.static:
-        changes["static_image_mode"] = True
-    if args.no_smooth:
-        changes["smooth_landmarks"] = False
-    return dataclasses.replace(base, **changes)
 
 
 def _mask_image(result) -> np.ndarray:
@@ -265,20 +236,10 @@ def check_run_args(args: argparse.Namespace, source: str | int) -> tuple[str, Tr
     written; returns the input kind ("folder", "image" or "video": files, cameras and streams) and
     the tracker options (images and folders always in static image mode). Outputs must be
     writable, distinct from the input and from each other."""
-    check_num_threads("--threads", args.threads)
     if args.max_frames is not None and args.max_frames < 1:
         raise OptionError(f"--max-frames must be >= 1, got {args.max_frames}")
-    for flag in ("--num-poses", "--detect-every", "--detector-tiles-every"):
-        value = getattr(args, flag[2:].replace("-", "_"))
-        if value is not None and value < 1:
-            raise OptionError(f"{flag} must be >= 1, got {value}")
-    if args.detector_tiles is not None:
-        parse_tile_layout(args.detector_tiles)
-    for flag in ("--min-detection-confidence", "--min-tracking-confidence", "--detector-tiles-min-score"):
-        value = getattr(args, flag[2:].replace("-", "_"))
-        if value is not None:
-            check_confidence(flag, value)
-    options = _options(args)  # a bad options file fails here, before any model loads
+    # a bad flag or options file fails here, before any model loads
+    options = tracker_options_from_args(args, **({"enable_segmentation": True} if args.mask else {}))
     if args.detector_tiles_model is not None and options.detector_tiles is None:
         raise OptionError("--detector-tiles-model is used only with --detector-tiles LAYOUT (or detector_tiles in "
                           "--options); give both")
@@ -303,7 +264,7 @@ def check_run_args(args: argparse.Namespace, source: str | int) -> tuple[str, Tr
     outputs = [(flag, value) for flag, value in (("--out", args.out), ("--mask", args.mask), ("--json", args.json),
                                                  ("--coco", args.coco)) if value and value != "-"]
     inputs = [("input", source)] + [(flag, value) for flag, value in (
-        ("--options", args.options), ("--detector", args.detector), ("--landmark", args.landmark),
+        ("--options", args.options), ("--detector", args.detector_model), ("--landmark", args.landmark_model),
         ("--detector-tiles-model", args.detector_tiles_model)) if value]
     _check_distinct_outputs(outputs, inputs, kind)
     if kind != "video":
@@ -538,12 +499,6 @@ def build_parser() -> argparse.ArgumentParser:
         "replaced only once new results exist; Ctrl-C (exit 130) and SIGTERM (143) save what was computed.")
     run.add_argument("input", help="image, folder, video file, stream URL (rtsp://, http://, ...), camera index "
                                    "(0, 1, ...) or camera device (/dev/video0)")
-    run.add_argument("--model", default=None,
-                     help=f"pipeline name (default {DEFAULT_MODEL}): {', '.join(available_pipelines())}")
-    run.add_argument("--detector", help="detector .tflite to use instead of the pipeline's")
-    run.add_argument("--landmark", help="landmark .tflite to use instead of the pipeline's")
-    run.add_argument("--options", metavar="FILE.json",
-                     help="tracker options as a JSON object of TrackerOptions fields; flags given here override it")
     run.add_argument("--out", help="annotated output: an image, an .mp4/.avi, or a folder for image folders")
     run.add_argument("--mask", metavar="OUT",
                      help="write the person's segmentation mask (white = person; with --num-poses, all people's "
@@ -552,31 +507,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", help="write one JSON line per frame to this file (-: standard output; the summary "
                                     "then goes to stderr)")
     run.add_argument("--coco", help="write COCO keypoint results (17 keypoints) to this JSON file")
-    run.add_argument("--static", action="store_true", help="detect on every frame (no tracking, no smoothing)")
-    run.add_argument("--threads", type=int, default=None, help="CPU threads per model (1 to 256)")
-    run.add_argument("--delegate", default=None, help="gpu, edgetpu, or a delegate library path")
-    run.add_argument("--no-smooth", action="store_true", help="turn landmark smoothing off")
-    run.add_argument("--min-detection-confidence", type=float, default=None, help="default 0.5")
-    run.add_argument("--min-tracking-confidence", type=float, default=None, help="default 0.5")
     run.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
-    run.add_argument("--num-poses", type=int, default=None, metavar="N",
-                     help="track up to N people, each with a stable id (default 1: single-person, as MediaPipe)")
-    run.add_argument("--detect-every", type=int, default=None, metavar="K",
-                     help="with --num-poses > 1: look for newcomers at most every K frames (default 5)")
-    run.add_argument("--detector-tiles", default=None, metavar="LAYOUT",
-                     help="also run the detector on zoomed tiles (e.g. 2x2+c, 3x3) when it finds fewer people "
-                          "than --num-poses: finds small, distant people (default off)")
-    run.add_argument("--detector-tiles-every", type=int, default=None, metavar="K",
-                     help="run the tile scan at most every K frames (default 10)")
-    run.add_argument("--detector-tiles-min-score", type=float, default=None, metavar="S",
-                     help="score a detection on a tile needs (default 0.95)")
-    run.add_argument("--detector-tiles-model", default=None, metavar="FILE",
-                     help="detector .tflite to run on the tiles instead of the whole-frame one (e.g. one fine-tuned "
-                          "for small people by training.finetune_detector)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--profile", action="store_true",
                      help="print the wall time per stage (video decode, warps, inference, output decoding, "
                      "smoothing, drawing) at the end")
+    add_tracker_flags(run)
     run.set_defaults(func=cmd_run)
 
     models = sub.add_parser("models", help="manage model files")

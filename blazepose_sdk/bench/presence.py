@@ -1,7 +1,7 @@
 """Presence suite: does the landmark model's pose-presence score separate people from background?
 
 The tracker keeps a pose only while the landmark model's presence is at least
-``min_tracking_confidence`` (:class:`~blazepose_sdk.tracker.TrackerOptions`); below it the pose is
+``min_tracking_confidence`` (:class:`~blazepose_sdk.options.TrackerOptions`); below it the pose is
 dropped and the detector runs again. A model whose presence is high on background keeps
 "tracking" an empty ROI after the person left, or draws a pose on an empty scene. Every
 pipeline row's landmark model is run alone on labelled ROIs (:meth:`PoseTracker.process_roi`,
@@ -45,11 +45,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from blazepose_sdk.errors import BlazePoseError, ModelNotFoundError
-from blazepose_sdk.assets.models import DEFAULT_PIPELINE
-from blazepose_sdk.geometry.roi import Roi, image_to_roi, image_to_tensor_matrix, roi_from_keypoints
-from blazepose_sdk.tracker import DEFAULT_MIN_TRACKING_CONFIDENCE, PoseTracker
 from blazepose_sdk.app.video import VideoReader, read_image
+from blazepose_sdk.assets.models import DEFAULT_PIPELINE
+from blazepose_sdk.errors import BlazePoseError, ModelNotFoundError
+from blazepose_sdk.geometry.roi import Roi, image_to_roi, image_to_tensor_matrix, roi_from_keypoints
+from blazepose_sdk.options import DEFAULT_MIN_TRACKING_CONFIDENCE
+from blazepose_sdk.tracker import PoseTracker
 
 from .accuracy import DEFAULT_LABEL_MODEL, labelled_roi
 from .common import Reporter

@@ -66,6 +66,19 @@ def runtime_name() -> str:
     return load_runtime()[1]
 
 
+# More interpreter threads than any edge CPU has cores is a typo, not a setting.
+MAX_THREADS = 256
+
+
+def check_num_threads(label: str, value: object) -> None:
+    """Raise :class:`OptionError` unless ``value`` is None or a whole number from 1 to
+    MAX_THREADS (``label`` names it: a field, an option key or a flag)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_THREADS:
+        raise OptionError(f"{label} must be a whole number from 1 to {MAX_THREADS}, got {value!r}")
+
+
 def default_num_threads() -> int:
     """The thread count used when none is given: the cores this process may run on, 1..4.
 
@@ -160,8 +173,7 @@ class TFLiteModel:
                     f"{self.path} has sha256 {actual}, expected {expected_sha256}; the file is corrupt "
                     "or a different version: delete it and fetch it again (`blazepose models fetch-reference`)"
                 )
-        if num_threads is not None and int(num_threads) < 1:
-            raise OptionError(f"num_threads must be >= 1 or None, got {num_threads}")
+        check_num_threads("num_threads", num_threads)
         module, self.runtime = load_runtime()
         delegates = []
         if delegate:

@@ -12,11 +12,12 @@ from training.data.copy_paste.generator import generate
 from training.data.copy_paste.inputs import CorpusIndex, find_corpus_json, list_backgrounds, list_records
 from training.data.copy_paste.options import CopyPasteError, CopyPasteOptions
 
+# the first line of the package docstring (the package imports this module: no import back)
+DESCRIPTION = "Copy-paste augmentation: real labelled people cut out with the landmark model's segmentation"
+
 
 def main(argv=None) -> int:
-    from training.data import copy_paste
-
-    ap = argparse.ArgumentParser(prog="python -m training.data.copy_paste", description=copy_paste.__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m training.data.copy_paste", description=DESCRIPTION)
     ap.add_argument("--samples", nargs="+", required=True, help="TFRecord files or folders of them (labelled people)")
     ap.add_argument("--backgrounds", nargs="*", default=[], help="folders of real background frames (recursive)")
     ap.add_argument("--out", required=True)
