@@ -35,9 +35,9 @@ from blazepose_sdk.geometry.topology import (
     NUM_LANDMARKS,
     NUM_MODEL_LANDMARKS,
 )
+from training.data.sample import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER
 from training.models.heatmap_decode import DARK_KERNEL_SIZE, DARK_SIGMA, DarkDecode
 
-LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP = 11, 12, 23, 24  # training/data/sample.py
 # Clip of the heatmap maximum before the logit (keeps logits within +-9.2).
 CONFIDENCE_EPS = 1e-4
 
