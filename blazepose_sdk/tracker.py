@@ -89,7 +89,7 @@ def _model_files(options: TrackerOptions) -> tuple[ModelFile, ModelFile, ModelFi
     detector = model_file_from_path(options.detector_model) if options.detector_model is not None else pipeline.detector
     landmark = model_file_from_path(options.landmark_model) if options.landmark_model is not None else pipeline.landmark
     if tiles is None and options.detector_model is None:
-        tiles = pipeline.tiles_detector
+        tiles = pipeline.tile_detector
     return detector, landmark, tiles
 
 

@@ -22,7 +22,7 @@ from blazepose_sdk.assets.manifest import load_manifest
 from blazepose_sdk.assets.models import (
     BUNDLED_DIR,
     BUNDLED_PIPELINES,
-    BUNDLED_TILES_DETECTORS,
+    BUNDLED_TILE_DETECTORS,
     DEFAULT_PIPELINE,
     REFERENCE_FILES,
     available_pipelines,
@@ -83,17 +83,17 @@ def test_ours_lite_scans_tiles_with_its_fine_tuned_detector(tmp_path, monkeypatc
     derivative named in NOTICE); the whole frame keeps the official one; a given detector_model or
     detector_tiles_model replaces it, and a changed file is refused."""
     pipeline = resolve_pipeline("ours-lite")
-    assert pipeline.tiles_detector is not None and pipeline.tiles_detector.path.parent == BUNDLED_DIR
-    assert pipeline.tiles_detector.path.name == BUNDLED_TILES_DETECTORS["ours-lite"]
-    assert resolve_pipeline("blazepose-lite").tiles_detector is None
-    entry = load_manifest(BUNDLED_DIR)["models"][pipeline.tiles_detector.path.name]
+    assert pipeline.tile_detector is not None and pipeline.tile_detector.path.parent == BUNDLED_DIR
+    assert pipeline.tile_detector.path.name == BUNDLED_TILE_DETECTORS["ours-lite"]
+    assert resolve_pipeline("blazepose-lite").tile_detector is None
+    entry = load_manifest(BUNDLED_DIR)["models"][pipeline.tile_detector.path.name]
     assert entry["kind"] == "detector" and "pose_detection.tflite" in entry["source"]["init"]
-    assert pipeline.tiles_detector.sha256 == file_sha256(pipeline.tiles_detector.path)
-    assert pipeline.tiles_detector.path.name in (BUNDLED_DIR / "NOTICE").read_text()
+    assert pipeline.tile_detector.sha256 == file_sha256(pipeline.tile_detector.path)
+    assert pipeline.tile_detector.path.name in (BUNDLED_DIR / "NOTICE").read_text()
     tiles = dict(model="ours-lite", num_threads=1, num_poses=4, detector_tiles="3x3")
     with PoseTracker(TrackerOptions(**tiles)) as t:
         assert t.detector.model.path == pipeline.detector.path
-        assert t.tile_detector.model.path == pipeline.tiles_detector.path
+        assert t.tile_detector.model.path == pipeline.tile_detector.path
     with PoseTracker(TrackerOptions(model="ours-lite", num_threads=1)) as t:
         assert t.tile_detector is t.detector  # no tiles, no second interpreter
     official = resolve_pipeline("blazepose-lite").detector.path
@@ -103,9 +103,9 @@ def test_ours_lite_scans_tiles_with_its_fine_tuned_detector(tmp_path, monkeypatc
         assert t.tile_detector.model.path == official
     copy = tmp_path / "model_files"
     shutil.copytree(BUNDLED_DIR, copy)
-    data = bytearray((copy / pipeline.tiles_detector.path.name).read_bytes())
+    data = bytearray((copy / pipeline.tile_detector.path.name).read_bytes())
     data[len(data) // 2] ^= 0xFF
-    (copy / pipeline.tiles_detector.path.name).write_bytes(bytes(data))
+    (copy / pipeline.tile_detector.path.name).write_bytes(bytes(data))
     monkeypatch.setattr(models_module, "BUNDLED_DIR", copy)
     PoseTracker(TrackerOptions(model="ours-lite", num_threads=1)).close()  # no tiles: tile file not loaded
     with pytest.raises(ModelHashMismatchError):

@@ -223,7 +223,7 @@ def test_detector_tiles_model_runs_on_the_tiles_only(shared_data, tmp_path):
 
     with VideoReader(shared_data / "vtest.avi") as reader:
         frame = next(f for i, (_, f) in enumerate(reader) if i == 544)
-    tiles_file = tmp_path / "tiles_detector.tflite"  # no manifest beside it: unchecked, outputs by shape
+    tiles_file = tmp_path / "tile_detector.tflite"  # no manifest beside it: unchecked, outputs by shape
     shutil.copy(BUNDLED_DIR / "pose_detection.tflite", tiles_file)
     base = TrackerOptions(model="blazepose-lite", num_threads=1, static_image_mode=True, num_poses=6,
                           detector_tiles="3x3")

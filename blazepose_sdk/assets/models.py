@@ -76,7 +76,7 @@ class PipelineModels:
     name: str
     detector: ModelFile
     landmark: ModelFile
-    tiles_detector: ModelFile | None = None
+    tile_detector: ModelFile | None = None
 
 
 def cache_dir() -> Path:
@@ -107,7 +107,7 @@ BUNDLED_PIPELINES: dict[str, tuple[str, str]] = {
 # pipeline name -> the detector its tile scan (detector_tiles) runs instead of the whole-frame one:
 # for ours-lite, MediaPipe's detector fine-tuned for small people (MODEL_CARD.md; on vtest.avi 1.8x
 # the people the official detector finds on the tiles, docs/multi_person.md).
-BUNDLED_TILES_DETECTORS: dict[str, str] = {"ours-lite": "ours_pose_detection_tiles.tflite"}
+BUNDLED_TILE_DETECTORS: dict[str, str] = {"ours-lite": "ours_pose_detection_tiles.tflite"}
 # What PoseTracker() and `blazepose run` use: MediaPipe's own detector and Lite landmark model. A
 # pipeline replaces it only when `blazepose bench gate CANDIDATE --vs blazepose-lite` passes on the
 # machine at hand: tracking-mode accuracy on calibrated video at or above, ghost poses on
@@ -200,7 +200,7 @@ def resolve_pipeline(name: str) -> PipelineModels:
     to its model files."""
     if name in BUNDLED_PIPELINES:
         detector, landmark = BUNDLED_PIPELINES[name]
-        tiles = BUNDLED_TILES_DETECTORS.get(name)
+        tiles = BUNDLED_TILE_DETECTORS.get(name)
         return PipelineModels(name, bundled_model(detector), bundled_model(landmark),
                               bundled_model(tiles) if tiles else None)
     if name in REFERENCE_PIPELINES:
