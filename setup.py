@@ -91,7 +91,7 @@ CONVERT = [*TENSORFLOW, "onnx>=1.14", "onnx2tf>=1.20", "tf2onnx>=1.16", "onnxrun
            "ai-edge-quantizer>=0.10"]
 # setuptools and wheel: the packaging tests build with `python -m build --no-isolation` (offline).
 DEV = ["pytest>=8", "build>=1.0", "setuptools>=69", "wheel", "hypothesis>=6", *BENCH]
-# `blazepose bench npu`: Arm's Ethos-U compiler, for its NPU estimates (5.2.0 used in docs/npu.md).
+# `blazepose bench npu`: Arm's Ethos-U compiler, for its NPU estimates (5.2.0 used in docs/lab/2026-12-01_npu.md).
 NPU = ["ethos-u-vela>=5.2"]
 # `blazepose batch` on a Ray cluster (docs/scale.md); without it, batch runs in one local process.
 CLUSTER = ["ray[default]>=2.9"]

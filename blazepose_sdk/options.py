@@ -56,7 +56,7 @@ DEFAULT_DETECTOR_TILES_EVERY = 10
 # Zoomed tiles show the detector small objects it was never shown; at MediaPipe's 0.5 it fired on
 # a tripod, traffic cones and a jacket on the grass in 41 of 100 person-free vtest.avi frames (2x2+c).
 # 0.95 is the lowest threshold with no false detection on the first half of our vtest.avi
-# person-free set (tools/small_people.py, docs/multi_person.md); measured on the second half.
+# person-free set (tools/small_people.py, docs/lab/2026-12-01_multi_person.md); measured on the second half.
 DEFAULT_DETECTOR_TILES_MIN_SCORE = 0.95
 # Upper bound of the "count" options (people tracked, frame intervals): a typo beyond it.
 MAX_COUNT = 10_000

@@ -1,5 +1,5 @@
 """training.finetune_detector: teacher labels, small-people views, anchor targets, the
-distillation loss and the training CLI (tiny runs; the real run is a script, docs/multi_person.md)."""
+distillation loss and the training CLI (tiny runs; the real run is a script, docs/lab/2026-12-01_multi_person.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the 1080x1920 (portrait, phone-sized) clip of the speed comparison in docs/speed.md.
+"""Write the 1080x1920 (portrait, phone-sized) clip of the speed comparison in docs/lab/2026-12-01_speed.md.
 
 The frames are the benchmark's synthetic pan/zoom/roll over the real photo basketball1.png
 (:func:`blazepose_sdk.bench.datasets.pan_clip_frames`), rendered at 1080 wide x 1920 high, so the

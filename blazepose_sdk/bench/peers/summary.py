@@ -59,7 +59,7 @@ def peer_summary_rows(payloads: dict[str, dict]) -> list[dict]:
 def peer_tables(payloads: dict[str, dict]) -> list:
     from ..pipeline import peers_table
 
-    loops = peers_table(payloads.get("pipeline"))  # MediaPipe's own solution, whole loops (docs/speed.md)
+    loops = peers_table(payloads.get("pipeline"))  # MediaPipe's own solution, whole loops (docs/lab/2026-12-01_speed.md)
     rows = peer_summary_rows(payloads)
     if not rows:
         return [loops] if loops else []
