@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._version import __version__
-from ..tracker import TrackerOptions
+from ..options import TrackerOptions
+from ..stages.runtime import file_sha256
 from .batch_engines import BatchError, Progress, run_tasks
 from .batch_worker import InputOutput, InputTask
 from .video import folder_images, input_kind
@@ -89,19 +90,11 @@ class BatchReport:
         return sum(self.entries[k].get("frames", 0) for k in self.done)
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def input_sha256(path: Path, kind: str) -> str:
     """The file's sha256; for a folder, the sha256 of its ``name<TAB>sha256`` lines of image files."""
     if kind != "folder":
-        return sha256_file(path)
-    lines = [f"{p.name}\t{sha256_file(p)}\n" for p in folder_images(path)]
+        return file_sha256(path)
+    lines = [f"{p.name}\t{file_sha256(p)}\n" for p in folder_images(path)]
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
@@ -159,7 +152,7 @@ def is_complete(entry: dict | None, out_dir: Path, sha: str | None, settings_sha
         return False
     for out in entry["outputs"].values():
         file = out_dir / out["file"]
-        if not file.is_file() or sha256_file(file) != out["sha256"]:
+        if not file.is_file() or file_sha256(file) != out["sha256"]:
             return False
     return True
 
