@@ -12,8 +12,8 @@ tf = pytest.importorskip("tensorflow")
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
-from training.presence_head import (BranchConfig, auroc, build_presence_student, crop_targets,  # noqa: E402
-                                    presence_report, sigmoid, train_branch)
+from training.presence_head import (BranchConfig, at_least_bce, auroc, build_presence_student,  # noqa: E402
+                                    crop_targets, presence_report, sigmoid, train_branch)
 
 
 def tiny_student():
@@ -77,3 +77,13 @@ def test_crop_targets_and_the_presence_report():
     r = presence_report(np.float32([0.9, 0.4, 0.6, 0.1]), data)
     assert r["hard_negative_accepted"] == 0.5 and r["person_rejected_where_official_accepts"] == 0.5
     assert r["auroc_person_vs_hard_negative"] == 0.75
+
+
+def test_at_least_loss_is_one_sided_only_where_asked():
+    y_true = np.float32([[0.8, 1], [0.8, 1], [0.8, 0], [0.0, 0]])
+    y_pred = np.float32([[0.9], [0.5], [0.9], [0.5]])
+    loss = np.asarray(at_least_bce(y_true, y_pred))
+    bce = -(0.8 * np.log([0.9, 0.5]) + 0.2 * np.log([0.1, 0.5]))
+    assert loss[0] == 0.0  # at least the target: no loss
+    assert np.allclose(loss[1:3], bce[::-1], atol=1e-5)  # below it, or two-sided: plain BCE
+    assert np.isclose(loss[3], np.log(2.0), atol=1e-5)

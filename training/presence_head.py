@@ -24,6 +24,7 @@ Crops come from training.distill's data pipeline (:func:`training.distill_data.m
 teacher) and each takes a target:
     a person-free photo's crop (``--negative-data``)   0
     a crop of a person (its record labels one)         the official model's own presence (keep)
+                                                       (--person-loss at-least: at least that)
     a crop taken off the person (``--negative-prob``)  ``--off-person-teacher``'s presence
 The export is training.distill's (:func:`training.distill_export.export_student`, float16 by default).
 Stages resume: cached chunks are kept, a trained branch is reused unless ``--retrain``.
@@ -183,16 +184,31 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
 
 
+def at_least_bce(y_true, y_pred):
+    """Per-crop binary cross-entropy of a presence to ``y_true[:, 0]``; crops with
+    ``y_true[:, 1]`` = 1 are one-sided: no loss while the presence is at or above the target."""
+    from keras import ops
+
+    t, floor = y_true[:, :1], y_true[:, 1:2]
+    p = ops.clip(y_pred, 1e-7, 1.0 - 1e-7)
+    bce = -(t * ops.log(p) + (1.0 - t) * ops.log(1.0 - p))
+    above = floor * ops.cast(p >= t, p.dtype)
+    return ops.mean(bce * (1.0 - above), axis=-1)
+
+
 def train_branch(branch, data: dict, targets, weights, epochs: int, lr: float, batch_size: int = 64,
-                 seed: int = 0, log=print) -> list[float]:
+                 seed: int = 0, log=print, at_least=None) -> list[float]:
     """Binary cross-entropy of the branch's presence to ``targets`` (per-crop ``weights``), Adam,
-    ``epochs`` passes over the cached crops. Returns the loss per epoch."""
+    ``epochs`` passes over the cached crops; crops where ``at_least`` (N,) is 1 only pull the
+    presence up to their target (:func:`at_least_bce`). Returns the loss per epoch."""
     import keras
 
     keras.utils.set_random_seed(seed)
-    branch.compile(optimizer=keras.optimizers.Adam(lr), loss=keras.losses.BinaryCrossentropy())
+    floor = np.zeros(len(targets), np.float32) if at_least is None else np.asarray(at_least, np.float32)
+    branch.compile(optimizer=keras.optimizers.Adam(lr), loss=at_least_bce)
     x = [data["features"].astype(np.float32), data["peaks"], data["logit"]]
-    hist = branch.fit(x, np.asarray(targets, np.float32)[:, None], sample_weight=np.asarray(weights, np.float32),
+    y = np.stack([np.asarray(targets, np.float32), floor], 1)
+    hist = branch.fit(x, y, sample_weight=np.asarray(weights, np.float32),
                       batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
                       callbacks=[keras.callbacks.LambdaCallback(
                           on_epoch_end=lambda e, logs: log(f"epoch {e + 1}/{epochs} loss {logs['loss']:.4f}"))])
@@ -253,6 +269,8 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--person-weight", type=float, default=2.0,
                     help="loss weight of person crops (a rejected person is a lost track)")
+    ap.add_argument("--person-loss", choices=("match", "at-least"), default="match",
+                    help="person crops: match the official presence, or only never fall below it (one-sided)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--retrain", action="store_true", help="train the branch again even if RUN/branch.weights.h5 exists")
     ap.add_argument("--export", action="store_true", help="write the TFLite model(s) and manifest to RUN/export")
@@ -317,7 +335,8 @@ def main(argv=None) -> int:
                            vector_std=[float(v) for v in np.maximum(vec.std(0), 1e-3)])
         _, branch, _ = build_presence_student(student, cfg)
         t0 = time.time()
-        losses = train_branch(branch, train, targets, weights, a.epochs, a.lr, seed=a.seed, log=log)
+        at_least = (train["person"] > 0.5) if a.person_loss == "at-least" else None
+        losses = train_branch(branch, train, targets, weights, a.epochs, a.lr, seed=a.seed, log=log, at_least=at_least)
         branch.save_weights(str(weights_path))
         report = {"branch": asdict(cfg), "args": vars(a), "losses": losses, "train_seconds": time.time() - t0,
                   "branch_weights": int(branch.count_params())}
