@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InvalidFrameError, VideoError
+from ..errors import VideoError
 from ..tracker import PoseTracker, TrackerOptions
-from .video import VideoReader, folder_images, read_image
+from .loops import track_images, track_video
+from .video import VideoReader, folder_images
 
 # A worker tells the driver how far a task got at most this often (frames), besides its end.
 PROGRESS_EVERY_FRAMES = 10
@@ -132,10 +133,7 @@ class BatchWorker:
         tracker = self._tracker(static=False)
         with VideoReader(task.path) as reader:
             out.video_fps = reader.fps
-            for t_ms, frame in reader:
-                if task.max_frames is not None and tracker.frames_processed >= task.max_frames:
-                    break
-                result = tracker.process(frame, timestamp_ms=t_ms)
+            for _, result in track_video(tracker, reader, task.max_frames):
                 out.poses += result.pose is not None
                 out.people += len(result.poses)
                 lines.append(json.dumps(result.to_dict()) + "\n")
@@ -152,31 +150,23 @@ class BatchWorker:
     def _run_images(self, task: InputTask, out: InputOutput) -> None:
         path = Path(task.path)
         folder = task.kind == "folder"
-        names = [p.name for p in folder_images(path)] if folder else [path.name]
-        if not names:
+        files = folder_images(path) if folder else [path]
+        if not files:
             raise VideoError(f"no images in {task.source}")
         lines: list[str] = []
         coco: list[dict] = []
         tracker = self._tracker(static=True)
-        for image_id, name in enumerate(names):
-            try:
-                frame = read_image(path / name if folder else path)
-                result = tracker.process(frame, timestamp_ms=0.0)
-            except (VideoError, InvalidFrameError) as exc:
-                if not folder:
-                    raise
-                out.image_errors.append(f"{name} ({exc})")
-                continue
+        for image_id, file, _, result in track_images(tracker, files, folder, out.image_errors):
             out.poses += result.pose is not None
             out.people += len(result.poses)
             # the path as `blazepose run SOURCE` names it: SOURCE/NAME for a folder
-            label = str(Path(task.source) / name) if folder else str(Path(task.source))
+            label = str(Path(task.source) / file.name) if folder else str(Path(task.source))
             lines.append(json.dumps(result.to_dict() | {"source": label}) + "\n")
             if task.coco:
                 coco.extend(result.to_coco(image_id))
             if (image_id + 1) % PROGRESS_EVERY_FRAMES == 0:
                 self._report(task.key, image_id + 1)
-        out.frames = len(names)
+        out.frames = len(files)
         out.jsonl = "".join(lines).encode()
         out.coco = json.dumps(coco).encode() if task.coco else None
 

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InvalidFrameError, OptionError, VideoError
+from ..errors import OptionError, VideoError
 from ..options import TrackerOptions
 from ..profiling import StageTimes, format_profile
 from ..tracker import PoseTracker
 from .drawing import draw_pose
+from .loops import track_images, track_video
 from .option_flags import add_tracker_flags, tracker_options_from_args
 from .stopping import EXIT_ERROR, EXIT_SIGPIPE, Stopped, say
 from .video import (
@@ -30,7 +31,6 @@ from .video import (
     folder_images,
     input_kind,
     is_special_file,
-    read_image,
     source_kind,
     temp_file_beside,
     write_file_replacing,
@@ -329,18 +329,7 @@ def _run_images(source: str, args: argparse.Namespace, options: TrackerOptions, 
     start = time.perf_counter()
     with PoseTracker(options) as tracker:
         tracker.stage_times = times
-        for image_id, file in enumerate(files):
-            try:
-                t0 = time.perf_counter()
-                frame = read_image(file)
-                if times is not None:
-                    times.add("read", time.perf_counter() - t0)
-                result = tracker.process(frame, timestamp_ms=0.0)
-            except (VideoError, InvalidFrameError) as exc:
-                if not folder:
-                    raise
-                collected.failed.append(f"{file.name} ({exc})")
-                continue
+        for image_id, file, frame, result in track_images(tracker, files, folder, collected.failed, times):
             poses += result.pose is not None
             people += len(result.poses)
             collected.add(result.to_dict() | {"source": str(file)}, result.to_coco(image_id))
@@ -374,10 +363,7 @@ def _run_video(source: str | int, args: argparse.Namespace, options: TrackerOpti
             progress = tqdm(total=total, unit="frame", desc=str(source), file=sys.stderr)
         start = time.perf_counter()
         try:
-            for t_ms, frame in reader:
-                if args.max_frames is not None and tracker.frames_processed >= args.max_frames:
-                    break
-                result = tracker.process(frame, timestamp_ms=t_ms)
+            for frame, result in track_video(tracker, reader, args.max_frames):
                 poses += result.pose is not None
                 people += len(result.poses)
                 t0 = time.perf_counter()
