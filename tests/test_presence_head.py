@@ -26,10 +26,11 @@ def tiny_student():
     heat = layers.Conv2D(5, 1, name="heat")(feat)
     deep = layers.Conv2D(8, 3, strides=4, padding="same", activation="relu", name="deep")(feat)  # 2x2
     landmarks = layers.Reshape((10,), name="lm")(layers.Conv2D(10, 2, name="lm_conv")(deep))
+    seg = layers.Conv2D(1, 1, name="seg")(layers.UpSampling2D(4, name="seg_up")(feat))  # 32x32x1
     logit = layers.Conv2D(1, 2, name="presence_conv")(deep)
     presence = layers.Reshape((1,), name="presence_out")(layers.Activation("sigmoid", name="presence_sig")(logit))
     return keras.Model(inp, {"landmarks": landmarks, "presence": presence, "heatmap": heat,
-                             "raw_0": landmarks, "raw_1": presence, "raw_2": heat})
+                             "raw_0": landmarks, "raw_1": presence, "raw_2": heat, "raw_3": seg})
 
 
 def test_new_branch_returns_the_official_presence_and_keeps_the_other_outputs():
@@ -57,7 +58,7 @@ def test_training_moves_only_the_branch_and_lowers_presence_on_negatives():
     x = np.random.default_rng(1).uniform(size=(32, 32, 32, 3)).astype(np.float32)
     ref = student(x)
     f, peaks, logit = (np.asarray(t) for t in features(x))
-    data = {"features": f.astype(np.float16), "peaks": peaks, "logit": logit}
+    data = {"features": f.astype(np.float16), "cues": peaks, "logit": logit}
     losses = train_branch(branch, data, np.zeros(32), np.ones(32), epochs=20, lr=1e-2, batch_size=8, log=lambda m: None)
     assert losses[-1] < losses[0]
     assert all(not np.array_equal(a, b) for a, b in zip(branch_before, branch.get_weights()) if a.size > 1)
@@ -87,3 +88,17 @@ def test_at_least_loss_is_one_sided_only_where_asked():
     assert loss[0] == 0.0  # at least the target: no loss
     assert np.allclose(loss[1:3], bce[::-1], atol=1e-5)  # below it, or two-sided: plain BCE
     assert np.isclose(loss[3], np.log(2.0), atol=1e-5)
+
+
+def test_segmentation_cues_are_the_mask_grid_and_its_max():
+    student = tiny_student()
+    cfg = BranchConfig(feature_layer="feat", channels=4, hidden=3, segmentation_cues=True)
+    model, _, features = build_presence_student(student, cfg)
+    x = np.random.default_rng(2).uniform(size=(2, 32, 32, 3)).astype(np.float32)
+    ref = student(x)
+    _, cues, _ = features(x)
+    seg = np.asarray(ref["raw_3"])[..., 0]
+    grid = sigmoid(seg).reshape(2, 4, 8, 4, 8).mean(axis=(2, 4)).reshape(2, 16)
+    assert cues.shape == (2, 5 + 16 + 1)
+    assert np.allclose(cues[:, 5:21], grid, atol=1e-5) and np.allclose(cues[:, 21], seg.max(axis=(1, 2)), atol=1e-5)
+    assert np.allclose(model(x)["presence"], ref["presence"], atol=1e-6)

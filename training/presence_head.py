@@ -3,10 +3,12 @@
 The official Lite's landmark network stays bit-identical; only its ``presence`` output is
 replaced by a small branch that reads an earlier, higher-resolution shared feature map (for the
 imported Lite ``add_187``, the 16 x 16 x 32 map the heatmap decoder starts from), the 39 heatmaps'
-peaks, and the official presence logit itself:
+peaks (and, with ``--segmentation-cues``, the person mask's coarse layout), and the official
+presence logit itself:
 
     features (16x16xC) -> depthwise 3x3 -> 1x1 conv to CHANNELS, ReLU -> global average + max pool
-    heatmap logits     -> global max pool (one peak per heatmap), standardised
+    cues               -> heatmap logits: global max pool (one peak per heatmap); segmentation
+                          logits (optional): sigmoid, 4x4 average pool, and their global max; standardised
     official logit     -> standardised
     concat -> dense HIDDEN, ReLU -> dense 1 (zero-initialised) -> + official logit -> sigmoid
 
@@ -51,6 +53,9 @@ from training.students import IMPORTED_PREFIX, build_imported_student, parse_tea
 DEFAULT_FEATURE_LAYER = "add_187"
 BRANCH_PREFIX = "presence_branch"
 CHUNK_FORMAT = "chunk_{:03d}.npz"
+# The segmentation cues: the person mask averaged over a SEGMENTATION_GRID x SEGMENTATION_GRID grid
+# of the crop (ours: where in the crop the body is, coarse enough to cost nothing).
+SEGMENTATION_GRID = 4
 
 
 @dataclass
@@ -60,7 +65,9 @@ class BranchConfig:
     feature_layer: str = DEFAULT_FEATURE_LAYER
     channels: int = 32
     hidden: int = 16
-    # mean and standard deviation of [heatmap peaks..., official logit] over the training crops
+    # also the segmentation output's coarse layout (SEGMENTATION_GRID^2 mask means and its max logit)
+    segmentation_cues: bool = False
+    # mean and standard deviation of [cues..., official logit] over the training crops
     vector_mean: list[float] | None = None
     vector_std: list[float] | None = None
 
@@ -79,40 +86,58 @@ def presence_logit_tensor(student):
 
 
 def branch_inputs(student, cfg: BranchConfig) -> list:
-    """The branch's three inputs as tensors of ``student``: feature map, heatmap peaks, official logit."""
+    """The branch's three inputs as tensors of ``student``: feature map, cues (heatmap peaks and,
+    with ``cfg.segmentation_cues``, the mask's grid means and max logit), official logit."""
     from keras import layers
 
+    p = BRANCH_PREFIX
     features = student.get_layer(cfg.feature_layer).output
     if "heatmap" not in student.output:
         raise ValueError("the student has no heatmap output")
-    peaks = layers.GlobalMaxPooling2D(name=f"{BRANCH_PREFIX}_heatmap_peaks")(student.output["heatmap"])
-    return [features, peaks, presence_logit_tensor(student)]
+    cues = [layers.GlobalMaxPooling2D(name=f"{p}_heatmap_peaks")(student.output["heatmap"])]
+    if cfg.segmentation_cues:
+        seg = segmentation_tensor(student)
+        side = int(seg.shape[1]) // SEGMENTATION_GRID
+        mask = layers.Activation("sigmoid", name=f"{p}_mask")(seg)
+        grid = layers.Flatten(name=f"{p}_mask_grid_flat")(layers.AveragePooling2D(side, name=f"{p}_mask_grid")(mask))
+        cues += [grid, layers.GlobalMaxPooling2D(name=f"{p}_mask_max")(seg)]
+        cues = [layers.Concatenate(name=f"{p}_cues")(cues)]
+    return [features, cues[0], presence_logit_tensor(student)]
 
 
-def build_branch(feature_shape, num_heatmaps: int, cfg: BranchConfig):
-    """The trainable branch as a Keras model: inputs (features (h, w, C), heatmap peaks (K,),
+def segmentation_tensor(student):
+    """The student's segmentation logits: the raw output of shape (B, S, S, 1), S the input side."""
+    size = int(student.inputs[0].shape[1])
+    for key, t in student.output.items():
+        if key.startswith("raw_") and tuple(t.shape[1:]) == (size, size, 1):
+            return t
+    raise ValueError("the student has no segmentation output")
+
+
+def build_branch(feature_shape, num_cues: int, cfg: BranchConfig):
+    """The trainable branch as a Keras model: inputs (features (h, w, C), cues (K,),
     official logit (1,)), output the presence (B, 1). The last dense is zero, so a new branch
     returns sigmoid(official logit)."""
     import keras
     from keras import layers
 
     p = BRANCH_PREFIX
-    n = num_heatmaps + 1
+    n = num_cues + 1
     mean = np.zeros(n, np.float32) if cfg.vector_mean is None else np.float32(cfg.vector_mean)
     std = np.ones(n, np.float32) if cfg.vector_std is None else np.float32(cfg.vector_std)
     feat_in = keras.Input(tuple(feature_shape), name=f"{p}_features")
-    peaks_in = keras.Input((num_heatmaps,), name=f"{p}_peaks")
+    cues_in = keras.Input((num_cues,), name=f"{p}_cue_vector")
     logit_in = keras.Input((1,), name=f"{p}_logit")
     x = layers.DepthwiseConv2D(3, padding="same", name=f"{p}_dw")(feat_in)
     x = layers.Conv2D(cfg.channels, 1, activation="relu", name=f"{p}_pw")(x)
     pooled = [layers.GlobalAveragePooling2D(name=f"{p}_avg")(x), layers.GlobalMaxPooling2D(name=f"{p}_max")(x)]
-    vec = layers.Concatenate(name=f"{p}_vector")([peaks_in, logit_in])
+    vec = layers.Concatenate(name=f"{p}_vector")([cues_in, logit_in])
     vec = layers.Rescaling(1.0 / std, offset=-mean / std, name=f"{p}_standardise")(vec)
     z = layers.Concatenate(name=f"{p}_concat")(pooled + [vec])
     z = layers.Dense(cfg.hidden, activation="relu", name=f"{p}_fc")(z)
     delta = layers.Dense(1, kernel_initializer="zeros", bias_initializer="zeros", name=f"{p}_delta")(z)
     out = layers.Activation("sigmoid", name=f"{p}_presence")(layers.Add(name=f"{p}_logit_sum")([logit_in, delta]))
-    return keras.Model([feat_in, peaks_in, logit_in], out, name=p)
+    return keras.Model([feat_in, cues_in, logit_in], out, name=p)
 
 
 def build_presence_student(student, cfg: BranchConfig, branch=None):
@@ -148,22 +173,22 @@ def crop_targets(person, hard_negative, official_presence, off_person_presence):
 
 def collect_chunk(dataset_cfg: DistillConfig, features_model, batches: int, seed: int, off_person_teacher=None):
     """``batches`` batches of training crops (the distill pipeline, seeded) through the frozen
-    model: a dict of arrays (features float16, peaks, logit, person, hard_negative,
+    model: a dict of arrays (features float16, cues, logit, person, hard_negative,
     off_person_presence)."""
     from dataclasses import replace
 
     cfg = replace(dataset_cfg, seed=seed)
     ds = make_dataset_fn(cfg, cfg.batch_size, "none", None)(None)
-    out = {k: [] for k in ("features", "peaks", "logit", "person", "hard_negative", "off_person_presence")}
+    out = {k: [] for k in ("features", "cues", "logit", "person", "hard_negative", "off_person_presence")}
     for image, targets in ds.take(batches):
-        feats, peaks, logit = (np.asarray(t) for t in features_model(image, training=False))
+        feats, cues, logit = (np.asarray(t) for t in features_model(image, training=False))
         person = targets["presence"].numpy().astype(np.float32)
         hard = targets["hard_negative"].numpy() if "hard_negative" in targets else np.zeros_like(person)
         off = np.zeros_like(person)
         away = (person < 0.5) & (hard < 0.5)
         if off_person_teacher is not None and away.any():
             off[away] = off_person_teacher(image.numpy()[away])[3]
-        for k, v in (("features", feats.astype(np.float16)), ("peaks", peaks), ("logit", logit), ("person", person),
+        for k, v in (("features", feats.astype(np.float16)), ("cues", cues), ("logit", logit), ("person", person),
                      ("hard_negative", hard.astype(np.float32)), ("off_person_presence", off)):
             out[k].append(v)
     return {k: np.concatenate(v) for k, v in out.items()}
@@ -174,6 +199,9 @@ def load_chunks(folder: Path) -> dict:
     if not files:
         raise FileNotFoundError(f"no cached chunks in {folder}")
     parts = [dict(np.load(f)) for f in files]
+    for part in parts:  # caches written before the segmentation cues called them "peaks"
+        if "peaks" in part:
+            part["cues"] = part.pop("peaks")
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -206,7 +234,7 @@ def train_branch(branch, data: dict, targets, weights, epochs: int, lr: float, b
     keras.utils.set_random_seed(seed)
     floor = np.zeros(len(targets), np.float32) if at_least is None else np.asarray(at_least, np.float32)
     branch.compile(optimizer=keras.optimizers.Adam(lr), loss=at_least_bce)
-    x = [data["features"].astype(np.float32), data["peaks"], data["logit"]]
+    x = [data["features"].astype(np.float32), data["cues"], data["logit"]]
     y = np.stack([np.asarray(targets, np.float32), floor], 1)
     hist = branch.fit(x, y, sample_weight=np.asarray(weights, np.float32),
                       batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
@@ -261,6 +289,10 @@ def main(argv=None) -> int:
     ap.add_argument("--feature-layer", default=DEFAULT_FEATURE_LAYER)
     ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--hidden", type=int, default=16)
+    ap.add_argument("--segmentation-cues", action="store_true",
+                    help="also feed the branch the segmentation output's 4x4 mask means and max logit")
+    ap.add_argument("--logit-offset", type=float, default=0.0,
+                    help="added to the branch's correction before export (> 0: fewer people rejected, more background kept)")
     ap.add_argument("--batch-size", type=int, default=16, help="crops per cached batch")
     ap.add_argument("--chunk-batches", type=int, default=25, help="batches per cached chunk (the checkpoint unit)")
     ap.add_argument("--chunks", type=int, default=30, help="training chunks to cache")
@@ -296,7 +328,8 @@ def main(argv=None) -> int:
                          negative_data_prob=a.negative_data_prob, negative_prob=a.negative_prob,
                          batch_size=a.batch_size, export_precisions=tuple(a.export_precisions), seed=a.seed)
     student = build_imported_student(a.student[len(IMPORTED_PREFIX):])
-    cfg = BranchConfig(feature_layer=a.feature_layer, channels=a.channels, hidden=a.hidden)
+    cfg = BranchConfig(feature_layer=a.feature_layer, channels=a.channels, hidden=a.hidden,
+                       segmentation_cues=a.segmentation_cues)
     cfg_path = run_dir / "branch.json"
     if cfg_path.exists() and not a.retrain:
         cfg = BranchConfig(**json.loads(cfg_path.read_text())["branch"])
@@ -329,9 +362,9 @@ def main(argv=None) -> int:
     weights = np.where(train["person"] > 0.5, a.person_weight, 1.0)
     weights_path = run_dir / "branch.weights.h5"
     if not weights_path.exists() or a.retrain:
-        vec = np.concatenate([train["peaks"], train["logit"]], 1)
+        vec = np.concatenate([train["cues"], train["logit"]], 1)
         cfg = BranchConfig(feature_layer=a.feature_layer, channels=a.channels, hidden=a.hidden,
-                           vector_mean=[float(v) for v in vec.mean(0)],
+                           segmentation_cues=a.segmentation_cues, vector_mean=[float(v) for v in vec.mean(0)],
                            vector_std=[float(v) for v in np.maximum(vec.std(0), 1e-3)])
         _, branch, _ = build_presence_student(student, cfg)
         t0 = time.time()
@@ -344,9 +377,13 @@ def main(argv=None) -> int:
     report = json.loads(cfg_path.read_text())
     model, branch, _ = build_presence_student(student, cfg)
     branch.load_weights(str(weights_path))
+    if a.logit_offset:
+        delta = branch.get_layer(f"{BRANCH_PREFIX}_delta")
+        delta.bias.assign(delta.bias.numpy() + np.float32(a.logit_offset))
+    report["logit_offset"] = a.logit_offset
 
     def predict(d):
-        return branch.predict([d["features"].astype(np.float32), d["peaks"], d["logit"]], batch_size=256, verbose=0)
+        return branch.predict([d["features"].astype(np.float32), d["cues"], d["logit"]], batch_size=256, verbose=0)
 
     report["train"] = {"branch": presence_report(predict(train), train),
                        "official": presence_report(sigmoid(train["logit"]), train)}
