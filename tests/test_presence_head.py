@@ -9,11 +9,19 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-import keras  # noqa: E402
-from keras import layers  # noqa: E402
+import keras
+from keras import layers
 
-from training.presence_head import (BranchConfig, at_least_bce, auroc, build_presence_student,  # noqa: E402
-                                    crop_targets, presence_report, sigmoid, train_branch)
+from training.presence_head import (
+    BranchConfig,
+    at_least_bce,
+    auroc,
+    build_presence_student,
+    crop_targets,
+    presence_report,
+    sigmoid,
+    train_branch,
+)
 
 
 def tiny_student():
@@ -35,7 +43,7 @@ def tiny_student():
 
 def test_new_branch_returns_the_official_presence_and_keeps_the_other_outputs():
     student = tiny_student()
-    model, branch, features = build_presence_student(student, BranchConfig(feature_layer="feat", channels=4, hidden=3))
+    model, _, features = build_presence_student(student, BranchConfig(feature_layer="feat", channels=4, hidden=3))
     x = np.random.default_rng(0).uniform(size=(4, 32, 32, 3)).astype(np.float32)
     ref, out = student(x), model(x)
     assert np.allclose(out["presence"], ref["presence"], atol=1e-6)

@@ -267,7 +267,7 @@ def presence_report(presence, data: dict, threshold: float = 0.5) -> dict:
     person, hard = data["person"] > 0.5, data["hard_negative"] > 0.5
     official = sigmoid(data["logit"]).reshape(-1)
     kept = person & (official >= threshold)
-    return {"crops": int(len(p)), "person": int(person.sum()), "hard_negative": int(hard.sum()),
+    return {"crops": len(p), "person": int(person.sum()), "hard_negative": int(hard.sum()),
             "auroc_person_vs_hard_negative": auroc(p[person], p[hard]),
             "hard_negative_accepted": float((p[hard] >= threshold).mean()) if hard.any() else float("nan"),
             "person_rejected_where_official_accepts": float((p[kept] < threshold).mean()) if kept.any() else float("nan")}
