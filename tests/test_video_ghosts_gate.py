@@ -133,13 +133,13 @@ def test_ghost_scores_known_answers():
     assert survival(np.array([0, 1, 1], bool), (0, 1, 3)) == [0, 2, 0]
 
 
-def _side(pck1=0.75, pck2=0.9, ghosts=40.0) -> dict:
-    return {"pck@0.1": pck1, "pck@0.2": pck2, "ghosts_per_100": ghosts}
+def _side(pck1=0.75, pck2=0.9, ghosts=40.0, kept=0.8) -> dict:
+    return {"pck@0.1": pck1, "pck@0.2": pck2, "ghosts_per_100": ghosts, "people_kept": kept}
 
 
 def test_gate_passes_an_equal_candidate_and_fails_one_worse_on_any_axis():
     assert all(c.passed for c in gate_checks(_side(), _side(), 1.0))
-    for worse in (_side(pck1=0.749), _side(pck2=0.899), _side(ghosts=40.5)):
+    for worse in (_side(pck1=0.749), _side(pck2=0.899), _side(ghosts=40.5), _side(kept=0.79)):
         checks = gate_checks(worse, _side(), 1.0)
         assert not all(c.passed for c in checks)
         assert sum(not c.passed for c in checks) == 1
@@ -147,11 +147,15 @@ def test_gate_passes_an_equal_candidate_and_fails_one_worse_on_any_axis():
     assert all(c.passed for c in gate_checks(_side(), _side(), 1.0 + DEFAULT_TIME_TOLERANCE))
     assert not all(c.passed for c in gate_checks(_side(), _side(), None))  # not measured: not passed
     assert not gate_checks({"pck@0.1": None, "pck@0.2": 0.9, "ghosts_per_100": 0.0}, _side(), 0.5)[0].passed
+    # fewer ghosts bought by dropping real people fails: the presence-branch student of 2026-12-06
+    # (ghosts 41.4 vs 45.7, but a pose on 61 of 86 person frames against 72)
+    dropped = gate_checks(_side(ghosts=41.4, kept=61 / 86), _side(ghosts=45.7, kept=72 / 86), 0.99)
+    assert [c.axis for c in dropped if not c.passed] == ["person frames with a pose (ghost footage)"]
 
 
 def test_gate_table_names_the_verdict_and_the_cpu():
-    side = {**_side(), "static_pck@0.1": 0.7, "static_pck@0.2": 0.88, "pa_mpjpe_mm": 90.0, "jitter_pct_torso": 5.0,
-            "ghosts_per_100_static": 20.0, "presence_auroc": 0.8}
+    side = {**_side(kept=69 / 86), "static_pck@0.1": 0.7, "static_pck@0.2": 0.88, "pa_mpjpe_mm": 90.0, "jitter_pct_torso": 5.0,
+            "ghosts_per_100_static": 20.0, "presence_auroc": 0.8, "person_frames_with_pose": 69, "person_frames": 86}
     checks = gate_checks(side, {**side, "ghosts_per_100": 30.0}, 0.9)
     payload = {"settings": {"candidate": "a", "current": "b"}, "sides": {"candidate": side, "current": side},
                "timing": {"clip": "/x/vtest.avi", "candidate_median_s": 9.0, "current_median_s": 10.0,
@@ -160,6 +164,7 @@ def test_gate_table_names_the_verdict_and_the_cpu():
                "machine": {"cpu_model": "Test CPU", "cpu_flags": ["avx2"], "cores_usable": 2}}
     text = gate_table(payload).markdown()
     assert "FAIL" in text and "ghosts / 100 person-free frames: FAIL" in text and "Test CPU (avx2)" in text
+    assert "69/86 (80.2%)" in text
 
 
 def test_bench_parser_knows_the_user_suites():
