@@ -232,7 +232,7 @@ def joints_mse(pred, target, weight, fg_weight: float = 0.0):
     ``fg_weight`` > 0 weights each cell by ``1 + fg_weight * target``: the few cells under a
     Gaussian count as much as the thousands of empty ones around it. With 0 (the reference
     loss) an all-zero map already scores 0.5 * mean(target^2), about 8e-4 for sigma 2 on 64x64,
-    and a student trained from scratch can sit there for thousands of steps (docs/students_from_official.md)."""
+    and a student trained from scratch can sit there for thousands of steps (docs/lab/2026-12-01_students_from_official.md)."""
     target = tf.cast(target, tf.float32)
     sq = tf.square(tf.cast(pred, tf.float32) - target)
     if fg_weight:
