@@ -1,6 +1,8 @@
 """training.presence_head: a new presence branch on a frozen landmark model. A tiny stand-in for
 the imported Lite; known answers: a new branch returns the official presence, training moves
-only the branch, every other output stays bit-identical. Offline."""
+only the branch, every other output stays bit-identical; a partial-person crop (a close-up, or a
+person cut by a frame edge) takes the official presence on that very crop as its target; the
+operating point from held-out crops. Offline."""
 
 from __future__ import annotations
 
@@ -9,15 +11,21 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
+import dataclasses
+
 import keras
 from keras import layers
 
+from training.data.augment import NO_AUGMENT, cut_frame_edge, landmark_crop
+from training.data.sample import Sample, alignment_points, encode_jpeg
 from training.presence_head import (
     BranchConfig,
     at_least_bce,
     auroc,
     build_presence_student,
     crop_targets,
+    load_chunks,
+    offset_for_max_rejected,
     presence_report,
     sigmoid,
     train_branch,
@@ -110,3 +118,106 @@ def test_segmentation_cues_are_the_mask_grid_and_its_max():
     assert cues.shape == (2, 5 + 16 + 1)
     assert np.allclose(cues[:, 5:21], grid, atol=1e-5) and np.allclose(cues[:, 21], seg.max(axis=(1, 2)), atol=1e-5)
     assert np.allclose(model(x)["presence"], ref["presence"], atol=1e-6)
+
+
+def stick_person(w=160, h=120):
+    """A textured photo with a labelled upright person: 33 landmarks spread over a column of the
+    image (x 60-100, y 10-110), box and alignment points from them."""
+    rng = np.random.default_rng(3)
+    import cv2
+
+    img = cv2.resize(rng.integers(0, 256, (12, 16, 3)).astype(np.uint8), (w, h), interpolation=cv2.INTER_CUBIC)
+    lm = np.zeros((33, 3), np.float32)
+    lm[:, 0] = np.tile([60.0, 80.0, 100.0], 11)
+    lm[:, 1] = np.linspace(10.0, 110.0, 33)
+    lm[[11, 12], :2] = [[90, 40], [70, 40]]  # shoulders
+    lm[[23, 24], :2] = [[88, 70], [72, 70]]  # hips
+    mask = np.ones(33, np.float32)
+    return Sample(image_jpeg=encode_jpeg(img, 100), landmarks_px=lm, visibility=mask.copy(), landmark_mask=mask,
+                  box_xyxy_px=np.r_[lm[:, :2].min(0), lm[:, :2].max(0)].astype(np.float32),
+                  alignment_px=alignment_points(lm, mask).astype(np.float32), world_m=np.zeros((33, 3), np.float32),
+                  has_world=0.0, face_box_xyxy_px=np.zeros(4, np.float32), has_face_box=0.0, source="test", image_id="p")
+
+
+def test_a_partial_person_crop_targets_the_official_presence_on_that_crop():
+    sample = stick_person()
+    plain = dataclasses.replace(NO_AUGMENT)  # no jitter, flip, occlusion or colour: only the partial draw
+    partial = dataclasses.replace(NO_AUGMENT, partial_person_prob=1.0)
+    whole = landmark_crop(sample, np.random.default_rng(0), plain, 32, True)
+    kinds = {}
+    for seed in range(40):
+        c = landmark_crop(sample, np.random.default_rng(seed), partial, 32, True)
+        zoom = float(c.matrix[0, 0] / whole.matrix[0, 0])  # crop px per image px, against the whole-body crop
+        kinds.setdefault("zoom" if zoom > 1.01 else "cut", c)
+        if zoom > 1.01:
+            assert 1.0 / 0.8 - 1e-4 <= zoom <= 1.0 / 0.4 + 1e-4  # ROI side 0.4-0.8 x the body's
+        else:
+            assert np.allclose(c.matrix, whole.matrix) and not np.array_equal(c.image, whole.image)
+        assert c.presence == 1.0
+    assert set(kinds) == {"zoom", "cut"}
+    # the close-up is centred on a labelled body point (SDK px = data-engine px - 0.5)
+    z = kinds["zoom"]
+    centre = np.linalg.solve(z.matrix[:, :2].astype(np.float64), np.float64([16.0, 16.0]) - z.matrix[:, 2])
+    assert np.min(np.hypot(*(sample.landmarks_px[:, :2] - 0.5 - centre).T)) < 1e-3
+
+    student = tiny_student()
+    _, _, features = build_presence_student(student, BranchConfig(feature_layer="feat", channels=4, hidden=3))
+    crops = np.stack([kinds["zoom"].image, kinds["cut"].image, whole.image]).astype(np.float32) / 255.0
+    _, _, logit = (np.asarray(t) for t in features(crops))
+    official = np.asarray(student(crops)["presence"]).reshape(-1)
+    t = crop_targets(person=[1, 1, 1], hard_negative=[0, 0, 0], official_presence=sigmoid(logit).reshape(-1),
+                     off_person_presence=[0, 0, 0])
+    assert np.allclose(t, official, atol=1e-6)  # the teacher's presence on each crop, not 1
+    assert len(set(np.round(t, 6))) == 3  # three crops, three different targets
+
+
+def test_cut_frame_edge_fills_beyond_the_cut_and_hides_those_landmarks():
+    img = np.arange(20 * 30 * 3, dtype=np.uint8).reshape(20, 30, 3)
+    box = np.float32([10, 5, 20, 15])
+    seen = set()
+    for seed in range(60):
+        out, (side, c) = cut_frame_edge(img, box, np.random.default_rng(seed), (0.3, 0.7))
+        region = [out[:, :c], out[:, c:], out[:c], out[c:]][side]
+        edge = [out[:, c:c + 1], out[:, c - 1:c], out[c:c + 1], out[c - 1:c]][side]
+        black = not region.any()
+        assert black or np.array_equal(region, np.broadcast_to(edge, region.shape))
+        kept = [out[:, c:], out[:, :c], out[c:], out[:c]][side]
+        assert np.array_equal(kept, [img[:, c:], img[:, :c], img[c:], img[:c]][side])
+        lo, hi = (10, 20) if side < 2 else (5, 15)
+        assert lo + 0.3 * (hi - lo) - 1 <= c <= lo + 0.7 * (hi - lo) + 1
+        seen.add((side, black))
+    assert len(seen) == 8
+    sample = stick_person()
+    partial = dataclasses.replace(NO_AUGMENT, partial_person_prob=1.0)
+    for seed in range(40):
+        c = landmark_crop(sample, np.random.default_rng(seed), partial, 32, True)
+        if np.allclose(c.matrix, landmark_crop(sample, np.random.default_rng(0), NO_AUGMENT, 32, True).matrix):
+            assert 0 < c.visibility.sum() < 33  # a cut person: the landmarks beyond the edge are hidden
+            break
+    else:
+        raise AssertionError("no cut crop in 40 seeds")
+
+
+def test_operating_point_and_partial_report(tmp_path):
+    z = np.float64([-3, -1, 0.5, 2, 3, 4, 5, 6, 7, 8])  # branch logits of crops to keep
+    p = sigmoid(z)
+    everyone = np.ones(10, bool)
+    o = offset_for_max_rejected(p, [everyone], 0.1)  # one of ten may be rejected: lift the second lowest to 0
+    assert np.isclose(o, 1.0, atol=1e-3) and (z + o < 0).sum() == 1
+    assert np.isclose(offset_for_max_rejected(p, [everyone], 0.0), 3.0, atol=1e-3)
+    assert offset_for_max_rejected(p[2:], [everyone[2:]], 0.0) < 0  # room to reject more: a negative offset
+    o2 = offset_for_max_rejected(p, [everyone, np.arange(10) >= 5], 0.0)
+    assert np.isclose(o2, 3.0, atol=1e-3)  # the strictest group decides
+    data = {"person": np.float32([1, 1, 1, 1, 0]), "hard_negative": np.float32([0, 0, 0, 0, 1]),
+            "partial": np.float32([0, 1, 1, 1, 0]), "logit": np.float32([[3], [3], [3], [-3], [3]])}
+    r = presence_report(np.float32([0.9, 0.4, 0.8, 0.7, 0.1]), data)
+    assert r["partial"] == 3 and r["partial_official_accepts"] == 2
+    assert r["partial_rejected_where_official_accepts"] == 0.5 and r["partial_accepted_where_official_rejects"] == 1.0
+    assert r["person_rejected_where_official_accepts"] == 0.0 and r["hard_negative_accepted"] == 0.0
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    old = {k: v for k, v in data.items() if k != "partial"}
+    np.savez(tmp_path / "a" / "chunk_000.npz", **old)  # a cache from before the partial stream
+    np.savez(tmp_path / "b" / "chunk_000.npz", **data)
+    both = load_chunks(tmp_path / "a", tmp_path / "b")
+    assert np.array_equal(both["partial"], np.r_[np.zeros(5), data["partial"]])

@@ -175,7 +175,8 @@ def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: st
 
     from training.data.augment import AugmentOptions
 
-    options = AugmentOptions(negative_prob=cfg.negative_prob) if training else None
+    options = (AugmentOptions(negative_prob=cfg.negative_prob, partial_person_prob=cfg.partial_person_prob)
+               if training else None)
 
     def labelled(n, seed):
         if not (cfg.negative_data and cfg.negative_data_prob > 0 and training):

@@ -28,6 +28,16 @@ teacher) and each takes a target:
     a crop of a person (its record labels one)         the official model's own presence (keep)
                                                        (--person-loss at-least: at least that)
     a crop taken off the person (``--negative-prob``)  ``--off-person-teacher``'s presence
+    a partial person (``--partial-chunks``)            the official model's own presence
+A partial-person crop (training.data.augment's ``partial_person_prob``, the same crop path) is a
+close-up (the ROI scaled 0.4-0.8x around a random body point) or the whole-body ROI on an image cut
+by a simulated frame edge (black or replicated beyond it). They come from their own stream
+(``--partial-chunks`` chunks, person records only, other seeds) added to the cache, so an existing
+cache is extended, not rebuilt; their target is the official presence on that crop, so the branch
+keeps whatever part of a person the official model keeps. ``--max-partial-rejected R`` picks the
+operating point on the held-out chunks: the smallest correction offset (it may be negative) at
+which at most a share R of the held-out partial and of the whole-person crops that the official
+presence accepts are rejected.
 The export is training.distill's (:func:`training.distill_export.export_student`, float16 by default).
 Stages resume: cached chunks are kept, a trained branch is reused unless ``--retrain``.
 """
@@ -171,10 +181,11 @@ def crop_targets(person, hard_negative, official_presence, off_person_presence):
     return np.where(hard, 0.0, np.where(person, official_presence, off_person_presence)).astype(np.float32)
 
 
-def collect_chunk(dataset_cfg: DistillConfig, features_model, batches: int, seed: int, off_person_teacher=None):
+def collect_chunk(dataset_cfg: DistillConfig, features_model, batches: int, seed: int, off_person_teacher=None,
+                  partial: bool = False):
     """``batches`` batches of training crops (the distill pipeline, seeded) through the frozen
     model: a dict of arrays (features float16, cues, logit, person, hard_negative,
-    off_person_presence)."""
+    off_person_presence, partial: 1 on person crops of a partial-person stream)."""
     from dataclasses import replace
 
     cfg = replace(dataset_cfg, seed=seed)
@@ -191,17 +202,20 @@ def collect_chunk(dataset_cfg: DistillConfig, features_model, batches: int, seed
         for k, v in (("features", feats.astype(np.float16)), ("cues", cues), ("logit", logit), ("person", person),
                      ("hard_negative", hard.astype(np.float32)), ("off_person_presence", off)):
             out[k].append(v)
+        out.setdefault("partial", []).append(person * float(partial))
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def load_chunks(folder: Path) -> dict:
-    files = sorted(Path(folder).glob("chunk_*.npz"))
+def load_chunks(*folders: Path) -> dict:
+    files = [f for folder in folders for f in sorted(Path(folder).glob("chunk_*.npz"))]
     if not files:
-        raise FileNotFoundError(f"no cached chunks in {folder}")
+        raise FileNotFoundError(f"no cached chunks in {folders}")
     parts = [dict(np.load(f)) for f in files]
     for part in parts:  # caches written before the segmentation cues called them "peaks"
         if "peaks" in part:
             part["cues"] = part.pop("peaks")
+        if "partial" not in part:  # caches written before the partial-person stream
+            part["partial"] = np.zeros_like(part["person"])
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -265,12 +279,40 @@ def presence_report(presence, data: dict, threshold: float = 0.5) -> dict:
     accepts that this presence rejects (a lost track)."""
     p = np.asarray(presence, np.float64).reshape(-1)
     person, hard = data["person"] > 0.5, data["hard_negative"] > 0.5
+    partial = np.asarray(data.get("partial", np.zeros(len(p))), np.float64).reshape(-1) > 0.5
     official = sigmoid(data["logit"]).reshape(-1)
-    kept = person & (official >= threshold)
-    return {"crops": len(p), "person": int(person.sum()), "hard_negative": int(hard.sum()),
+    kept = person & ~partial & (official >= threshold)
+    part_kept = partial & (official >= threshold)
+    off = ~person & ~hard
+    extra = {}
+    if partial.any():
+        extra = {"partial": int(partial.sum()), "partial_official_accepts": int(part_kept.sum()),
+                 "partial_rejected_where_official_accepts":
+                     float((p[part_kept] < threshold).mean()) if part_kept.any() else float("nan"),
+                 "partial_accepted_where_official_rejects":
+                     float((p[partial & ~part_kept] >= threshold).mean()) if (partial & ~part_kept).any() else float("nan")}
+    if off.any():
+        extra["off_person_accepted"] = float((p[off] >= threshold).mean())
+    return {**extra, "crops": len(p), "person": int(person.sum()), "hard_negative": int(hard.sum()),
             "auroc_person_vs_hard_negative": auroc(p[person], p[hard]),
             "hard_negative_accepted": float((p[hard] >= threshold).mean()) if hard.any() else float("nan"),
             "person_rejected_where_official_accepts": float((p[kept] < threshold).mean()) if kept.any() else float("nan")}
+
+
+def offset_for_max_rejected(branch_presence, groups, max_share: float) -> float:
+    """The smallest logit offset added to the branch's correction at which, in every boolean mask
+    of ``groups`` (crops the branch should keep), at most a share ``max_share`` of the crops has
+    a presence below 0.5. Negative when the branch has room to reject more."""
+    p = np.clip(np.asarray(branch_presence, np.float64).reshape(-1), 1e-12, 1 - 1e-12)
+    z = np.log(p) - np.log1p(-p)
+    need = -np.inf
+    for g in groups:
+        zg = np.sort(z[np.asarray(g, bool)])
+        if not len(zg):
+            continue
+        k = int(np.floor(max_share * len(zg)))  # at most k below the threshold
+        need = max(need, -zg[k] + 1e-4) if k < len(zg) else need
+    return float(need) if np.isfinite(need) else 0.0
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -293,6 +335,14 @@ def main(argv=None) -> int:
                     help="also feed the branch the segmentation output's 4x4 mask means and max logit")
     ap.add_argument("--logit-offset", type=float, default=0.0,
                     help="added to the branch's correction before export (> 0: fewer people rejected, more background kept)")
+    ap.add_argument("--partial-person-prob", type=float, default=1.0,
+                    help="share of the partial stream's person crops made partial (training.data.augment)")
+    ap.add_argument("--partial-chunks", type=int, default=0,
+                    help="chunks of partial-person crops (person records only, their own seeds) added to the cache")
+    ap.add_argument("--partial-val-chunks", type=int, default=0, help="held-out chunks of partial-person crops")
+    ap.add_argument("--max-partial-rejected", type=float, default=None,
+                    help="choose --logit-offset on the held-out chunks: at most this share of partial and of "
+                         "whole-person crops the official accepts rejected")
     ap.add_argument("--batch-size", type=int, default=16, help="crops per cached batch")
     ap.add_argument("--chunk-batches", type=int, default=25, help="batches per cached chunk (the checkpoint unit)")
     ap.add_argument("--chunks", type=int, default=30, help="training chunks to cache")
@@ -335,10 +385,19 @@ def main(argv=None) -> int:
         cfg = BranchConfig(**json.loads(cfg_path.read_text())["branch"])
     _, _, features_model = build_presence_student(student, cfg)
 
-    # 1. cache: training chunks seeds seed*1000 + i, held-out chunks seed*1000 + 500 + i
+    # 1. cache: training chunks seeds seed*1000 + i, held-out chunks seed*1000 + 500 + i; partial-person
+    # chunks (person records only, every crop a person's) seed*1000 + 200 + i and + 700 + i
+    from dataclasses import replace
+
     kind, ref = parse_teacher(a.off_person_teacher)
     teacher = tflite_teacher_fn(ref, with_scores=True) if kind == "tflite" else None
-    for split, n, offset in (("train", a.chunks, 0), ("val", a.val_chunks, 500)):
+    pcfg = replace(dcfg, negative_data=[], negative_data_prob=0.0, negative_prob=0.0,
+                   partial_person_prob=a.partial_person_prob)
+    for split, n, offset, c in (("train", a.chunks, 0, dcfg), ("val", a.val_chunks, 500, dcfg),
+                                ("partial_train", a.partial_chunks, 200, pcfg),
+                                ("partial_val", a.partial_val_chunks, 700, pcfg)):
+        if not n:
+            continue
         folder = run_dir / "features" / split
         folder.mkdir(exist_ok=True)
         for i in range(n):
@@ -346,7 +405,8 @@ def main(argv=None) -> int:
             if path.exists():
                 continue
             t0 = time.time()
-            chunk = collect_chunk(dcfg, features_model, a.chunk_batches, a.seed * 1000 + offset + i, teacher)
+            chunk = collect_chunk(c, features_model, a.chunk_batches, a.seed * 1000 + offset + i, teacher,
+                                  partial=split.startswith("partial"))
             np.savez(path.with_suffix(".tmp.npz"), **chunk)
             path.with_suffix(".tmp.npz").rename(path)
             log(f"{split} chunk {i + 1}/{n}: {len(chunk['person'])} crops "
@@ -354,9 +414,12 @@ def main(argv=None) -> int:
                 f"in {time.time() - t0:.0f} s")
 
     # 2. train the branch on the cache
-    train, val = load_chunks(run_dir / "features" / "train"), None
-    if a.val_chunks:
-        val = load_chunks(run_dir / "features" / "val")
+    def folders(split, n_whole, n_partial):
+        return [run_dir / "features" / s for s, n in ((split, n_whole), (f"partial_{split}", n_partial)) if n]
+
+    train, val = load_chunks(*folders("train", a.chunks, a.partial_chunks)), None
+    if a.val_chunks or a.partial_val_chunks:
+        val = load_chunks(*folders("val", a.val_chunks, a.partial_val_chunks))
     targets = crop_targets(train["person"], train["hard_negative"], sigmoid(train["logit"]).reshape(-1),
                            train["off_person_presence"])
     weights = np.where(train["person"] > 0.5, a.person_weight, 1.0)
@@ -377,13 +440,22 @@ def main(argv=None) -> int:
     report = json.loads(cfg_path.read_text())
     model, branch, _ = build_presence_student(student, cfg)
     branch.load_weights(str(weights_path))
+
+    def predict(d):
+        return branch.predict([d["features"].astype(np.float32), d["cues"], d["logit"]], batch_size=256, verbose=0)
+
+    if a.max_partial_rejected is not None:
+        if val is None:
+            ap.error("--max-partial-rejected needs held-out chunks")
+        kept = (sigmoid(val["logit"]).reshape(-1) >= 0.5) & (val["person"] > 0.5)
+        part = val["partial"] > 0.5
+        a.logit_offset = offset_for_max_rejected(predict(val), [kept & part, kept & ~part], a.max_partial_rejected)
+        log(f"operating point from the held-out chunks: logit offset {a.logit_offset:+.4f} "
+            f"(at most {a.max_partial_rejected:.2%} of partial and of whole-person crops rejected)")
     if a.logit_offset:
         delta = branch.get_layer(f"{BRANCH_PREFIX}_delta")
         delta.bias.assign(delta.bias.numpy() + np.float32(a.logit_offset))
     report["logit_offset"] = a.logit_offset
-
-    def predict(d):
-        return branch.predict([d["features"].astype(np.float32), d["cues"], d["logit"]], batch_size=256, verbose=0)
 
     report["train"] = {"branch": presence_report(predict(train), train),
                        "official": presence_report(sigmoid(train["logit"]), train)}

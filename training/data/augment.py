@@ -71,6 +71,14 @@ class AugmentOptions:
     gamma: tuple[float, float] = (0.8, 1.25)
     colour_prob: float = 0.8
     negative_prob: float = 0.0
+    # Share of person crops made partial (:func:`partial_person_roi`): half of them a close-up, the
+    # ROI scaled by ``partial_zoom`` around a random labelled body point; half the whole-body ROI on
+    # an image cut by a simulated frame edge through the person box (``partial_cut`` of its span
+    # kept), filled black or with the edge row/column replicated. Their presence stays 1 (a
+    # black-box teacher decides how much person is left). 0: no draws, crops as before.
+    partial_person_prob: float = 0.0
+    partial_zoom: tuple[float, float] = (0.4, 0.8)
+    partial_cut: tuple[float, float] = (0.3, 0.7)
     # Person-free photos without a detector ROI: a random upright square of this share of the
     # shorter side (whole-image to zoomed views, as a tracker ROI on clutter).
     person_free_side: tuple[float, float] = (0.2, 1.0)
@@ -246,6 +254,51 @@ def _negative_roi(box_xyxy_px, image_w: int, image_h: int, rng: np.random.Genera
     return None
 
 
+def partial_person_roi(roi: Roi, landmarks_px, landmark_mask, rng: np.random.Generator, zoom) -> Roi:
+    """A close-up of part of the body: ``roi`` (SDK px) scaled by U(zoom) and centred on a random
+    labelled landmark (data-engine px; the ROI's centre when none is labelled), same rotation."""
+    lm = np.asarray(landmarks_px, np.float64)[:, :2]
+    ok = (np.asarray(landmark_mask) > 0) & np.isfinite(lm).all(1)
+    scale = rng.uniform(*zoom)
+    idx = np.flatnonzero(ok)
+    i = int(rng.integers(0, len(idx))) if len(idx) else -1
+    cx, cy = (lm[idx[i]] - ENGINE_TO_SDK_PX) if i >= 0 else (roi.center_x_px, roi.center_y_px)
+    return Roi(float(cx), float(cy), roi.size_px * scale, roi.rotation_rad)
+
+
+def cut_frame_edge(image: np.ndarray, box_xyxy_px, rng: np.random.Generator, keep) -> tuple[np.ndarray, tuple]:
+    """A copy of ``image`` as if the camera's frame ended inside the person box: one side (left,
+    right, top, bottom) is cut at U(keep) of the box's span from the opposite box edge, and
+    everything beyond is black or the last kept row/column replicated (as the SDK's crop fills
+    outside the frame). Returns (image, (side, cut px)); side 0-3 = left, right, top, bottom."""
+    img = image.copy()
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = np.asarray(box_xyxy_px, np.float64)
+    side = int(rng.integers(0, 4))
+    f = rng.uniform(*keep)
+    black = bool(rng.uniform() < 0.5)
+    if side == 0:
+        c = int(np.clip(round(x1 - f * (x1 - x0)), 1, w - 1))
+        img[:, :c] = 0 if black else img[:, c:c + 1]
+    elif side == 1:
+        c = int(np.clip(round(x0 + f * (x1 - x0)), 1, w - 1))
+        img[:, c:] = 0 if black else img[:, c - 1:c]
+    elif side == 2:
+        c = int(np.clip(round(y1 - f * (y1 - y0)), 1, h - 1))
+        img[:c] = 0 if black else img[c:c + 1]
+    else:
+        c = int(np.clip(round(y0 + f * (y1 - y0)), 1, h - 1))
+        img[c:] = 0 if black else img[c - 1:c]
+    return img, (side, c)
+
+
+def _outside_cut(xy_px, cut) -> np.ndarray:
+    """Which (N, 2) data-engine points lie beyond a :func:`cut_frame_edge` cut."""
+    side, c = cut
+    x, y = np.asarray(xy_px, np.float64)[:, 0], np.asarray(xy_px, np.float64)[:, 1]
+    return [x < c, x >= c, y < c, y >= c][side]
+
+
 def is_person_free(sample) -> bool:
     """A record of a person-free photo (``training.data.negatives``): its crops are negatives."""
     return str(getattr(sample, "source", "")).startswith(NEGATIVE_SOURCE_PREFIX)
@@ -290,6 +343,12 @@ def landmark_crop(sample, rng: np.random.Generator, options: AugmentOptions | No
         neg = _negative_roi(sample.box_xyxy_px, img.shape[1], img.shape[0], rng)
         if neg is not None:
             roi, presence = neg, 0.0
+    cut = None
+    if presence > 0 and o.partial_person_prob > 0 and rng.uniform() < o.partial_person_prob:
+        if rng.uniform() < 0.5:
+            roi = partial_person_roi(roi, sample.landmarks_px, sample.landmark_mask, rng, o.partial_zoom)
+        else:
+            img, cut = cut_frame_edge(img, sample.box_xyxy_px, rng, o.partial_cut)
     if presence > 0:
         roi = jitter_roi(roi, rng, o.scale_jitter, o.shift_jitter, o.rotation_deg)
     flipped = bool(o.flip_prob > 0 and rng.uniform() < o.flip_prob)
@@ -303,6 +362,8 @@ def landmark_crop(sample, rng: np.random.Generator, options: AugmentOptions | No
     lm[:, :2] = transform_points(m, np.asarray(sample.landmarks_px, np.float64)[:, :2] - ENGINE_TO_SDK_PX)
     lm[:, 2] = np.asarray(sample.landmarks_px, np.float64)[:, 2] * k
     vis = np.asarray(sample.visibility, np.float32).copy()
+    if cut is not None:
+        vis[_outside_cut(np.asarray(sample.landmarks_px)[:, :2], cut)] = 0.0
     mask = np.asarray(sample.landmark_mask, np.float32).copy()
     world = rotate_xy(sample.world_m, roi.rotation_rad)
     a = np.asarray(sample.alignment_px, np.float64)[:2]
