@@ -207,7 +207,8 @@ def collect_chunk(dataset_cfg: DistillConfig, features_model, batches: int, seed
 
 
 def load_chunks(*folders: Path) -> dict:
-    files = [f for folder in folders for f in sorted(Path(folder).glob("chunk_*.npz"))]
+    """The cached chunks of each folder (every ``chunk_*.npz`` in it) or chunk file, concatenated."""
+    files = [f for x in map(Path, folders) for f in ([x] if x.is_file() else sorted(x.glob("chunk_*.npz")))]
     if not files:
         raise FileNotFoundError(f"no cached chunks in {folders}")
     parts = [dict(np.load(f)) for f in files]
@@ -340,6 +341,8 @@ def main(argv=None) -> int:
     ap.add_argument("--partial-chunks", type=int, default=0,
                     help="chunks of partial-person crops (person records only, their own seeds) added to the cache")
     ap.add_argument("--partial-val-chunks", type=int, default=0, help="held-out chunks of partial-person crops")
+    ap.add_argument("--partial-weight", type=float, default=None,
+                    help="loss weight of partial-person crops (default: --person-weight)")
     ap.add_argument("--max-partial-rejected", type=float, default=None,
                     help="choose --logit-offset on the held-out chunks: at most this share of partial and of "
                          "whole-person crops the official accepts rejected")
@@ -414,8 +417,9 @@ def main(argv=None) -> int:
                 f"in {time.time() - t0:.0f} s")
 
     # 2. train the branch on the cache
-    def folders(split, n_whole, n_partial):
-        return [run_dir / "features" / s for s, n in ((split, n_whole), (f"partial_{split}", n_partial)) if n]
+    def folders(split, n_whole, n_partial):  # the chunks this command asks for, not every chunk cached
+        return [run_dir / "features" / s / CHUNK_FORMAT.format(i)
+                for s, n in ((split, n_whole), (f"partial_{split}", n_partial)) for i in range(n)]
 
     train, val = load_chunks(*folders("train", a.chunks, a.partial_chunks)), None
     if a.val_chunks or a.partial_val_chunks:
@@ -423,6 +427,8 @@ def main(argv=None) -> int:
     targets = crop_targets(train["person"], train["hard_negative"], sigmoid(train["logit"]).reshape(-1),
                            train["off_person_presence"])
     weights = np.where(train["person"] > 0.5, a.person_weight, 1.0)
+    if a.partial_weight is not None:
+        weights = np.where(train["partial"] > 0.5, a.partial_weight, weights)
     weights_path = run_dir / "branch.weights.h5"
     if not weights_path.exists() or a.retrain:
         vec = np.concatenate([train["cues"], train["logit"]], 1)
