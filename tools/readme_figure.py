@@ -37,8 +37,8 @@ def poses_svg(record: dict, title: str) -> str:
     its rotated ROI (dashed) and its id, on a blank frame of the record's image size."""
     width, height = record["image_size"]
     poses = record.get("poses") or ([{"id": 0, **record["pose"]}] if record.get("pose") else [])
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height + 24}" '
-             f'width="{width}" height="{height + 24}" font-family="sans-serif">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height + 24}" '
+              f'width="{width}" height="{height + 24}" font-family="sans-serif">'),
              f'<rect width="{width}" height="{height}" fill="#f4f4f4" stroke="#999"/>',
              f'<text x="4" y="{height + 17}" font-size="14" fill="#333">{title}</text>']
     for pose in poses:
