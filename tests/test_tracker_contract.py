@@ -14,8 +14,10 @@ from blazepose_sdk import (
     TrackerOptions,
     UnknownLandmarkError,
 )
-from blazepose_sdk.results import Pose
 from blazepose_sdk.geometry.roi import Roi
+from blazepose_sdk.results import Pose
+from blazepose_sdk.stages.detector import Detection
+from blazepose_sdk.stages.landmarker import LandmarkerOutput
 
 BLANK = np.zeros((96, 128, 3), np.uint8)
 
@@ -198,3 +200,66 @@ def test_from_stages_runs_the_stages_it_is_given_and_loads_no_model():
     assert result.pose is None and result.detector_ran and calls == ["detector"]
     with pytest.raises(OptionError):
         PoseTracker.from_stages(detector, landmarker, TrackerOptions(min_tracking_confidence=2.0))
+
+
+# -- one path for 1..N people: the single-person rules, with scripted stages -------------------
+def _detection(x: float, y: float) -> Detection:
+    """A detection whose ROI is centred on (x, y) px with a 100 px body circle radius."""
+    return Detection(0.9, (x - 10, y - 60, x + 10, y - 40), (x, y), (x, y - 100), (x, y - 50), (x, y - 80))
+
+
+class _PersonAt:
+    """A landmark stage that sees a person (presence 1) in a ROI centred within 50 px of one of
+    ``people`` (x, y), nobody elsewhere (presence 0), and nobody on the one call after
+    ``lose_next_call`` is set; its landmarks and auxiliary points sit at the ROI centre plus
+    ``shift`` px per call."""
+
+    def __init__(self, people, shift=0.0):
+        self.people, self.shift = people, shift
+        self.calls = 0
+        self.lose_next_call = False
+
+    def __call__(self, frame, roi, *, bgr=False):
+        self.calls += 1
+        here = any(np.hypot(roi.center_x_px - x, roi.center_y_px - y) < 50 for x, y in self.people)
+        if self.lose_next_call:
+            self.lose_next_call, here = False, False
+        c = np.array([roi.center_x_px + self.shift * self.calls, roi.center_y_px])
+        landmarks = np.zeros((33, 5))
+        landmarks[:, :2] = c
+        landmarks[:, 3:] = 1.0
+        aux = np.array([c, c - [0.0, 100.0]])
+        return LandmarkerOutput(roi, 1.0 if here else 0.0, landmarks, aux, np.zeros((33, 3)))
+
+
+def test_single_person_tries_only_the_best_detection_people_mode_tries_the_next():
+    detections = [_detection(100, 300), _detection(400, 300)]  # the best one is not a person
+    single = _PersonAt([(400, 300)])
+    with PoseTracker.from_stages(lambda f, *, bgr=False: detections, single, TrackerOptions()) as t:
+        result = t.process(BLANK, timestamp_ms=0.0)
+    assert result.pose is None and single.calls == 1 and "poses" not in result.to_dict()
+    several = _PersonAt([(400, 300)])
+    with PoseTracker.from_stages(lambda f, *, bgr=False: detections, several, TrackerOptions(num_poses=2)) as t:
+        result = t.process(BLANK, timestamp_ms=0.0)
+    assert result.pose is not None and several.calls == 2 and result.to_dict()["poses"][0]["id"] == 1
+
+
+def test_single_person_redetected_on_the_frame_it_was_lost_keeps_its_filters():
+    """Frame 0 finds the person; on frame 1 the tracked ROI loses it and the redetection finds it
+    again. The single-person tracker goes on with the same One-Euro filters (the pose is smoothed
+    towards frame 0's); several-people mode starts a new track whose filters pass the first value."""
+    outputs = {}
+    for num_poses in (1, 2):
+        landmarker = _PersonAt([(400, 300)], shift=5.0)
+        detector = lambda f, *, bgr=False: [_detection(400, 300)]  # noqa: E731
+        with PoseTracker.from_stages(detector, landmarker, TrackerOptions(num_poses=num_poses)) as t:
+            first = t.process(BLANK, timestamp_ms=0.0)
+            landmarker.lose_next_call = True  # the tracked ROI loses the person; the redetection finds it
+            second = t.process(BLANK, timestamp_ms=33.0)
+        assert first.pose is not None and second.pose is not None and second.detector_ran and not second.tracked
+        raw_x = 400 + 5.0 * landmarker.calls  # the redetection's own landmark x
+        outputs[num_poses] = (second.pose.array_px[0, 0], raw_x, first.pose.array_px[0, 0])
+    x, raw, before = outputs[1]
+    assert before < x < raw  # smoothed with frame 0's filter state
+    x, raw, _ = outputs[2]
+    assert x == pytest.approx(raw)  # a new track: its filter's first value passes unchanged
