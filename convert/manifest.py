@@ -17,9 +17,9 @@ from blazepose_sdk.assets.manifest import (  # noqa: F401 - re-exported for conv
     entry_for_model,
     load_manifest,
     manifest_entry,
-    output_roles,
     update_manifest,
 )
+from blazepose_sdk.stages.roles import output_roles  # noqa: F401 - re-exported for convert/ and its users
 from blazepose_sdk.stages.runtime import dequantize, quantize
 
 

@@ -9,20 +9,20 @@ import shutil
 import numpy as np
 import pytest
 
-from blazepose_sdk.stages.detector import PoseDetector
-from blazepose_sdk.errors import ManifestError, ModelHashMismatchError, ModelSignatureError
-from blazepose_sdk.stages.landmarker import PoseLandmarker
 from blazepose_sdk.assets.manifest import (
     MANIFEST_FILE,
     MANIFEST_FORMAT,
     entry_for_model,
     load_manifest,
     manifest_entry,
-    output_roles,
     update_manifest,
 )
 from blazepose_sdk.assets.models import REFERENCE_FILES, model_file_from_path
+from blazepose_sdk.errors import ManifestError, ModelHashMismatchError, ModelSignatureError
 from blazepose_sdk.geometry.roi import roi_from_alignment_points
+from blazepose_sdk.stages.detector import PoseDetector
+from blazepose_sdk.stages.landmarker import PoseLandmarker
+from blazepose_sdk.stages.roles import output_roles
 from blazepose_sdk.stages.runtime import TFLiteModel
 from blazepose_sdk.tracker import PoseTracker, TrackerOptions
 

@@ -26,17 +26,22 @@ MIN_VISIBILITY = 0.5
 COLOURS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46a0a0", "#f032e6", "#808000")
 
 
+def record_poses(record: dict) -> list[dict]:
+    """The poses of one JSON line of ``blazepose run``, each with its ``id`` (0 for the
+    single-person tracker, whose lines carry only ``pose``)."""
+    return record.get("poses") or ([{"id": 0, **record["pose"]}] if record.get("pose") else [])
+
+
 def busiest_frame(records: list[dict]) -> int:
     """Index of the first frame with the most poses."""
-    counts = [len(r.get("poses", [r["pose"]] if r.get("pose") else [])) for r in records]
-    return int(np.argmax(counts))
+    return int(np.argmax([len(record_poses(r)) for r in records]))
 
 
 def poses_svg(record: dict, title: str) -> str:
     """The SVG of one JSON line of ``blazepose run``: per pose its skeleton (visible landmarks),
     its rotated ROI (dashed) and its id, on a blank frame of the record's image size."""
     width, height = record["image_size"]
-    poses = record.get("poses") or ([{"id": 0, **record["pose"]}] if record.get("pose") else [])
+    poses = record_poses(record)
     parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height + 24}" '
               f'width="{width}" height="{height + 24}" font-family="sans-serif">'),
              f'<rect width="{width}" height="{height}" fill="#f4f4f4" stroke="#999"/>',
@@ -69,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     records = [json.loads(line) for line in Path(a.jsonl).read_text().splitlines() if line.strip()]
     index = busiest_frame(records) if a.frame is None else a.frame
     record = records[index]
-    n = len(record.get("poses") or ([record["pose"]] if record.get("pose") else []))
+    n = len(record_poses(record))
     title = f"frame {record['frame']}: {n} people tracked, each with its id, skeleton and ROI (dashed)"
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(poses_svg(record, title))

@@ -60,11 +60,12 @@ class ModelKind:
 
 def model_kind(path: str | os.PathLike) -> ModelKind:
     """Kind and value range as the SDK would use them: the manifest entry beside the file if
-    any, else by the output shapes (:func:`blazepose_sdk.assets.manifest.output_roles`) with the SDK's
+    any, else by the output shapes (:func:`blazepose_sdk.stages.roles.output_roles`) with the SDK's
     default ranges (detector [-1, 1], landmark [0, 1])."""
+    from blazepose_sdk.assets.manifest import entry_for_model
     from blazepose_sdk.stages.detector import DETECTOR_VALUE_RANGE
     from blazepose_sdk.stages.landmarker import LANDMARK_VALUE_RANGE
-    from blazepose_sdk.assets.manifest import entry_for_model, output_roles
+    from blazepose_sdk.stages.roles import output_roles
     from blazepose_sdk.stages.runtime import TFLiteModel
 
     entry = entry_for_model(path)
@@ -174,7 +175,14 @@ def sdk_units(kind: str, outputs: Sequence[np.ndarray], input_size: int) -> list
         world landmarks (metres) unchanged.
     Outputs without a role are returned unchanged.
     """
-    from blazepose_sdk.geometry.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors, sigmoid
+    from blazepose_sdk.geometry.anchors import (
+        AnchorOptions,
+        DecodeOptions,
+        decode_boxes,
+        decode_scores,
+        generate_anchors,
+        sigmoid,
+    )
     from blazepose_sdk.stages.detector import decode_options
     from blazepose_sdk.stages.landmarker import decode_landmark_tensor
     from blazepose_sdk.stages.roles import output_roles
@@ -273,7 +281,8 @@ def sdk_landmark_difference(sources: Sequence[str | os.PathLike], original: tupl
     import itertools
 
     from blazepose_sdk import PoseTracker, TrackerOptions
-    from blazepose_sdk.app.video import is_image_path, read_image, video_frames as frames_of
+    from blazepose_sdk.app.video import is_image_path, read_image
+    from blazepose_sdk.app.video import video_frames as frames_of
 
     def run(pair, source):
         static = is_image_path(source)

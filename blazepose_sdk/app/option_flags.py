@@ -15,7 +15,6 @@ import argparse
 import dataclasses
 
 from ..assets.models import available_pipelines
-from ..errors import OptionError
 from ..options import GROUPS, TrackerOptions, check_value, load_tracker_options, option_fields
 
 _TYPES = {"threads": int, "count": int, "unit": float}
@@ -83,7 +82,4 @@ def tracker_options_from_args(args: argparse.Namespace, **changes: object) -> Tr
     ``changes``; raises OptionError before any model loads."""
     given = given_flags(args)  # a bad flag is named before the options file is read
     base = load_tracker_options(args.options) if getattr(args, "options", None) else TrackerOptions()
-    try:
-        return dataclasses.replace(base, **{**given, **changes})
-    except OptionError as exc:
-        raise OptionError(f"tracker options: {exc}") from None
+    return dataclasses.replace(base, **{**given, **changes})

@@ -112,7 +112,7 @@ class PoseDetector:
             ``normalization.value_range``); MediaPipe's [-1, 1] by default.
         output_roles: one role per model output ("boxes", "scores" or None), e.g. from a
             manifest; None: outputs are identified by shape
-            (:func:`blazepose_sdk.assets.manifest.output_roles`).
+            (:func:`blazepose_sdk.stages.roles.output_roles`).
     """
 
     def __init__(self, model, min_score: float = DEFAULT_MIN_SCORE,

@@ -150,7 +150,7 @@ class PoseLandmarker:
             ``normalization.value_range``); MediaPipe's [0, 1] by default.
         output_roles: one role per model output ("landmarks", "presence", "heatmap", "world",
             "segmentation" or None), e.g. from a manifest; None: outputs are identified by shape
-            (:func:`blazepose_sdk.assets.manifest.output_roles`).
+            (:func:`blazepose_sdk.stages.roles.output_roles`).
         segmentation: also read the segmentation output (``LandmarkerOutput.mask_roi``); a model
             without one is refused with ModelSignatureError.
     """
