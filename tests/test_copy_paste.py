@@ -13,7 +13,6 @@ import cv2
 import numpy as np
 import pytest
 
-from blazepose_sdk.geometry.roi import Roi
 from blazepose_sdk.geometry.topology import FLIP_INDEX, LANDMARK_NAMES
 from training.data import copy_paste as cp
 from training.data.augment import transform_points

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from blazepose_sdk.bench.soak import looped_frames, rss_bytes, rss_flatness
+from blazepose_sdk.bench.soak import looped_frames, rss_flatness
 
 
 def test_flat_curve_is_flat():
