@@ -459,8 +459,7 @@ class PoseTracker:
             if out is None or any(same_person(out, f.out) for f in people):
                 continue
             if not self._people_mode and lost_now:
-                person = _Found.of(lost_now.pop(), out)
-                person.track.roi = roi
+                person = _Found.of(lost_now.pop(), out)  # _finish gives it the next frame's ROI
             else:
                 person = _Found.of(_Track(0, roi, PoseSmoother(self.options.smoothing), AuxiliarySmoother(),
                                           MaskSmoother()), out)
