@@ -59,33 +59,11 @@ def float32_tflite(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
             continue
         kept.append(op)
     graph.operators = kept
-    _drop_unused_tensors(model, graph)
+    tflite_file.drop_unused_tensors(model, graph)
     if not model.signatureDefs:
         model.signatureDefs = [_signature(schema, graph)]
     tflite_file.write_model(model, dst)
     return Path(dst)
-
-
-def _drop_unused_tensors(model, graph) -> None:
-    """Remove tensors no op or graph I/O refers to (the float16 originals) and free their buffers."""
-    used = {int(i) for i in graph.inputs} | {int(i) for i in graph.outputs}
-    for op in graph.operators:
-        used |= {int(i) for i in op.inputs if i >= 0} | {int(i) for i in op.outputs}
-    order = sorted(used)
-    remap = {old: new for new, old in enumerate(order)}
-    graph.tensors = [graph.tensors[i] for i in order]
-    graph.inputs = np.array([remap[int(i)] for i in graph.inputs], np.int32)
-    graph.outputs = np.array([remap[int(i)] for i in graph.outputs], np.int32)
-    for op in graph.operators:
-        op.inputs = np.array([remap[int(i)] if i >= 0 else -1 for i in op.inputs], np.int32)
-        op.outputs = np.array([remap[int(i)] for i in op.outputs], np.int32)
-    for sig in model.signatureDefs or []:
-        for m in list(sig.inputs or []) + list(sig.outputs or []):
-            m.tensorIndex = remap[int(m.tensorIndex)]
-    live = {t.buffer for t in graph.tensors}
-    for k, buffer in enumerate(model.buffers):
-        if k and k not in live:  # buffer 0 is the schema's empty sentinel
-            buffer.data = None
 
 
 def _signature(schema, graph):

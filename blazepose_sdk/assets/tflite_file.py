@@ -292,3 +292,58 @@ def write_model(model, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.write_bytes(pack_model(model))
     return path
+
+
+def drop_unused_tensors(model, graph) -> None:
+    """Remove the tensors of ``graph`` (a ``SubGraphT`` of the ``ModelT`` ``model``) that no
+    operator, graph input or output refers to, renumber the rest (operators, graph I/O and
+    signature maps follow) and empty the buffers no tensor uses any more."""
+    used = {int(i) for i in graph.inputs} | {int(i) for i in graph.outputs}
+    for op in graph.operators:
+        used |= {int(i) for i in op.inputs if i >= 0} | {int(i) for i in op.outputs}
+    order = sorted(used)
+    remap = {old: new for new, old in enumerate(order)}
+    graph.tensors = [graph.tensors[i] for i in order]
+    graph.inputs = np.array([remap[int(i)] for i in graph.inputs], np.int32)
+    graph.outputs = np.array([remap[int(i)] for i in graph.outputs], np.int32)
+    for op in graph.operators:
+        op.inputs = np.array([remap[int(i)] if i >= 0 else -1 for i in op.inputs], np.int32)
+        op.outputs = np.array([remap[int(i)] for i in op.outputs], np.int32)
+    for sig in model.signatureDefs or []:
+        for m in list(sig.inputs or []) + list(sig.outputs or []):
+            m.tensorIndex = remap[int(m.tensorIndex)]
+    live = {t.buffer for t in graph.tensors}
+    for k, buffer in enumerate(model.buffers):
+        if k and k not in live:  # buffer 0 is the schema's empty sentinel
+            buffer.data = None
+
+
+def without_outputs(source: str | os.PathLike | bytes, drop: set[int]) -> bytes:
+    """The model of ``source`` (a one-subgraph ``.tflite``) without the graph outputs at the
+    positions in ``drop`` and without every operator that only they needed: the remaining
+    outputs are computed by the same operators on the same weights, so they are bit-identical,
+    and the dropped branch costs nothing at run time (e.g. the landmark model's 256x256
+    segmentation decoder when no mask is asked for).
+
+    Raises:
+        ValueError: a position in ``drop`` is not an output, or every output would go.
+        SchemaUnavailableError: no schema module with the object API is installed.
+    """
+    model = to_object(load(source))
+    graph = model.subgraphs[0]
+    outputs = [int(i) for i in graph.outputs]
+    if not drop <= set(range(len(outputs))) or len(drop) >= len(outputs):
+        raise ValueError(f"cannot drop outputs {sorted(drop)} of a model with {len(outputs)} outputs")
+    kept = [t for k, t in enumerate(outputs) if k not in drop]
+    needed = set(kept)
+    ops = []
+    for op in reversed(graph.operators):
+        if needed & {int(i) for i in op.outputs}:
+            ops.append(op)
+            needed |= {int(i) for i in op.inputs if i >= 0}
+    graph.operators = ops[::-1]
+    graph.outputs = np.array(kept, np.int32)
+    for sig in model.signatureDefs or []:
+        sig.outputs = [m for m in sig.outputs or [] if int(m.tensorIndex) in set(kept)]
+    drop_unused_tensors(model, graph)
+    return pack_model(model)
