@@ -134,7 +134,7 @@ class TrackerOptions:
     ``delegate``. Tracking: ``static_image_mode``, ``min_detection_confidence``,
     ``min_tracking_confidence``, ``refine_with_heatmap``, ``redetect_on_loss``. People and tiles:
     ``num_poses``, ``detect_every``, ``detector_tiles*``. Smoothing: ``smooth_landmarks``,
-    ``smoothing``. Segmentation: ``enable_segmentation``, ``smooth_segmentation``.
+    ``smoothing``. Segmentation: ``enable_segmentation``, ``prune_segmentation``, ``smooth_segmentation``.
     """
 
     model: str = _option(
@@ -203,6 +203,11 @@ class TrackerOptions:
         False, kind="bool", group="segmentation", flag=None,
         help="also compute Pose.mask, the person's probability mask in frame pixels (one warp per person per "
              "frame); the CLI sets it with --mask")
+    prune_segmentation: bool = _option(
+        True, kind="bool", group="segmentation",
+        help="without enable_segmentation, run the landmark model without its segmentation decoder (derived once "
+             "from the same file into the model cache; the same landmarks bit for bit, about half "
+             "the landmark time with Lite); off: the file as it is, as MediaPipe runs it")
     smooth_segmentation: bool = _option(
         True, kind="bool", group="segmentation",
         help="on video, blend each mask with the previous one where it is uncertain, as MediaPipe does")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .assets.derived import landmark_without_mask
 from .assets.models import ModelFile, model_file_from_path, resolve_pipeline
 from .errors import ConcurrentUseError, InvalidFrameError, TimestampError
 from .geometry.image import as_rgb_uint8
@@ -67,16 +68,19 @@ class _Track:
 
 @dataclass
 class _Found:
-    """A person found on this frame: its track, the landmark output and the corners (4, 2) of the
-    ROI its raw auxiliary points give (image pixels), computed once and used to tell people apart."""
+    """A person found on this frame: its track, the landmark output, the ROI its raw auxiliary
+    points give and that ROI's corners (4, 2) (image pixels), computed once and used to tell
+    people apart."""
 
     track: _Track
     out: LandmarkerOutput
+    roi: Roi
     corners_px: np.ndarray
 
     @classmethod
     def of(cls, track: _Track, out: LandmarkerOutput) -> _Found:
-        return cls(track, out, roi_from_alignment_points(out.aux_px[0], out.aux_px[1]).corners_px())
+        roi = roi_from_alignment_points(out.aux_px[0], out.aux_px[1])
+        return cls(track, out, roi, roi.corners_px())
 
 
 def _model_files(options: TrackerOptions) -> tuple[ModelFile, ModelFile, ModelFile | None]:
@@ -96,6 +100,19 @@ def _model_files(options: TrackerOptions) -> tuple[ModelFile, ModelFile, ModelFi
 def _open_model(model_file: ModelFile, options: TrackerOptions) -> TFLiteModel:
     """The interpreter of one model file, with the options' threads and delegate; hash-checked."""
     return TFLiteModel(model_file.path, options.num_threads, options.delegate, expected_sha256=model_file.sha256)
+
+
+def _open_landmark_model(model_file: ModelFile, options: TrackerOptions
+                         ) -> tuple[TFLiteModel, tuple[str | None, ...] | None]:
+    """The landmark model's interpreter and its output roles: without its segmentation decoder
+    when no mask is asked for and ``prune_segmentation`` is on (:mod:`blazepose_sdk.assets.derived`;
+    the same landmarks, less time), else the file as it is."""
+    if not options.enable_segmentation and options.prune_segmentation:
+        derived = landmark_without_mask(model_file)
+        if derived is not None:
+            model = TFLiteModel(model_file.path, options.num_threads, options.delegate, content=derived.content)
+            return model, derived.output_roles
+    return _open_model(model_file, options), model_file.output_roles
 
 
 def _pose_detector(model: TFLiteModel, model_file: ModelFile, options: TrackerOptions) -> PoseDetector:
@@ -174,8 +191,9 @@ class PoseTracker:
         tile_detector = None
         if o.detector_tiles is not None and tiles_file is not None:
             tile_detector = _pose_detector(_open_model(tiles_file, o), tiles_file, o)
-        landmarker = PoseLandmarker(_open_model(landmark_file, o), o.refine_with_heatmap,
-                                    landmark_file.value_range or LANDMARK_VALUE_RANGE, landmark_file.output_roles,
+        landmark_model, landmark_roles = _open_landmark_model(landmark_file, o)
+        landmarker = PoseLandmarker(landmark_model, o.refine_with_heatmap,
+                                    landmark_file.value_range or LANDMARK_VALUE_RANGE, landmark_roles,
                                     segmentation=o.enable_segmentation)
         self._attach(detector, landmarker, o, tile_detector)
 

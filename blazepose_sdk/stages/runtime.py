@@ -150,6 +150,8 @@ class TFLiteModel:
         delegate: None, a shared-library path, or a name in :data:`DELEGATE_LIBRARIES`
             (``"gpu"``, ``"edgetpu"``); ``delegate_options`` are passed to it.
         expected_sha256: if given, the file is refused unless its sha256 matches.
+        content: the model's bytes, already read and checked by the caller (e.g. a model derived
+            from ``path`` by :mod:`blazepose_sdk.assets.derived`); ``path`` then only names it.
     Raises:
         ModelNotFoundError, ModelHashMismatchError, ModelLoadError, RuntimeUnavailableError.
     """
@@ -161,11 +163,13 @@ class TFLiteModel:
         delegate: str | None = None,
         delegate_options: dict | None = None,
         expected_sha256: str | None = None,
+        content: bytes | None = None,
     ) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise ModelNotFoundError(f"model file not found: {self.path}")
-        content = self.path.read_bytes()
+        if content is None:
+            if not self.path.is_file():
+                raise ModelNotFoundError(f"model file not found: {self.path}")
+            content = self.path.read_bytes()
         if expected_sha256 is not None:
             actual = hashlib.sha256(content).hexdigest()
             if actual != expected_sha256:
