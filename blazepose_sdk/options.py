@@ -58,6 +58,10 @@ DEFAULT_DETECTOR_TILES_EVERY = 10
 # 0.95 is the lowest threshold with no false detection on the first half of our vtest.avi
 # person-free set (tools/small_people.py, docs/lab/2026-12-01_multi_person.md); measured on the second half.
 DEFAULT_DETECTOR_TILES_MIN_SCORE = 0.95
+# With verify_every, a track is dropped after this many detector checks in a row found no detection
+# on it. Our choice: one miss is common on a real person (the detector misses people cut by the
+# frame's edge or seen close up), two in a row, verify_every frames apart, much less so.
+DEFAULT_VERIFY_MISSES = 2
 # Upper bound of the "count" options (people tracked, frame intervals): a typo beyond it.
 MAX_COUNT = 10_000
 
@@ -132,7 +136,8 @@ class TrackerOptions:
 
     Model and runtime: ``model``, ``detector_model``, ``landmark_model``, ``num_threads``,
     ``delegate``. Tracking: ``static_image_mode``, ``min_detection_confidence``,
-    ``min_tracking_confidence``, ``refine_with_heatmap``, ``redetect_on_loss``. People and tiles:
+    ``min_tracking_confidence``, ``refine_with_heatmap``, ``redetect_on_loss``, ``verify_every``,
+    ``verify_misses``. People and tiles:
     ``num_poses``, ``detect_every``, ``detector_tiles*``. Smoothing: ``smooth_landmarks``,
     ``smoothing``. Segmentation: ``enable_segmentation``, ``prune_segmentation``, ``smooth_segmentation``.
     """
@@ -170,6 +175,14 @@ class TrackerOptions:
         True, kind="bool", group="tracking",
         help="when a tracked person is lost, run the detector on the same frame instead of the next one "
              "(MediaPipe waits)")
+    verify_every: int | None = _option(
+        None, kind="count", group="tracking", nullable=True, metavar="K",
+        help="check tracked people with the detector every K frames: a track no detection overlaps on "
+             "verify_misses checks in a row is dropped (a pose held on a bicycle, a fence or a wall after its person "
+             "left); default: never, as MediaPipe (the detector runs only when tracking is lost)")
+    verify_misses: int = _option(
+        DEFAULT_VERIFY_MISSES, kind="count", group="tracking", metavar="M",
+        help="with verify_every: checks in a row without an overlapping detection that drop a track")
     num_poses: int = _option(
         1, kind="count", group="people and tiles", metavar="N",
         help="track up to N people, each with its own ROI, smoothers and a stable id (1: MediaPipe's "

@@ -55,22 +55,31 @@ REFOUND_ROI_IOU = 0.3
 # keypoints on average ~12% of the ROI side apart (about 15% of the body height); two different
 # people, even overlapping, differ by more. Our choice.
 SAME_PERSON_SIMILARITY = 0.5
+# With verify_every, a detection confirms a tracked person when its ROI overlaps the ROI of the
+# person's landmarks on that frame by more than this IoU. Our choice, as REFOUND_ROI_IOU: the
+# detector's ROI and the landmark model's for one person are the same square up to a fraction of
+# its side; a pose held on an object no detection is on overlaps none.
+VERIFY_ROI_IOU = 0.3
+
+
 @dataclass
 class _Track:
-    """One tracked person: its id, its ROI for the next frame and its filters."""
+    """One tracked person: its id, its ROI for the next frame, its filters and how many detector
+    checks in a row found no detection on it (verify_every)."""
 
     id: int
     roi: Roi
     smoother: PoseSmoother
     aux_smoother: AuxiliarySmoother
     mask_smoother: MaskSmoother
+    misses: int = 0
 
 
 @dataclass
 class _Found:
     """A person found on this frame: its track, the landmark output, the ROI its raw auxiliary
     points give and that ROI's corners (4, 2) (image pixels), computed once and used to tell
-    people apart."""
+    people apart and to check them with the detector (verify_every)."""
 
     track: _Track
     out: LandmarkerOutput
@@ -167,7 +176,9 @@ class PoseTracker:
     ``min_tracking_confidence`` and merges tracks that converged on one person, then, while
     fewer than ``num_poses`` people are tracked and the detector is due, detects and starts
     tracks for new people. With ``num_poses=1`` (and no detector tiles) this is MediaPipe's
-    single-person graph: only the best detection is tried, and results carry no ids.
+    single-person graph: only the best detection is tried, and results carry no ids. With
+    ``verify_every`` (off by default) the detector also looks at each tracked person's ROI every
+    K frames, and a person it misses ``verify_misses`` times in a row is dropped.
 
     Use as a context manager or call :meth:`close`. Not thread-safe: one tracker per stream; a
     second thread calling :meth:`process`, :meth:`reset` or :meth:`close` while a frame runs gets
@@ -236,6 +247,7 @@ class PoseTracker:
         self._next_id = 1
         self._frames_since_detect = 0
         self._frames_since_tiles = 0
+        self._frames_since_verify = 0
         self._lost_pending = False
         self._lost_tracks: list[tuple[int, Roi, float]] = []  # (id, last ROI, time lost in ms)
 
@@ -397,6 +409,12 @@ class PoseTracker:
         merged = self._merge_converged(found)
         lost = lost or len(merged) < len(found)  # a merged track lost its own person too
         found = merged
+        self._frames_since_verify += 1
+        if found and not static and o.verify_every is not None and self._frames_since_verify >= o.verify_every:
+            self._frames_since_verify = 0
+            verified = self._verified(frame, found, bgr)
+            lost = lost or len(verified) < len(found)  # dropped: not given back as lost_now (not that person)
+            found = verified
         tracked = bool(found)
         if lost:
             self._lost_pending = True
@@ -426,6 +444,23 @@ class PoseTracker:
         if lost_now and not o.redetect_on_loss:
             return False
         return not anyone_tracked or self._lost_pending or self._frames_since_detect >= o.detect_every
+
+    def _verified(self, frame: np.ndarray, found: list[_Found], bgr: bool) -> list[_Found]:
+        """The tracked people the detector, run on each one's ROI of this frame, confirms (a
+        detection whose ROI overlaps it by IoU above VERIFY_ROI_IOU), and the others until
+        ``verify_misses`` checks in a row have missed them; those are dropped."""
+        kept = []
+        for person in found:
+            self.detector_runs += 1
+            detections = self.detector(frame, bgr=bgr, roi=person.roi)
+            rois = (roi_from_alignment_points(d.hip_center_px, d.body_circle_px) for d in detections)
+            if any(roi.is_valid() and polygon_iou(person.corners_px, roi.corners_px()) > VERIFY_ROI_IOU for roi in rois):
+                person.track.misses = 0
+            else:
+                person.track.misses += 1
+            if person.track.misses < self.options.verify_misses:
+                kept.append(person)
+        return kept
 
     def _merge_converged(self, found: list[_Found]) -> list[_Found]:
         """Drop the younger of two tracks whose poses are one person (the older id stays)."""
