@@ -233,3 +233,28 @@ def test_paired_run_times_keeps_two_runs_of_one_pipeline_apart(monkeypatch, tmp_
     # order rotates: (candidate, current), (current, candidate), (candidate, current)
     assert out["candidate_s"] == [1.0, 3.0, 5.0] and out["current_s"] == [2.0, 4.0, 5.0]
     assert out["ratios"] == [0.5, 0.75, 1.0] and out["median_ratio"] == 0.75
+
+
+def test_a_row_may_carry_tracker_options_into_every_suite_and_the_timed_run(tmp_path):
+    """``MODEL@OPTIONS.json``: the gate compares one pipeline with two option sets (a tracker
+    change, e.g. prune_segmentation or verify_every) in the video and ghost suites and in the
+    timed ``blazepose run``."""
+    import json
+
+    from blazepose_sdk.bench.gate import run_command
+    from blazepose_sdk.bench.rows import parse_row
+    from blazepose_sdk.bench.video import row_options
+    from blazepose_sdk.errors import ModelNotFoundError
+
+    options = tmp_path / "options.json"
+    options.write_text(json.dumps({"verify_every": 7, "model": "ours-lite"}))
+    row = parse_row(f"checked=blazepose-lite@{options}")
+    assert (row.name, row.pipeline, row.options_file) == ("checked", "blazepose-lite", options)
+    o = row_options(row, static=False, threads=2)
+    assert (o.verify_every, o.model, o.num_threads, o.static_image_mode) == (7, "blazepose-lite", 2, False)
+    assert row_options(parse_row("blazepose-lite"), static=True, threads=None).verify_every is None
+    cmd = run_command(f"blazepose-lite@{options}", tmp_path / "clip.avi", tmp_path / "out.jsonl")
+    assert cmd[cmd.index("--options") + 1] == str(options) and cmd[cmd.index("--model") + 1] == "blazepose-lite"
+    assert "--options" not in run_command("blazepose-lite", tmp_path / "clip.avi", tmp_path / "out.jsonl")
+    with pytest.raises(ModelNotFoundError, match="options file not found"):
+        parse_row(f"blazepose-lite@{tmp_path / 'missing.json'}")

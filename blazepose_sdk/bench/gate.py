@@ -34,6 +34,7 @@ from pathlib import Path
 
 from .common import Reporter, default_data_dir, new_payload, write_json
 from .ghosts import run_ghosts
+from .rows import split_options
 from .tables import Table, fmt
 from .video import run_video
 
@@ -79,8 +80,12 @@ def gate_checks(candidate: dict, current: dict, time_ratio: float | None,
 
 def run_command(model: str, clip: Path, json_out: Path, threads: int | None = None) -> list[str]:
     """``blazepose run CLIP --model MODEL --json FILE --no-progress`` with this Python
-    (``DET.tflite+LM.tflite``: ``--detector DET --landmark LM``)."""
+    (``DET.tflite+LM.tflite``: ``--detector DET --landmark LM``; ``MODEL@OPTIONS.json``: also
+    ``--options OPTIONS.json``)."""
     cmd = [sys.executable, "-m", "blazepose_sdk", "run", str(clip), "--json", str(json_out), "--no-progress"]
+    model, options_file = split_options(model)
+    if options_file is not None:
+        cmd += ["--options", str(options_file)]
     if "+" in model and not Path(model).exists():
         detector, _, landmark = model.partition("+")
         cmd += ["--detector", detector, "--landmark", landmark]
@@ -219,7 +224,8 @@ def gate_table(payload: dict):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("candidate", help="the pipeline that wants to be the default (name, or DET.tflite+LM.tflite)")
+    p.add_argument("candidate", help="the pipeline that wants to be the default (name, or DET.tflite+LM.tflite; "
+                                     "either followed by @OPTIONS.json for tracker options other than the defaults)")
     p.add_argument("--vs", dest="current", default=None, help="the pipeline it would replace (default: the SDK default)")
     p.add_argument("--work-dir", type=Path, default=None, help="media and cached ground truth (default: a temp folder)")
     p.add_argument("--threads", type=int, default=None, help="interpreter threads (default: the runtime's)")

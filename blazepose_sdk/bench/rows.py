@@ -8,7 +8,10 @@ A row is either a *pipeline* (a person detector plus a landmark model, run throu
 * a path to a ``.tflite`` file (a landmark model is paired with the reference detector in the
   pipeline and accuracy suites; any file works in the latency suite);
 * ``DETECTOR.tflite+LANDMARK.tflite``: a pipeline from two files;
-* any of these prefixed with ``LABEL=`` to name the row (e.g. ``ours-int8=out/lm_int8.tflite``).
+* any of these prefixed with ``LABEL=`` to name the row (e.g. ``ours-int8=out/lm_int8.tflite``);
+* any of these followed by ``@OPTIONS.json``: the row's pipeline runs with the tracker options of
+  that file (``blazepose run --options``; its model fields are overridden by the row's), e.g.
+  ``unpruned=blazepose-lite@no_prune.json`` with ``{"prune_segmentation": false}``.
 
 The three official BlazePose pipelines are always added first when they are in the model cache
 (``blazepose models fetch-reference``; ``reference-lite`` always is: its files ship in the package);
@@ -49,6 +52,8 @@ class ModelRow:
         sha256: expected hash of ``landmark`` (reference models only), else None.
         detector_sha256: expected hash of ``detector`` (reference models only), else None.
         pipeline: the SDK pipeline name for reference rows (``reference-lite`` ...), else None.
+        options_file: a TrackerOptions JSON file the row's pipeline runs with (``@OPTIONS.json``),
+            else None (the defaults).
     """
 
     name: str
@@ -58,6 +63,7 @@ class ModelRow:
     sha256: str | None = None
     detector_sha256: str | None = None
     pipeline: str | None = None
+    options_file: Path | None = None
 
     @property
     def is_pipeline(self) -> bool:
@@ -69,6 +75,23 @@ def parse_row(spec: str) -> ModelRow:
     label, sep, value = spec.partition("=")
     if not sep:
         label, value = "", spec
+    value, options_file = split_options(value, spec)
+    row = _parse_model(label, value, spec)
+    return dataclasses.replace(row, options_file=options_file) if options_file is not None else row
+
+
+def split_options(value: str, spec: str | None = None) -> tuple[str, Path | None]:
+    """``MODEL@OPTIONS.json`` -> (MODEL, the options file); a value without one -> (value, None).
+    Raises ModelNotFoundError when the options file does not exist."""
+    model, at, options = value.rpartition("@")
+    if not at or not options.endswith(".json"):
+        return value, None
+    if not Path(options).is_file():
+        raise ModelNotFoundError(f"options file not found: {options} (in --model {spec or value!r})")
+    return model, Path(options)
+
+
+def _parse_model(label: str, value: str, spec: str) -> ModelRow:
     if value in BUNDLED_PIPELINES or value in REFERENCE_PIPELINES or value.startswith("reference-"):
         pipeline = resolve_pipeline(value)
         return ModelRow(

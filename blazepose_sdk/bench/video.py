@@ -27,6 +27,7 @@ ground truth's own is reported as a floor) and frames with a pose.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import zipfile
@@ -37,6 +38,7 @@ import cv2
 import numpy as np
 
 from blazepose_sdk.geometry.topology import BLAZEPOSE_TO_COCO17, COCO17_NAMES, COCO17_SKELETON
+from blazepose_sdk.options import load_tracker_options
 from blazepose_sdk.tracker import PoseTracker, TrackerOptions
 from blazepose_sdk.app.video import VideoReader
 
@@ -253,12 +255,14 @@ def _truth_from_doc(doc: dict) -> dict[str, ClipTruth]:
 
 # -- running and scoring ---------------------------------------------------------------------
 def row_options(row: ModelRow, static: bool, threads: int | None) -> TrackerOptions:
-    """The tracker options of a row: its pipeline name (as ``blazepose run --model NAME``) or its
-    detector and landmark files."""
+    """The tracker options of a row: its options file's (defaults without one) with its pipeline
+    name (as ``blazepose run --model NAME``) or its detector and landmark files."""
+    base = load_tracker_options(row.options_file) if row.options_file is not None else TrackerOptions()
     if row.pipeline is not None:
-        return TrackerOptions(model=row.pipeline, static_image_mode=static, num_threads=threads)
-    return TrackerOptions(detector_model=row.detector, landmark_model=row.landmark, static_image_mode=static,
-                          num_threads=threads)
+        return dataclasses.replace(base, model=row.pipeline, detector_model=None, landmark_model=None,
+                                   static_image_mode=static, num_threads=threads)
+    return dataclasses.replace(base, detector_model=row.detector, landmark_model=row.landmark,
+                               static_image_mode=static, num_threads=threads)
 
 
 def run_clip(options: TrackerOptions, clip: Path, frames: int) -> tuple[np.ndarray, np.ndarray]:
