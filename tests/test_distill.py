@@ -342,3 +342,13 @@ def test_export_only_exports_the_latest_checkpoint(tmp_path):
     assert {"lite_hrnet_tiny.tflite", "lite_hrnet_tiny_int8.tflite"} <= set(manifest["models"])
     with pytest.raises(SystemExit, match="no checkpoint"):
         restore_latest(fresh, tmp_path / "empty")
+    # the float16 weights-only files a milestone commits: the run's and the exported checkpoint's
+    from training.weights_file import load_weights
+
+    for small in (run / "student.weights.fp16.npz", out / "student.weights.fp16.npz"):
+        loaded = build_student("lite_hrnet_tiny", 64)
+        load_weights(loaded, small)
+        for a, b in zip(trained.get_weights(), loaded.get_weights()):
+            np.testing.assert_array_equal(a.astype(np.float16).astype(a.dtype), b)
+    with pytest.raises(ValueError, match="not this model's"):
+        load_weights(build_student("lite_hrnet_18", 64), run / "student.weights.fp16.npz")

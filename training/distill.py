@@ -64,6 +64,7 @@ from blazepose_sdk.geometry.topology import NUM_LANDMARKS
 from training.config import EXPORT_PRECISIONS, FPD_ALPHA, TEACHER_CONFIDENCE_MODES, TRAIN_ONLY_CHOICES, DistillConfig
 from training.distill_data import make_dataset_fn
 from training.distill_export import export_checkpoint, export_student
+from training.weights_file import load_weights, save_fp16
 from training.students import (
     HEATMAP_STUDENTS,
     REGRESSION_STUDENTS,
@@ -227,7 +228,7 @@ def run(cfg: DistillConfig, run_dir: str | Path, strategy_name: str = "auto", ex
     def build_model():
         student = build_student(cfg.student, cfg.input_size)
         if cfg.init_weights:
-            student.load_weights(cfg.init_weights)
+            load_weights(student, cfg.init_weights)
         if cfg.train_only == "presence-head":
             if not is_imported(cfg.student):
                 raise ValueError("--train-only presence-head needs an imported student")
@@ -246,6 +247,7 @@ def run(cfg: DistillConfig, run_dir: str | Path, strategy_name: str = "auto", ex
         cfg=tcfg, run_dir=run_dir, strategy=strategy, policy=policy, config_dict=asdict(cfg))
     model = built["float"]  # the fake-quant model shares its variables; export and save the float one
     model.save_weights(str(run_dir / "student.weights.h5"))
+    save_fp16(model, run_dir / "student.weights.fp16.npz")  # small enough to commit at a milestone
     report = {"config": asdict(cfg), "steps": result.step, "first_losses": result.first_losses,
               "last_losses": result.last_losses, "train_seconds": result.seconds}
     if cfg.val_data:
@@ -300,7 +302,8 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint-every", type=int, default=0,
                     help="steps between checkpoints in RUN_DIR/ckpt (0: at the end); a rerun resumes from the latest")
     ap.add_argument("--init-weights", default=None,
-                    help="start from these student weights (another run's student.weights.h5, same --student)")
+                    help="start from these student weights (another run's student.weights.h5 or its float16 "
+                         "student.weights.fp16.npz, same --student and --input-size)")
     ap.add_argument("--fake-quant", action="store_true",
                     help="quantization-aware: train through int8 fake quantization of kernels and activations")
     ap.add_argument("--export", action="store_true", help="write float + INT8 TFLite landmark models")

@@ -13,6 +13,7 @@ import numpy as np
 
 from training.config import DistillConfig
 from training.students import IMPORTED_PREFIX, build_student, is_imported, student_kind_of
+from training.weights_file import save_fp16
 
 
 def imported_export_model(student):
@@ -38,7 +39,9 @@ def export_checkpoint(cfg: DistillConfig, run_dir: str | Path) -> list[str]:
         step = restore_latest(fake_quant_model(student), run_dir)
     else:
         step = restore_latest(student, run_dir)
-    return export_student(student, cfg, Path(run_dir) / f"export_step{step}", student_kind_of(cfg.student))
+    out = Path(run_dir) / f"export_step{step}"
+    exported = export_student(student, cfg, out, student_kind_of(cfg.student))
+    return exported + [str(save_fp16(student, out / "student.weights.fp16.npz"))]
 
 
 def regression_export_model(model, sdk_size: int = 256):
