@@ -31,6 +31,7 @@ from blazepose_sdk.assets.models import (
 from blazepose_sdk.stages.runtime import file_sha256
 from blazepose_sdk.options import DEFAULT_MODEL
 from conftest import REPO
+from model_cache import fetched_files
 
 # Our Lite landmark model as INT8 TFLite must stay smaller than the official float16 Lite file
 # (2,819,824 bytes) it replaces in its pipeline.
@@ -125,15 +126,6 @@ def _offline_env(tmp_path) -> dict[str, str]:
     return env
 
 
-def _nothing_fetched(cache) -> bool:
-    """Nothing was downloaded into the model cache: it holds at most the landmark model derived
-    from a shipped file without its segmentation decoder (blazepose_sdk.assets.derived)."""
-    if not cache.exists():
-        return True
-    files = [p.relative_to(cache) for p in cache.rglob("*") if p.is_file()]
-    return all(p.parts[0] == "derived" and p.stem.endswith("-no-segmentation") for p in files)
-
-
 def _cli(args: list[str], env: dict[str, str], cwd) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "blazepose_sdk", *args], env=env, cwd=cwd, capture_output=True,
                           text=True, timeout=300, stdin=subprocess.DEVNULL, check=False)
@@ -147,7 +139,7 @@ def test_default_cli_finds_the_basketball_player_offline(shared_data, tmp_path):
     out = tmp_path / "pose.jsonl"
     proc = _cli(["run", str(shared_data / "basketball1.png"), "--json", str(out)], env, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert _nothing_fetched(tmp_path / "empty-cache")
+    assert not fetched_files(tmp_path / "empty-cache")
     pose = json.loads(out.read_text().splitlines()[0])["pose"]
     assert pose is not None and pose["presence"] > 0.9
     legacy = json.loads((REPO / "tests" / "data" / "parity" / "mediapipe_legacy_pose.json").read_text())
@@ -165,7 +157,7 @@ def test_default_cli_tracks_people_in_vtest_offline(shared_data, tmp_path):
     out, jsonl = tmp_path / "v.mp4", tmp_path / "v.jsonl"
     proc = _cli(["run", str(shared_data / "vtest.avi"), "--out", str(out), "--json", str(jsonl)], env, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert out.stat().st_size > 0 and _nothing_fetched(tmp_path / "empty-cache")
+    assert out.stat().st_size > 0 and not fetched_files(tmp_path / "empty-cache")
     frames = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert len(frames) == 795
     with_pose = [f for f in frames if f["pose"] is not None]
@@ -203,7 +195,7 @@ def test_ours_lite_on_held_out_synthetic_people(shared_data, tmp_path, monkeypat
             # PCK@0.2 of the longer side of the person's label box, in image pixels
             threshold = 0.2 * max(np.ptp(gt[:, 0]), np.ptp(gt[:, 1]))
             pck.append(float(np.mean(np.linalg.norm(xy - gt, axis=1) < threshold)))
-    assert _nothing_fetched(cache)
+    assert not fetched_files(cache)
     # measured for the first (synthetic-only) ours-lite: 10/12 with PCK@0.2 >= 0.6, reference-lite 9/12
     assert sum(p >= 0.6 for p in pck) >= 8, pck
 

@@ -96,3 +96,10 @@ def test_the_tracker_prunes_only_without_masks_and_the_poses_do_not_change(cache
         if a is not None:
             assert np.array_equal(a[0], b[0]) and np.array_equal(a[0], m[0])
             assert a[1] is None and m[1] is not None
+
+
+def test_a_damaged_model_file_is_left_to_the_loader_to_refuse(cache, tmp_path):
+    damaged = tmp_path / "damaged.tflite"
+    damaged.write_bytes(LITE.path.read_bytes()[:64])  # the TFL3 identifier, then nothing usable
+    assert derived.landmark_without_mask(ModelFile(damaged)) is None
+    assert not (cache / "derived").exists()

@@ -83,7 +83,7 @@ def landmark_without_mask(model_file: ModelFile) -> DerivedModel | None:
     content = _read_checked(model_file)
     try:
         roles = landmark_roles(content, model_file.output_roles)
-    except (ValueError, tflite_file.SchemaUnavailableError):
+    except Exception:  # noqa: BLE001 - not a model this reader can parse: loading the file says why
         return None
     drop = {k for k, role in enumerate(roles) if role == SEGMENTATION}
     if not drop or len(drop) == len(roles):
@@ -95,7 +95,10 @@ def landmark_without_mask(model_file: ModelFile) -> DerivedModel | None:
     if derived is None:
         if tflite_file.object_api_schema() is None:
             return None
-        derived = tflite_file.without_outputs(content, drop)
+        try:
+            derived = tflite_file.without_outputs(content, drop)
+        except Exception:  # noqa: BLE001 - a damaged flatbuffer: loading the file itself gives the typed error
+            return None
         _write_cached(cached, derived)
     return DerivedModel(model_file, derived, kept_roles, hashlib.sha256(derived).hexdigest())
 
