@@ -75,12 +75,16 @@ def export_student(student, cfg: DistillConfig, out_dir: Path, student_kind: str
     """Float and INT8 TFLite of the SDK landmark model around a student (heatmap: the top-down
     DARK wrapper; regression: :func:`regression_export_model`), both taking the SDK's 256 crop,
     and their entries in ``out_dir/manifest.json`` (the SDK's model manifest, as the other
-    trainers write). INT8 calibration uses training crops (``cfg.data``), never the held-out set."""
+    trainers write). A heatmap student whose input does not divide 256 (e.g. 192) takes its own
+    input size as the crop (the SDK crops each landmark model at its input size), the crop it was
+    trained on. INT8 calibration uses training crops (``cfg.data``), never the held-out set."""
     from training.data.pipeline import make_landmark_dataset
     from training.models.export import landmark_manifest_entry, to_tflite, write_manifest
     from training.models.topdown import TopDownConfig, build_topdown_model, export_tflite
 
     size = TopDownConfig().input_size  # the SDK's crop; smaller students get it area-downscaled
+    if student_kind == "heatmap" and not is_imported(cfg.student) and size % cfg.input_size:
+        size = cfg.input_size  # no whole downscale factor: the model takes its own crop
 
     def rep():
         ds = make_landmark_dataset(cfg.data, 1, training=False, input_size=size)
@@ -92,7 +96,8 @@ def export_student(student, cfg: DistillConfig, out_dir: Path, student_kind: str
              "int8": out_dir / f"{stem}_int8.tflite"}
     precisions = tuple(cfg.export_precisions)
     if student_kind == "heatmap" and not is_imported(cfg.student):
-        out = export_tflite(build_topdown_model(student), paths["float"], paths["int8"], rep)
+        out = export_tflite(build_topdown_model(student, TopDownConfig(input_size=size)), paths["float"],
+                            paths["int8"], rep)
         precisions = ("float", "int8")
     else:
         wrapped = imported_export_model(student) if is_imported(cfg.student) else regression_export_model(student, size)
