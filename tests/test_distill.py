@@ -352,3 +352,23 @@ def test_export_only_exports_the_latest_checkpoint(tmp_path):
             np.testing.assert_array_equal(a.astype(np.float16).astype(a.dtype), b)
     with pytest.raises(ValueError, match="not this model's"):
         load_weights(build_student("lite_hrnet_18", 64), run / "student.weights.fp16.npz")
+
+
+def test_a_student_whose_input_does_not_divide_256_exports_at_its_own_crop(tmp_path):
+    """A 96 or 192 px student (256 % 96 != 0) has no whole area-downscale factor from the SDK's 256
+    crop: its SDK model takes a 192 crop, the crop it was trained on (the SDK crops each landmark
+    model at its input size); a 64 px student keeps the 256 crop, downscaled in the graph."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from training.config import DistillConfig
+    from training.distill_export import export_student
+    from training.students import build_student
+
+    records = _write_records(tmp_path / "lab", 0)
+    for size, crop in ((96, 96), (64, 256)):
+        cfg = DistillConfig(student="lite_hrnet_tiny", input_size=size, data=records)
+        paths = export_student(build_student("lite_hrnet_tiny", size), cfg, tmp_path / f"out{size}",
+                               num_calibration=2)
+        for path in paths:
+            interpreter = Interpreter(path)
+            assert tuple(interpreter.get_input_details()[0]["shape"]) == (1, crop, crop, 3), path
