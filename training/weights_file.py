@@ -2,7 +2,7 @@
 
 A long CPU run spans sessions and machines; its optimizer checkpoints (RUN/ckpt, 14 MB for
 Lite-HRNet-18) and its float32 ``student.weights.h5`` (7.4 MB) are over the project's 5 MB limit
-for a committed file. :func:`save_fp16` writes the weights alone in half precision (3.6 MB for
+for a committed file. :func:`save_fp16` writes the weights alone in half precision (2.4 MB for
 Lite-HRNet-18); ``python -m training.distill --init-weights FILE.npz`` starts the next run from
 it (:func:`load_weights`). Half precision keeps about 3 significant digits: a restart point, not an
 exact copy (the optimizer state is not kept either).
