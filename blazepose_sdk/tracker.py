@@ -31,7 +31,7 @@ from .profiling import StageTimes
 from .results import Pose, PoseResult
 from .stages.detector import DETECTOR_VALUE_RANGE, Detection, PoseDetector
 from .stages.landmarker import LANDMARK_VALUE_RANGE, LandmarkerOutput, PoseLandmarker
-from .stages.runtime import TFLiteModel
+from .stages.runtime import TFLiteModel, read_model_file
 
 # Frame interval assumed when process() is called without timestamps (30 fps).
 DEFAULT_FRAME_INTERVAL_MS = 1000.0 / 30.0
@@ -116,12 +116,13 @@ def _open_landmark_model(model_file: ModelFile, options: TrackerOptions
     """The landmark model's interpreter and its output roles: without its segmentation decoder
     when no mask is asked for and ``prune_segmentation`` is on (:mod:`blazepose_sdk.assets.derived`;
     the same landmarks, less time), else the file as it is."""
+    content = read_model_file(model_file.path, model_file.sha256)  # read and checked once
+    roles = model_file.output_roles
     if not options.enable_segmentation and options.prune_segmentation:
-        derived = landmark_without_mask(model_file)
+        derived = landmark_without_mask(model_file, content)
         if derived is not None:
-            model = TFLiteModel(model_file.path, options.num_threads, options.delegate, content=derived.content)
-            return model, derived.output_roles
-    return _open_model(model_file, options), model_file.output_roles
+            content, roles = derived.content, derived.output_roles
+    return TFLiteModel(model_file.path, options.num_threads, options.delegate, content=content), roles
 
 
 def _pose_detector(model: TFLiteModel, model_file: ModelFile, options: TrackerOptions) -> PoseDetector:

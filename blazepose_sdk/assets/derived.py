@@ -11,20 +11,22 @@ the segmentation output and every operator only it needed removed
 operators on the same weights, so landmarks, presence, heatmap and world landmarks are bit-identical.
 
 The derived bytes are written once into the model cache (``cache_dir()/derived/``, named by the
-source's sha256, with the derived file's own sha256 beside it), so later processes skip the
-derivation (0.2 s for Lite, 0.5 s for Heavy). An unwritable cache only costs that time per load.
+source's sha256, with a JSON record beside them: the derived file's own sha256 and its output
+roles), so later processes skip the derivation (0.2 s for Lite, 0.5 s for Heavy) and the parse of
+the source's flatbuffer. An unwritable cache only costs that time per load.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ModelHashMismatchError, ModelNotFoundError
 from ..stages.roles import output_roles
+from ..stages.runtime import read_model_file
 from . import tflite_file
 from .models import ModelFile, cache_dir
 
@@ -34,9 +36,8 @@ MASK_FREE_SUFFIX = "no-segmentation"
 
 @dataclass(frozen=True)
 class DerivedModel:
-    """A model's bytes derived from ``source`` and its output roles (interpreter order)."""
+    """A derived model's bytes, their sha256 and its output roles (interpreter order)."""
 
-    source: ModelFile
     content: bytes
     output_roles: tuple[str | None, ...]
     sha256: str
@@ -44,20 +45,6 @@ class DerivedModel:
 
 def derived_dir() -> Path:
     return cache_dir() / "derived"
-
-
-def _read_checked(model_file: ModelFile) -> bytes:
-    path = Path(model_file.path)
-    if not path.is_file():
-        raise ModelNotFoundError(f"model file not found: {path}")
-    content = path.read_bytes()
-    if model_file.sha256 is not None:
-        actual = hashlib.sha256(content).hexdigest()
-        if actual != model_file.sha256:
-            raise ModelHashMismatchError(
-                f"{path} has sha256 {actual}, expected {model_file.sha256}; the file is corrupt or a different "
-                "version: delete it and fetch it again (`blazepose models fetch-reference`)")
-    return content
 
 
 def landmark_roles(content: bytes, given: tuple[str | None, ...] | None = None) -> list[str | None]:
@@ -71,54 +58,63 @@ def landmark_roles(content: bytes, given: tuple[str | None, ...] | None = None) 
     return output_roles("landmark", shapes, size)
 
 
-def landmark_without_mask(model_file: ModelFile) -> DerivedModel | None:
-    """``model_file`` (a landmark model; its sha256 checked when it has one) without its
-    segmentation output and decoder, from the cache or derived now (and cached when the cache is
-    writable). None when the model has no segmentation output or no TFLite schema module with the
+def landmark_without_mask(model_file: ModelFile, content: bytes | None = None) -> DerivedModel | None:
+    """``model_file`` (a landmark model) without its segmentation output and decoder, from the
+    cache or derived now (and cached when the cache is writable). ``content``: the file's bytes
+    when the caller has already read and checked them; else they are read here and checked
+    against the file's sha256 (:func:`blazepose_sdk.stages.runtime.read_model_file`). None when
+    the model has no segmentation output, cannot be parsed, or no TFLite schema module with the
     object API is installed (``tflite-runtime`` alone): the caller runs the file as it is.
 
     Raises:
         ModelNotFoundError, ModelHashMismatchError: as loading the file itself would.
     """
-    content = _read_checked(model_file)
+    if content is None:
+        content = read_model_file(model_file.path, model_file.sha256)
+    source_sha = model_file.sha256 or hashlib.sha256(content).hexdigest()
+    cached = derived_dir() / f"{source_sha}-{MASK_FREE_SUFFIX}.tflite"
+    hit = _read_cached(cached)
+    if hit is not None:
+        return hit
     try:
         roles = landmark_roles(content, model_file.output_roles)
     except Exception:  # noqa: BLE001 - not a model this reader can parse: loading the file says why
         return None
     drop = {k for k, role in enumerate(roles) if role == SEGMENTATION}
-    if not drop or len(drop) == len(roles):
+    if not drop or len(drop) == len(roles) or tflite_file.object_api_schema() is None:
         return None
-    kept_roles = tuple(role for k, role in enumerate(roles) if k not in drop)
-    source_sha = hashlib.sha256(content).hexdigest()
-    cached = derived_dir() / f"{source_sha}-{MASK_FREE_SUFFIX}.tflite"
-    derived = _read_cached(cached)
-    if derived is None:
-        if tflite_file.object_api_schema() is None:
-            return None
-        try:
-            derived = tflite_file.without_outputs(content, drop)
-        except Exception:  # noqa: BLE001 - a damaged flatbuffer: loading the file itself gives the typed error
-            return None
-        _write_cached(cached, derived)
-    return DerivedModel(model_file, derived, kept_roles, hashlib.sha256(derived).hexdigest())
+    try:
+        derived = tflite_file.without_outputs(content, drop)
+    except Exception:  # noqa: BLE001 - a damaged flatbuffer: loading the file itself gives the typed error
+        return None
+    model = DerivedModel(derived, tuple(role for k, role in enumerate(roles) if k not in drop),
+                         hashlib.sha256(derived).hexdigest())
+    _write_cached(cached, model)
+    return model
 
 
-def _read_cached(path: Path) -> bytes | None:
-    """The cached derived bytes when they match the sha256 written beside them, else None."""
+def _record_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def _read_cached(path: Path) -> DerivedModel | None:
+    """The cached derived model when its bytes match the sha256 recorded beside them, else None."""
     try:
         content = path.read_bytes()
-        expected = path.with_suffix(".sha256").read_text().strip()
-    except OSError:
+        record = json.loads(_record_path(path).read_text())
+        sha, roles = str(record["sha256"]), tuple(record["output_roles"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return content if hashlib.sha256(content).hexdigest() == expected else None
+    return DerivedModel(content, roles, sha) if hashlib.sha256(content).hexdigest() == sha else None
 
 
-def _write_cached(path: Path, content: bytes) -> None:
-    """Write ``content`` and its sha256 atomically (a crash leaves no half file); an unwritable
-    cache is not an error."""
+def _write_cached(path: Path, model: DerivedModel) -> None:
+    """Write the derived bytes and their record atomically (a crash leaves no half file); an
+    unwritable cache is not an error."""
+    record = json.dumps({"sha256": model.sha256, "output_roles": list(model.output_roles)}).encode()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        for target, data in ((path, content), (path.with_suffix(".sha256"), hashlib.sha256(content).hexdigest().encode())):
+        for target, data in ((path, model.content), (_record_path(path), record)):
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             with os.fdopen(fd, "wb") as f:
                 f.write(data)

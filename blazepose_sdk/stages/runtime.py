@@ -101,6 +101,23 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def read_model_file(path: str | os.PathLike, expected_sha256: str | None = None) -> bytes:
+    """The bytes of a model file; refused with ModelNotFoundError when it is missing and with
+    ModelHashMismatchError when ``expected_sha256`` is given and differs."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelNotFoundError(f"model file not found: {path}")
+    content = path.read_bytes()
+    if expected_sha256 is not None:
+        actual = hashlib.sha256(content).hexdigest()
+        if actual != expected_sha256:
+            raise ModelHashMismatchError(
+                f"{path} has sha256 {actual}, expected {expected_sha256}; the file is corrupt "
+                "or a different version: delete it and fetch it again (`blazepose models fetch-reference`)"
+            )
+    return content
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     """One model input or output as the interpreter reports it."""
@@ -149,9 +166,11 @@ class TFLiteModel:
         num_threads: XNNPACK/CPU threads (None: :func:`default_num_threads`, the usable cores up to 4).
         delegate: None, a shared-library path, or a name in :data:`DELEGATE_LIBRARIES`
             (``"gpu"``, ``"edgetpu"``); ``delegate_options`` are passed to it.
-        expected_sha256: if given, the file is refused unless its sha256 matches.
+        expected_sha256: if given, the file is refused unless its sha256 matches
+            (:func:`read_model_file`).
         content: the model's bytes, already read and checked by the caller (e.g. a model derived
-            from ``path`` by :mod:`blazepose_sdk.assets.derived`); ``path`` then only names it.
+            from ``path`` by :mod:`blazepose_sdk.assets.derived`); ``path`` then only names it and
+            ``expected_sha256`` is not used.
     Raises:
         ModelNotFoundError, ModelHashMismatchError, ModelLoadError, RuntimeUnavailableError.
     """
@@ -167,16 +186,7 @@ class TFLiteModel:
     ) -> None:
         self.path = Path(path)
         if content is None:
-            if not self.path.is_file():
-                raise ModelNotFoundError(f"model file not found: {self.path}")
-            content = self.path.read_bytes()
-        if expected_sha256 is not None:
-            actual = hashlib.sha256(content).hexdigest()
-            if actual != expected_sha256:
-                raise ModelHashMismatchError(
-                    f"{self.path} has sha256 {actual}, expected {expected_sha256}; the file is corrupt "
-                    "or a different version: delete it and fetch it again (`blazepose models fetch-reference`)"
-                )
+            content = read_model_file(self.path, expected_sha256)
         check_num_threads("num_threads", num_threads)
         module, self.runtime = load_runtime()
         delegates = []
