@@ -454,7 +454,7 @@ class PoseTracker:
         for person in found:
             self.detector_runs += 1
             detections = self.detector(frame, bgr=bgr, roi=person.roi)
-            rois = (roi_from_alignment_points(d.hip_center_px, d.body_circle_px) for d in detections)
+            rois = (d.roi() for d in detections)
             if any(roi.is_valid() and polygon_iou(person.corners_px, roi.corners_px()) > VERIFY_ROI_IOU for roi in rois):
                 person.track.misses = 0
             else:
@@ -503,7 +503,7 @@ class PoseTracker:
         for det in detections if self._people_mode else detections[:1]:
             if len(new) >= want:
                 break
-            roi = roi_from_alignment_points(det.hip_center_px, det.body_circle_px)
+            roi = det.roi()
             if not roi.is_valid():
                 continue
             corners = roi.corners_px()

@@ -100,7 +100,7 @@ def detect_rois(frames: list[np.ndarray], detector_path: str | os.PathLike, max_
         detector = PoseDetector(model, min_score=min_score)
         for i, frame in enumerate(frames):
             for det in detector(frame)[:max_per_frame]:
-                roi = roi_from_alignment_points(det.hip_center_px, det.body_circle_px)
+                roi = det.roi()
                 if roi.is_valid():
                     out.append((i, roi))
     return out

@@ -44,7 +44,7 @@ from blazepose_sdk.app.drawing import draw_pose
 from blazepose_sdk.geometry.matching import keypoint_similarity, polygon_iou
 from blazepose_sdk.assets.models import resolve_pipeline
 from blazepose_sdk.results import PoseResult
-from blazepose_sdk.geometry.roi import Roi, image_to_roi, roi_from_alignment_points, roi_from_keypoints
+from blazepose_sdk.geometry.roi import Roi, image_to_roi, roi_from_keypoints
 from blazepose_sdk.geometry.tiles import parse_tile_layout, tile_rois
 from blazepose_sdk.app.video import VideoReader
 
@@ -265,7 +265,7 @@ def eval_detector(tracker: PoseTracker, folder: Path, labels: dict, tiles: str |
         rgb = cv2.cvtColor(cv2.imread(str(folder / "frames" / f"{int(key):04d}.png")), cv2.COLOR_BGR2RGB)
         dets, t = detect(tracker, rgb, layout, args.tile_min_score, tile_detector)
         ms.append(t)
-        rois = [roi_from_alignment_points(d.hip_center_px, d.body_circle_px) for d in dets]
+        rois = [d.roi() for d in dets]
         hit = match(rois, gt)
         found += hit
         total += len(gt)
@@ -379,7 +379,7 @@ def cmd_doubles(args: argparse.Namespace) -> int:
                 rgb = read_image(item.path)
                 gt = [r for r in (roi_from_keypoints(p.xy_px, p.visible) for p in item.persons) if r is not None]
                 dets = tracker.detector(rgb)
-                rois = [roi_from_alignment_points(d.hip_center_px, d.body_circle_px) for d in dets]
+                rois = [d.roi() for d in dets]
                 centres = np.array([[0.5 * (d.box_px[0] + d.box_px[2]), 0.5 * (d.box_px[1] + d.box_px[3])]
                                     for d in dets]).reshape(-1, 2)
                 f, db, el = count_doubles(rois, centres, gt)

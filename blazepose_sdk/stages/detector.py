@@ -18,7 +18,7 @@ from ..errors import ModelSignatureError
 from ..geometry.anchors import AnchorOptions, DecodeOptions, decode_boxes, decode_scores, generate_anchors
 from ..geometry.image import crop_roi
 from ..geometry.nms import weighted_nms
-from ..geometry.roi import Roi, letterbox_roi, roi_to_image
+from ..geometry.roi import Roi, letterbox_roi, roi_from_alignment_points, roi_to_image
 from ..geometry.tiles import merge_tile_detections
 from .roles import DETECTOR_ROLES, role_indices
 from .roles import output_roles as shape_roles
@@ -48,6 +48,11 @@ class Detection:
     body_circle_px: tuple[float, float]
     shoulder_center_px: tuple[float, float]
     upper_body_circle_px: tuple[float, float]
+
+    def roi(self) -> Roi:
+        """The landmark ROI this detection gives (image pixels): MediaPipe's rotated square from
+        the full-body alignment points (:func:`blazepose_sdk.geometry.roi.roi_from_alignment_points`)."""
+        return roi_from_alignment_points(self.hip_center_px, self.body_circle_px)
 
     def row_px(self) -> np.ndarray:
         """(12,) box corners then the four alignment points, image pixels (for merging runs)."""

@@ -230,13 +230,11 @@ class Teacher:
         detections, best first; with TTA the output holds the averaged runs (see merge_tta)."""
         from dataclasses import replace
 
-        from blazepose_sdk.geometry.roi import roi_from_alignment_points
-
         opt = self.options
         mirrored = np.ascontiguousarray(frame_rgb[:, ::-1]) if opt.tta_flip else None
         width = frame_rgb.shape[1]
         for det in self.tracker.detector(frame_rgb)[: opt.max_people]:
-            roi = roi_from_alignment_points(det.hip_center_px, det.body_circle_px)
+            roi = det.roi()
             if not roi.is_valid():
                 continue
             runs, base = [], None
