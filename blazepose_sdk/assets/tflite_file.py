@@ -343,7 +343,8 @@ def without_outputs(source: str | os.PathLike | bytes, drop: set[int]) -> bytes:
             needed |= {int(i) for i in op.inputs if i >= 0}
     graph.operators = ops[::-1]
     graph.outputs = np.array(kept, np.int32)
+    kept_set = set(kept)
     for sig in model.signatureDefs or []:
-        sig.outputs = [m for m in sig.outputs or [] if int(m.tensorIndex) in set(kept)]
+        sig.outputs = [m for m in sig.outputs or [] if int(m.tensorIndex) in kept_set]
     drop_unused_tensors(model, graph)
     return pack_model(model)
