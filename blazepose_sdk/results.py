@@ -71,7 +71,8 @@ class Pose:
         world_landmarks: 33 :class:`WorldLandmark`.
         roi: the ROI the landmarks were computed in (image pixels).
         array_px: (33, 5) float array of x_px, y_px, z_px, visibility, presence.
-        world_m: (33, 3) float array of world landmarks in metres.
+        world_m: (33, 3) float array of world landmarks in metres; all NaN for a model without
+            them (heatmap-only students; ``to_dict`` writes null).
         image_size: (width, height) of the frame in pixels; needed for the normalised view
             (:attr:`array_norm`, :attr:`normalized_landmarks`), None when unknown.
         mask: (height, width) float32 in [0, 1], frame pixels: the probability that a pixel
@@ -137,7 +138,8 @@ class Pose:
             "presence": float(self.presence),
             "roi": self.roi.to_dict(),
             "landmarks": np.round(self.array_px, 4).tolist(),
-            "world_landmarks": np.round(self.world_m, 5).tolist(),
+            # null for a model without world landmarks (heatmap-only students): all NaN
+            "world_landmarks": np.round(self.world_m, 5).tolist() if np.isfinite(self.world_m).any() else None,
         }
 
 

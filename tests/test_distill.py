@@ -4,6 +4,8 @@ the black-box teacher maps its points into the crop and survives tf.data's paral
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -354,21 +356,28 @@ def test_export_only_exports_the_latest_checkpoint(tmp_path):
         load_weights(build_student("lite_hrnet_18", 64), run / "student.weights.fp16.npz")
 
 
-def test_a_student_whose_input_does_not_divide_256_exports_at_its_own_crop(tmp_path):
-    """A 96 or 192 px student (256 % 96 != 0) has no whole area-downscale factor from the SDK's 256
-    crop: its SDK model takes a 192 crop, the crop it was trained on (the SDK crops each landmark
-    model at its input size); a 64 px student keeps the 256 crop, downscaled in the graph."""
+def test_a_heatmap_student_exports_at_its_own_crop_with_heatmaps_out(tmp_path):
+    """A heatmap student's SDK model is the student itself: its own input size (the SDK crops each
+    landmark model at its input size, the crop it was trained on), its keypoint heatmaps out (the
+    SDK decodes them), float and all-integer INT8, with manifest entries the SDK reads."""
     from ai_edge_litert.interpreter import Interpreter
 
+    from blazepose_sdk.assets.manifest import load_manifest
+    from convert.aeq import op_precisions
     from training.config import DistillConfig
     from training.distill_export import export_student
     from training.students import build_student
 
     records = _write_records(tmp_path / "lab", 0)
-    for size, crop in ((96, 96), (64, 256)):
+    for size in (96, 64):
         cfg = DistillConfig(student="lite_hrnet_tiny", input_size=size, data=records)
         paths = export_student(build_student("lite_hrnet_tiny", size), cfg, tmp_path / f"out{size}",
                                num_calibration=2)
+        assert [Path(p).name for p in paths] == ["lite_hrnet_tiny.tflite", "lite_hrnet_tiny_int8.tflite"]
         for path in paths:
             interpreter = Interpreter(path)
-            assert tuple(interpreter.get_input_details()[0]["shape"]) == (1, crop, crop, 3), path
+            assert tuple(interpreter.get_input_details()[0]["shape"]) == (1, size, size, 3), path
+            assert tuple(interpreter.get_output_details()[0]["shape"]) == (1, size // 4, size // 4, 33), path
+        assert {dtype for _, _, dtype in op_precisions(paths[1])[:-1]} == {"int8"}
+        entries = load_manifest(tmp_path / f"out{size}")["models"]
+        assert [o["role"] for o in entries["lite_hrnet_tiny_int8.tflite"]["outputs"]] == ["keypoint_heatmaps"]

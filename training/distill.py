@@ -41,8 +41,8 @@ The input pipeline is training.data.pipeline.make_landmark_dataset (the shared s
 the loop, strategies, checkpoints and logs are training.models.runner's. The teacher is built
 under the same strategy scope, so it runs on the replicas' devices (the GPU when present), frozen
 (inference mode, no gradients). ``RUN_DIR/eval.json`` holds the held-out metrics of
-:func:`evaluate`; ``--export`` writes the SDK landmark model (training.models.topdown) as float
-and INT8 TFLite with their manifest.
+:func:`evaluate`; ``--export`` writes the SDK landmark model (training.distill_export: a heatmap
+student as it is, decoded by the SDK) as float and INT8 TFLite with their manifest.
 
 Where the parts live: the run's options ``training.config.DistillConfig``; the loss terms
 ``training.losses`` (Gaussian targets, joints MSE, FPD mixes, score / aux / heatmap KD); students
@@ -167,7 +167,7 @@ def make_loss_fn(cfg: DistillConfig, student_kind: str, teacher=None, teacher_ki
 
 def predict_xy(model, student_kind: str, images: np.ndarray, input_size: int) -> np.ndarray:
     """(B, 33, 2) tensor-pixel predictions: DARK decoding of heatmaps, or regression rows."""
-    from training.models.heatmap_decode import dark_decode
+    from blazepose_sdk.geometry.heatmaps import dark_decode
 
     out = model(images, training=False)
     if student_kind == "heatmap":

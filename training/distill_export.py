@@ -1,8 +1,9 @@
 """The export of distilled students (``python -m training.distill --export`` / ``--export-only``):
-the SDK landmark model around a student (Lite-HRNet: the top-down DARK wrapper; BlazePose
-regression students: an in-graph area downscale from the SDK's 256 crop; imported official models:
-their original outputs in the original order) as float / float16 / INT8 TFLite, with the model
-manifest beside them. Coordinates of the exported models are in the SDK crop's pixels.
+the SDK landmark model of a student (Lite-HRNet: the heatmap network itself, at its own input size,
+decoded by the SDK on the CPU; BlazePose regression students: an in-graph area downscale from the
+SDK's 256 crop; imported official models: their original outputs in the original order) as float /
+float16 / INT8 TFLite, with the model manifest beside them. Coordinates of the exported regression
+models are in the SDK crop's pixels.
 """
 
 from __future__ import annotations
@@ -72,19 +73,21 @@ def regression_export_model(model, sdk_size: int = 256):
 
 def export_student(student, cfg: DistillConfig, out_dir: Path, student_kind: str = "heatmap",
                    num_calibration: int = 64) -> list[str]:
-    """Float and INT8 TFLite of the SDK landmark model around a student (heatmap: the top-down
-    DARK wrapper; regression: :func:`regression_export_model`), both taking the SDK's 256 crop,
-    and their entries in ``out_dir/manifest.json`` (the SDK's model manifest, as the other
-    trainers write). A heatmap student whose input does not divide 256 (e.g. 192) takes its own
-    input size as the crop (the SDK crops each landmark model at its input size), the crop it was
-    trained on. INT8 calibration uses training crops (``cfg.data``), never the held-out set."""
+    """Float and INT8 TFLite of the SDK landmark model of a student and their entries in
+    ``out_dir/manifest.json`` (the SDK's model manifest, as the other trainers write).
+
+    A heatmap student (Lite-HRNet) is exported as it is: input its own crop (the SDK crops each
+    landmark model at its input size, the crop it was trained on), output its keypoint heatmaps,
+    which the SDK decodes (:func:`blazepose_sdk.geometry.heatmaps.heatmap_landmark_rows`), so the
+    INT8 file is all-integer between its float input and output. Regression students take the
+    SDK's 256 crop (:func:`regression_export_model`). INT8 calibration uses training crops
+    (``cfg.data``), never the held-out set."""
+    from training.data.augment import LANDMARK_INPUT_SIZE
     from training.data.pipeline import make_landmark_dataset
     from training.models.export import landmark_manifest_entry, to_tflite, write_manifest
-    from training.models.topdown import TopDownConfig, build_topdown_model, export_tflite
 
-    size = TopDownConfig().input_size  # the SDK's crop; smaller students get it area-downscaled
-    if student_kind == "heatmap" and not is_imported(cfg.student) and size % cfg.input_size:
-        size = cfg.input_size  # no whole downscale factor: the model takes its own crop
+    heatmap = student_kind == "heatmap" and not is_imported(cfg.student)
+    size = cfg.input_size if heatmap else LANDMARK_INPUT_SIZE
 
     def rep():
         ds = make_landmark_dataset(cfg.data, 1, training=False, input_size=size)
@@ -94,13 +97,11 @@ def export_student(student, cfg: DistillConfig, out_dir: Path, student_kind: str
     stem = Path(cfg.student[len(IMPORTED_PREFIX):]).stem if is_imported(cfg.student) else cfg.student
     paths = {"float": out_dir / f"{stem}.tflite", "float16": out_dir / f"{stem}_fp16.tflite",
              "int8": out_dir / f"{stem}_int8.tflite"}
-    precisions = tuple(cfg.export_precisions)
-    if student_kind == "heatmap" and not is_imported(cfg.student):
-        out = export_tflite(build_topdown_model(student, TopDownConfig(input_size=size)), paths["float"],
-                            paths["int8"], rep)
-        precisions = ("float", "int8")
+    precisions = ("float", "int8") if heatmap else tuple(cfg.export_precisions)
+    if heatmap:
+        wrapped = student
     else:
         wrapped = imported_export_model(student) if is_imported(cfg.student) else regression_export_model(student, size)
-        out = tuple(to_tflite(wrapped, paths[q], q, rep if q == "int8" else None) for q in precisions)
+    out = tuple(to_tflite(wrapped, paths[q], q, rep if q == "int8" else None) for q in precisions)
     write_manifest(out_dir, [landmark_manifest_entry(p, q) for p, q in zip(out, precisions)])
     return [str(p) for p in out]

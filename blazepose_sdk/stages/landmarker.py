@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ModelSignatureError
 from ..geometry.anchors import sigmoid
+from ..geometry.heatmaps import KEYPOINT_COUNTS, NUM_DECODED_ROWS, heatmap_landmark_rows
 from ..geometry.image import crop_roi
 from ..geometry.roi import Roi, project_landmarks, rotate_world_landmarks
 from ..geometry.segmentation import mask_probability
@@ -144,7 +145,9 @@ class PoseLandmarker:
     Args:
         model: a loaded :class:`~blazepose_sdk.stages.runtime.TFLiteModel` taking (1, S, S, 3) in 0..1
             and giving at least the landmark tensor (rows x 5) and a (1, 1) presence; heatmap
-            (1, h, w, rows) and world (rows x 3) outputs are used when present.
+            (1, h, w, rows) and world (rows x 3) outputs are used when present. Or a heatmap-only
+            model (Lite-HRNet students): (1, h, w, K) keypoint heatmaps, K = 33 or 17, decoded
+            here (:func:`blazepose_sdk.geometry.heatmaps.heatmap_landmark_rows`; no world landmarks).
         refine: apply heatmap refinement when the model has a heatmap output.
         value_range: (lo, hi) the input takes for pixel values 0..255 (a manifest's
             ``normalization.value_range``); MediaPipe's [0, 1] by default.
@@ -172,7 +175,7 @@ class PoseLandmarker:
         # Outputs read after each run: not the segmentation mask unless asked for, nor the heatmap
         # without refinement. Only a TFLiteModel takes the `outputs` subset; other runners (ONNX,
         # wrappers) give them all.
-        needed = tuple(i for i in (self.landmarks_output, self.presence_output,
+        needed = tuple(i for i in (self.keypoint_heatmaps_output, self.landmarks_output, self.presence_output,
                                    self.heatmap_output if self.refine else None, self.world_output,
                                    self.segmentation_output if self.segmentation else None) if i is not None)
         self._run_options = {"outputs": needed} if isinstance(model, TFLiteModel) else {}
@@ -191,6 +194,10 @@ class PoseLandmarker:
                 f"landmark model {self.model.path.name} has {len(outputs)} outputs, {len(roles)} roles given"
             )
         found = role_indices(roles, LANDMARK_ROLES)
+        self.keypoint_heatmaps_output = found.get("keypoint_heatmaps")
+        if self.keypoint_heatmaps_output is not None:
+            self._find_keypoint_heatmaps(shapes, roles)
+            return
         self.landmarks_output = found.get("landmarks")
         self.presence_output = found.get("presence")
         self.heatmap_output = found.get("heatmap")
@@ -214,6 +221,19 @@ class PoseLandmarker:
             )
         self.num_rows = int(rows)
 
+    def _find_keypoint_heatmaps(self, shapes: list, roles: Sequence[str | None]) -> None:
+        """A heatmap-only model: its one used output is (1, h, w, K) keypoint heatmaps (K = 33 or
+        17, h and w smaller than the input), decoded on the CPU (blazepose_sdk.geometry.heatmaps)."""
+        shape = tuple(shapes[self.keypoint_heatmaps_output])
+        if len(shape) != 4 or shape[0] != 1 or shape[3] not in KEYPOINT_COUNTS or not 1 < shape[2] < self.input_size:
+            raise ModelSignatureError(
+                f"landmark model {self.model.path.name} outputs {shapes} (roles {list(roles)}): keypoint heatmaps "
+                f"must be (1, h, w, K) with K in {KEYPOINT_COUNTS} and w below the input side {self.input_size}"
+            )
+        self.landmarks_output = self.presence_output = self.heatmap_output = self.world_output = None
+        self.segmentation_output = None
+        self.num_rows = NUM_DECODED_ROWS
+
     def __call__(self, frame_rgb: np.ndarray, roi: Roi, *, bgr: bool = False) -> LandmarkerOutput:
         """The landmarks in ``roi`` of an RGB uint8 frame (``bgr``: in BGR order)."""
         t0 = time.perf_counter()
@@ -230,8 +250,11 @@ class PoseLandmarker:
         return out
 
     def _decode(self, outputs: list[np.ndarray | None], roi: Roi) -> LandmarkerOutput:
-        presence = float(np.asarray(outputs[self.presence_output]).reshape(-1)[0])
-        rows = decode_landmark_tensor(outputs[self.landmarks_output], self.input_size, self.num_rows)
+        if self.keypoint_heatmaps_output is not None:
+            rows, presence = heatmap_landmark_rows(outputs[self.keypoint_heatmaps_output], self.input_size)
+        else:
+            presence = float(np.asarray(outputs[self.presence_output]).reshape(-1)[0])
+            rows = decode_landmark_tensor(outputs[self.landmarks_output], self.input_size, self.num_rows)
         if self.refine:
             rows = refine_with_heatmap(rows, outputs[self.heatmap_output])
         projected = project_landmarks(rows, roi)

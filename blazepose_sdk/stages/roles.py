@@ -14,7 +14,9 @@ from ..errors import ManifestError
 from ..geometry.anchors import AnchorOptions, generate_anchors
 
 DETECTOR_ROLES = ("boxes", "scores")
-LANDMARK_ROLES = ("landmarks", "presence", "heatmap", "world", "segmentation")
+LANDMARK_ROLES = ("landmarks", "presence", "heatmap", "world", "segmentation", "keypoint_heatmaps")
+# Channel counts of a heatmap-only landmark model (blazepose_sdk.geometry.heatmaps.KEYPOINT_COUNTS).
+KEYPOINT_HEATMAP_CHANNELS = (33, 17)
 
 
 def output_roles(kind: str, shapes: Sequence[Sequence[int]], input_size: int | None = None) -> list[str | None]:
@@ -29,7 +31,9 @@ def output_roles(kind: str, shapes: Sequence[Sequence[int]], input_size: int | N
     landmark: the first 4-D output smaller than the ``input_size`` input is "heatmap" (its last
         dim is the row count R); without one, R is the largest ``size / 5`` of the 2-D outputs.
         The first 2-D output of R*5 values is "landmarks", of R*3 values "world", the first
-        1-value output "presence"; other 4-D outputs are "segmentation".
+        1-value output "presence"; other 4-D outputs are "segmentation". A model with no
+        landmarks output whose heatmap has 33 or 17 channels is a heatmap-only model (Lite-HRNet
+        students): that output is "keypoint_heatmaps" (decoded by blazepose_sdk.geometry.heatmaps).
     Any other kind (or output) gets None.
     """
     shapes = [tuple(int(d) for d in s) for s in shapes]
@@ -59,6 +63,8 @@ def output_roles(kind: str, shapes: Sequence[Sequence[int]], input_size: int | N
             "presence": next((i for i, n in enumerate(sizes) if n == 1), None),
             "world": next((i for i, n in enumerate(sizes) if rows and n == rows * 3 and len(shapes[i]) == 2), None),
         }
+        if picks["landmarks"] is None and heat is not None and shapes[heat][3] in KEYPOINT_HEATMAP_CHANNELS:
+            picks = {"keypoint_heatmaps": heat}
         for role, i in picks.items():
             if i is not None:
                 roles[i] = role
