@@ -253,6 +253,7 @@ def test_a_row_may_carry_tracker_options_into_every_suite_and_the_timed_run(tmp_
     o = row_options(row, static=False, threads=2)
     assert (o.verify_every, o.model, o.num_threads, o.static_image_mode) == (7, "blazepose-lite", 2, False)
     assert row_options(parse_row("blazepose-lite"), static=True, threads=None).verify_every is None
+    assert parse_row(f"blazepose-lite@{options}").name == "blazepose-lite@options"  # no label: apart from the plain row
     cmd = run_command(f"blazepose-lite@{options}", tmp_path / "clip.avi", tmp_path / "out.jsonl")
     assert cmd[cmd.index("--options") + 1] == str(options) and cmd[cmd.index("--model") + 1] == "blazepose-lite"
     assert "--options" not in run_command("blazepose-lite", tmp_path / "clip.avi", tmp_path / "out.jsonl")

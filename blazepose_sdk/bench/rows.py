@@ -11,7 +11,8 @@ A row is either a *pipeline* (a person detector plus a landmark model, run throu
 * any of these prefixed with ``LABEL=`` to name the row (e.g. ``ours-int8=out/lm_int8.tflite``);
 * any of these followed by ``@OPTIONS.json``: the row's pipeline runs with the tracker options of
   that file (``blazepose run --options``; its model fields are overridden by the row's), e.g.
-  ``unpruned=blazepose-lite@no_prune.json`` with ``{"prune_segmentation": false}``.
+  ``unpruned=blazepose-lite@no_prune.json`` with ``{"prune_segmentation": false}``; without a
+  label the row is named ``MODEL@STEM`` (``blazepose-lite@no_prune``).
 
 The three official BlazePose pipelines are always added first when they are in the model cache
 (``blazepose models fetch-reference``; ``reference-lite`` always is: its files ship in the package);
@@ -77,7 +78,11 @@ def parse_row(spec: str) -> ModelRow:
         label, value = "", spec
     value, options_file = split_options(value, spec)
     row = _parse_model(label, value, spec)
-    return dataclasses.replace(row, options_file=options_file) if options_file is not None else row
+    if options_file is None:
+        return row
+    # without a label, rows of one model under several option files stay apart: MODEL@STEM
+    name = row.name if label else f"{row.name}@{options_file.stem}"
+    return dataclasses.replace(row, name=name, options_file=options_file)
 
 
 def split_options(value: str, spec: str | None = None) -> tuple[str, Path | None]:
