@@ -112,6 +112,15 @@ def test_cli_on_video(reference_models, clip_path, tmp_path):
     cap.release()
     assert len(json.loads(out_coco.read_text())) == 60
     assert "detector_runs: 1" in proc.stdout
+    # without --out nothing is drawn, so the frames stay BGR as decoded: the same JSON lines
+    bgr_json = tmp_path / "bgr.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "blazepose_sdk", "run", str(clip_path), "--model", "reference-lite", "--json",
+         str(bgr_json), "--threads", "2", "--no-progress"],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert bgr_json.read_text() == out_json.read_text()
 
 
 def test_cli_errors_are_clean(tmp_path, capsys):

@@ -131,7 +131,7 @@ class BatchWorker:
         lines: list[str] = []
         coco: list[dict] = []
         tracker = self._tracker(static=False)
-        with VideoReader(task.path) as reader:
+        with VideoReader(task.path, bgr=True) as reader:  # nothing is drawn: no whole-frame conversion
             out.video_fps = reader.fps
             for _, result in track_video(tracker, reader, task.max_frames):
                 out.poses += result.pose is not None

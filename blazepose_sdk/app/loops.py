@@ -39,9 +39,11 @@ def track_images(tracker: PoseTracker, files: list[Path], folder: bool, failed: 
 
 def track_video(tracker: PoseTracker, reader: VideoReader,
                 max_frames: int | None = None) -> Iterator[tuple[np.ndarray, PoseResult]]:
-    """(RGB frame, result) of each decoded frame of ``reader`` through ``tracker``, with the
-    reader's timestamps (ms), stopping after ``max_frames`` frames (None: the whole source)."""
+    """(frame, result) of each decoded frame of ``reader`` through ``tracker``, with the
+    reader's timestamps (ms), stopping after ``max_frames`` frames (None: the whole source). The
+    frame is in the reader's order: RGB, or BGR from ``VideoReader(..., bgr=True)``, which the
+    tracker then takes as it is (only the model-input crops are swapped)."""
     for t_ms, frame in reader:
         if max_frames is not None and tracker.frames_processed >= max_frames:
             break
-        yield frame, tracker.process(frame, timestamp_ms=t_ms)
+        yield frame, tracker.process(frame, timestamp_ms=t_ms, bgr=reader.bgr)

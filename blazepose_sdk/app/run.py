@@ -352,7 +352,9 @@ def _run_video(source: str | int, args: argparse.Namespace, options: TrackerOpti
     JSON line of the frame after a gap, and ``collected.gaps`` (VideoReader.gaps) for the summary."""
     poses = people = 0
     progress = None
-    with VideoReader(source) as reader, PoseTracker(options) as tracker:
+    # Frames stay in OpenCV's BGR order unless they are drawn on (--out): the tracker swaps only
+    # its model-input crops, the landmarks are the same (tests/test_speed_paths.py).
+    with VideoReader(source, bgr=not args.out) as reader, PoseTracker(options) as tracker:
         reader.stage_times = tracker.stage_times = times
         writer = VideoWriter(args.out, reader.fps) if args.out else None
         mask_writer = VideoWriter(args.mask, reader.fps) if args.mask else None
