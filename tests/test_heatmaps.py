@@ -13,10 +13,10 @@ from blazepose_sdk.geometry.heatmaps import (
     DARK_SIGMA,
     LOG_FLOOR,
     argmax_decode,
-    aux_points,
     dark_decode,
     heatmap_landmark_rows,
 )
+from blazepose_sdk.geometry.roi import body_circle_points
 from blazepose_sdk.stages.roles import output_roles
 
 
@@ -80,14 +80,16 @@ def test_dark_keeps_argmax_at_the_border_and_on_flat_maps():
     np.testing.assert_allclose(peaks, [1.0, 0.5, 1.0])
 
 
-def test_aux_points_hand_computed():
-    xy = np.zeros((33, 2))
-    xy[[11, 12]] = [[90, 50], [110, 50]]  # shoulders: centre (100, 50)
-    xy[[23, 24]] = [[90, 100], [110, 100]]  # hips: centre (100, 100)
-    xy[0] = [100, 30]  # 70 px from the hip centre; the 28 points at (0, 0) are 141 px away
-    aux = aux_points(xy)
-    np.testing.assert_allclose(aux[0], [100, 100])
-    np.testing.assert_allclose(aux[1], [100, 100 - np.hypot(100, 100)])
+def test_auxiliary_rows_hand_computed():
+    """The decoded rows 33 and 34: hip centre, and hip centre + the farthest landmark's distance
+    towards the shoulder centre (cells x 4 / 192 here)."""
+    cells = np.tile([25.0, 30.0], (33, 1))  # 5 cells below the hip centre
+    cells[[11, 12]] = [[22, 12], [28, 12]]  # shoulders: centre (25, 12)
+    cells[[23, 24]] = [[22, 25], [28, 25]]  # hips: centre (25, 25)
+    cells[0] = [25, 5]  # the nose, 20 cells above the hip centre: the farthest point
+    rows, _ = heatmap_landmark_rows(gaussians(cells, 48, 48), 192)
+    np.testing.assert_allclose(rows[33, :2] * 48, [25, 25], atol=0.05)
+    np.testing.assert_allclose(rows[34, :2] * 48, [25, 5], atol=0.05)
 
 
 def test_landmark_rows_from_keypoint_heatmaps():
@@ -102,7 +104,7 @@ def test_landmark_rows_from_keypoint_heatmaps():
     np.testing.assert_allclose(rows[:33, :2] * 256, pts * 4.0, atol=0.25)
     np.testing.assert_allclose(rows[:33, 3], hm.reshape(-1, 33).max(0), rtol=1e-6)  # the sampled peaks
     np.testing.assert_array_equal(rows[:33, 3], rows[:33, 4])
-    np.testing.assert_allclose(rows[33:, :2], aux_points(rows[:33, :2]))
+    np.testing.assert_allclose(rows[33:, :2], body_circle_points(rows[:33, :2], np.ones(33, bool)))
     assert np.all(rows[:, 2] == 0) and np.all(rows[33:, 3] == rows[:33, 3].min())
     assert presence == pytest.approx(rows[:33, 3].mean())
 

@@ -1,6 +1,6 @@
-"""Lite-HRNet: shapes, parameter/FLOP counts against the paper's table, the auxiliary points
-against the training alignment, and a student exported to TFLite (float and all-integer INT8)
-running in the SDK (the SDK's heatmap decoding itself: tests/test_heatmaps.py)."""
+"""Lite-HRNet: shapes, parameter/FLOP counts against the paper's table, and a student exported
+to TFLite (float and all-integer INT8) running in the SDK (the SDK's heatmap decoding itself:
+tests/test_heatmaps.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from blazepose_sdk.geometry.heatmaps import aux_points, heatmap_landmark_rows
+from blazepose_sdk.geometry.heatmaps import heatmap_landmark_rows
 from training.models.lite_hrnet import (
     PAPER_TABLE_COCO_256x192,
     build_lite_hrnet,

@@ -97,11 +97,11 @@ def export_student(student, cfg: DistillConfig, out_dir: Path, student_kind: str
     stem = Path(cfg.student[len(IMPORTED_PREFIX):]).stem if is_imported(cfg.student) else cfg.student
     paths = {"float": out_dir / f"{stem}.tflite", "float16": out_dir / f"{stem}_fp16.tflite",
              "int8": out_dir / f"{stem}_int8.tflite"}
-    precisions = ("float", "int8") if heatmap else tuple(cfg.export_precisions)
     if heatmap:
-        wrapped = student
+        wrapped, precisions = student, ("float", "int8")
     else:
         wrapped = imported_export_model(student) if is_imported(cfg.student) else regression_export_model(student, size)
+        precisions = tuple(cfg.export_precisions)
     out = tuple(to_tflite(wrapped, paths[q], q, rep if q == "int8" else None) for q in precisions)
     write_manifest(out_dir, [landmark_manifest_entry(p, q) for p, q in zip(out, precisions)])
     return [str(p) for p in out]

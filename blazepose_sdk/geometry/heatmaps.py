@@ -20,6 +20,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .roi import body_circle_points
 from .topology import (
     AUX_BODY_CIRCLE,
     AUX_HIP_CENTER,
@@ -45,8 +46,6 @@ CONFIDENCE_EPS = 1e-4
 KEYPOINT_COUNTS = (NUM_LANDMARKS, len(COCO17_NAMES))
 # Rows of the decoded landmark array: the 33 landmarks, then the two auxiliary points.
 NUM_DECODED_ROWS = NUM_LANDMARKS + 2
-_LEFT_SHOULDER, _RIGHT_SHOULDER = LANDMARK_NAMES.index("left_shoulder"), LANDMARK_NAMES.index("right_shoulder")
-_LEFT_HIP, _RIGHT_HIP = LANDMARK_NAMES.index("left_hip"), LANDMARK_NAMES.index("right_hip")
 
 
 def _coco17_fill() -> np.ndarray:
@@ -126,20 +125,6 @@ def dark_decode(heatmaps: np.ndarray, kernel_size: int = DARK_KERNEL_SIZE, sigma
     return out, maxvals
 
 
-def aux_points(xy: np.ndarray) -> np.ndarray:
-    """(33, 2) landmarks -> (2, 2) hip centre and body-circle point, in the same frame: hip
-    centre + r * u, u the unit vector hip centre -> shoulder centre (straight up when they
-    coincide), r the largest landmark distance from the hip centre (the alignment points the
-    next ROI is built from, as the official models' rows 33 and 34)."""
-    xy = np.asarray(xy, np.float64)[:, :2]
-    hip = 0.5 * (xy[_LEFT_HIP] + xy[_RIGHT_HIP])
-    d = 0.5 * (xy[_LEFT_SHOULDER] + xy[_RIGHT_SHOULDER]) - hip
-    n = np.linalg.norm(d)
-    u = d / n if n > 1e-6 else np.array([0.0, -1.0])
-    r = np.max(np.linalg.norm(xy - hip, axis=1))
-    return np.stack([hip, hip + r * u])
-
-
 def heatmap_landmark_rows(heatmaps: np.ndarray, input_size: int) -> tuple[np.ndarray, float]:
     """Decode one model's (H, W, K) keypoint heatmaps (K = 33, or 17 COCO keypoints; trained as
     unit-peak Gaussians of sigma DARK_SIGMA cells) on an ``input_size``-pixel square crop.
@@ -148,7 +133,8 @@ def heatmap_landmark_rows(heatmaps: np.ndarray, input_size: int) -> tuple[np.nda
         rows: (35, 5) float64 in the landmark decoder's ROI-normalised frame (x, y = model-input
             pixels / input_size): rows 0..32 the landmarks (a COCO model's 17 points exactly,
             the others copied from the nearest COCO point, ``COCO17_FILL``), 33 the hip centre,
-            34 the body-circle point (:func:`aux_points`); z = 0; visibility = presence = the
+            34 the body-circle point (:func:`blazepose_sdk.geometry.roi.body_circle_points` of
+            the 33, the points the next ROI is built from); z = 0; visibility = presence = the
             keypoint's heatmap peak, clipped to [CONFIDENCE_EPS, 1 - CONFIDENCE_EPS] (the
             auxiliary rows take the smallest of them).
         presence: the mean of the 33 rows' peaks, the pose-presence probability.
@@ -166,7 +152,8 @@ def heatmap_landmark_rows(heatmaps: np.ndarray, input_size: int) -> tuple[np.nda
     rows = np.zeros((NUM_DECODED_ROWS, 5), np.float64)
     rows[:NUM_LANDMARKS, :2] = xy_roi / float(input_size)
     rows[:NUM_LANDMARKS, 3] = rows[:NUM_LANDMARKS, 4] = conf
-    rows[[AUX_HIP_CENTER, AUX_BODY_CIRCLE], :2] = aux_points(rows[:NUM_LANDMARKS, :2])
+    rows[[AUX_HIP_CENTER, AUX_BODY_CIRCLE], :2] = body_circle_points(rows[:NUM_LANDMARKS, :2],
+                                                                     np.ones(NUM_LANDMARKS, bool))
     rows[[AUX_HIP_CENTER, AUX_BODY_CIRCLE], 3:] = conf.min()
     return rows, float(conf.mean())
 
@@ -178,7 +165,6 @@ __all__ = [
     "KEYPOINT_COUNTS",
     "NUM_DECODED_ROWS",
     "argmax_decode",
-    "aux_points",
     "dark_decode",
     "heatmap_landmark_rows",
 ]

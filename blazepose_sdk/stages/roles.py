@@ -12,11 +12,10 @@ import numpy as np
 
 from ..errors import ManifestError
 from ..geometry.anchors import AnchorOptions, generate_anchors
+from ..geometry.heatmaps import KEYPOINT_COUNTS
 
 DETECTOR_ROLES = ("boxes", "scores")
 LANDMARK_ROLES = ("landmarks", "presence", "heatmap", "world", "segmentation", "keypoint_heatmaps")
-# Channel counts of a heatmap-only landmark model (blazepose_sdk.geometry.heatmaps.KEYPOINT_COUNTS).
-KEYPOINT_HEATMAP_CHANNELS = (33, 17)
 
 
 def output_roles(kind: str, shapes: Sequence[Sequence[int]], input_size: int | None = None) -> list[str | None]:
@@ -63,7 +62,7 @@ def output_roles(kind: str, shapes: Sequence[Sequence[int]], input_size: int | N
             "presence": next((i for i, n in enumerate(sizes) if n == 1), None),
             "world": next((i for i, n in enumerate(sizes) if rows and n == rows * 3 and len(shapes[i]) == 2), None),
         }
-        if picks["landmarks"] is None and heat is not None and shapes[heat][3] in KEYPOINT_HEATMAP_CHANNELS:
+        if picks["landmarks"] is None and heat is not None and shapes[heat][3] in KEYPOINT_COUNTS:
             picks = {"keypoint_heatmaps": heat}
         for role, i in picks.items():
             if i is not None:
