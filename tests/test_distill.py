@@ -16,6 +16,7 @@ from training.distill import make_loss_fn
 from training.distill_data import (
     downscale_crops,
     make_dataset_fn,
+    side_teachers,
     split_batch,
     strip_labels,
     teacher_to_crop_px,
@@ -381,3 +382,39 @@ def test_a_heatmap_student_exports_at_its_own_crop_with_heatmaps_out(tmp_path):
         assert {dtype for _, _, dtype in op_precisions(paths[1])[:-1]} == {"int8"}
         entries = load_manifest(tmp_path / f"out{size}")["models"]
         assert [o["role"] for o in entries["lite_hrnet_tiny_int8.tflite"]["outputs"]] == ["keypoint_heatmaps"]
+
+
+def test_side_teachers_give_aux_rows_and_presence_of_their_own_model(tmp_path):
+    """``--aux-teacher`` / ``--presence-teacher``: those targets come from that model (run once
+    when both name it), every other target from the teacher."""
+    files = Path(__file__).resolve().parents[1] / "blazepose_sdk" / "model_files"
+    teacher, side = str(files / "pose_landmark_lite.tflite"), str(files / "ours_pose_landmark_lite_int8.tflite")
+    base = DistillConfig(student="imported:unused.keras", input_size=256, data=_write_records(tmp_path / "lab", 0),
+                         aux_kd_weight=0.5)
+    run_teacher = tflite_teacher_fn(teacher, with_scores=True, with_aux=True)
+    run_side = tflite_teacher_fn(side, with_scores=True, with_aux=True)
+    for aux_teacher, presence_teacher in ((side, ""), ("", side), (side, side), ("", "")):
+        cfg = DistillConfig(**{**base.__dict__, "aux_teacher": aux_teacher, "presence_teacher": presence_teacher})
+        assert len(side_teachers(cfg)) == int(bool(aux_teacher or presence_teacher))
+        images, targets = next(iter(make_dataset_fn(cfg, 2, "tflite", teacher)()))
+        own, other = run_teacher(images.numpy()), run_side(images.numpy())
+        np.testing.assert_allclose(targets["teacher_xy"].numpy(), own[0], atol=1e-4)
+        np.testing.assert_allclose(targets["teacher_aux"].numpy(), (other if aux_teacher else own)[5], atol=1e-4)
+        np.testing.assert_allclose(targets["teacher_presence"].numpy(), (other if presence_teacher else own)[3], atol=1e-5)
+        assert np.abs(own[5] - other[5]).max() > 0.1  # two different models' rows
+
+
+def test_side_teachers_need_an_imported_student_a_black_box_teacher_and_the_aux_term(tmp_path, capsys):
+    from training.distill import main
+
+    base = ["--data", str(tmp_path), "--run-dir", str(tmp_path / "run")]
+    imported = ["--student", "imported:x.keras", "--teacher", "reference-heavy"]
+    for extra in (["--student", "lite_hrnet_18", "--aux-kd-weight", "0.5", "--aux-teacher", "reference-lite"],
+                  ["--student", "imported:x.keras", "--presence-teacher", "reference-lite"],  # teacher none
+                  imported + ["--aux-teacher", "reference-lite"],  # no --aux-kd-weight
+                  imported + ["--aux-kd-weight", "0.5", "--aux-teacher", "VARIANT:W.h5"],
+                  imported + ["--presence-teacher", "VARIANT:W.h5"]):
+        with pytest.raises(SystemExit) as e:
+            main(base + extra)
+        assert e.value.code == 2
+    assert "-teacher" in capsys.readouterr().err

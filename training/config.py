@@ -286,6 +286,13 @@ class DistillConfig:
     # point: the next frame's ROI in tracking mode) to the teacher's on person crops, weighted by the
     # teacher's presence. 0: those rows get no loss (they drift as the shared layers move).
     aux_kd_weight: float = 0.0
+    # The model whose rows 33-34 that term pulls toward, when not the teacher: a .tflite file or a
+    # reference-* pipeline (e.g. the student's own starting model, so that the ROI the tracker makes
+    # from those rows keeps the behaviour the landmark layers were trained with). "" = the teacher.
+    aux_teacher: str = ""
+    # The model whose pose presence an imported student learns, when not the teacher's (same forms
+    # as aux_teacher; hard-negative crops still take 0). "" = the teacher.
+    presence_teacher: str = ""
     # Student weights to start from (another run's student.weights.h5, same --student).
     init_weights: str | None = None
     # Quantization-aware fine-tuning: train the student through int8 fake quantization

@@ -35,7 +35,12 @@ the same mix of L1 distances in tensor pixels to the teacher's and to the labell
 Imported students (``imported:``) also learn a black-box teacher's scores: binary cross-entropy
 of their 33 visibility logits to the teacher's visibility and of their pose presence to the
 teacher's presence, weighted by ``SCORE_KD_WEIGHT`` (the pose-presence gate must stay calibrated
-after fine-tuning; the benchmark's presence check judges it).
+after fine-tuning; the benchmark's presence check judges it). Two of their targets may come from
+another black-box model than the teacher, run on the same crop: ``--aux-teacher M`` (rows 33-34,
+the points the tracker makes the next ROI from, with ``--aux-kd-weight``) and
+``--presence-teacher M`` (the pose presence; hard-negative crops still take 0). With M the
+official model the student starts from, the student learns the teacher's landmarks while its
+ROI and its person/no-person decision keep the official behaviour the tracker was tuned with.
 
 The input pipeline is training.data.pipeline.make_landmark_dataset (the shared sample format);
 the loop, strategies, checkpoints and logs are training.models.runner's. The teacher is built
@@ -299,6 +304,12 @@ def main(argv=None) -> int:
                          "students), every other weight frozen")
     ap.add_argument("--aux-kd-weight", type=float, default=0.0,
                     help="imported students: L1 of rows 33-34 (the tracking ROI points) to the teacher's, x this weight")
+    ap.add_argument("--aux-teacher", default="",
+                    help="with --aux-kd-weight: pull rows 33-34 to this model's (a .tflite file or reference-* "
+                         "pipeline, e.g. the official model the student starts from) instead of the teacher's")
+    ap.add_argument("--presence-teacher", default="",
+                    help="imported students: learn this model's pose presence (a .tflite file or reference-* pipeline) "
+                         "instead of the teacher's; hard-negative crops still take 0")
     ap.add_argument("--checkpoint-every", type=int, default=0,
                     help="steps between checkpoints in RUN_DIR/ckpt (0: at the end); a rerun resumes from the latest")
     ap.add_argument("--init-weights", default=None,
@@ -313,6 +324,14 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if not (a.student in HEATMAP_STUDENTS + REGRESSION_STUDENTS or is_imported(a.student)):
         ap.error(f"--student {a.student!r}: one of {HEATMAP_STUDENTS + REGRESSION_STUDENTS} or imported:MODEL.keras")
+    if (a.aux_teacher or a.presence_teacher) and not (is_imported(a.student) and parse_teacher(a.teacher)[0] == "tflite"):
+        ap.error("--aux-teacher and --presence-teacher need an imported student and a black-box (.tflite or "
+                 "reference-*) --teacher")
+    if a.aux_teacher and not a.aux_kd_weight > 0:
+        ap.error("--aux-teacher needs --aux-kd-weight > 0")
+    for flag, spec in (("--aux-teacher", a.aux_teacher), ("--presence-teacher", a.presence_teacher)):
+        if spec and parse_teacher(spec)[0] != "tflite":
+            ap.error(f"{flag} {spec!r}: a .tflite file or a reference-* pipeline")
     cfg = DistillConfig(student=a.student, teacher=a.teacher, alpha=a.alpha, data=a.data, val_data=a.val_data,
                         unlabelled_data=a.unlabelled_data, labelled_fraction=a.labelled_fraction,
                         teacher_confidence=a.teacher_confidence, heatmap_fg_weight=a.heatmap_fg_weight,
@@ -320,7 +339,7 @@ def main(argv=None) -> int:
                         negative_prob=a.negative_prob, init_weights=a.init_weights, fake_quant=a.fake_quant,
                         negative_data=a.negative_data, negative_data_prob=a.negative_data_prob,
                         export_precisions=tuple(a.export_precisions), train_only=a.train_only,
-                        aux_kd_weight=a.aux_kd_weight,
+                        aux_kd_weight=a.aux_kd_weight, aux_teacher=a.aux_teacher, presence_teacher=a.presence_teacher,
                         input_size=a.input_size, crop_size=a.crop_size, batch_size=a.batch_size, steps=a.steps, learning_rate=a.lr, seed=a.seed)
     if a.export_only:
         print(json.dumps({"export": export_checkpoint(cfg, a.run_dir)}, indent=1))

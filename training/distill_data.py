@@ -11,7 +11,7 @@ import numpy as np
 
 from blazepose_sdk.geometry.topology import NUM_LANDMARKS
 from training.config import DistillConfig
-from training.students import is_imported
+from training.students import is_imported, parse_teacher
 
 
 def rescale_index_px(x, ratio: float):
@@ -152,6 +152,19 @@ def suppress_hard_negatives(targets: dict, vis, presence, conf):
     return vis * keep[:, None], presence * keep, conf * keep[:, None]
 
 
+def side_teachers(cfg: DistillConfig) -> dict[str, list[str]]:
+    """The models other than the teacher that give some targets of an imported student, by .tflite
+    path: ``{path: ["aux"]}`` for ``--aux-teacher`` (rows 33-34, with ``--aux-kd-weight``),
+    ``["presence"]`` for ``--presence-teacher`` (the pose presence target, before hard negatives
+    set it to 0); one entry when both name the same model, so it runs once per crop."""
+    side: dict[str, list[str]] = {}
+    if cfg.aux_teacher and cfg.aux_kd_weight > 0:
+        side.setdefault(parse_teacher(cfg.aux_teacher)[1], []).append("aux")
+    if cfg.presence_teacher:
+        side.setdefault(parse_teacher(cfg.presence_teacher)[1], []).append("presence")
+    return side
+
+
 def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: str, teacher_path: str | None,
                     training: bool = True):
     """make_dataset(input_context) for the runner: the shared landmark pipeline, the crop copied
@@ -163,8 +176,10 @@ def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: st
     from training.data.pipeline import make_landmark_dataset
 
     with_scores = is_imported(cfg.student)
-    with_aux = with_scores and cfg.aux_kd_weight > 0
+    side = side_teachers(cfg) if with_scores and teacher_kind == "tflite" else {}
+    with_aux = with_scores and cfg.aux_kd_weight > 0 and not any("aux" in keys for keys in side.values())
     run_teacher = tflite_teacher_fn(teacher_path, with_scores, with_aux) if teacher_kind == "tflite" else None
+    run_side = {path: tflite_teacher_fn(path, with_scores=True, with_aux=True) for path in side}
     if cfg.unlabelled_data and teacher_kind == "none":
         raise ValueError("--unlabelled-data needs a teacher (unlabelled crops take only the teacher term)")
     # A black-box teacher sees the crop at its own input size (a 256 BlazePose model given an
@@ -211,6 +226,13 @@ def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: st
                 if with_aux:
                     outs[5].set_shape((None, 2, 2))
                     targets["teacher_aux"] = outs[5]
+                for path, keys in side.items():  # --aux-teacher / --presence-teacher: one run per model
+                    side_outs = tf.numpy_function(run_side[path], [image], [tf.float32] * 6, stateful=False)
+                    if "presence" in keys:
+                        presence = side_outs[3]
+                    if "aux" in keys:
+                        side_outs[5].set_shape((None, 2, 2))
+                        targets["teacher_aux"] = side_outs[5]
                 vis.set_shape((None, NUM_LANDMARKS))
                 presence.set_shape((None,))
                 hm.set_shape((None, None, None, NUM_LANDMARKS))
