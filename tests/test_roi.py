@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from blazepose_sdk.geometry.roi import (
-    Roi, body_circle_points, image_to_roi, image_to_tensor_matrix, letterbox_roi, normalize_radians,
+    Roi, alignment_points_of_roi, body_circle_points, image_to_roi, image_to_tensor_matrix, letterbox_roi, normalize_radians,
     project_landmarks, roi_from_alignment_points, roi_from_keypoints, roi_to_image, rotate_world_landmarks,
 )
 
@@ -142,3 +142,17 @@ def test_roi_from_keypoints_without_hips_falls_back_to_the_box():
     only_one = np.zeros(17, bool)
     only_one[0] = True
     assert roi_from_keypoints(xy, only_one, (11, 12), (5, 6)) is None
+
+
+def test_alignment_points_of_roi_inverts_roi_from_alignment_points():
+    # hand-computed: an upright ROI of side 200 at (100, 200): radius 80, the point straight above
+    np.testing.assert_allclose(alignment_points_of_roi(Roi(100.0, 200.0, 200.0, 0.0)), [[100, 200], [100, 120]], atol=1e-9)
+    # rotated: side 2 x 40 x 1.25 = 100, the point 40 px to the left of the centre (rotation -pi/2)
+    np.testing.assert_allclose(alignment_points_of_roi(Roi(50.0, 50.0, 100.0, -math.pi / 2)), [[50, 50], [10, 50]], atol=1e-9)
+    # and any ROI round-trips
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        roi = Roi(*rng.uniform(-50, 500, 2), rng.uniform(5, 400), rng.uniform(-math.pi, math.pi))
+        back = roi_from_alignment_points(*alignment_points_of_roi(roi))
+        np.testing.assert_allclose([back.center_x_px, back.center_y_px, back.size_px], [roi.center_x_px, roi.center_y_px, roi.size_px], atol=1e-9)
+        assert abs(normalize_radians(back.rotation_rad - roi.rotation_rad)) < 1e-9

@@ -86,6 +86,16 @@ def roi_from_alignment_points(
     return Roi(float(c[0]), float(c[1]), float(2.0 * radius * scale), rotation)
 
 
+def alignment_points_of_roi(roi: Roi, scale: float = ROI_SCALE, target_angle_rad: float = TARGET_ANGLE_RAD) -> np.ndarray:
+    """(2, 2) image px: the hip centre and body-circle point from which
+    :func:`roi_from_alignment_points` gives ``roi`` (its inverse): the ROI centre, and the point
+    ``size / (2 x scale)`` from it in the direction that maps to ``target_angle_rad``."""
+    radius = roi.size_px / (2.0 * scale)
+    theta = target_angle_rad - roi.rotation_rad  # = atan2(-dy, dx) of centre -> body-circle point
+    c = np.array([roi.center_x_px, roi.center_y_px], np.float64)
+    return np.stack([c, c + radius * np.array([math.cos(theta), -math.sin(theta)])])
+
+
 def body_circle_points(
     xy_px: np.ndarray,
     labelled: np.ndarray,

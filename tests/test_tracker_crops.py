@@ -1,0 +1,89 @@
+"""training.data.tracker_crops: each record's crop is the crop the tracker's landmark model ran
+on, the records carry no labels, and only train-split videos of the real corpus are used."""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import hashlib
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from blazepose_sdk.geometry.image import crop_roi
+from blazepose_sdk.geometry.roi import Roi
+from training.data import tracker_crops
+from training.data.augment import landmark_crop, landmark_roi
+from training.data.corpus_sources import ARCHIVES, SOURCES
+from training.data.sample import read_tfrecords
+
+
+def test_a_record_cuts_the_roi_the_tracker_used():
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    roi = Roi(300.0, 60.0, 180.0, 0.4)  # partly outside the frame, as at a frame edge
+    lm = np.c_[rng.uniform(250, 330, (33, 2)), np.zeros(33)]
+    s = tracker_crops.tracker_sample(frame, roi, lm, "src", 7, 3)
+    back, from_points = landmark_roi(s.alignment_px, s.box_xyxy_px)
+    assert from_points
+    np.testing.assert_allclose([back.center_x_px, back.center_y_px, back.size_px, back.rotation_rad],
+                               [roi.center_x_px, roi.center_y_px, roi.size_px, roi.rotation_rad], atol=1e-3)
+    # the un-augmented training crop is the SDK's crop of the stored frame at that ROI
+    crop = landmark_crop(s, rng, training=False).image
+    sdk = crop_roi(s.image_rgb(), roi, 256, (0.0, 255.0))[0]
+    assert np.abs(crop.astype(np.float32) - sdk).mean() < 1.0
+    assert s.landmark_mask.sum() == 0 and s.visibility.sum() == 0  # no labels: teacher term only
+    assert s.source == "tracker:src" and s.image_id == "src:7:3"
+    np.testing.assert_array_less([-1e-6, -1e-6], s.box_xyxy_px[:2])  # box clipped to the frame
+    assert s.box_xyxy_px[2] <= 320 and s.box_xyxy_px[3] <= 240
+
+
+def _video(path, frames):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (frames[0].shape[1], frames[0].shape[0]))
+    for f in frames:
+        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def _as_source(monkeypatch, path, split="train", kind="video"):
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    src = dataclasses.replace(SOURCES[0], id="clip", sha256=digest, split=split, kind=kind)
+    monkeypatch.setattr(tracker_crops, "SOURCES", (*SOURCES, src))
+    return src
+
+
+def test_only_train_split_videos_are_used(tmp_path, monkeypatch, shared_data):
+    with pytest.raises(tracker_crops.TrackerCropsError, match="heldout-source video"):
+        tracker_crops.train_video_source(shared_data / "vtest.avi")  # the benchmarks' held-out clip
+    clip = _video(tmp_path / "clip.avi", [np.zeros((64, 64, 3), np.uint8)] * 3)
+    with pytest.raises(tracker_crops.TrackerCropsError, match="not a video of the real corpus"):
+        tracker_crops.train_video_source(clip)
+    for split, kind in (("test-only", "video"), ("train", "image")):
+        _as_source(monkeypatch, clip, split, kind)
+        with pytest.raises(tracker_crops.TrackerCropsError, match="only train-split videos"):
+            tracker_crops.train_video_source(clip)
+    accepted = _as_source(monkeypatch, clip)
+    assert tracker_crops.train_video_source(clip) == accepted
+
+
+def test_cli_refuses_a_held_out_video_with_exit_2(tmp_path, shared_data, capsys):
+    with pytest.raises(SystemExit) as e:
+        tracker_crops.main([str(shared_data / "vtest.avi"), "--out", str(tmp_path / "out")])
+    assert e.value.code == 2 and "only train-split videos" in capsys.readouterr().err
+
+
+def test_build_writes_one_record_per_tracked_person_and_frame(tmp_path, monkeypatch, basketball_rgb):
+    clip = _video(tmp_path / "clip.avi", [basketball_rgb] * 4)
+    _as_source(monkeypatch, clip)
+    manifest = tracker_crops.build([clip], tmp_path / "out", num_poses=2)
+    records = read_tfrecords(sorted(glob.glob(str(tmp_path / "out" / "*.tfrecord"))))
+    assert manifest["records"] == len(records) == manifest["videos"][0]["crops"] >= 4  # someone tracked on each frame
+    video = manifest["videos"][0]
+    assert video["frames"] == 4 and video["source"] == "clip" and video["package"] == ARCHIVES[SOURCES[0].archive].package
+    for s in records:
+        assert s.source == "tracker:clip" and s.landmark_mask.sum() == 0
+        assert landmark_roi(s.alignment_px, s.box_xyxy_px)[1]

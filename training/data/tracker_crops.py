@@ -1,0 +1,127 @@
+"""Crops the tracker itself makes: run the SDK's tracker over training videos and keep, per frame
+and tracked person, the ROI its landmark model ran on, as unlabelled Sample records.
+
+    python -m training.data.tracker_crops VIDEO [VIDEO ...] --out DIR [--model blazepose-lite]
+        [--num-poses 2] [--max-frames N]
+
+In tracking mode a person's ROI comes from the previous frame's (smoothed) rows 33-34, with the
+drift and lag of the model's own points, and from the detector only on the frame a track starts;
+near a frame edge the tracker holds a person the detector no longer finds. The data engine's other
+crops centre a jittered ROI on labelled points instead. These records let a student see the
+tracker's ROIs: ``alignment_px`` holds the two points :func:`blazepose_sdk.geometry.roi.roi_from_alignment_points`
+turns into that very ROI (:func:`~blazepose_sdk.geometry.roi.alignment_points_of_roi`), so
+``training.data.augment.landmark_crop`` cuts the tracker's crop before its own jitter. The records
+carry no labels (every ``landmark_mask`` 0): use them as ``python -m training.distill
+--unlabelled-data DIR``, where the teacher (and ``--presence-teacher``) give the targets.
+
+Only videos of the real corpus's train split are accepted (by sha256,
+``training.data.corpus_sources``): the held-out and test-only media (vtest.avi, pose2sim) and
+anything unknown are refused. Output: ``DIR/tracker-XXXXX-of-YYYYY.tfrecord`` (``source =
+"tracker:<source id>"``, ``image_id = "<source id>:<frame>:<track id>"``) and ``DIR/manifest.json``
+(model, options, per video: source, package, version, licence, frames, crops, tracks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from blazepose_sdk.geometry.roi import alignment_points_of_roi
+from training.data.augment import ENGINE_TO_SDK_PX
+from training.data.corpus_sources import ARCHIVES, SOURCES, Source
+from training.data.sample import NUM_LANDMARKS, Sample, ShardedWriter, encode_jpeg
+
+SOURCE_PREFIX = "tracker:"
+TRAIN = "train"  # the real corpus split the videos must come from (corpus_sources.SPLITS)
+
+
+class TrackerCropsError(ValueError):
+    """A video that may not be used, or bad arguments."""
+
+
+def train_video_source(path: Path) -> Source:
+    """The real corpus's train-split video source whose sha256 the file has; refuses any other
+    file (held-out and test-only media included)."""
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    for s in SOURCES:
+        if s.sha256 == digest:
+            if s.split != TRAIN or s.kind != "video":
+                raise TrackerCropsError(f"{path}: {s.id} is a {s.split} {s.kind}; only train-split videos are used")
+            return s
+    raise TrackerCropsError(f"{path}: not a video of the real corpus's train split (sha256 {digest[:12]}...)")
+
+
+def tracker_sample(frame_rgb: np.ndarray, roi, landmarks_px: np.ndarray, source_id: str, frame: int,
+                   track: int) -> Sample:
+    """One record: the frame, the alignment points of ``roi`` (the ROI the landmark model ran on,
+    SDK image px) and the box of the model's 33 landmarks (SDK px), both in data-engine px
+    (+ ``ENGINE_TO_SDK_PX``); no labels."""
+    align = np.full((4, 2), np.nan, np.float32)
+    align[:2] = alignment_points_of_roi(roi) + ENGINE_TO_SDK_PX
+    xy = np.asarray(landmarks_px, np.float64)[:NUM_LANDMARKS, :2] + ENGINE_TO_SDK_PX
+    h, w = frame_rgb.shape[:2]
+    box = np.array([max(xy[:, 0].min(), 0), max(xy[:, 1].min(), 0), min(xy[:, 0].max(), w), min(xy[:, 1].max(), h)],
+                   np.float32)
+    zeros = np.zeros(NUM_LANDMARKS, np.float32)
+    return Sample(image_jpeg=encode_jpeg(frame_rgb, 95), landmarks_px=np.zeros((NUM_LANDMARKS, 3), np.float32),
+                  visibility=zeros, landmark_mask=zeros, box_xyxy_px=box, alignment_px=align,
+                  source=f"{SOURCE_PREFIX}{source_id}", image_id=f"{source_id}:{frame}:{track}")
+
+
+def build(videos: Sequence[Path], out: Path, model: str = "blazepose-lite", num_poses: int = 2,
+          max_frames: int | None = None) -> dict:
+    """Track every video with ``model`` (tracking mode, ``num_poses`` people) and write one
+    record per tracked person and frame; returns the manifest."""
+    from blazepose_sdk.app.video import VideoReader
+    from blazepose_sdk.tracker import PoseTracker, TrackerOptions
+
+    sources = [train_video_source(v) for v in videos]
+    out.mkdir(parents=True, exist_ok=True)
+    per_video = []
+    with ShardedWriter(str(out / "tracker"), None, per_shard=500) as writer:
+        for path, source in zip(videos, sources):
+            frames = crops = 0
+            tracks: set[int] = set()
+            with PoseTracker(TrackerOptions(model=model, num_poses=num_poses)) as tracker, VideoReader(path) as reader:
+                for t_ms, frame in reader:
+                    if max_frames is not None and frames >= max_frames:
+                        break
+                    for pose in tracker.process(frame, timestamp_ms=t_ms).poses:
+                        writer.write(tracker_sample(frame, pose.roi, pose.array_px, source.id, frames, pose.id))
+                        crops += 1
+                        tracks.add(pose.id)
+                    frames += 1
+            archive = ARCHIVES[source.archive]
+            per_video.append({"source": source.id, "registry": archive.registry, "package": archive.package,
+                              "version": archive.version, "licence": source.licence or archive.licence,
+                              "file": source.member, "sha256": source.sha256, "frames": frames, "crops": crops,
+                              "tracks": len(tracks)})
+    manifest = {"model": model, "num_poses": num_poses, "max_frames": max_frames, "videos": per_video,
+                "records": sum(v["crops"] for v in per_video), "files": [Path(p).name for p in writer.paths]}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.data.tracker_crops", description=__doc__.splitlines()[0])
+    ap.add_argument("videos", nargs="+", type=Path, help="train-split videos of the real corpus (checked by sha256)")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--model", default="blazepose-lite", help="the pipeline whose tracker makes the ROIs")
+    ap.add_argument("--num-poses", type=int, default=2)
+    ap.add_argument("--max-frames", type=int, default=None)
+    a = ap.parse_args(argv)
+    try:
+        manifest = build(a.videos, a.out, a.model, a.num_poses, a.max_frames)
+    except (TrackerCropsError, OSError) as e:
+        ap.exit(2, f"error: {e}\n")
+    print(json.dumps({k: manifest[k] for k in ("model", "records", "videos")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
