@@ -259,3 +259,17 @@ def test_a_row_may_carry_tracker_options_into_every_suite_and_the_timed_run(tmp_
     assert "--options" not in run_command("blazepose-lite", tmp_path / "clip.avi", tmp_path / "out.jsonl")
     with pytest.raises(ModelNotFoundError, match="options file not found"):
         parse_row(f"blazepose-lite@{tmp_path / 'missing.json'}")
+
+
+def test_gate_takes_a_labelled_candidate_and_refuses_a_missing_file_in_one_line(tmp_path, capsys):
+    from blazepose_sdk.bench.__main__ import main as bench_main
+    from blazepose_sdk.bench.gate import without_label
+
+    assert without_label("hn10=DET.tflite+LM.tflite") == "DET.tflite+LM.tflite"
+    assert without_label("blazepose-lite") == "blazepose-lite"
+    # a missing file: one line on stderr and exit 2, for a labelled spec as for a bare one
+    for spec in ("mine=/nope/det.tflite+/nope/lm.tflite", "/nope/det.tflite+/nope/lm.tflite"):
+        code = bench_main(["gate", spec, "--vs", "blazepose-lite", "--work-dir", str(tmp_path), "--out", str(tmp_path),
+                           "--no-progress"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and "model file not found: /nope/det.tflite" in err[0], err

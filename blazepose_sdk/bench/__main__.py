@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from blazepose_sdk.errors import BlazePoseError
 from blazepose_sdk.options import DEFAULT_MODEL
 
 from . import ceiling, merge, npu
@@ -409,7 +410,17 @@ def run_suite(suite: str, args, rows, row_notes: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The suites' CLI; a refused input (a model file that is not there, a bad option value) is
+    one ``blazepose bench: error:`` line on stderr and exit 2, as in ``blazepose run``."""
     args = build_parser().parse_args(argv)
+    try:
+        return _main(args)
+    except BlazePoseError as exc:
+        print(f"blazepose bench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.suite == "report":
         print(f"report: {build_report(args.out)}")
         return 0
