@@ -80,6 +80,7 @@ from training.students import (
     parse_teacher,
     presence_head_layers,
     student_kind_of,
+    teacher_spec_kind,
 )
 
 # PCK threshold as a fraction of the crop side (ours; 0.05 x 256 = 12.8 tensor px).
@@ -327,13 +328,13 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if not (a.student in HEATMAP_STUDENTS + REGRESSION_STUDENTS or is_imported(a.student)):
         ap.error(f"--student {a.student!r}: one of {HEATMAP_STUDENTS + REGRESSION_STUDENTS} or imported:MODEL.keras")
-    if (a.aux_teacher or a.presence_teacher) and not (is_imported(a.student) and parse_teacher(a.teacher)[0] == "tflite"):
+    if (a.aux_teacher or a.presence_teacher) and not (is_imported(a.student) and teacher_spec_kind(a.teacher) == "tflite"):
         ap.error("--aux-teacher and --presence-teacher need an imported student and a black-box (.tflite or "
                  "reference-*) --teacher")
     if a.aux_teacher and not a.aux_kd_weight > 0:
         ap.error("--aux-teacher needs --aux-kd-weight > 0")
     for flag, spec in (("--aux-teacher", a.aux_teacher), ("--presence-teacher", a.presence_teacher)):
-        if spec and parse_teacher(spec)[0] != "tflite":
+        if spec and teacher_spec_kind(spec) != "tflite":
             ap.error(f"{flag} {spec!r}: a .tflite file or a reference-* pipeline")
     cfg = DistillConfig(student=a.student, teacher=a.teacher, alpha=a.alpha, data=a.data, val_data=a.val_data,
                         unlabelled_data=a.unlabelled_data, labelled_fraction=a.labelled_fraction,

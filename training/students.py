@@ -100,20 +100,29 @@ def build_student(name: str, input_size: int, num_keypoints: int = NUM_LANDMARKS
     raise ValueError(f"unknown student {name!r}; one of {HEATMAP_STUDENTS + REGRESSION_STUDENTS}")
 
 
+def teacher_spec_kind(spec: str) -> str:
+    """A teacher spec's kind from its form alone (nothing is resolved or loaded): "none", "tflite"
+    (a .tflite path or a reference-* pipeline) or "keras" (``VARIANT:WEIGHTS``)."""
+    if spec in ("", "none"):
+        return "none"
+    if spec.endswith(".tflite") or spec.startswith("reference-"):
+        return "tflite"
+    if ":" in spec:
+        return "keras"
+    raise ValueError(f"teacher {spec!r}: use none, VARIANT:WEIGHTS.weights.h5, a .tflite file or a reference-* pipeline")
+
+
 def parse_teacher(spec: str) -> tuple[str, str | None]:
     """``none`` -> ("none", None); ``VARIANT:WEIGHTS`` -> ("keras", spec); a .tflite path or
-    reference pipeline name -> ("tflite", path)."""
-    if spec in ("", "none"):
+    reference pipeline name -> ("tflite", path) (a reference pipeline must be in the model cache)."""
+    kind = teacher_spec_kind(spec)
+    if kind == "none":
         return "none", None
-    if spec.endswith(".tflite") or spec.startswith("reference-"):
-        if spec.startswith("reference-"):
-            from blazepose_sdk.assets.models import resolve_pipeline
+    if kind == "tflite" and spec.startswith("reference-"):
+        from blazepose_sdk.assets.models import resolve_pipeline
 
-            return "tflite", str(resolve_pipeline(spec).landmark.path)
-        return "tflite", spec
-    if ":" in spec:
-        return "keras", spec
-    raise ValueError(f"teacher {spec!r}: use none, VARIANT:WEIGHTS.weights.h5, a .tflite file or a reference-* pipeline")
+        return "tflite", str(resolve_pipeline(spec).landmark.path)
+    return kind, spec
 
 
 def load_keras_teacher(spec: str, input_size: int):
