@@ -263,10 +263,10 @@ def test_a_row_may_carry_tracker_options_into_every_suite_and_the_timed_run(tmp_
 
 def test_gate_takes_a_labelled_candidate_and_refuses_a_missing_file_in_one_line(tmp_path, capsys):
     from blazepose_sdk.bench.__main__ import main as bench_main
-    from blazepose_sdk.bench.gate import without_label
+    from blazepose_sdk.bench.rows import split_label
 
-    assert without_label("hn10=DET.tflite+LM.tflite") == "DET.tflite+LM.tflite"
-    assert without_label("blazepose-lite") == "blazepose-lite"
+    assert split_label("hn10=DET.tflite+LM.tflite") == ("hn10", "DET.tflite+LM.tflite")
+    assert split_label("blazepose-lite") == ("", "blazepose-lite")
     # a missing file: one line on stderr and exit 2, for a labelled spec as for a bare one
     for spec in ("mine=/nope/det.tflite+/nope/lm.tflite", "/nope/det.tflite+/nope/lm.tflite"):
         code = bench_main(["gate", spec, "--vs", "blazepose-lite", "--work-dir", str(tmp_path), "--out", str(tmp_path),

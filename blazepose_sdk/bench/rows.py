@@ -71,11 +71,15 @@ class ModelRow:
         return self.detector is not None
 
 
+def split_label(spec: str) -> tuple[str, str]:
+    """``LABEL=VALUE`` -> (LABEL, VALUE); a spec without ``=`` -> ("", spec)."""
+    label, sep, value = spec.partition("=")
+    return (label, value) if sep else ("", spec)
+
+
 def parse_row(spec: str) -> ModelRow:
     """One ``--model`` value as a row (see the module docstring); raises ModelNotFoundError."""
-    label, sep, value = spec.partition("=")
-    if not sep:
-        label, value = "", spec
+    label, value = split_label(spec)
     value, options_file = split_options(value, spec)
     row = _parse_model(label, value, spec)
     if options_file is None:

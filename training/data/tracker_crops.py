@@ -24,7 +24,6 @@ anything unknown are refused. Output: ``DIR/tracker-XXXXX-of-YYYYY.tfrecord`` (`
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,11 +32,11 @@ import numpy as np
 
 from blazepose_sdk.geometry.roi import alignment_points_of_roi
 from training.data.augment import ENGINE_TO_SDK_PX
-from training.data.corpus_sources import ARCHIVES, SOURCES, Source
+from training.data.corpus_sources import ARCHIVES, SOURCES, TRAIN, Source
+from training.data.real_corpus import sha256_bytes
 from training.data.sample import NUM_LANDMARKS, Sample, ShardedWriter, encode_jpeg
 
 SOURCE_PREFIX = "tracker:"
-TRAIN = "train"  # the real corpus split the videos must come from (corpus_sources.SPLITS)
 
 
 class TrackerCropsError(ValueError):
@@ -47,7 +46,7 @@ class TrackerCropsError(ValueError):
 def train_video_source(path: Path) -> Source:
     """The real corpus's train-split video source whose sha256 the file has; refuses any other
     file (held-out and test-only media included)."""
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    digest = sha256_bytes(Path(path).read_bytes())
     for s in SOURCES:
         if s.sha256 == digest:
             if s.split != TRAIN or s.kind != "video":
