@@ -23,12 +23,15 @@ from training.presence_head import (
     at_least_bce,
     auroc,
     build_presence_student,
+    collect_chunk,
     crop_targets,
     load_chunks,
     offset_for_max_rejected,
     presence_report,
+    reference_presence,
     sigmoid,
     train_branch,
+    unlabelled_mask,
 )
 
 
@@ -221,3 +224,66 @@ def test_operating_point_and_partial_report(tmp_path):
     np.savez(tmp_path / "b" / "chunk_000.npz", **data)
     both = load_chunks(tmp_path / "a", tmp_path / "b")
     assert np.array_equal(both["partial"], np.r_[np.zeros(5), data["partial"]])
+
+
+def _records(path, n, seed, source="test"):
+    """``n`` stick-person records (each photo re-textured) in one shard under ``path``; with
+    ``source`` training.data.negatives' prefix, person-free photos."""
+    from training.data.sample import ShardedWriter
+
+    base, rng = stick_person(), np.random.default_rng(seed)
+    with ShardedWriter(str(path), n, per_shard=n) as w:
+        for i in range(n):
+            img = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+            w.write(dataclasses.replace(base, image_jpeg=encode_jpeg(img, 90), image_id=f"{seed}-{i}", source=source))
+    return w.paths
+
+
+def test_a_presence_teacher_gives_the_target_on_labelled_and_unlabelled_person_crops(tmp_path):
+    """--presence-teacher: every person crop, the unlabelled ones included (counted as people),
+    takes that model's presence on the very crop; the base's own logit is still cached beside it;
+    the report compares the branch to the teacher."""
+    from pathlib import Path
+
+    from training.config import DistillConfig
+    from training.distill_data import make_dataset_fn, tflite_teacher_fn
+
+    official = str(Path(__file__).resolve().parents[1] / "blazepose_sdk" / "model_files" / "pose_landmark_lite.tflite")
+    from training.data.augment import NEGATIVE_SOURCE_PREFIX
+
+    cfg = DistillConfig(student="imported:unused.keras", input_size=256, batch_size=4, labelled_fraction=0.5,
+                        data=_records(tmp_path / "lab", 4, 0), unlabelled_data=_records(tmp_path / "unl", 4, 1),
+                        negative_data=_records(tmp_path / "neg", 4, 2, f"{NEGATIVE_SOURCE_PREFIX}test"),
+                        negative_data_prob=0.5)
+    assert unlabelled_mask(cfg, 4).tolist() == [False, False, True, True]
+    assert not unlabelled_mask(dataclasses.replace(cfg, unlabelled_data=[]), 4).any()
+    _, _, features = build_presence_student(tiny_student(), BranchConfig(feature_layer="feat", channels=4, hidden=3))
+
+    def small_features(image, training=False):  # the tiny base reads 32 x 32; the teacher the 256 crop
+        return features(tf.image.resize(image, (32, 32)), training=training)
+
+    chunk = collect_chunk(cfg, small_features, 3, seed=5, presence_teacher=official)
+    hard = chunk["hard_negative"] > 0.5
+    assert 0 < hard.sum() < 6 and not hard[2::4].any() and not hard[3::4].any()  # photos only among the labelled
+    assert chunk["person"].tolist() == (~hard).astype(float).tolist()  # unlabelled crops count as people
+    run = tflite_teacher_fn(official, with_scores=True)
+    ds = make_dataset_fn(dataclasses.replace(cfg, seed=5), 4, "tflite", official)(None)
+    want = np.concatenate([run(image.numpy())[3] for image, _ in ds.take(3)])
+    assert want[hard].max() > 1e-3  # the teacher's own presence on the photos is kept for the report
+    np.testing.assert_allclose(chunk["reference_presence"], want, atol=1e-5)
+    np.testing.assert_allclose(reference_presence(chunk), want, atol=1e-5)
+    assert not np.allclose(sigmoid(chunk["logit"]).reshape(-1), want, atol=0.05)  # the base's own differs
+    t = crop_targets(chunk["person"], chunk["hard_negative"], reference_presence(chunk), chunk["off_person_presence"])
+    np.testing.assert_allclose(t, np.where(hard, 0.0, want), atol=1e-5)  # but the target there is 0
+    # the report's "official" is the teacher: the base rejects both people, the teacher keeps the first
+    data = {"person": np.float32([1, 1]), "hard_negative": np.float32([0, 0]), "logit": np.float32([[-3], [-3]]),
+            "reference_presence": np.float32([0.9, 0.2])}
+    assert presence_report(np.float32([0.4, 0.4]), data)["person_rejected_where_official_accepts"] == 1.0
+    assert presence_report(np.float32([0.6, 0.4]), data)["person_rejected_where_official_accepts"] == 0.0
+
+    with pytest.raises(ValueError, match="presence teacher"):
+        collect_chunk(cfg, small_features, 1, seed=5)
+    np.savez(tmp_path / "chunk_000.npz", **chunk)
+    np.savez(tmp_path / "chunk_001.npz", **{k: v for k, v in chunk.items() if k != "reference_presence"})
+    with pytest.raises(ValueError, match="presence teacher"):
+        load_chunks(tmp_path)

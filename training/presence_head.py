@@ -38,6 +38,19 @@ keeps whatever part of a person the official model keeps. ``--max-partial-reject
 operating point on the held-out chunks: the smallest correction offset (it may be negative) at
 which at most a share R of the held-out partial and of the whole-person crops that the official
 presence accepts are rejected.
+The base need not be the official model itself: ``--init-weights FILE`` loads a distilled
+student's weights (training.distill's ``student.weights.h5`` or ``.fp16.npz``) into the imported
+graph, and ``--presence-teacher M`` (a .tflite or reference pipeline) makes M's presence on each
+crop the target wherever the base's own presence was (person, partial and unlabelled crops; hard
+negatives stay 0), so a student whose landmarks moved can be given back the official model's
+person/no-person decision without touching its landmarks. With a presence teacher,
+``--unlabelled-data`` (e.g. training.data.tracker_crops records) adds crops that have no labels:
+each is a tracked person's crop, its target M's presence. The reports then compare the branch to M.
+
+    python -m training.presence_head --student imported:/tmp/student/lite_init.keras \
+        --init-weights RUN/student.weights.h5 --presence-teacher blazepose_sdk/model_files/pose_landmark_lite.tflite \
+        --data ... --unlabelled-data /tmp/student/tracker_sports2d --labelled-fraction 0.75 ...
+
 The export is training.distill's (:func:`training.distill_export.export_student`, float16 by default).
 Stages resume: cached chunks are kept, a trained branch is reused unless ``--retrain``.
 """
@@ -53,9 +66,16 @@ from pathlib import Path
 import numpy as np
 
 from training.config import DistillConfig
-from training.distill_data import make_dataset_fn, tflite_teacher_fn
+from training.distill_data import make_dataset_fn, split_batch, tflite_teacher_fn
 from training.distill_export import export_student
-from training.students import IMPORTED_PREFIX, build_imported_student, parse_teacher, presence_head_layers
+from training.students import (
+    IMPORTED_PREFIX,
+    build_imported_student,
+    parse_teacher,
+    presence_head_layers,
+    teacher_spec_kind,
+)
+from training.weights_file import load_weights
 
 # The imported official Lite's 16 x 16 x 32 map: the 8 x 8 features upsampled and added to the
 # 16 x 16 ones, where the heatmap decoder starts (training.import_tflite names layers after the
@@ -174,27 +194,59 @@ def build_presence_student(student, cfg: BranchConfig, branch=None):
 
 
 def crop_targets(person, hard_negative, official_presence, off_person_presence):
-    """Per-crop presence target: 0 on person-free photos, the official presence on person crops,
-    the off-person teacher's presence on crops taken off the person. Arrays (N,)."""
+    """Per-crop presence target: 0 on person-free photos, the official presence (the base's own,
+    or ``--presence-teacher``'s: :func:`reference_presence`) on person crops, the off-person
+    teacher's presence on crops taken off the person. Arrays (N,)."""
     person = np.asarray(person) > 0.5
     hard = np.asarray(hard_negative) > 0.5
     return np.where(hard, 0.0, np.where(person, official_presence, off_person_presence)).astype(np.float32)
 
 
+def reference_presence(data: dict) -> np.ndarray:
+    """The presence the branch is taught to give back on person crops, (N,): ``--presence-teacher``'s
+    (cached as ``reference_presence``) or else the frozen base's own, sigmoid(``logit``)."""
+    if "reference_presence" in data:
+        return np.asarray(data["reference_presence"], np.float64).reshape(-1)
+    return sigmoid(data["logit"]).reshape(-1)
+
+
+def unlabelled_mask(cfg: DistillConfig, batch: int) -> np.ndarray:
+    """(batch,) bool: the crops of a pipeline batch that come from ``cfg.unlabelled_data``
+    (training.distill_data.make_dataset_fn puts them after the labelled ones)."""
+    mask = np.zeros(batch, bool)
+    if cfg.unlabelled_data:
+        mask[split_batch(batch, cfg.labelled_fraction)[0]:] = True
+    return mask
+
+
 def collect_chunk(dataset_cfg: DistillConfig, features_model, batches: int, seed: int, off_person_teacher=None,
-                  partial: bool = False):
+                  partial: bool = False, presence_teacher: str | None = None):
     """``batches`` batches of training crops (the distill pipeline, seeded) through the frozen
     model: a dict of arrays (features float16, cues, logit, person, hard_negative,
-    off_person_presence, partial: 1 on person crops of a partial-person stream)."""
+    off_person_presence, partial: 1 on person crops of a partial-person stream; with
+    ``presence_teacher`` (a .tflite path) also reference_presence, that model's presence on each
+    crop; :func:`crop_targets` still takes 0 on person-free photos). Unlabelled crops (``dataset_cfg.unlabelled_data``, only with a
+    presence teacher) count as person crops."""
     from dataclasses import replace
 
     cfg = replace(dataset_cfg, seed=seed)
-    ds = make_dataset_fn(cfg, cfg.batch_size, "none", None)(None)
-    out = {k: [] for k in ("features", "cues", "logit", "person", "hard_negative", "off_person_presence")}
+    if cfg.unlabelled_data and presence_teacher is None:
+        raise ValueError("unlabelled crops need a presence teacher (they have no presence label)")
+    kind = "tflite" if presence_teacher is not None else "none"
+    ds = make_dataset_fn(cfg, cfg.batch_size, kind, presence_teacher)(None)
+    run_reference = tflite_teacher_fn(presence_teacher, with_scores=True) if presence_teacher is not None else None
+    keys = ("features", "cues", "logit", "person", "hard_negative", "off_person_presence")
+    out = {k: [] for k in keys + (("reference_presence",) if presence_teacher is not None else ())}
     for image, targets in ds.take(batches):
         feats, cues, logit = (np.asarray(t) for t in features_model(image, training=False))
         person = targets["presence"].numpy().astype(np.float32)
+        person[unlabelled_mask(cfg, len(person))] = 1.0
         hard = targets["hard_negative"].numpy() if "hard_negative" in targets else np.zeros_like(person)
+        if presence_teacher is not None:  # the pipeline set it to 0 on person-free photos: the report wants M's own
+            ref = targets["teacher_presence"].numpy().astype(np.float32).reshape(-1)
+            if (hard > 0.5).any():
+                ref[hard > 0.5] = np.asarray(run_reference(image.numpy()[hard > 0.5])[3], np.float32).reshape(-1)
+            out["reference_presence"].append(ref)
         off = np.zeros_like(person)
         away = (person < 0.5) & (hard < 0.5)
         if off_person_teacher is not None and away.any():
@@ -217,6 +269,8 @@ def load_chunks(*folders: Path) -> dict:
             part["cues"] = part.pop("peaks")
         if "partial" not in part:  # caches written before the partial-person stream
             part["partial"] = np.zeros_like(part["person"])
+    if len({"reference_presence" in part for part in parts}) > 1:
+        raise ValueError(f"{folders}: some chunks have a presence teacher's targets and some do not")
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -281,7 +335,7 @@ def presence_report(presence, data: dict, threshold: float = 0.5) -> dict:
     p = np.asarray(presence, np.float64).reshape(-1)
     person, hard = data["person"] > 0.5, data["hard_negative"] > 0.5
     partial = np.asarray(data.get("partial", np.zeros(len(p))), np.float64).reshape(-1) > 0.5
-    official = sigmoid(data["logit"]).reshape(-1)
+    official = reference_presence(data)
     kept = person & ~partial & (official >= threshold)
     part_kept = partial & (official >= threshold)
     off = ~person & ~hard
@@ -324,6 +378,14 @@ def main(argv=None) -> int:
     ap.add_argument("--student", required=True, help="imported:MODEL.keras (python -m training.import_tflite)")
     ap.add_argument("--data", nargs="+", required=True, help="person records (labelled; training.distill --data)")
     ap.add_argument("--negative-data", nargs="*", default=[], help="person-free photo records (training.data.negatives)")
+    ap.add_argument("--unlabelled-data", nargs="*", default=[],
+                    help="unlabelled person records (e.g. training.data.tracker_crops); needs --presence-teacher")
+    ap.add_argument("--labelled-fraction", type=float, default=0.5, help="share of each batch from --data")
+    ap.add_argument("--init-weights", default=None,
+                    help="the base's weights (training.distill's student.weights.h5 / .fp16.npz) into the imported graph")
+    ap.add_argument("--presence-teacher", default=None,
+                    help="a .tflite or reference pipeline whose presence is the target on person crops "
+                         "(default: the frozen base's own)")
     ap.add_argument("--negative-data-prob", type=float, default=0.25)
     ap.add_argument("--negative-prob", type=float, default=0.2, help="share of crops taken off the person")
     ap.add_argument("--off-person-teacher", default="reference-heavy",
@@ -363,6 +425,12 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if not a.student.startswith(IMPORTED_PREFIX):
         ap.error("--student must be imported:MODEL.keras")
+    if a.presence_teacher is not None and teacher_spec_kind(a.presence_teacher) != "tflite":
+        ap.error("--presence-teacher must be a .tflite file or a reference pipeline")
+    if a.unlabelled_data and a.presence_teacher is None:
+        ap.error("--unlabelled-data needs --presence-teacher (unlabelled crops have no presence of their own)")
+    if a.init_weights is not None and not Path(a.init_weights).is_file():
+        ap.error(f"--init-weights: no such file: {a.init_weights}")
 
     import keras
 
@@ -378,9 +446,12 @@ def main(argv=None) -> int:
         log_file.flush()
 
     dcfg = DistillConfig(student=a.student, data=list(a.data), negative_data=list(a.negative_data),
+                         unlabelled_data=list(a.unlabelled_data), labelled_fraction=a.labelled_fraction,
                          negative_data_prob=a.negative_data_prob, negative_prob=a.negative_prob,
                          batch_size=a.batch_size, export_precisions=tuple(a.export_precisions), seed=a.seed)
     student = build_imported_student(a.student[len(IMPORTED_PREFIX):])
+    if a.init_weights:
+        load_weights(student, a.init_weights)
     cfg = BranchConfig(feature_layer=a.feature_layer, channels=a.channels, hidden=a.hidden,
                        segmentation_cues=a.segmentation_cues)
     cfg_path = run_dir / "branch.json"
@@ -394,7 +465,8 @@ def main(argv=None) -> int:
 
     kind, ref = parse_teacher(a.off_person_teacher)
     teacher = tflite_teacher_fn(ref, with_scores=True) if kind == "tflite" else None
-    pcfg = replace(dcfg, negative_data=[], negative_data_prob=0.0, negative_prob=0.0,
+    presence_teacher = parse_teacher(a.presence_teacher)[1] if a.presence_teacher else None
+    pcfg = replace(dcfg, negative_data=[], negative_data_prob=0.0, negative_prob=0.0, unlabelled_data=[],
                    partial_person_prob=a.partial_person_prob)
     for split, n, offset, c in (("train", a.chunks, 0, dcfg), ("val", a.val_chunks, 500, dcfg),
                                 ("partial_train", a.partial_chunks, 200, pcfg),
@@ -409,7 +481,7 @@ def main(argv=None) -> int:
                 continue
             t0 = time.time()
             chunk = collect_chunk(c, features_model, a.chunk_batches, a.seed * 1000 + offset + i, teacher,
-                                  partial=split.startswith("partial"))
+                                  partial=split.startswith("partial"), presence_teacher=presence_teacher)
             np.savez(path.with_suffix(".tmp.npz"), **chunk)
             path.with_suffix(".tmp.npz").rename(path)
             log(f"{split} chunk {i + 1}/{n}: {len(chunk['person'])} crops "
@@ -424,7 +496,7 @@ def main(argv=None) -> int:
     train, val = load_chunks(*folders("train", a.chunks, a.partial_chunks)), None
     if a.val_chunks or a.partial_val_chunks:
         val = load_chunks(*folders("val", a.val_chunks, a.partial_val_chunks))
-    targets = crop_targets(train["person"], train["hard_negative"], sigmoid(train["logit"]).reshape(-1),
+    targets = crop_targets(train["person"], train["hard_negative"], reference_presence(train),
                            train["off_person_presence"])
     weights = np.where(train["person"] > 0.5, a.person_weight, 1.0)
     if a.partial_weight is not None:
@@ -453,7 +525,7 @@ def main(argv=None) -> int:
     if a.max_partial_rejected is not None:
         if val is None:
             ap.error("--max-partial-rejected needs held-out chunks")
-        kept = (sigmoid(val["logit"]).reshape(-1) >= 0.5) & (val["person"] > 0.5)
+        kept = (reference_presence(val) >= 0.5) & (val["person"] > 0.5)
         part = val["partial"] > 0.5
         a.logit_offset = offset_for_max_rejected(predict(val), [kept & part, kept & ~part], a.max_partial_rejected)
         log(f"operating point from the held-out chunks: logit offset {a.logit_offset:+.4f} "
@@ -464,10 +536,12 @@ def main(argv=None) -> int:
     report["logit_offset"] = a.logit_offset
 
     report["train"] = {"branch": presence_report(predict(train), train),
-                       "official": presence_report(sigmoid(train["logit"]), train)}
+                       "official": presence_report(reference_presence(train), train),
+                       "base": presence_report(sigmoid(train["logit"]), train)}
     if val is not None:
         report["val"] = {"branch": presence_report(predict(val), val),
-                         "official": presence_report(sigmoid(val["logit"]), val)}
+                         "official": presence_report(reference_presence(val), val),
+                     "base": presence_report(sigmoid(val["logit"]), val)}
     log(json.dumps({k: report[k] for k in ("train", "val") if k in report}, indent=1))
 
     # 3. export through training.distill's one export path
