@@ -87,3 +87,50 @@ def test_build_writes_one_record_per_tracked_person_and_frame(tmp_path, monkeypa
     for s in records:
         assert s.source == "tracker:clip" and s.landmark_mask.sum() == 0
         assert landmark_roi(s.alignment_px, s.box_xyxy_px)[1]
+
+
+def test_windows_are_checked_and_cut_to_whole_pixels():
+    assert tracker_crops.check_window([0, 0.25, 0.5, 1]) == (0.0, 0.25, 0.5, 1.0)
+    for bad in ([0, 0, 1], [0.5, 0, 0.5, 1], [0, 0.6, 1, 0.4], [-0.1, 0, 1, 1], [0, 0, 1, 1.2]):
+        with pytest.raises(tracker_crops.TrackerCropsError, match="--window"):
+            tracker_crops.check_window(bad)
+    rows, cols = tracker_crops.window_slices((0.25, 0.5, 0.75, 1.0), 640, 272)
+    assert (rows, cols) == (slice(136, 272), slice(160, 480))
+    rows, cols = tracker_crops.window_slices((0.999, 0.0, 1.0, 0.001), 640, 272)  # never empty
+    assert (rows.stop - rows.start, cols.stop - cols.start) == (1, 1) and cols.start == 639
+
+
+def test_windows_track_each_view_on_its_own(tmp_path, monkeypatch, basketball_rgb, capsys):
+    clip = _video(tmp_path / "clip.avi", [basketball_rgb] * 3)
+    _as_source(monkeypatch, clip)
+    h, w = basketball_rgb.shape[:2]
+    windows = [(0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 0.6, 1.0)]
+    manifest = tracker_crops.build([clip], tmp_path / "out", num_poses=2, windows=windows)
+    records = read_tfrecords(sorted(glob.glob(str(tmp_path / "out" / "*.tfrecord"))))
+    assert [v["window"] for v in manifest["videos"]] == [list(x) for x in windows]
+    assert manifest["records"] == len(records) == sum(v["crops"] for v in manifest["videos"])
+    views = {}
+    for s in records:
+        source, view, _frame, _track = s.image_id.split(":")
+        assert source == "clip" and s.source == "tracker:clip"
+        views.setdefault(view, []).append(s)
+    assert set(views) == {"w0", "w1"}
+    assert {s.image_rgb().shape[:2] for s in views["w0"]} == {(h, w)}
+    assert {s.image_rgb().shape[:2] for s in views["w1"]} == {(h, round(0.6 * w))}  # the record is the view
+    # frame 0 of w1: the ROIs a tracker run on the view itself gives, in the view's pixels
+    from blazepose_sdk.app.video import VideoReader
+    from blazepose_sdk.tracker import PoseTracker, TrackerOptions
+
+    first = [s for s in views["w1"] if s.image_id.split(":")[2] == "0"]
+    with VideoReader(clip) as reader:
+        t_ms, frame = next(iter(reader))
+    with PoseTracker(TrackerOptions(num_poses=2)) as tracker:
+        want = tracker.process(np.ascontiguousarray(frame[:, :round(0.6 * w)]), timestamp_ms=t_ms).poses
+    assert len(first) == len(want) >= 1
+    for s, pose in zip(sorted(first, key=lambda s: s.image_id), sorted(want, key=lambda p: p.id)):
+        roi, _ = landmark_roi(s.alignment_px, s.box_xyxy_px)
+        assert np.allclose([roi.center_x_px, roi.center_y_px, roi.size_px],
+                           [pose.roi.center_x_px, pose.roi.center_y_px, pose.roi.size_px], atol=0.05)
+    with pytest.raises(SystemExit) as e:
+        tracker_crops.main([str(clip), "--out", str(tmp_path / "bad"), "--window", "0.5", "0", "0.2", "1"])
+    assert e.value.code == 2 and "--window" in capsys.readouterr().err

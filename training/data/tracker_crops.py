@@ -2,7 +2,7 @@
 and tracked person, the ROI its landmark model ran on, as unlabelled Sample records.
 
     python -m training.data.tracker_crops VIDEO [VIDEO ...] --out DIR [--model blazepose-lite]
-        [--num-poses 2] [--max-frames N]
+        [--num-poses 2] [--max-frames N] [--window X0 Y0 X1 Y1 ...]
 
 In tracking mode a person's ROI comes from the previous frame's (smoothed) rows 33-34, with the
 drift and lag of the model's own points, and from the detector only on the frame a track starts;
@@ -13,6 +13,13 @@ turns into that very ROI (:func:`~blazepose_sdk.geometry.roi.alignment_points_of
 ``training.data.augment.landmark_crop`` cuts the tracker's crop before its own jitter. The records
 carry no labels (every ``landmark_mask`` 0): use them as ``python -m training.distill
 --unlabelled-data DIR``, where the teacher (and ``--presence-teacher``) give the targets.
+
+``--window X0 Y0 X1 Y1`` (fractions of the frame; repeat it) tracks a virtual camera instead of
+the whole frame: every frame cut to that window before the tracker sees it, as a camera with a
+narrower view of the same scene would film it. People then enter and leave through the window's
+edges, and a window shorter than a person cuts them above and below (a landscape frame with a
+person near the camera). Each window is tracked on its own (a new tracker) and gives its own
+records (``image_id = "<source id>:w<k>:<frame>:<track id>"``).
 
 Only videos of the real corpus's train split are accepted (by sha256,
 ``training.data.corpus_sources``): the held-out and test-only media (vtest.avi, pose2sim) and
@@ -56,10 +63,11 @@ def train_video_source(path: Path) -> Source:
 
 
 def tracker_sample(frame_rgb: np.ndarray, roi, landmarks_px: np.ndarray, source_id: str, frame: int,
-                   track: int) -> Sample:
+                   track: int, view: str = "") -> Sample:
     """One record: the frame, the alignment points of ``roi`` (the ROI the landmark model ran on,
     SDK image px) and the box of the model's 33 landmarks (SDK px), both in data-engine px
-    (+ ``ENGINE_TO_SDK_PX``); no labels."""
+    (+ ``ENGINE_TO_SDK_PX``); no labels. ``view`` (a window's tag, e.g. "w0") goes into the
+    image id."""
     align = np.full((4, 2), np.nan, np.float32)
     align[:2] = alignment_points_of_roi(roi) + ENGINE_TO_SDK_PX
     xy = np.asarray(landmarks_px, np.float64)[:NUM_LANDMARKS, :2] + ENGINE_TO_SDK_PX
@@ -69,38 +77,69 @@ def tracker_sample(frame_rgb: np.ndarray, roi, landmarks_px: np.ndarray, source_
     zeros = np.zeros(NUM_LANDMARKS, np.float32)
     return Sample(image_jpeg=encode_jpeg(frame_rgb, 95), landmarks_px=np.zeros((NUM_LANDMARKS, 3), np.float32),
                   visibility=zeros, landmark_mask=zeros, box_xyxy_px=box, alignment_px=align,
-                  source=f"{SOURCE_PREFIX}{source_id}", image_id=f"{source_id}:{frame}:{track}")
+                  source=f"{SOURCE_PREFIX}{source_id}", image_id=":".join([source_id, *([view] if view else []), str(frame), str(track)]))
+
+
+FULL_FRAME = (0.0, 0.0, 1.0, 1.0)
+
+
+def check_window(window: Sequence[float]) -> tuple[float, float, float, float]:
+    """A window as (x0, y0, x1, y1), fractions of the frame with 0 <= x0 < x1 <= 1 and the same
+    for y; raises TrackerCropsError otherwise."""
+    if len(window) != 4:
+        raise TrackerCropsError(f"--window takes 4 fractions X0 Y0 X1 Y1, got {list(window)}")
+    x0, y0, x1, y1 = (float(v) for v in window)
+    if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
+        raise TrackerCropsError(f"--window {x0} {y0} {x1} {y1}: need 0 <= X0 < X1 <= 1 and 0 <= Y0 < Y1 <= 1")
+    return x0, y0, x1, y1
+
+
+def window_slices(window: Sequence[float], width: int, height: int) -> tuple[slice, slice]:
+    """(rows, columns) of a ``width`` x ``height`` frame inside ``window`` (fractions; pixel
+    edges rounded, at least one pixel)."""
+    x0, y0, x1, y1 = window
+    c0, r0 = min(round(x0 * width), width - 1), min(round(y0 * height), height - 1)
+    c1, r1 = max(round(x1 * width), c0 + 1), max(round(y1 * height), r0 + 1)
+    return slice(r0, min(r1, height)), slice(c0, min(c1, width))
 
 
 def build(videos: Sequence[Path], out: Path, model: str = "blazepose-lite", num_poses: int = 2,
-          max_frames: int | None = None) -> dict:
-    """Track every video with ``model`` (tracking mode, ``num_poses`` people) and write one
-    record per tracked person and frame; returns the manifest."""
+          max_frames: int | None = None, windows: Sequence[Sequence[float]] | None = None) -> dict:
+    """Track every video with ``model`` (tracking mode, ``num_poses`` people), once per window
+    (the whole frame when ``windows`` is None), and write one record per tracked person and
+    frame; returns the manifest."""
     from blazepose_sdk.app.video import VideoReader
     from blazepose_sdk.tracker import PoseTracker, TrackerOptions
 
+    windows = [check_window(w) for w in windows] if windows else None
     sources = [train_video_source(v) for v in videos]
     out.mkdir(parents=True, exist_ok=True)
     per_video = []
     with ShardedWriter(str(out / "tracker"), None, per_shard=500) as writer:
         for path, source in zip(videos, sources):
-            frames = crops = 0
-            tracks: set[int] = set()
-            with PoseTracker(TrackerOptions(model=model, num_poses=num_poses)) as tracker, VideoReader(path) as reader:
-                for t_ms, frame in reader:
-                    if max_frames is not None and frames >= max_frames:
-                        break
-                    for pose in tracker.process(frame, timestamp_ms=t_ms).poses:
-                        writer.write(tracker_sample(frame, pose.roi, pose.array_px, source.id, frames, pose.id))
-                        crops += 1
-                        tracks.add(pose.id)
-                    frames += 1
-            archive = ARCHIVES[source.archive]
-            per_video.append({"source": source.id, "registry": archive.registry, "package": archive.package,
-                              "version": archive.version, "licence": source.licence or archive.licence,
-                              "file": source.member, "sha256": source.sha256, "frames": frames, "crops": crops,
-                              "tracks": len(tracks)})
-    manifest = {"model": model, "num_poses": num_poses, "max_frames": max_frames, "videos": per_video,
+            for k, window in enumerate(windows or [FULL_FRAME]):
+                view_tag = f"w{k}" if windows else ""
+                frames = crops = 0
+                tracks: set[int] = set()
+                with (PoseTracker(TrackerOptions(model=model, num_poses=num_poses)) as tracker,
+                      VideoReader(path) as reader):
+                    for t_ms, frame in reader:
+                        if max_frames is not None and frames >= max_frames:
+                            break
+                        rows, cols = window_slices(window, frame.shape[1], frame.shape[0])
+                        view = np.ascontiguousarray(frame[rows, cols])
+                        for pose in tracker.process(view, timestamp_ms=t_ms).poses:
+                            writer.write(tracker_sample(view, pose.roi, pose.array_px, source.id, frames, pose.id, view_tag))
+                            crops += 1
+                            tracks.add(pose.id)
+                        frames += 1
+                archive = ARCHIVES[source.archive]
+                entry = {"source": source.id, "registry": archive.registry, "package": archive.package,
+                         "version": archive.version, "licence": source.licence or archive.licence,
+                         "file": source.member, "sha256": source.sha256, "frames": frames, "crops": crops,
+                         "tracks": len(tracks)}
+                per_video.append({**entry, "window": list(window)} if windows else entry)
+    manifest = {"model": model, "num_poses": num_poses, "max_frames": max_frames, "windows": windows, "videos": per_video,
                 "records": sum(v["crops"] for v in per_video), "files": [Path(p).name for p in writer.paths]}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
@@ -113,9 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--model", default="blazepose-lite", help="the pipeline whose tracker makes the ROIs")
     ap.add_argument("--num-poses", type=int, default=2)
     ap.add_argument("--max-frames", type=int, default=None)
+    ap.add_argument("--window", type=float, nargs=4, action="append", metavar=("X0", "Y0", "X1", "Y1"),
+                    help="track this part of the frame (fractions) as its own virtual camera; repeat for more")
     a = ap.parse_args(argv)
     try:
-        manifest = build(a.videos, a.out, a.model, a.num_poses, a.max_frames)
+        manifest = build(a.videos, a.out, a.model, a.num_poses, a.max_frames, a.window)
     except (TrackerCropsError, OSError) as e:
         ap.exit(2, f"error: {e}\n")
     print(json.dumps({k: manifest[k] for k in ("model", "records", "videos")}, indent=1))
