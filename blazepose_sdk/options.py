@@ -136,7 +136,7 @@ class TrackerOptions:
 
     Model and runtime: ``model``, ``detector_model``, ``landmark_model``, ``num_threads``,
     ``delegate``. Tracking: ``static_image_mode``, ``min_detection_confidence``,
-    ``min_tracking_confidence``, ``edge_tracking``, ``refine_with_heatmap``, ``redetect_on_loss``, ``verify_every``,
+    ``min_tracking_confidence``, ``refine_with_heatmap``, ``redetect_on_loss``, ``verify_every``,
     ``verify_misses``. People and tiles:
     ``num_poses``, ``detect_every``, ``detector_tiles*``. Smoothing: ``smooth_landmarks``,
     ``smoothing``. Segmentation: ``enable_segmentation``, ``prune_segmentation``, ``smooth_segmentation``.
@@ -168,11 +168,6 @@ class TrackerOptions:
     min_tracking_confidence: float = _option(
         DEFAULT_MIN_TRACKING_CONFIDENCE, kind="unit", group="tracking", metavar="S",
         help="pose-presence threshold below which a tracked person is lost")
-    edge_tracking: bool = _option(
-        False, kind="bool", group="tracking",
-        help="scale min_tracking_confidence by the share of the tracked ROI inside the frame, so a person "
-             "walking out of the frame or standing close to the camera, whose crop is mostly replicated border, "
-             "is held until less of them is left (default: off, as MediaPipe)")
     refine_with_heatmap: bool = _option(
         True, kind="bool", group="tracking",
         help="refine x, y with the landmark model's heatmap, as MediaPipe does")

@@ -22,7 +22,7 @@ from .assets.models import ModelFile, model_file_from_path, resolve_pipeline
 from .errors import ConcurrentUseError, InvalidFrameError, TimestampError
 from .geometry.image import as_rgb_uint8
 from .geometry.matching import duplicates_to_drop, keypoint_similarity, polygon_iou
-from .geometry.roi import Roi, roi_from_alignment_points, roi_inside_fraction
+from .geometry.roi import Roi, roi_from_alignment_points
 from .geometry.segmentation import MaskSmoother, roi_mask_to_image
 from .geometry.smoothing import AuxiliarySmoother, PoseSmoother
 from .geometry.tiles import parse_tile_layout, tile_rois
@@ -342,18 +342,10 @@ class PoseTracker:
         return t
 
     def _landmarks(self, frame: np.ndarray, roi: Roi, bgr: bool = False) -> LandmarkerOutput | None:
-        """The landmark stage on ``roi``; None when its presence is below min_tracking_confidence
-        (with ``edge_tracking``, times the share of ``roi`` inside the frame; a ROI wholly outside
-        the frame is lost whatever its presence)."""
+        """The landmark stage on ``roi``; None when its presence is below min_tracking_confidence."""
         self.landmark_runs += 1
         out = self.landmarker(frame, roi, bgr=bgr)
-        threshold = self.options.min_tracking_confidence
-        if self.options.edge_tracking:
-            inside = roi_inside_fraction(roi, frame.shape[1], frame.shape[0])
-            if inside <= 0.0:
-                return None
-            threshold *= inside
-        return out if out.presence >= threshold else None
+        return out if out.presence >= self.options.min_tracking_confidence else None
 
     def process(self, frame_rgb: np.ndarray, timestamp_ms: float | None = None, *, bgr: bool = False) -> PoseResult:
         """Find the pose(s) in one RGB frame.

@@ -91,7 +91,7 @@ def test_truncated_models_and_bad_manifests_through_the_cli(shared_data, tmp_pat
 OPTION_KEYS = st.one_of(
     st.sampled_from(["model", "detector_model", "landmark_model", "num_threads", "delegate", "static_image_mode",
                      "min_detection_confidence", "min_tracking_confidence", "smooth_landmarks", "smoothing",
-                     "refine_with_heatmap", "redetect_on_loss", "verify_every", "verify_misses", "edge_tracking",
+                     "refine_with_heatmap", "redetect_on_loss", "verify_every", "verify_misses",
                      "prune_segmentation"]),
     st.text(max_size=12),
 )

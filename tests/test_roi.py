@@ -8,8 +8,7 @@ import pytest
 
 from blazepose_sdk.geometry.roi import (
     Roi, alignment_points_of_roi, body_circle_points, image_to_roi, image_to_tensor_matrix, letterbox_roi, normalize_radians,
-    project_landmarks, roi_from_alignment_points, roi_from_keypoints, roi_inside_fraction, roi_to_image,
-    rotate_world_landmarks,
+    project_landmarks, roi_from_alignment_points, roi_from_keypoints, roi_to_image, rotate_world_landmarks,
 )
 
 
@@ -157,26 +156,3 @@ def test_alignment_points_of_roi_inverts_roi_from_alignment_points():
         back = roi_from_alignment_points(*alignment_points_of_roi(roi))
         np.testing.assert_allclose([back.center_x_px, back.center_y_px, back.size_px], [roi.center_x_px, roi.center_y_px, roi.size_px], atol=1e-9)
         assert abs(normalize_radians(back.rotation_rad - roi.rotation_rad)) < 1e-9
-
-
-def test_roi_inside_fraction_known_values():
-    assert roi_inside_fraction(Roi(50, 50, 20), 100, 100) == pytest.approx(1.0)
-    assert roi_inside_fraction(Roi(0, 50, 20), 100, 100) == pytest.approx(0.5)  # half beyond the left edge
-    assert roi_inside_fraction(Roi(0, 0, 20), 100, 100) == pytest.approx(0.25)  # a quarter in the corner
-    assert roi_inside_fraction(Roi(0, 0, 20, math.pi / 4), 100, 100) == pytest.approx(0.25)  # a diamond too
-    assert roi_inside_fraction(Roi(50, 50, 400), 100, 100) == pytest.approx(100 * 100 / 400**2)  # wider than the frame
-    assert roi_inside_fraction(Roi(-50, 50, 20), 100, 100) == 0.0  # gone
-    # a diamond (side 20) whose left corner is 5 px inside the right edge: a triangle 5 px high on a 10 px base
-    d = Roi(100 + 10 * math.sqrt(2) - 5, 50, 20, math.pi / 4)
-    assert roi_inside_fraction(d, 100, 100) == pytest.approx(5 * 5 / 400)
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_roi_inside_fraction_matches_sampling(seed):
-    rng = np.random.default_rng(seed)
-    for _ in range(20):
-        roi = Roi(*rng.uniform(-40, 140, 2), rng.uniform(10, 200), rng.uniform(-math.pi, math.pi))
-        u = (np.stack(np.meshgrid(np.arange(200), np.arange(200)), -1).reshape(-1, 2) + 0.5) / 200
-        xy = roi_to_image(u, roi)
-        inside = np.mean((xy[:, 0] >= 0) & (xy[:, 0] <= 160) & (xy[:, 1] >= 0) & (xy[:, 1] <= 90))
-        assert roi_inside_fraction(roi, 160, 90) == pytest.approx(inside, abs=0.01)

@@ -263,37 +263,3 @@ def test_single_person_redetected_on_the_frame_it_was_lost_keeps_its_filters():
     assert before < x < raw  # smoothed with frame 0's filter state
     x, raw, _ = outputs[2]
     assert x == pytest.approx(raw)  # a new track: its filter's first value passes unchanged
-
-
-class _FaintPerson:
-    """A landmark stage that sees a person with presence ``presence`` wherever the ROI is."""
-
-    def __init__(self, presence):
-        self.presence = presence
-
-    def __call__(self, frame, roi, *, bgr=False):
-        landmarks = np.zeros((33, 5))
-        landmarks[:, :2] = [roi.center_x_px, roi.center_y_px]
-        landmarks[:, 3:] = 1.0
-        aux = np.array([[roi.center_x_px, roi.center_y_px], [roi.center_x_px, roi.center_y_px - 100.0]])
-        return LandmarkerOutput(roi, self.presence, landmarks, aux, np.zeros((33, 3)))
-
-
-@pytest.mark.parametrize("edge_tracking", [False, True])
-def test_edge_tracking_scales_the_threshold_by_the_roi_share_inside_the_frame(edge_tracking):
-    """A person at the left edge of a 128 x 96 frame: the detection's ROI (side 250 px) is mostly
-    outside it. Presence 0.2 is below 0.5 but above 0.5 x the share inside: edge tracking keeps
-    the person, the default (MediaPipe's rule) loses them; a person found wholly outside is lost."""
-    frame = np.zeros((96, 128, 3), np.uint8)
-    detector = lambda f, *, bgr=False: [_detection(0.0, 48.0)]  # noqa: E731
-    with PoseTracker.from_stages(detector, _FaintPerson(0.2), TrackerOptions(edge_tracking=edge_tracking)) as t:
-        result = t.process(frame, timestamp_ms=0.0)
-    if result.pose is not None:
-        from blazepose_sdk.geometry.roi import roi_inside_fraction
-
-        assert 0.2 >= 0.5 * roi_inside_fraction(result.pose.roi, 128, 96)
-    assert (result.pose is not None) == edge_tracking
-    outside = lambda f, *, bgr=False: [_detection(-400.0, 48.0)]  # noqa: E731
-    with PoseTracker.from_stages(outside, _FaintPerson(1.0), TrackerOptions(edge_tracking=edge_tracking)) as t:
-        gone = t.process(frame, timestamp_ms=0.0)
-    assert (gone.pose is None) == edge_tracking  # MediaPipe's rule keeps what presence 1 says

@@ -149,37 +149,6 @@ def roi_from_keypoints(
     return roi if roi.is_valid() else None
 
 
-def _clip_polygon(points: np.ndarray, axis: int, bound: float, keep_below: bool) -> np.ndarray:
-    """Sutherland-Hodgman: the part of a convex polygon (N, 2) on one side of the line
-    ``points[:, axis] == bound`` (below it when ``keep_below``)."""
-    out = []
-    n = len(points)
-    for i in range(n):
-        a, b = points[i], points[(i + 1) % n]
-        a_in = a[axis] <= bound if keep_below else a[axis] >= bound
-        b_in = b[axis] <= bound if keep_below else b[axis] >= bound
-        if a_in:
-            out.append(a)
-        if a_in != b_in:
-            t = (bound - a[axis]) / (b[axis] - a[axis])
-            out.append(a + t * (b - a))
-    return np.asarray(out, np.float64).reshape(-1, 2)
-
-
-def roi_inside_fraction(roi: Roi, image_width: int, image_height: int) -> float:
-    """Share (0..1) of the ROI's area that lies inside the frame [0, W] x [0, H] (image pixels).
-    1 for a ROI within the frame; near 0 for one that has almost left it."""
-    poly = roi.corners_px()
-    for axis, bound, below in ((0, 0.0, False), (0, float(image_width), True),
-                               (1, 0.0, False), (1, float(image_height), True)):
-        poly = _clip_polygon(poly, axis, bound, below)
-        if len(poly) < 3:
-            return 0.0
-    x, y = poly[:, 0], poly[:, 1]
-    area = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
-    return float(min(max(area / (roi.size_px * roi.size_px), 0.0), 1.0))
-
-
 def letterbox_roi(image_width: int, image_height: int) -> Roi:
     """The unrotated square ROI that letterboxes a whole frame (keep aspect, centred padding).
 
