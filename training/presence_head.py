@@ -225,8 +225,8 @@ def collect_chunk(dataset_cfg: DistillConfig, features_model, batches: int, seed
     model: a dict of arrays (features float16, cues, logit, person, hard_negative,
     off_person_presence, partial: 1 on person crops of a partial-person stream; with
     ``presence_teacher`` (a .tflite path) also reference_presence, that model's presence on each
-    crop; :func:`crop_targets` still takes 0 on person-free photos). Unlabelled crops (``dataset_cfg.unlabelled_data``, only with a
-    presence teacher) count as person crops."""
+    crop; :func:`crop_targets` still takes 0 on person-free photos). Unlabelled crops
+    (``dataset_cfg.unlabelled_data``, only with a presence teacher) count as person crops."""
     from dataclasses import replace
 
     cfg = replace(dataset_cfg, seed=seed)
@@ -382,7 +382,8 @@ def main(argv=None) -> int:
                     help="unlabelled person records (e.g. training.data.tracker_crops); needs --presence-teacher")
     ap.add_argument("--labelled-fraction", type=float, default=0.5, help="share of each batch from --data")
     ap.add_argument("--init-weights", default=None,
-                    help="the base's weights (training.distill's student.weights.h5 / .fp16.npz) into the imported graph")
+                    help="the base's weights (training.distill's student.weights.h5 / .fp16.npz) "
+                         "into the imported graph")
     ap.add_argument("--presence-teacher", default=None,
                     help="a .tflite or reference pipeline whose presence is the target on person crops "
                          "(default: the frozen base's own)")
@@ -541,7 +542,7 @@ def main(argv=None) -> int:
     if val is not None:
         report["val"] = {"branch": presence_report(predict(val), val),
                          "official": presence_report(reference_presence(val), val),
-                     "base": presence_report(sigmoid(val["logit"]), val)}
+                         "base": presence_report(sigmoid(val["logit"]), val)}
     log(json.dumps({k: report[k] for k in ("train", "val") if k in report}, indent=1))
 
     # 3. export through training.distill's one export path

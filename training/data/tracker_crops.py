@@ -77,7 +77,8 @@ def tracker_sample(frame_rgb: np.ndarray, roi, landmarks_px: np.ndarray, source_
     zeros = np.zeros(NUM_LANDMARKS, np.float32)
     return Sample(image_jpeg=encode_jpeg(frame_rgb, 95), landmarks_px=np.zeros((NUM_LANDMARKS, 3), np.float32),
                   visibility=zeros, landmark_mask=zeros, box_xyxy_px=box, alignment_px=align,
-                  source=f"{SOURCE_PREFIX}{source_id}", image_id=":".join([source_id, *([view] if view else []), str(frame), str(track)]))
+                  source=f"{SOURCE_PREFIX}{source_id}",
+                  image_id=":".join([source_id, *([view] if view else []), str(frame), str(track)]))
 
 
 FULL_FRAME = (0.0, 0.0, 1.0, 1.0)
@@ -103,14 +104,36 @@ def window_slices(window: Sequence[float], width: int, height: int) -> tuple[sli
     return slice(r0, min(r1, height)), slice(c0, min(c1, width))
 
 
+def track_view(writer, path: Path, source: Source, window: Sequence[float], view_tag: str, model: str,
+               num_poses: int, max_frames: int | None) -> tuple[int, int, int]:
+    """Track ``window`` of every frame of ``path`` with a new tracker and write one record per
+    tracked person and frame to ``writer``; returns (frames, crops, tracks)."""
+    from blazepose_sdk.app.video import VideoReader
+    from blazepose_sdk.tracker import PoseTracker, TrackerOptions
+
+    frames = crops = 0
+    tracks: set[int] = set()
+    rows = cols = None
+    with PoseTracker(TrackerOptions(model=model, num_poses=num_poses)) as tracker, VideoReader(path) as reader:
+        for t_ms, frame in reader:
+            if max_frames is not None and frames >= max_frames:
+                break
+            if rows is None:  # a video's frames share one size
+                rows, cols = window_slices(window, frame.shape[1], frame.shape[0])
+            view = np.ascontiguousarray(frame[rows, cols])
+            for pose in tracker.process(view, timestamp_ms=t_ms).poses:
+                writer.write(tracker_sample(view, pose.roi, pose.array_px, source.id, frames, pose.id, view_tag))
+                crops += 1
+                tracks.add(pose.id)
+            frames += 1
+    return frames, crops, len(tracks)
+
+
 def build(videos: Sequence[Path], out: Path, model: str = "blazepose-lite", num_poses: int = 2,
           max_frames: int | None = None, windows: Sequence[Sequence[float]] | None = None) -> dict:
     """Track every video with ``model`` (tracking mode, ``num_poses`` people), once per window
     (the whole frame when ``windows`` is None), and write one record per tracked person and
     frame; returns the manifest."""
-    from blazepose_sdk.app.video import VideoReader
-    from blazepose_sdk.tracker import PoseTracker, TrackerOptions
-
     windows = [check_window(w) for w in windows] if windows else None
     sources = [train_video_source(v) for v in videos]
     out.mkdir(parents=True, exist_ok=True)
@@ -118,29 +141,17 @@ def build(videos: Sequence[Path], out: Path, model: str = "blazepose-lite", num_
     with ShardedWriter(str(out / "tracker"), None, per_shard=500) as writer:
         for path, source in zip(videos, sources):
             for k, window in enumerate(windows or [FULL_FRAME]):
-                view_tag = f"w{k}" if windows else ""
-                frames = crops = 0
-                tracks: set[int] = set()
-                with (PoseTracker(TrackerOptions(model=model, num_poses=num_poses)) as tracker,
-                      VideoReader(path) as reader):
-                    for t_ms, frame in reader:
-                        if max_frames is not None and frames >= max_frames:
-                            break
-                        rows, cols = window_slices(window, frame.shape[1], frame.shape[0])
-                        view = np.ascontiguousarray(frame[rows, cols])
-                        for pose in tracker.process(view, timestamp_ms=t_ms).poses:
-                            writer.write(tracker_sample(view, pose.roi, pose.array_px, source.id, frames, pose.id, view_tag))
-                            crops += 1
-                            tracks.add(pose.id)
-                        frames += 1
+                frames, crops, tracks = track_view(writer, path, source, window, f"w{k}" if windows else "", model,
+                                                   num_poses, max_frames)
                 archive = ARCHIVES[source.archive]
                 entry = {"source": source.id, "registry": archive.registry, "package": archive.package,
                          "version": archive.version, "licence": source.licence or archive.licence,
                          "file": source.member, "sha256": source.sha256, "frames": frames, "crops": crops,
-                         "tracks": len(tracks)}
+                         "tracks": tracks}
                 per_video.append({**entry, "window": list(window)} if windows else entry)
-    manifest = {"model": model, "num_poses": num_poses, "max_frames": max_frames, "windows": windows, "videos": per_video,
-                "records": sum(v["crops"] for v in per_video), "files": [Path(p).name for p in writer.paths]}
+    manifest = {"model": model, "num_poses": num_poses, "max_frames": max_frames, "windows": windows,
+                "videos": per_video, "records": sum(v["crops"] for v in per_video),
+                "files": [Path(p).name for p in writer.paths]}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
