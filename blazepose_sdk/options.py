@@ -136,7 +136,7 @@ class TrackerOptions:
 
     Model and runtime: ``model``, ``detector_model``, ``landmark_model``, ``num_threads``,
     ``delegate``. Tracking: ``static_image_mode``, ``min_detection_confidence``,
-    ``min_tracking_confidence``, ``refine_with_heatmap``, ``redetect_on_loss``, ``verify_every``,
+    ``min_tracking_confidence``, ``min_hold_confidence``, ``refine_with_heatmap``, ``redetect_on_loss``, ``verify_every``,
     ``verify_misses``. People and tiles:
     ``num_poses``, ``detect_every``, ``detector_tiles*``. Smoothing: ``smooth_landmarks``,
     ``smoothing``. Segmentation: ``enable_segmentation``, ``prune_segmentation``, ``smooth_segmentation``.
@@ -168,6 +168,10 @@ class TrackerOptions:
     min_tracking_confidence: float = _option(
         DEFAULT_MIN_TRACKING_CONFIDENCE, kind="unit", group="tracking", metavar="S",
         help="pose-presence threshold below which a tracked person is lost")
+    min_hold_confidence: float | None = _option(
+        None, kind="unit", group="tracking", nullable=True, metavar="S",
+        help="pose-presence threshold below which a person already tracked is lost (hysteresis: a new track "
+             "still needs min_tracking_confidence); default: min_tracking_confidence, as MediaPipe")
     refine_with_heatmap: bool = _option(
         True, kind="bool", group="tracking",
         help="refine x, y with the landmark model's heatmap, as MediaPipe does")

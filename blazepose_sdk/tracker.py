@@ -1,7 +1,8 @@
 """The two-stage tracker: detector -> ROI -> landmarks -> smoothing, with ROI tracking.
 
 On a video the detector runs only when there is no tracked ROI or the landmark model's
-pose presence for the tracked ROI falls below ``min_tracking_confidence``; otherwise the next
+pose presence for the tracked ROI falls below ``min_tracking_confidence`` (``min_hold_confidence``
+when set: a lower bar for a person already tracked than for a new one); otherwise the next
 frame's ROI comes from the current frame's (smoothed) auxiliary landmarks, as MediaPipe's
 pose_landmark_cpu.pbtxt graph does.
 """
@@ -174,7 +175,7 @@ class PoseTracker:
 
     One path for 1..N people: every tracked person is a track (its ROI and filters); each frame
     runs the landmark model on every track's ROI, drops tracks whose presence falls below
-    ``min_tracking_confidence`` and merges tracks that converged on one person, then, while
+    ``min_tracking_confidence`` (or ``min_hold_confidence`` when set) and merges tracks that converged on one person, then, while
     fewer than ``num_poses`` people are tracked and the detector is due, detects and starts
     tracks for new people. With ``num_poses=1`` (and no detector tiles) this is MediaPipe's
     single-person graph: only the best detection is tried, and results carry no ids. With
@@ -341,11 +342,14 @@ class PoseTracker:
                                  "call reset() before an unrelated stream")
         return t
 
-    def _landmarks(self, frame: np.ndarray, roi: Roi, bgr: bool = False) -> LandmarkerOutput | None:
-        """The landmark stage on ``roi``; None when its presence is below min_tracking_confidence."""
+    def _landmarks(self, frame: np.ndarray, roi: Roi, bgr: bool = False, held: bool = False) -> LandmarkerOutput | None:
+        """The landmark stage on ``roi``; None when its presence is below min_tracking_confidence
+        (for a person already tracked, ``held``: below min_hold_confidence when that is set)."""
         self.landmark_runs += 1
         out = self.landmarker(frame, roi, bgr=bgr)
-        return out if out.presence >= self.options.min_tracking_confidence else None
+        o = self.options
+        threshold = o.min_hold_confidence if held and o.min_hold_confidence is not None else o.min_tracking_confidence
+        return out if out.presence >= threshold else None
 
     def process(self, frame_rgb: np.ndarray, timestamp_ms: float | None = None, *, bgr: bool = False) -> PoseResult:
         """Find the pose(s) in one RGB frame.
@@ -399,7 +403,7 @@ class PoseTracker:
         lost_now: list[_Track] = []
         memory = [item for item in self._lost_tracks if t_ms - item[2] <= LOST_TRACK_MEMORY_MS] if not static else []
         for track in self._tracks:
-            out = self._landmarks(frame, track.roi, bgr)
+            out = self._landmarks(frame, track.roi, bgr, held=True)
             if out is None:
                 lost_now.append(track)
                 memory.append((track.id, track.roi, t_ms))

@@ -263,3 +263,43 @@ def test_single_person_redetected_on_the_frame_it_was_lost_keeps_its_filters():
     assert before < x < raw  # smoothed with frame 0's filter state
     x, raw, _ = outputs[2]
     assert x == pytest.approx(raw)  # a new track: its filter's first value passes unchanged
+
+
+class _Presences:
+    """A landmark stage whose pose presence on its k-th call is ``presences[k]`` (landmarks and
+    auxiliary points at the ROI centre)."""
+
+    def __init__(self, presences):
+        self.presences, self.calls = list(presences), 0
+
+    def __call__(self, frame, roi, *, bgr=False):
+        p = self.presences[self.calls]
+        self.calls += 1
+        c = np.array([roi.center_x_px, roi.center_y_px])
+        landmarks = np.zeros((33, 5))
+        landmarks[:, :2] = c
+        landmarks[:, 3:] = p
+        return LandmarkerOutput(roi, p, landmarks, np.array([c, c - [0.0, 100.0]]), np.zeros((33, 3)))
+
+
+@pytest.mark.parametrize("hold, kept", [(None, [True, False]), (0.3, [True, True, False])])
+def test_min_hold_confidence_is_the_bar_for_a_person_already_tracked(hold, kept):
+    """Presence 0.9 on the detection, then 0.4 and 0.2 on the tracked ROI: with the default (one bar,
+    0.5) the person is lost at 0.4; with min_hold_confidence 0.3 the track holds at 0.4 and is lost
+    at 0.2. Each loss runs the detector on that frame, whose landmarks (presence 0) find nobody."""
+    landmarker = _Presences([0.9, 0.4, 0.2, 0.0] if hold else [0.9, 0.4, 0.0])
+    detector = lambda f, *, bgr=False: [_detection(400, 300)]  # noqa: E731
+    with PoseTracker.from_stages(detector, landmarker, TrackerOptions(min_hold_confidence=hold)) as t:
+        results = [t.process(BLANK, timestamp_ms=33.0 * i) for i in range(len(kept))]
+    assert [r.pose is not None for r in results] == kept
+    assert [r.tracked for r in results] == [False] + kept[1:]
+    assert landmarker.calls == len(landmarker.presences)
+
+
+def test_a_new_track_still_needs_min_tracking_confidence():
+    """min_hold_confidence lowers the bar for held tracks only: a detection whose landmarks have
+    presence 0.4 starts no track, frame after frame."""
+    landmarker = _Presences([0.4, 0.4])
+    detector = lambda f, *, bgr=False: [_detection(400, 300)]  # noqa: E731
+    with PoseTracker.from_stages(detector, landmarker, TrackerOptions(min_hold_confidence=0.3)) as t:
+        assert [t.process(BLANK, timestamp_ms=33.0 * i).pose for i in range(2)] == [None, None]
