@@ -134,3 +134,41 @@ def test_windows_track_each_view_on_its_own(tmp_path, monkeypatch, basketball_rg
     with pytest.raises(SystemExit) as e:
         tracker_crops.main([str(clip), "--out", str(tmp_path / "bad"), "--window", "0.5", "0", "0.2", "1"])
     assert e.value.code == 2 and "--window" in capsys.readouterr().err
+
+
+def test_zoom_affines_go_from_the_whole_frame_to_the_window_beside_the_person():
+    w, h, side = 1280, 960, 400.0
+    centre, direction = (700.0, 500.0), (0.6, -0.5)
+    m = tracker_crops.zoom_affines(w, h, centre, side, direction, steps=5, size=(640, 360))
+    assert m.shape == (5, 2, 3)
+
+    def to_view(k, x, y):
+        return m[k] @ [x, y, 1.0]
+
+    # first view: the widest 16:9 window centred in the frame (the full width here), frame centre at the view centre
+    assert np.allclose(to_view(0, w / 2, h / 2), (320, 180)) and np.allclose(to_view(0, 0, h / 2), (0, 180))
+    # last view: ZOOM_END_SIDE x side wide, centred beside the person
+    end = np.array(centre) + np.array(direction) * side
+    assert np.allclose(to_view(4, *end), (320, 180))
+    assert m[4, 0, 0] == pytest.approx(640 / (tracker_crops.ZOOM_END_SIDE * side))
+    assert m[4, 0, 0] > m[2, 0, 0] > m[0, 0, 0] and np.allclose(m[:, 0, 0], m[:, 1, 1])  # zooms in, square pixels
+    portrait = tracker_crops.zoom_affines(480, 640, centre, side, direction, steps=2, size=(640, 360))
+    assert portrait[0, 0, 0] == pytest.approx(640 / 480)  # a portrait frame: its whole width
+
+
+def test_zoom_frames_film_held_frames_with_a_camera_that_zooms_in(tmp_path, monkeypatch, basketball_rgb, capsys):
+    clip = _video(tmp_path / "clip.avi", [basketball_rgb] * 3)
+    _as_source(monkeypatch, clip)
+    manifest = tracker_crops.build([clip], tmp_path / "out", num_poses=1, zoom_frames=2)
+    records = read_tfrecords(sorted(glob.glob(str(tmp_path / "out" / "*.tfrecord"))))
+    video = manifest["videos"][0]
+    steps, directions = tracker_crops.ZOOM_STEPS, len(tracker_crops.ZOOM_DIRECTIONS)
+    assert video["frames"] == 2 * directions * steps and manifest["zoom"]["frames"] == 2  # frames 0 and 2, held
+    assert manifest["records"] == len(records) == video["crops"] > steps  # the person is held for many views
+    tags = {s.image_id.split(":")[1] for s in records}
+    assert tags <= {f"z{f}d{d}" for f in (0, 2) for d in range(directions)} and len(tags) >= directions
+    assert {s.image_rgb().shape[:2] for s in records} == {tracker_crops.ZOOM_SIZE_PX[::-1]}
+    for bad in (["--zoom-frames", "0"], ["--zoom-frames", "2", "--window", "0", "0", "0.5", "1"]):
+        with pytest.raises(SystemExit) as e:
+            tracker_crops.main([str(clip), "--out", str(tmp_path / "bad"), *bad])
+        assert e.value.code == 2 and "--zoom-frames" in capsys.readouterr().err

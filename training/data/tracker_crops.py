@@ -2,7 +2,7 @@
 and tracked person, the ROI its landmark model ran on, as unlabelled Sample records.
 
     python -m training.data.tracker_crops VIDEO [VIDEO ...] --out DIR [--model blazepose-lite]
-        [--num-poses 2] [--max-frames N] [--window X0 Y0 X1 Y1 ...]
+        [--num-poses 2] [--max-frames N] [--window X0 Y0 X1 Y1 ...] [--zoom-frames K]
 
 In tracking mode a person's ROI comes from the previous frame's (smoothed) rows 33-34, with the
 drift and lag of the model's own points, and from the detector only on the frame a track starts;
@@ -20,6 +20,13 @@ narrower view of the same scene would film it. People then enter and leave throu
 edges, and a window shorter than a person cuts them above and below (a landscape frame with a
 person near the camera). Each window is tracked on its own (a new tracker) and gives its own
 records (``image_id = "<source id>:w<k>:<frame>:<track id>"``).
+
+``--zoom-frames K`` films K evenly spaced frames of each video, each held still, with a virtual
+camera that zooms in: ``ZOOM_STEPS`` views (``ZOOM_SIZE_PX``) go from the whole frame to a window of
+``ZOOM_END_SIDE`` x the side of the person the tracker's detector finds, centred beside that
+person (one run per direction of ``ZOOM_DIRECTIONS``). The person grows past the view's edge as a
+person walking towards the camera and out of view does, and the tracker's ROI grows past the view
+with them. Records: ``image_id = "<source id>:z<frame>d<direction>:<step>:<track id>"``.
 
 Only videos of the real corpus's train split are accepted (by sha256,
 ``training.data.corpus_sources``): the held-out and test-only media (vtest.avi, pose2sim) and
@@ -82,6 +89,13 @@ def tracker_sample(frame_rgb: np.ndarray, roi, landmarks_px: np.ndarray, source_
 
 
 FULL_FRAME = (0.0, 0.0, 1.0, 1.0)
+# The zooming virtual camera (--zoom-frames): its view size (px, 16:9), the number of views from
+# the whole frame to the end window, the end window's width as a multiple of the person's ROI side
+# (its height 9/16 of that), and the end window centre's offsets from the ROI centre in ROI sides.
+ZOOM_SIZE_PX = (640, 360)
+ZOOM_STEPS = 45
+ZOOM_END_SIDE = 0.8
+ZOOM_DIRECTIONS = ((0.6, 0.0), (-0.6, 0.0), (0.0, 0.6), (0.3, -0.5))
 
 
 def check_window(window: Sequence[float]) -> tuple[float, float, float, float]:
@@ -102,6 +116,70 @@ def window_slices(window: Sequence[float], width: int, height: int) -> tuple[sli
     c0, r0 = min(round(x0 * width), width - 1), min(round(y0 * height), height - 1)
     c1, r1 = max(round(x1 * width), c0 + 1), max(round(y1 * height), r0 + 1)
     return slice(r0, min(r1, height)), slice(c0, min(c1, width))
+
+
+def zoom_affines(width: int, height: int, roi_center_px: Sequence[float], roi_side_px: float,
+                  direction: Sequence[float], steps: int = ZOOM_STEPS,
+                  size: tuple[int, int] = ZOOM_SIZE_PX) -> np.ndarray:
+    """(steps, 2, 3) affine maps from a ``width`` x ``height`` frame to the views of the zooming
+    camera (``size`` px): the view's window (aspect of ``size``) goes linearly from the largest one
+    centred in the frame to one ``ZOOM_END_SIDE`` x ``roi_side_px`` wide centred at the ROI centre
+    + ``direction`` x ``roi_side_px`` (frame px; the window may leave the frame)."""
+    aspect = size[1] / size[0]
+    full_w = min(float(width), height / aspect)
+    start = np.array([width / 2.0, height / 2.0, full_w])
+    end = np.array([roi_center_px[0] + direction[0] * roi_side_px, roi_center_px[1] + direction[1] * roi_side_px,
+                    ZOOM_END_SIDE * roi_side_px])
+    out = np.zeros((steps, 2, 3))
+    for i, a in enumerate(np.linspace(0.0, 1.0, steps)):
+        cx, cy, w = (1.0 - a) * start + a * end
+        k = size[0] / w
+        out[i] = [[k, 0.0, size[0] / 2.0 - k * cx], [0.0, k, size[1] / 2.0 - k * cy]]
+    return out
+
+
+def track_zoom(writer, frame_rgb: np.ndarray, source: Source, frame_index: int, model: str,
+               num_poses: int) -> tuple[int, int, int]:
+    """Film the still ``frame_rgb`` with the zooming camera, once per direction (a new tracker each),
+    toward the best person the static detector pass finds (nothing when it finds nobody); one
+    record per tracked person and view; returns (views, crops, tracks)."""
+    import cv2
+
+    from blazepose_sdk.tracker import PoseTracker, TrackerOptions
+
+    with PoseTracker(TrackerOptions(model=model, static_image_mode=True)) as finder:
+        person = finder.process(frame_rgb).pose
+    if person is None:
+        return 0, 0, 0
+    h, w = frame_rgb.shape[:2]
+    centre, side = (person.roi.center_x_px, person.roi.center_y_px), person.roi.size_px
+    views = crops = tracks = 0
+    for d, direction in enumerate(ZOOM_DIRECTIONS):
+        tag = f"z{frame_index}d{d}"
+        with PoseTracker(TrackerOptions(model=model, num_poses=num_poses)) as tracker:
+            ids = set()
+            for step, m in enumerate(zoom_affines(w, h, centre, side, direction)):
+                view = cv2.warpAffine(frame_rgb, m, ZOOM_SIZE_PX, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+                for pose in tracker.process(view, timestamp_ms=step * 1000.0 / 30).poses:
+                    writer.write(tracker_sample(view, pose.roi, pose.array_px, source.id, step, pose.id, tag))
+                    crops += 1
+                    ids.add(pose.id)
+                views += 1
+            tracks += len(ids)
+    return views, crops, tracks
+
+
+def zoom_video(writer, path: Path, source: Source, count: int, model: str, num_poses: int) -> tuple[int, int, int]:
+    """:func:`track_zoom` on ``count`` evenly spaced frames of ``path``; returns the summed
+    (views, crops, tracks)."""
+    from blazepose_sdk.app.video import VideoReader
+
+    with VideoReader(path) as reader:
+        frames = [frame for _, frame in reader]
+    total = np.zeros(3, int)
+    for i in np.unique(np.linspace(0, len(frames) - 1, count).round().astype(int)):
+        total += track_zoom(writer, frames[i], source, int(i), model, num_poses)
+    return tuple(int(v) for v in total)
 
 
 def track_view(writer, path: Path, source: Source, window: Sequence[float], view_tag: str, model: str,
@@ -130,16 +208,27 @@ def track_view(writer, path: Path, source: Source, window: Sequence[float], view
 
 
 def build(videos: Sequence[Path], out: Path, model: str = "blazepose-lite", num_poses: int = 2,
-          max_frames: int | None = None, windows: Sequence[Sequence[float]] | None = None) -> dict:
+          max_frames: int | None = None, windows: Sequence[Sequence[float]] | None = None,
+          zoom_frames: int | None = None) -> dict:
     """Track every video with ``model`` (tracking mode, ``num_poses`` people), once per window
-    (the whole frame when ``windows`` is None), and write one record per tracked person and
-    frame; returns the manifest."""
+    (the whole frame when ``windows`` is None), or with the zooming camera on ``zoom_frames``
+    frames of each, and write one record per tracked person and frame; returns the manifest."""
+    if zoom_frames is not None and (zoom_frames < 1 or windows or max_frames is not None):
+        raise TrackerCropsError("--zoom-frames takes a count >= 1 and goes with neither --window nor --max-frames")
     windows = [check_window(w) for w in windows] if windows else None
     sources = [train_video_source(v) for v in videos]
     out.mkdir(parents=True, exist_ok=True)
     per_video = []
     with ShardedWriter(str(out / "tracker"), None, per_shard=500) as writer:
         for path, source in zip(videos, sources):
+            if zoom_frames is not None:
+                views, crops, tracks = zoom_video(writer, path, source, zoom_frames, model, num_poses)
+                archive = ARCHIVES[source.archive]
+                per_video.append({"source": source.id, "registry": archive.registry, "package": archive.package,
+                                  "version": archive.version, "licence": source.licence or archive.licence,
+                                  "file": source.member, "sha256": source.sha256, "zoom_frames": zoom_frames,
+                                  "frames": views, "crops": crops, "tracks": tracks})
+                continue
             for k, window in enumerate(windows or [FULL_FRAME]):
                 frames, crops, tracks = track_view(writer, path, source, window, f"w{k}" if windows else "", model,
                                                    num_poses, max_frames)
@@ -149,7 +238,9 @@ def build(videos: Sequence[Path], out: Path, model: str = "blazepose-lite", num_
                          "file": source.member, "sha256": source.sha256, "frames": frames, "crops": crops,
                          "tracks": tracks}
                 per_video.append({**entry, "window": list(window)} if windows else entry)
-    manifest = {"model": model, "num_poses": num_poses, "max_frames": max_frames, "windows": windows,
+    zoom = None if zoom_frames is None else {"frames": zoom_frames, "size_px": list(ZOOM_SIZE_PX), "steps": ZOOM_STEPS,
+                                             "end_side": ZOOM_END_SIDE, "directions": [list(d) for d in ZOOM_DIRECTIONS]}
+    manifest = {"model": model, "num_poses": num_poses, "max_frames": max_frames, "windows": windows, "zoom": zoom,
                 "videos": per_video, "records": sum(v["crops"] for v in per_video),
                 "files": [Path(p).name for p in writer.paths]}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
@@ -165,9 +256,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-frames", type=int, default=None)
     ap.add_argument("--window", type=float, nargs=4, action="append", metavar=("X0", "Y0", "X1", "Y1"),
                     help="track this part of the frame (fractions) as its own virtual camera; repeat for more")
+    ap.add_argument("--zoom-frames", type=int, default=None, metavar="K",
+                    help="instead: film K evenly spaced frames of each video, held still, with a camera that zooms in "
+                         "beside the person until they leave the view")
     a = ap.parse_args(argv)
     try:
-        manifest = build(a.videos, a.out, a.model, a.num_poses, a.max_frames, a.window)
+        manifest = build(a.videos, a.out, a.model, a.num_poses, a.max_frames, a.window, a.zoom_frames)
     except (TrackerCropsError, OSError) as e:
         ap.exit(2, f"error: {e}\n")
     print(json.dumps({k: manifest[k] for k in ("model", "records", "videos")}, indent=1))
