@@ -149,3 +149,33 @@ def test_presence_head_layers_are_those_that_feed_presence_alone():
     assert sorted(names) == ["presence_logit", "presence_prob"]
     freeze_all_but(model, names)
     assert [v.path for v in model.trainable_variables] == ["presence_logit/kernel", "presence_logit/bias"]
+
+
+def test_tail_layers_are_the_last_shared_blocks_and_the_heads_on_them():
+    """Three residual blocks shared by landmarks and presence, a heatmap branch off the first:
+    tail 1 is the last block and the heads, tail 2 adds the block before; the heatmap branch and
+    the first block never train."""
+    pytest.importorskip("tensorflow")
+    import keras
+    from keras import layers
+
+    from training.students import freeze_all_but, tail_layers
+
+    inp = keras.Input((4,))
+    x = inp
+    for k in range(3):
+        x = layers.Add(name=f"add_{k}")([x, layers.Dense(4, name=f"block_{k}")(x)])
+        if k == 0:
+            heatmap = layers.Dense(8, name="heatmap_head")(x)
+    landmarks = layers.Dense(6, name="lm_head")(x)
+    presence = layers.Dense(1, activation="sigmoid", name="presence_head")(x)
+    model = keras.Model(inp, {"landmarks": landmarks, "visibility_logit": landmarks, "presence": presence,
+                              "heatmap": heatmap, "raw_0": landmarks, "raw_1": presence})
+    assert sorted(tail_layers(model, 1)) == ["add_2", "block_2", "lm_head", "presence_head"]
+    names = tail_layers(model, 2)
+    assert sorted(names) == ["add_1", "add_2", "block_1", "block_2", "lm_head", "presence_head"]
+    freeze_all_but(model, names)
+    assert sorted(v.path for v in model.trainable_variables) == sorted(
+        f"{n}/{w}" for n in ("block_1", "block_2", "lm_head", "presence_head") for w in ("kernel", "bias"))
+    with pytest.raises(ValueError, match="3 residual blocks"):
+        tail_layers(model, 3)

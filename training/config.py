@@ -233,7 +233,7 @@ HEATMAP_SIGMA = 2.0
 # FPD's balance of the distillation and ground-truth terms (the paper uses 0.5).
 FPD_ALPHA = 0.5
 TEACHER_CONFIDENCE_MODES = ("weight", "scale")  # DistillConfig.teacher_confidence
-TRAIN_ONLY_CHOICES = ("all", "presence-head")  # DistillConfig.train_only
+TRAIN_ONLY_CHOICES = ("all", "presence-head", "tail")  # DistillConfig.train_only
 EXPORT_PRECISIONS = ("float", "float16", "int8")  # DistillConfig.export_precisions
 
 
@@ -280,8 +280,11 @@ class DistillConfig:
     # TFLite files written by --export (to_tflite modes: float, float16, int8).
     export_precisions: tuple[str, ...] = ("float", "int8")
     # What the optimizer moves: "all" layers, or only the "presence-head" (the layers of an
-    # imported student that feed its pose presence and no other output; the rest stays frozen).
+    # imported student that feed its pose presence and no other output; the rest stays frozen), or
+    # the "tail": the last ``tail_blocks`` residual blocks of an imported student's trunk shared by
+    # landmarks and presence, and the heads on them (training.students.tail_layers).
     train_only: str = "all"
+    tail_blocks: int = 1
     # Weight of an L1 term (crop px) pulling the student's rows 33-34 (hip centre, body-circle
     # point: the next frame's ROI in tracking mode) to the teacher's on person crops, weighted by the
     # teacher's presence. 0: those rows get no loss (they drift as the shared layers move).

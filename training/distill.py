@@ -80,6 +80,7 @@ from training.students import (
     parse_teacher,
     presence_head_layers,
     student_kind_of,
+    tail_layers,
     teacher_spec_kind,
 )
 
@@ -235,10 +236,12 @@ def run(cfg: DistillConfig, run_dir: str | Path, strategy_name: str = "auto", ex
         student = build_student(cfg.student, cfg.input_size)
         if cfg.init_weights:
             load_weights(student, cfg.init_weights)
-        if cfg.train_only == "presence-head":
+        if cfg.train_only != "all":
             if not is_imported(cfg.student):
-                raise ValueError("--train-only presence-head needs an imported student")
-            freeze_all_but(student, presence_head_layers(student))
+                raise ValueError(f"--train-only {cfg.train_only} needs an imported student")
+            names = (presence_head_layers(student) if cfg.train_only == "presence-head"
+                     else tail_layers(student, cfg.tail_blocks))
+            freeze_all_but(student, names)
         built["float"] = student
         if not cfg.fake_quant:
             return student
@@ -305,7 +308,10 @@ def main(argv=None) -> int:
                     help="TFLite files --export writes (float16: half weights behind DEQUANTIZE, as the official files)")
     ap.add_argument("--train-only", choices=TRAIN_ONLY_CHOICES, default="all",
                     help="presence-head: train only the layers that feed the pose presence alone (imported "
-                         "students), every other weight frozen")
+                         "students), every other weight frozen; tail: only the last --tail-blocks residual blocks "
+                         "of the trunk the landmarks and presence share, and the heads on them")
+    ap.add_argument("--tail-blocks", type=int, default=1,
+                    help="with --train-only tail: how many of the shared trunk's last residual blocks train")
     ap.add_argument("--aux-kd-weight", type=float, default=0.0,
                     help="imported students: L1 of rows 33-34 (the tracking ROI points) to the teacher's, x this weight")
     ap.add_argument("--aux-teacher", default="",
@@ -343,7 +349,7 @@ def main(argv=None) -> int:
                         negative_prob=a.negative_prob, partial_person_prob=a.partial_person_prob,
                         init_weights=a.init_weights, fake_quant=a.fake_quant,
                         negative_data=a.negative_data, negative_data_prob=a.negative_data_prob,
-                        export_precisions=tuple(a.export_precisions), train_only=a.train_only,
+                        export_precisions=tuple(a.export_precisions), train_only=a.train_only, tail_blocks=a.tail_blocks,
                         aux_kd_weight=a.aux_kd_weight, aux_teacher=a.aux_teacher, presence_teacher=a.presence_teacher,
                         input_size=a.input_size, crop_size=a.crop_size, batch_size=a.batch_size, steps=a.steps, learning_rate=a.lr, seed=a.seed)
     if a.export_only:

@@ -1,6 +1,6 @@
 """Students and teachers of distillation (``python -m training.distill``): the student builders
 (Lite-HRNet heatmap students, BlazePose regression students, an official landmark model imported
-into Keras), freezing all but the pose-presence head, and the Keras / black-box teacher choice.
+into Keras), freezing all but the pose-presence head or the trunk's last blocks and the heads, and the Keras / black-box teacher choice.
 Sizes in tensor pixels (the student's square input).
 """
 
@@ -73,6 +73,30 @@ def presence_head_layers(model) -> list[str]:
             others |= _ancestor_layers(model, t)
     return [layer.name for layer in model.layers
             if layer.name in _ancestor_layers(model, pres) and layer.name not in others]
+
+
+def tail_layers(model, blocks: int) -> list[str]:
+    """The layers of an imported student from its last ``blocks`` residual blocks on: those blocks of
+    the trunk shared by the landmarks and the presence, and every layer after them (the landmark,
+    visibility, rows 33-34, world and presence heads). The heatmap and segmentation branches and
+    everything before those blocks are not among them."""
+    if blocks < 1:
+        raise ValueError(f"blocks must be >= 1, got {blocks}")
+    import keras
+
+    out = model.output
+    shared = _ancestor_layers(model, out["presence"]) & _ancestor_layers(model, out["landmarks"])
+    adds = [layer for layer in model.layers if layer.name in shared and isinstance(layer, keras.layers.Add)]
+    if len(adds) <= blocks:
+        raise ValueError(f"the shared trunk has {len(adds)} residual blocks; cannot train the last {blocks} alone")
+    before = _ancestor_layers(model, adds[-blocks - 1].output)
+    heads = set()
+    for key in ("landmarks", "visibility_logit", "presence"):
+        heads |= _ancestor_layers(model, out[key])
+    raw = [t for k, t in out.items() if k.startswith("raw_") and len(t.shape) == 2]  # flat heads: rows, world, presence
+    for t in raw:
+        heads |= _ancestor_layers(model, t)
+    return [layer.name for layer in model.layers if layer.name in heads and layer.name not in before]
 
 
 def freeze_all_but(model, names) -> None:
