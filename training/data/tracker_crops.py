@@ -118,24 +118,30 @@ def window_slices(window: Sequence[float], width: int, height: int) -> tuple[sli
     return slice(r0, min(r1, height)), slice(c0, min(c1, width))
 
 
-def zoom_affines(width: int, height: int, roi_center_px: Sequence[float], roi_side_px: float,
-                  direction: Sequence[float], steps: int = ZOOM_STEPS,
-                  size: tuple[int, int] = ZOOM_SIZE_PX) -> np.ndarray:
-    """(steps, 2, 3) affine maps from a ``width`` x ``height`` frame to the views of the zooming
-    camera (``size`` px): the view's window (aspect of ``size``) goes linearly from the largest one
-    centred in the frame to one ``ZOOM_END_SIDE`` x ``roi_side_px`` wide centred at the ROI centre
-    + ``direction`` x ``roi_side_px`` (frame px; the window may leave the frame)."""
-    aspect = size[1] / size[0]
-    full_w = min(float(width), height / aspect)
-    start = np.array([width / 2.0, height / 2.0, full_w])
-    end = np.array([roi_center_px[0] + direction[0] * roi_side_px, roi_center_px[1] + direction[1] * roi_side_px,
-                    ZOOM_END_SIDE * roi_side_px])
+def camera_affines(start: Sequence[float], end: Sequence[float], steps: int,
+                   size: tuple[int, int] = ZOOM_SIZE_PX) -> np.ndarray:
+    """(steps, 2, 3) affine maps from a frame to the views of a virtual camera (``size`` px) whose
+    window, (centre x, centre y, width) in frame px with the aspect of ``size``, goes linearly from
+    ``start`` to ``end`` (the window may leave the frame)."""
+    start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
     out = np.zeros((steps, 2, 3))
     for i, a in enumerate(np.linspace(0.0, 1.0, steps)):
         cx, cy, w = (1.0 - a) * start + a * end
         k = size[0] / w
         out[i] = [[k, 0.0, size[0] / 2.0 - k * cx], [0.0, k, size[1] / 2.0 - k * cy]]
     return out
+
+
+def zoom_affines(width: int, height: int, roi_center_px: Sequence[float], roi_side_px: float,
+                 direction: Sequence[float], steps: int = ZOOM_STEPS,
+                 size: tuple[int, int] = ZOOM_SIZE_PX) -> np.ndarray:
+    """The zooming camera (:func:`camera_affines`) on a ``width`` x ``height`` frame: from the
+    largest window centred in the frame to one ``ZOOM_END_SIDE`` x ``roi_side_px`` wide centred
+    at the ROI centre + ``direction`` x ``roi_side_px`` (frame px)."""
+    full_w = min(float(width), height * size[0] / size[1])
+    end = (roi_center_px[0] + direction[0] * roi_side_px, roi_center_px[1] + direction[1] * roi_side_px,
+           ZOOM_END_SIDE * roi_side_px)
+    return camera_affines((width / 2.0, height / 2.0, full_w), end, steps, size)
 
 
 def track_zoom(writer, frame_rgb: np.ndarray, source: Source, frame_index: int, model: str,

@@ -1,0 +1,190 @@
+"""Train-split stand-ins for the gate's people-kept and ghost axes: choose a presence head, an
+offset or a tracker threshold here, then look at the gate's held-out footage once.
+
+    python -m training.tracking_proxies --corpus /tmp/student/real_corpus --negatives /tmp/student/negatives \\
+        --model blazepose-lite --model NAME=DET.tflite+LM.tflite[@OPTIONS.json] [--out FILE.json]
+
+`blazepose bench ghosts` counts the person frames a tracker keeps through a held-out clip's exits and
+the poses it leaves on its person-free frames. Picking anything on that clip would tune on the test,
+so these measures use training data only, each in tracking mode as `blazepose run` (rows as in
+`blazepose bench video`: a pipeline name or DET+LM, optionally @OPTIONS.json):
+
+- **zoom**: every train-split still of the real corpus filmed by ``tracker_crops``' zooming camera
+  (``zoom_affines``, its 4 directions, 45 views each): frames with a pose. The person ends up near
+  the camera and leaves the view, as on the gate clip's worst exits. (Sports2D's frames are left
+  out: ``tracker_crops --zoom-frames`` films them for training.)
+- **windows**: Sports2D's train video through ``PROXY_WINDOWS``, 12 windows other than those
+  docs/data.md builds training crops from: person-frames with up to 2 people per window.
+- **pans**: each person-free photo of ``training.data.negatives`` filmed by a camera that pans and
+  zooms in (``PAN_STEPS`` views): poses per 100 views, also apart for the photos of even and of odd
+  index, so a model trained on one half (``negatives --photos even``) is judged on the other.
+
+Counts are per row, beside the rows it ran with; compare rows of one run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from training.data.tracker_crops import (
+    ZOOM_DIRECTIONS,
+    ZOOM_SIZE_PX,
+    camera_affines,
+    window_slices,
+    zoom_affines,
+)
+
+# Windows (fractions of the frame) over Sports2D's demo.mp4, none of them a training window.
+PROXY_WINDOWS = ((0.40, 0.30, 0.70, 0.70), (0.25, 0.60, 0.55, 1.0), (0.50, 0.20, 0.80, 0.60),
+                 (0.0, 0.40, 0.30, 0.80), (0.70, 0.30, 1.0, 0.70), (0.30, 0.0, 0.60, 0.40),
+                 (0.15, 0.35, 0.45, 0.65), (0.55, 0.55, 0.85, 0.95), (0.05, 0.0, 0.65, 0.45),
+                 (0.35, 0.60, 0.95, 1.0), (0.20, 0.20, 0.80, 0.55), (0.45, 0.35, 0.65, 0.85))
+SPORTS2D_VIDEO = "media/sports2d-demo/demo.mp4"
+PAN_STEPS = 60
+FRAME_MS = 1000.0 / 30
+
+
+def pan_affines(width: int, height: int, steps: int = PAN_STEPS, size: tuple[int, int] = ZOOM_SIZE_PX) -> np.ndarray:
+    """A camera over a ``width`` x ``height`` photo whose window (aspect of ``size``) shrinks from
+    0.8 to 0.5 of the largest one while it moves from the lower left (10 %, 80 % of the free
+    room) to the upper right (90 %, 20 %); :func:`camera_affines`."""
+    full_w = min(float(width), height * size[0] / size[1])
+
+    def window(scale, fx, fy):
+        w = full_w * scale
+        h = w * size[1] / size[0]
+        return (w / 2 + fx * (width - w), h / 2 + fy * (height - h), w)
+
+    return camera_affines(window(0.8, 0.1, 0.8), window(0.5, 0.9, 0.2), steps, size)
+
+
+def film(image_rgb: np.ndarray, affines: np.ndarray, size: tuple[int, int] = ZOOM_SIZE_PX) -> list[np.ndarray]:
+    """The views of ``image_rgb`` through each affine map (black beyond the photo)."""
+    import cv2
+
+    return [cv2.warpAffine(image_rgb, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            for m in affines]
+
+
+def count_poses(options, frames: Sequence[np.ndarray]) -> int:
+    """Poses a new tracker with ``options`` gives over ``frames`` (30 fps timestamps)."""
+    from blazepose_sdk.tracker import PoseTracker
+
+    with PoseTracker(options) as tracker:
+        return sum(len(tracker.process(f, timestamp_ms=i * FRAME_MS).poses) for i, f in enumerate(frames))
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise OSError(f"{path}: not an image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def train_stills(corpus: Path) -> list[Path]:
+    """The real corpus's train-split stills (from its corpus.json), Sports2D's video frames left out."""
+    from training.data.corpus_sources import TRAIN
+
+    frames = json.loads((corpus / "corpus.json").read_text())["frames"]
+    return sorted(corpus / f["image"] for f in frames if f["split"] == TRAIN and f["kind"] == "image")
+
+
+def zoom_runs(stills: Sequence[Path], finder) -> list[tuple[str, list[np.ndarray]]]:
+    """(name, views) of the zooming camera on each still, toward the best person ``finder`` (a
+    static tracker) sees; stills where it sees nobody give none."""
+    runs = []
+    for path in stills:
+        image = read_rgb(path)
+        person = finder.process(image).pose
+        if person is None:
+            continue
+        h, w = image.shape[:2]
+        centre, side = (person.roi.center_x_px, person.roi.center_y_px), person.roi.size_px
+        for d, direction in enumerate(ZOOM_DIRECTIONS):
+            runs.append((f"{path.parent.name}:d{d}", film(image, zoom_affines(w, h, centre, side, direction))))
+    return runs
+
+
+def window_views(video: Path) -> list[list[np.ndarray]]:
+    """The frames of ``video`` cut to each of ``PROXY_WINDOWS``."""
+    from blazepose_sdk.app.video import VideoReader
+
+    with VideoReader(video) as reader:
+        frames = [f for _, f in reader]
+    h, w = frames[0].shape[:2]
+    views = []
+    for window in PROXY_WINDOWS:
+        rows, cols = window_slices(window, w, h)
+        views.append([np.ascontiguousarray(f[rows, cols]) for f in frames])
+    return views
+
+
+def negative_photos(negatives: Path) -> list[Path]:
+    """The person-free photos of a training.data.negatives build, by id (the manifest's order)."""
+    manifest = json.loads((negatives / "manifest.json").read_text())
+    images = {p.stem: p for p in (negatives / "images").iterdir()}
+    return [images[s["id"]] for s in manifest["sources"]]
+
+
+def measure(rows, zoom, windows, pans) -> list[dict]:
+    """Per row: zoom frames with a pose, window person-frames, pan poses (all, even, odd photos)."""
+    import dataclasses
+
+    from blazepose_sdk.bench.video import row_options
+
+    out = []
+    for row in rows:
+        options = row_options(row, static=False, threads=None)
+        zoom_counts = [count_poses(options, views) for _, views in zoom]
+        window_counts = [count_poses(dataclasses.replace(options, num_poses=2), views) for views in windows]
+        pan_counts = [count_poses(options, views) for views in pans]
+        pan_frames = sum(len(v) for v in pans)
+        out.append({"row": row.name, "zoom_frames": sum(len(v) for _, v in zoom), "zoom_pose_frames": sum(zoom_counts),
+                    "window_person_frames": sum(window_counts), "pan_frames": pan_frames, "pan_poses": sum(pan_counts),
+                    "pan_per_100": round(100.0 * sum(pan_counts) / max(pan_frames, 1), 1),
+                    "pan_poses_even": sum(pan_counts[0::2]), "pan_poses_odd": sum(pan_counts[1::2]),
+                    "per_zoom_run": zoom_counts, "per_window": window_counts, "per_photo": pan_counts})
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from blazepose_sdk.bench.rows import parse_row
+    from blazepose_sdk.errors import BlazePoseError
+    from blazepose_sdk.tracker import PoseTracker, TrackerOptions
+
+    ap = argparse.ArgumentParser(prog="python -m training.tracking_proxies", description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, required=True, help="the real corpus (training.data.real_corpus --out)")
+    ap.add_argument("--negatives", type=Path, required=True, help="person-free photos (training.data.negatives --out)")
+    ap.add_argument("--model", action="append", required=True, metavar="ROW",
+                    help="a pipeline name or NAME=DET.tflite+LM.tflite, optionally @OPTIONS.json; repeat")
+    ap.add_argument("--out", type=Path, default=None, help="also write the rows to this JSON file")
+    a = ap.parse_args(argv)
+    try:
+        rows = [parse_row(spec) for spec in a.model]
+        with PoseTracker(TrackerOptions(static_image_mode=True)) as finder:
+            zoom = zoom_runs(train_stills(a.corpus), finder)
+        windows = window_views(a.corpus / SPORTS2D_VIDEO)
+        pans = []
+        for path in negative_photos(a.negatives):
+            image = read_rgb(path)
+            pans.append(film(image, pan_affines(image.shape[1], image.shape[0])))
+        result = measure(rows, zoom, windows, pans)
+    except (BlazePoseError, OSError, KeyError, ValueError) as e:
+        ap.exit(2, f"error: {e}\n")
+    for r in result:
+        print(f"{r['row']:<24} zoom {r['zoom_pose_frames']:>5}/{r['zoom_frames']}  windows {r['window_person_frames']:>5}  "
+              f"pans {r['pan_per_100']:>5.1f}/100 (even {r['pan_poses_even']}, odd {r['pan_poses_odd']})")
+    if a.out is not None:
+        a.out.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
