@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from training import tracking_proxies as tp
+from training.data.tracker_crops import camera_affines
 from training.data.negatives import NEGATIVE_SOURCES, photo_subset
 
 
@@ -32,6 +33,12 @@ def test_photo_halves_split_the_table_by_index():
     assert photo_subset(NEGATIVE_SOURCES, "all") == tuple(NEGATIVE_SOURCES)
     with pytest.raises(ValueError, match="photos"):
         photo_subset(NEGATIVE_SOURCES, "some")
+
+
+def test_in_view_counts_the_points_each_view_shows():
+    affines = camera_affines((50.0, 50.0, 100.0), (250.0, 50.0, 100.0), steps=3, size=(100, 100))
+    points = np.array([[10.0, 50.0], [90.0, 50.0], [260.0, 50.0]])
+    assert list(tp.in_view(affines, points, size=(100, 100))) == [2, 0, 1]
 
 
 def _corpus(tmp_path, basketball_rgb):
@@ -69,6 +76,8 @@ def test_rows_are_counted_on_train_stills_windows_and_person_free_pans(tmp_path,
     runs = len(tp.ZOOM_DIRECTIONS)
     assert row["row"] == "blazepose-lite" and row["zoom_frames"] == runs * 45 and len(row["per_zoom_run"]) == runs
     assert 0 < row["zoom_pose_frames"] < row["zoom_frames"]  # the player is kept, then lost as the camera leaves him
+    assert row["leave_person_frames"] + row["leave_gone_frames"] == runs * 45 and row["leave_gone_frames"] > 0
+    assert 0 < row["leave_kept"] <= row["leave_person_frames"] and row["leave_held_after"] <= row["leave_gone_frames"]
     assert len(row["per_window"]) == len(tp.PROXY_WINDOWS) and row["window_person_frames"] > 0
     assert row["pan_frames"] == 2 * tp.PAN_STEPS and row["per_photo"][0] == 0  # nobody on a grey photo
     assert row["pan_poses"] == row["pan_poses_even"] + row["pan_poses_odd"]

@@ -13,6 +13,10 @@ so these measures use training data only, each in tracking mode as `blazepose ru
   (``zoom_affines``, its 4 directions, 45 views each): frames with a pose. The person ends up near
   the camera and leaves the view, as on the gate clip's worst exits. (Sports2D's frames are left
   out: ``tracker_crops --zoom-frames`` films them for training.)
+- **leave**: the same stills filmed by a camera that zooms in and then leaves the person
+  (``LEAVE_DIRECTIONS``: its last window is beside them, 0.8 ROI sides wide): frames with a pose
+  while some of the person's landmarks (the static pass's) are in view, and poses held once none
+  is, a pose left on the background after its person went (the gate clip's survival after exits).
 - **windows**: Sports2D's train video through ``PROXY_WINDOWS``, 12 windows other than those
   docs/data.md builds training crops from: person-frames with up to 2 people per window.
 - **pans**: each person-free photo of ``training.data.negatives`` filmed by a camera that pans and
@@ -45,6 +49,9 @@ PROXY_WINDOWS = ((0.40, 0.30, 0.70, 0.70), (0.25, 0.60, 0.55, 1.0), (0.50, 0.20,
                  (0.15, 0.35, 0.45, 0.65), (0.55, 0.55, 0.85, 0.95), (0.05, 0.0, 0.65, 0.45),
                  (0.35, 0.60, 0.95, 1.0), (0.20, 0.20, 0.80, 0.55), (0.45, 0.35, 0.65, 0.85))
 SPORTS2D_VIDEO = "media/sports2d-demo/demo.mp4"
+# The leaving camera's last window centres, from the person's ROI centre in ROI sides: far enough
+# that none of the person is in view at the end (the window is 0.8 sides wide, 0.45 high).
+LEAVE_DIRECTIONS = ((1.3, 0.0), (-1.3, 0.0), (0.0, 1.0), (0.8, -0.9))
 PAN_STEPS = 60
 FRAME_MS = 1000.0 / 30
 
@@ -112,6 +119,39 @@ def zoom_runs(stills: Sequence[Path], finder) -> list[tuple[str, list[np.ndarray
     return runs
 
 
+def in_view(affines: np.ndarray, points_px: np.ndarray, size: tuple[int, int] = ZOOM_SIZE_PX) -> np.ndarray:
+    """(views,) how many of ``points_px`` (N, 2 frame px) each view shows."""
+    xy = np.einsum("vij,nj->vni", affines, np.c_[points_px, np.ones(len(points_px))])
+    inside = (xy[..., 0] >= 0) & (xy[..., 0] < size[0]) & (xy[..., 1] >= 0) & (xy[..., 1] < size[1])
+    return inside.sum(1)
+
+
+def leave_runs(stills: Sequence[Path], finder) -> list[tuple[str, list[np.ndarray], np.ndarray]]:
+    """(name, views, landmarks in view per view) of the leaving camera on each still, from the
+    best person ``finder`` sees (its landmarks with visibility >= 0.5 are the person)."""
+    runs = []
+    for path in stills:
+        image = read_rgb(path)
+        person = finder.process(image).pose
+        if person is None:
+            continue
+        h, w = image.shape[:2]
+        points = person.array_px[person.array_px[:, 3] >= 0.5, :2]
+        centre, side = (person.roi.center_x_px, person.roi.center_y_px), person.roi.size_px
+        for d, direction in enumerate(LEAVE_DIRECTIONS):
+            affines = zoom_affines(w, h, centre, side, direction)
+            runs.append((f"{path.parent.name}:l{d}", film(image, affines), in_view(affines, points)))
+    return runs
+
+
+def pose_flags(options, frames: Sequence[np.ndarray]) -> np.ndarray:
+    """(frames,) whether a new tracker with ``options`` gives a pose on each frame."""
+    from blazepose_sdk.tracker import PoseTracker
+
+    with PoseTracker(options) as tracker:
+        return np.array([bool(tracker.process(f, timestamp_ms=i * FRAME_MS).poses) for i, f in enumerate(frames)])
+
+
 def window_views(video: Path) -> list[list[np.ndarray]]:
     """The frames of ``video`` cut to each of ``PROXY_WINDOWS``."""
     from blazepose_sdk.app.video import VideoReader
@@ -133,8 +173,9 @@ def negative_photos(negatives: Path) -> list[Path]:
     return [images[s["id"]] for s in manifest["sources"]]
 
 
-def measure(rows, zoom, windows, pans) -> list[dict]:
-    """Per row: zoom frames with a pose, window person-frames, pan poses (all, even, odd photos)."""
+def measure(rows, zoom, leave, windows, pans) -> list[dict]:
+    """Per row: zoom frames with a pose, leave frames with a pose while the person is in view and
+    after they left, window person-frames, pan poses (all, even, odd photos)."""
     import dataclasses
 
     from blazepose_sdk.bench.video import row_options
@@ -143,10 +184,18 @@ def measure(rows, zoom, windows, pans) -> list[dict]:
     for row in rows:
         options = row_options(row, static=False, threads=None)
         zoom_counts = [count_poses(options, views) for _, views in zoom]
+        kept = left = shown = gone = 0
+        for _, views, visible in leave:
+            flags = pose_flags(options, views)
+            kept += int(flags[visible > 0].sum())
+            left += int(flags[visible == 0].sum())
+            shown += int((visible > 0).sum())
+            gone += int((visible == 0).sum())
         window_counts = [count_poses(dataclasses.replace(options, num_poses=2), views) for views in windows]
         pan_counts = [count_poses(options, views) for views in pans]
         pan_frames = sum(len(v) for v in pans)
         out.append({"row": row.name, "zoom_frames": sum(len(v) for _, v in zoom), "zoom_pose_frames": sum(zoom_counts),
+                    "leave_person_frames": shown, "leave_kept": kept, "leave_gone_frames": gone, "leave_held_after": left,
                     "window_person_frames": sum(window_counts), "pan_frames": pan_frames, "pan_poses": sum(pan_counts),
                     "pan_per_100": round(100.0 * sum(pan_counts) / max(pan_frames, 1), 1),
                     "pan_poses_even": sum(pan_counts[0::2]), "pan_poses_odd": sum(pan_counts[1::2]),
@@ -169,17 +218,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rows = [parse_row(spec) for spec in a.model]
         with PoseTracker(TrackerOptions(static_image_mode=True)) as finder:
-            zoom = zoom_runs(train_stills(a.corpus), finder)
+            stills = train_stills(a.corpus)
+            zoom, leave = zoom_runs(stills, finder), leave_runs(stills, finder)
         windows = window_views(a.corpus / SPORTS2D_VIDEO)
         pans = []
         for path in negative_photos(a.negatives):
             image = read_rgb(path)
             pans.append(film(image, pan_affines(image.shape[1], image.shape[0])))
-        result = measure(rows, zoom, windows, pans)
+        result = measure(rows, zoom, leave, windows, pans)
     except (BlazePoseError, OSError, KeyError, ValueError) as e:
         ap.exit(2, f"error: {e}\n")
     for r in result:
-        print(f"{r['row']:<24} zoom {r['zoom_pose_frames']:>5}/{r['zoom_frames']}  windows {r['window_person_frames']:>5}  "
+        print(f"{r['row']:<24} zoom {r['zoom_pose_frames']:>5}/{r['zoom_frames']}  leave {r['leave_kept']:>4}/"
+              f"{r['leave_person_frames']} held after {r['leave_held_after']:>3}/{r['leave_gone_frames']}  "
+              f"windows {r['window_person_frames']:>5}  "
               f"pans {r['pan_per_100']:>5.1f}/100 (even {r['pan_poses_even']}, odd {r['pan_poses_odd']})")
     if a.out is not None:
         a.out.write_text(json.dumps(result, indent=1))
