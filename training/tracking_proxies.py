@@ -103,22 +103,6 @@ def train_stills(corpus: Path) -> list[Path]:
     return sorted(corpus / f["image"] for f in frames if f["split"] == TRAIN and f["kind"] == "image")
 
 
-def zoom_runs(stills: Sequence[Path], finder) -> list[tuple[str, list[np.ndarray]]]:
-    """(name, views) of the zooming camera on each still, toward the best person ``finder`` (a
-    static tracker) sees; stills where it sees nobody give none."""
-    runs = []
-    for path in stills:
-        image = read_rgb(path)
-        person = finder.process(image).pose
-        if person is None:
-            continue
-        h, w = image.shape[:2]
-        centre, side = (person.roi.center_x_px, person.roi.center_y_px), person.roi.size_px
-        for d, direction in enumerate(ZOOM_DIRECTIONS):
-            runs.append((f"{path.parent.name}:d{d}", film(image, zoom_affines(w, h, centre, side, direction))))
-    return runs
-
-
 def in_view(affines: np.ndarray, points_px: np.ndarray, size: tuple[int, int] = ZOOM_SIZE_PX) -> np.ndarray:
     """(views,) how many of ``points_px`` (N, 2 frame px) each view shows."""
     xy = np.einsum("vij,nj->vni", affines, np.c_[points_px, np.ones(len(points_px))])
@@ -126,9 +110,11 @@ def in_view(affines: np.ndarray, points_px: np.ndarray, size: tuple[int, int] = 
     return inside.sum(1)
 
 
-def leave_runs(stills: Sequence[Path], finder) -> list[tuple[str, list[np.ndarray], np.ndarray]]:
-    """(name, views, landmarks in view per view) of the leaving camera on each still, from the
-    best person ``finder`` sees (its landmarks with visibility >= 0.5 are the person)."""
+def camera_runs(stills: Sequence[Path], finder, directions, tag: str) -> list[tuple[str, list[np.ndarray], np.ndarray]]:
+    """(name, views, the person's landmarks in view per view) of the zooming camera
+    (:func:`zoom_affines`) toward each of ``directions`` on each still, beside the best person
+    ``finder`` (a static tracker) sees (its landmarks with visibility >= 0.5 are the person);
+    stills where it sees nobody give none."""
     runs = []
     for path in stills:
         image = read_rgb(path)
@@ -138,9 +124,9 @@ def leave_runs(stills: Sequence[Path], finder) -> list[tuple[str, list[np.ndarra
         h, w = image.shape[:2]
         points = person.array_px[person.array_px[:, 3] >= 0.5, :2]
         centre, side = (person.roi.center_x_px, person.roi.center_y_px), person.roi.size_px
-        for d, direction in enumerate(LEAVE_DIRECTIONS):
+        for d, direction in enumerate(directions):
             affines = zoom_affines(w, h, centre, side, direction)
-            runs.append((f"{path.parent.name}:l{d}", film(image, affines), in_view(affines, points)))
+            runs.append((f"{path.parent.name}:{tag}{d}", film(image, affines), in_view(affines, points)))
     return runs
 
 
@@ -183,7 +169,7 @@ def measure(rows, zoom, leave, windows, pans) -> list[dict]:
     out = []
     for row in rows:
         options = row_options(row, static=False, threads=None)
-        zoom_counts = [count_poses(options, views) for _, views in zoom]
+        zoom_counts = [count_poses(options, views) for _, views, _ in zoom]
         kept = left = shown = gone = 0
         for _, views, visible in leave:
             flags = pose_flags(options, views)
@@ -194,7 +180,7 @@ def measure(rows, zoom, leave, windows, pans) -> list[dict]:
         window_counts = [count_poses(dataclasses.replace(options, num_poses=2), views) for views in windows]
         pan_counts = [count_poses(options, views) for views in pans]
         pan_frames = sum(len(v) for v in pans)
-        out.append({"row": row.name, "zoom_frames": sum(len(v) for _, v in zoom), "zoom_pose_frames": sum(zoom_counts),
+        out.append({"row": row.name, "zoom_frames": sum(len(v) for _, v, _ in zoom), "zoom_pose_frames": sum(zoom_counts),
                     "leave_person_frames": shown, "leave_kept": kept, "leave_gone_frames": gone, "leave_held_after": left,
                     "window_person_frames": sum(window_counts), "pan_frames": pan_frames, "pan_poses": sum(pan_counts),
                     "pan_per_100": round(100.0 * sum(pan_counts) / max(pan_frames, 1), 1),
@@ -219,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = [parse_row(spec) for spec in a.model]
         with PoseTracker(TrackerOptions(static_image_mode=True)) as finder:
             stills = train_stills(a.corpus)
-            zoom, leave = zoom_runs(stills, finder), leave_runs(stills, finder)
+            zoom = camera_runs(stills, finder, ZOOM_DIRECTIONS, "d")
+            leave = camera_runs(stills, finder, LEAVE_DIRECTIONS, "l")
         windows = window_views(a.corpus / SPORTS2D_VIDEO)
         pans = []
         for path in negative_photos(a.negatives):
