@@ -136,8 +136,8 @@ class TrackerOptions:
 
     Model and runtime: ``model``, ``detector_model``, ``landmark_model``, ``num_threads``,
     ``delegate``. Tracking: ``static_image_mode``, ``min_detection_confidence``,
-    ``min_tracking_confidence``, ``min_hold_confidence``, ``refine_with_heatmap``, ``redetect_on_loss``, ``verify_every``,
-    ``verify_misses``. People and tiles:
+    ``min_tracking_confidence``, ``min_hold_confidence``, ``refine_with_heatmap``, ``redetect_on_loss``,
+    ``verify_every``, ``verify_misses``. People and tiles:
     ``num_poses``, ``detect_every``, ``detector_tiles*``. Smoothing: ``smooth_landmarks``,
     ``smoothing``. Segmentation: ``enable_segmentation``, ``prune_segmentation``, ``smooth_segmentation``.
     """

