@@ -177,10 +177,11 @@ class PoseTracker:
     runs the landmark model on every track's ROI, drops tracks whose presence falls below
     ``min_tracking_confidence`` (or ``min_hold_confidence`` when set) and merges tracks that
     converged on one person, then, while fewer than ``num_poses`` people are tracked and the
-    detector is due, detects and starts tracks for new people. With ``num_poses=1`` (and no detector tiles) this is MediaPipe's
-    single-person graph: only the best detection is tried, and results carry no ids. With
-    ``verify_every`` (off by default) the detector also looks at each tracked person's ROI every
-    K frames, and a person it misses ``verify_misses`` times in a row is dropped.
+    detector is due, detects and starts tracks for new people. With ``num_poses=1`` (and no
+    detector tiles) this is MediaPipe's single-person graph: only the best detection is tried,
+    and results carry no ids. With ``verify_every`` (off by default) the detector also looks at
+    each tracked person's ROI every K frames, and a person it misses ``verify_misses`` times in a
+    row is dropped.
 
     Use as a context manager or call :meth:`close`. Not thread-safe: one tracker per stream; a
     second thread calling :meth:`process`, :meth:`reset` or :meth:`close` while a frame runs gets
