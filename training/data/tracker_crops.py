@@ -96,6 +96,8 @@ ZOOM_SIZE_PX = (640, 360)
 ZOOM_STEPS = 45
 ZOOM_END_SIDE = 0.8
 ZOOM_DIRECTIONS = ((0.6, 0.0), (-0.6, 0.0), (0.0, 0.6), (0.3, -0.5))
+# The virtual cameras' frame interval (ms): 30 views a second.
+CAMERA_FRAME_MS = 1000.0 / 30
 
 
 def check_window(window: Sequence[float]) -> tuple[float, float, float, float]:
@@ -144,73 +146,88 @@ def zoom_affines(width: int, height: int, roi_center_px: Sequence[float], roi_si
     return camera_affines((width / 2.0, height / 2.0, full_w), end, steps, size)
 
 
-def track_zoom(writer, frame_rgb: np.ndarray, source: Source, frame_index: int, model: str,
-               num_poses: int) -> tuple[int, int, int]:
-    """Film the still ``frame_rgb`` with the zooming camera, once per direction (a new tracker each),
-    toward the best person the static detector pass finds (nothing when it finds nobody); one
-    record per tracked person and view; returns (views, crops, tracks)."""
+def write_poses(writer, tracker, view: np.ndarray, t_ms: float, source_id: str, frame: int, tag: str,
+                ids: set[int]) -> int:
+    """Track ``view`` (one frame of a stream) and write one record per person the tracker gives;
+    their ids go into ``ids``. Returns how many records were written."""
+    poses = tracker.process(view, timestamp_ms=t_ms).poses
+    for pose in poses:
+        writer.write(tracker_sample(view, pose.roi, pose.array_px, source_id, frame, pose.id, tag))
+        ids.add(pose.id)
+    return len(poses)
+
+
+def track_zoom(writer, frame_rgb: np.ndarray, source: Source, frame_index: int, finder, tracker) -> tuple[int, int, int]:
+    """Film the still ``frame_rgb`` with the zooming camera, once per direction (``tracker``
+    restarted for each, as a tracker just built), toward the best person ``finder`` (a static
+    tracker) finds (nothing when it finds nobody); one record per tracked person and view;
+    returns (views, crops, tracks)."""
     import cv2
 
-    from blazepose_sdk.tracker import PoseTracker, TrackerOptions
-
-    with PoseTracker(TrackerOptions(model=model, static_image_mode=True)) as finder:
-        person = finder.process(frame_rgb).pose
+    person = finder.process(frame_rgb).pose
     if person is None:
         return 0, 0, 0
     h, w = frame_rgb.shape[:2]
     centre, side = (person.roi.center_x_px, person.roi.center_y_px), person.roi.size_px
     views = crops = tracks = 0
     for d, direction in enumerate(ZOOM_DIRECTIONS):
-        tag = f"z{frame_index}d{d}"
-        with PoseTracker(TrackerOptions(model=model, num_poses=num_poses)) as tracker:
-            ids = set()
-            for step, m in enumerate(zoom_affines(w, h, centre, side, direction)):
-                view = cv2.warpAffine(frame_rgb, m, ZOOM_SIZE_PX, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-                for pose in tracker.process(view, timestamp_ms=step * 1000.0 / 30).poses:
-                    writer.write(tracker_sample(view, pose.roi, pose.array_px, source.id, step, pose.id, tag))
-                    crops += 1
-                    ids.add(pose.id)
-                views += 1
-            tracks += len(ids)
+        tracker.restart()
+        ids: set[int] = set()
+        for step, m in enumerate(zoom_affines(w, h, centre, side, direction)):
+            view = cv2.warpAffine(frame_rgb, m, ZOOM_SIZE_PX, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            crops += write_poses(writer, tracker, view, step * CAMERA_FRAME_MS, source.id, step, f"z{frame_index}d{d}",
+                                 ids)
+            views += 1
+        tracks += len(ids)
     return views, crops, tracks
 
 
-def zoom_video(writer, path: Path, source: Source, count: int, model: str, num_poses: int) -> tuple[int, int, int]:
-    """:func:`track_zoom` on ``count`` evenly spaced frames of ``path``; returns the summed
-    (views, crops, tracks)."""
+def zoom_video(writer, path: Path, source: Source, count: int, tracker) -> tuple[int, int, int]:
+    """:func:`track_zoom` on ``count`` evenly spaced frames of ``path``, with ``tracker`` and a
+    static tracker of its pipeline as the finder; returns the summed (views, crops, tracks)."""
+    import dataclasses
+
     from blazepose_sdk.app.video import VideoReader
+    from blazepose_sdk.tracker import PoseTracker
 
     with VideoReader(path) as reader:
         frames = [frame for _, frame in reader]
     total = np.zeros(3, int)
-    for i in np.unique(np.linspace(0, len(frames) - 1, count).round().astype(int)):
-        total += track_zoom(writer, frames[i], source, int(i), model, num_poses)
+    with PoseTracker(dataclasses.replace(tracker.options, static_image_mode=True, num_poses=1)) as finder:
+        for i in np.unique(np.linspace(0, len(frames) - 1, count).round().astype(int)):
+            total += track_zoom(writer, frames[i], source, int(i), finder, tracker)
     return tuple(int(v) for v in total)
 
 
-def track_view(writer, path: Path, source: Source, window: Sequence[float], view_tag: str, model: str,
-               num_poses: int, max_frames: int | None) -> tuple[int, int, int]:
-    """Track ``window`` of every frame of ``path`` with a new tracker and write one record per
-    tracked person and frame to ``writer``; returns (frames, crops, tracks)."""
+def track_view(writer, path: Path, source: Source, window: Sequence[float], view_tag: str, tracker,
+               max_frames: int | None) -> tuple[int, int, int]:
+    """Track ``window`` of every frame of ``path`` with ``tracker`` (restarted first, as a tracker
+    just built) and write one record per tracked person and frame to ``writer``; returns
+    (frames, crops, tracks)."""
     from blazepose_sdk.app.video import VideoReader
-    from blazepose_sdk.tracker import PoseTracker, TrackerOptions
 
+    tracker.restart()
     frames = crops = 0
     tracks: set[int] = set()
     rows = cols = None
-    with PoseTracker(TrackerOptions(model=model, num_poses=num_poses)) as tracker, VideoReader(path) as reader:
+    with VideoReader(path) as reader:
         for t_ms, frame in reader:
             if max_frames is not None and frames >= max_frames:
                 break
             if rows is None:  # a video's frames share one size
                 rows, cols = window_slices(window, frame.shape[1], frame.shape[0])
             view = np.ascontiguousarray(frame[rows, cols])
-            for pose in tracker.process(view, timestamp_ms=t_ms).poses:
-                writer.write(tracker_sample(view, pose.roi, pose.array_px, source.id, frames, pose.id, view_tag))
-                crops += 1
-                tracks.add(pose.id)
+            crops += write_poses(writer, tracker, view, t_ms, source.id, frames, view_tag, tracks)
             frames += 1
     return frames, crops, len(tracks)
+
+
+def source_entry(source: Source) -> dict:
+    """A video's provenance in the manifest: source id, registry, package, version, licence,
+    file and sha256."""
+    archive = ARCHIVES[source.archive]
+    return {"source": source.id, "registry": archive.registry, "package": archive.package, "version": archive.version,
+            "licence": source.licence or archive.licence, "file": source.member, "sha256": source.sha256}
 
 
 def build(videos: Sequence[Path], out: Path, model: str = "blazepose-lite", num_poses: int = 2,
@@ -218,31 +235,28 @@ def build(videos: Sequence[Path], out: Path, model: str = "blazepose-lite", num_
           zoom_frames: int | None = None) -> dict:
     """Track every video with ``model`` (tracking mode, ``num_poses`` people), once per window
     (the whole frame when ``windows`` is None), or with the zooming camera on ``zoom_frames``
-    frames of each, and write one record per tracked person and frame; returns the manifest."""
+    frames of each, and write one record per tracked person and frame; returns the manifest.
+    The models load once; each window or camera run is tracked as by a tracker just built."""
+    from blazepose_sdk.tracker import PoseTracker, TrackerOptions
+
     if zoom_frames is not None and (zoom_frames < 1 or windows or max_frames is not None):
         raise TrackerCropsError("--zoom-frames takes a count >= 1 and goes with neither --window nor --max-frames")
     windows = [check_window(w) for w in windows] if windows else None
     sources = [train_video_source(v) for v in videos]
     out.mkdir(parents=True, exist_ok=True)
     per_video = []
-    with ShardedWriter(str(out / "tracker"), None, per_shard=500) as writer:
+    with (ShardedWriter(str(out / "tracker"), None, per_shard=500) as writer,
+          PoseTracker(TrackerOptions(model=model, num_poses=num_poses)) as tracker):
         for path, source in zip(videos, sources):
             if zoom_frames is not None:
-                views, crops, tracks = zoom_video(writer, path, source, zoom_frames, model, num_poses)
-                archive = ARCHIVES[source.archive]
-                per_video.append({"source": source.id, "registry": archive.registry, "package": archive.package,
-                                  "version": archive.version, "licence": source.licence or archive.licence,
-                                  "file": source.member, "sha256": source.sha256, "zoom_frames": zoom_frames,
-                                  "frames": views, "crops": crops, "tracks": tracks})
+                views, crops, tracks = zoom_video(writer, path, source, zoom_frames, tracker)
+                per_video.append({**source_entry(source), "zoom_frames": zoom_frames, "frames": views, "crops": crops,
+                                  "tracks": tracks})
                 continue
             for k, window in enumerate(windows or [FULL_FRAME]):
-                frames, crops, tracks = track_view(writer, path, source, window, f"w{k}" if windows else "", model,
-                                                   num_poses, max_frames)
-                archive = ARCHIVES[source.archive]
-                entry = {"source": source.id, "registry": archive.registry, "package": archive.package,
-                         "version": archive.version, "licence": source.licence or archive.licence,
-                         "file": source.member, "sha256": source.sha256, "frames": frames, "crops": crops,
-                         "tracks": tracks}
+                frames, crops, tracks = track_view(writer, path, source, window, f"w{k}" if windows else "", tracker,
+                                                   max_frames)
+                entry = {**source_entry(source), "frames": frames, "crops": crops, "tracks": tracks}
                 per_video.append({**entry, "window": list(window)} if windows else entry)
     zoom = None if zoom_frames is None else {"frames": zoom_frames, "size_px": list(ZOOM_SIZE_PX), "steps": ZOOM_STEPS,
                                              "end_side": ZOOM_END_SIDE, "directions": [list(d) for d in ZOOM_DIRECTIONS]}
