@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from training.data.tracker_crops import (
+    CAMERA_FRAME_MS,
     ZOOM_DIRECTIONS,
     ZOOM_SIZE_PX,
     camera_affines,
@@ -53,7 +54,6 @@ SPORTS2D_VIDEO = "media/sports2d-demo/demo.mp4"
 # that none of the person is in view at the end (the window is 0.8 sides wide, 0.45 high).
 LEAVE_DIRECTIONS = ((1.3, 0.0), (-1.3, 0.0), (0.0, 1.0), (0.8, -0.9))
 PAN_STEPS = 60
-FRAME_MS = 1000.0 / 30
 
 
 def pan_affines(width: int, height: int, steps: int = PAN_STEPS, size: tuple[int, int] = ZOOM_SIZE_PX) -> np.ndarray:
@@ -78,12 +78,11 @@ def film(image_rgb: np.ndarray, affines: np.ndarray, size: tuple[int, int] = ZOO
             for m in affines]
 
 
-def count_poses(options, frames: Sequence[np.ndarray]) -> int:
-    """Poses a new tracker with ``options`` gives over ``frames`` (30 fps timestamps)."""
-    from blazepose_sdk.tracker import PoseTracker
-
-    with PoseTracker(options) as tracker:
-        return sum(len(tracker.process(f, timestamp_ms=i * FRAME_MS).poses) for i, f in enumerate(frames))
+def pose_counts(tracker, frames: Sequence[np.ndarray]) -> np.ndarray:
+    """(frames,) poses per frame from ``tracker`` restarted first (as a tracker just built), the
+    frames stamped ``CAMERA_FRAME_MS`` apart."""
+    tracker.restart()
+    return np.array([len(tracker.process(f, timestamp_ms=i * CAMERA_FRAME_MS).poses) for i, f in enumerate(frames)])
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -110,12 +109,12 @@ def in_view(affines: np.ndarray, points_px: np.ndarray, size: tuple[int, int] = 
     return inside.sum(1)
 
 
-def camera_runs(stills: Sequence[Path], finder, directions, tag: str) -> list[tuple[str, list[np.ndarray], np.ndarray]]:
-    """(name, views, the person's landmarks in view per view) of the zooming camera
-    (:func:`zoom_affines`) toward each of ``directions`` on each still, beside the best person
-    ``finder`` (a static tracker) sees (its landmarks with visibility >= 0.5 are the person);
-    stills where it sees nobody give none."""
-    runs = []
+def camera_runs(stills: Sequence[Path], finder, cameras: dict[str, Sequence]) -> dict[str, list]:
+    """Per tag of ``cameras`` (tag -> directions), (name, views, the person's landmarks in view per
+    view) of the zooming camera (:func:`zoom_affines`) toward each direction on each still, beside
+    the best person ``finder`` (a static tracker) sees (its landmarks with visibility >= 0.5 are
+    the person); stills where it sees nobody give none. Each still is read and searched once."""
+    runs: dict[str, list] = {tag: [] for tag in cameras}
     for path in stills:
         image = read_rgb(path)
         person = finder.process(image).pose
@@ -124,18 +123,11 @@ def camera_runs(stills: Sequence[Path], finder, directions, tag: str) -> list[tu
         h, w = image.shape[:2]
         points = person.array_px[person.array_px[:, 3] >= 0.5, :2]
         centre, side = (person.roi.center_x_px, person.roi.center_y_px), person.roi.size_px
-        for d, direction in enumerate(directions):
-            affines = zoom_affines(w, h, centre, side, direction)
-            runs.append((f"{path.parent.name}:{tag}{d}", film(image, affines), in_view(affines, points)))
+        for tag, directions in cameras.items():
+            for d, direction in enumerate(directions):
+                affines = zoom_affines(w, h, centre, side, direction)
+                runs[tag].append((f"{path.parent.name}:{tag}{d}", film(image, affines), in_view(affines, points)))
     return runs
-
-
-def pose_flags(options, frames: Sequence[np.ndarray]) -> np.ndarray:
-    """(frames,) whether a new tracker with ``options`` gives a pose on each frame."""
-    from blazepose_sdk.tracker import PoseTracker
-
-    with PoseTracker(options) as tracker:
-        return np.array([bool(tracker.process(f, timestamp_ms=i * FRAME_MS).poses) for i, f in enumerate(frames)])
 
 
 def window_views(video: Path) -> list[list[np.ndarray]]:
@@ -165,20 +157,22 @@ def measure(rows, zoom, leave, windows, pans) -> list[dict]:
     import dataclasses
 
     from blazepose_sdk.bench.video import row_options
+    from blazepose_sdk.tracker import PoseTracker
 
     out = []
     for row in rows:
         options = row_options(row, static=False, threads=None)
-        zoom_counts = [count_poses(options, views) for _, views, _ in zoom]
-        kept = left = shown = gone = 0
-        for _, views, visible in leave:
-            flags = pose_flags(options, views)
-            kept += int(flags[visible > 0].sum())
-            left += int(flags[visible == 0].sum())
-            shown += int((visible > 0).sum())
-            gone += int((visible == 0).sum())
-        window_counts = [count_poses(dataclasses.replace(options, num_poses=2), views) for views in windows]
-        pan_counts = [count_poses(options, views) for views in pans]
+        with PoseTracker(options) as tracker, PoseTracker(dataclasses.replace(options, num_poses=2)) as two:
+            zoom_counts = [int(pose_counts(tracker, views).sum()) for _, views, _ in zoom]
+            kept = left = shown = gone = 0
+            for _, views, visible in leave:
+                flags = pose_counts(tracker, views) > 0
+                kept += int(flags[visible > 0].sum())
+                left += int(flags[visible == 0].sum())
+                shown += int((visible > 0).sum())
+                gone += int((visible == 0).sum())
+            window_counts = [int(pose_counts(two, views).sum()) for views in windows]
+            pan_counts = [int(pose_counts(tracker, views).sum()) for views in pans]
         pan_frames = sum(len(v) for v in pans)
         out.append({"row": row.name, "zoom_frames": sum(len(v) for _, v, _ in zoom), "zoom_pose_frames": sum(zoom_counts),
                     "leave_person_frames": shown, "leave_kept": kept, "leave_gone_frames": gone, "leave_held_after": left,
@@ -204,15 +198,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rows = [parse_row(spec) for spec in a.model]
         with PoseTracker(TrackerOptions(static_image_mode=True)) as finder:
-            stills = train_stills(a.corpus)
-            zoom = camera_runs(stills, finder, ZOOM_DIRECTIONS, "d")
-            leave = camera_runs(stills, finder, LEAVE_DIRECTIONS, "l")
+            runs = camera_runs(train_stills(a.corpus), finder, {"d": ZOOM_DIRECTIONS, "l": LEAVE_DIRECTIONS})
         windows = window_views(a.corpus / SPORTS2D_VIDEO)
         pans = []
         for path in negative_photos(a.negatives):
             image = read_rgb(path)
             pans.append(film(image, pan_affines(image.shape[1], image.shape[0])))
-        result = measure(rows, zoom, leave, windows, pans)
+        result = measure(rows, runs["d"], runs["l"], windows, pans)
     except (BlazePoseError, OSError, KeyError, ValueError) as e:
         ap.exit(2, f"error: {e}\n")
     for r in result:
