@@ -110,10 +110,11 @@ def in_view(affines: np.ndarray, points_px: np.ndarray, size: tuple[int, int] = 
 
 
 def camera_runs(stills: Sequence[Path], finder, cameras: dict[str, Sequence]) -> dict[str, list]:
-    """Per tag of ``cameras`` (tag -> directions), (name, views, the person's landmarks in view per
-    view) of the zooming camera (:func:`zoom_affines`) toward each direction on each still, beside
-    the best person ``finder`` (a static tracker) sees (its landmarks with visibility >= 0.5 are
-    the person); stills where it sees nobody give none. Each still is read and searched once."""
+    """Per tag of ``cameras`` (tag -> directions), (name, still, the camera's affines, the person's
+    landmarks in view per view) of the zooming camera (:func:`zoom_affines`) toward each direction
+    on each still, beside the best person ``finder`` (a static tracker) sees (its landmarks with
+    visibility >= 0.5 are the person); stills where it sees nobody give none. Each still is read
+    and searched once; its views are filmed when a row runs (:func:`film`), not kept."""
     runs: dict[str, list] = {tag: [] for tag in cameras}
     for path in stills:
         image = read_rgb(path)
@@ -126,7 +127,7 @@ def camera_runs(stills: Sequence[Path], finder, cameras: dict[str, Sequence]) ->
         for tag, directions in cameras.items():
             for d, direction in enumerate(directions):
                 affines = zoom_affines(w, h, centre, side, direction)
-                runs[tag].append((f"{path.parent.name}:{tag}{d}", film(image, affines), in_view(affines, points)))
+                runs[tag].append((f"{path.parent.name}:{tag}{d}", image, affines, in_view(affines, points)))
     return runs
 
 
@@ -153,7 +154,9 @@ def negative_photos(negatives: Path) -> list[Path]:
 
 def measure(rows, zoom, leave, windows, pans) -> list[dict]:
     """Per row: zoom frames with a pose, leave frames with a pose while the person is in view and
-    after they left, window person-frames, pan poses (all, even, odd photos)."""
+    after they left, window person-frames, pan poses (all, even, odd photos). ``zoom`` and
+    ``leave`` are :func:`camera_runs`' runs, ``pans`` (photo, affines) pairs: their views are
+    filmed for each row as it runs, so only one run's views are in memory at a time."""
     import dataclasses
 
     from blazepose_sdk.bench.video import row_options
@@ -163,18 +166,19 @@ def measure(rows, zoom, leave, windows, pans) -> list[dict]:
     for row in rows:
         options = row_options(row, static=False, threads=None)
         with PoseTracker(options) as tracker, PoseTracker(dataclasses.replace(options, num_poses=2)) as two:
-            zoom_counts = [int(pose_counts(tracker, views).sum()) for _, views, _ in zoom]
+            zoom_counts = [int(pose_counts(tracker, film(image, affines)).sum()) for _, image, affines, _ in zoom]
             kept = left = shown = gone = 0
-            for _, views, visible in leave:
-                flags = pose_counts(tracker, views) > 0
+            for _, image, affines, visible in leave:
+                flags = pose_counts(tracker, film(image, affines)) > 0
                 kept += int(flags[visible > 0].sum())
                 left += int(flags[visible == 0].sum())
                 shown += int((visible > 0).sum())
                 gone += int((visible == 0).sum())
             window_counts = [int(pose_counts(two, views).sum()) for views in windows]
-            pan_counts = [int(pose_counts(tracker, views).sum()) for views in pans]
-        pan_frames = sum(len(v) for v in pans)
-        out.append({"row": row.name, "zoom_frames": sum(len(v) for _, v, _ in zoom), "zoom_pose_frames": sum(zoom_counts),
+            pan_counts = [int(pose_counts(tracker, film(image, affines)).sum()) for image, affines in pans]
+        pan_frames = sum(len(affines) for _, affines in pans)
+        out.append({"row": row.name, "zoom_frames": sum(len(affines) for _, _, affines, _ in zoom),
+                    "zoom_pose_frames": sum(zoom_counts),
                     "leave_person_frames": shown, "leave_kept": kept, "leave_gone_frames": gone, "leave_held_after": left,
                     "window_person_frames": sum(window_counts), "pan_frames": pan_frames, "pan_poses": sum(pan_counts),
                     "pan_per_100": round(100.0 * sum(pan_counts) / max(pan_frames, 1), 1),
@@ -203,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pans = []
         for path in negative_photos(a.negatives):
             image = read_rgb(path)
-            pans.append(film(image, pan_affines(image.shape[1], image.shape[0])))
+            pans.append((image, pan_affines(image.shape[1], image.shape[0])))
         result = measure(rows, runs["d"], runs["l"], windows, pans)
     except (BlazePoseError, OSError, KeyError, ValueError) as e:
         ap.exit(2, f"error: {e}\n")
