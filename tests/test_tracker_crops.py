@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import hashlib
+import json
 
 import cv2
 import numpy as np
@@ -172,3 +173,58 @@ def test_zoom_frames_film_held_frames_with_a_camera_that_zooms_in(tmp_path, monk
         with pytest.raises(SystemExit) as e:
             tracker_crops.main([str(clip), "--out", str(tmp_path / "bad"), *bad])
         assert e.value.code == 2 and "--zoom-frames" in capsys.readouterr().err
+
+
+def test_people_boxes_grow_each_persons_landmark_box():
+    a = np.array([[10.0, 20.0], [30.0, 60.0], [20.0, 40.0]])
+    boxes = tracker_crops.people_boxes([a, a + 100.0], growth=0.25)
+    np.testing.assert_allclose(boxes, [[0, 10, 40, 70], [100, 110, 140, 170]])  # longer side 40 -> 10 px each side
+    assert tracker_crops.people_boxes([]).shape == (0, 4)
+
+
+def test_an_roi_shows_people_only_where_it_lies_inside_the_view():
+    box = np.array([[100.0, 100.0, 140.0, 200.0]])
+    view = (320, 240)
+    assert tracker_crops.roi_shows_people(Roi(120.0, 150.0, 100.0), view, box)  # on the person
+    assert not tracker_crops.roi_shows_people(Roi(260.0, 150.0, 100.0), view, box)  # beside them
+    assert not tracker_crops.roi_shows_people(Roi(120.0, 150.0, 100.0), view, np.zeros((0, 4)))  # nobody
+    # a person beyond the view's right edge (their box there, as a labeller's points past the frame
+    # can be): the ROI reaches them only where it shows padding
+    beyond = np.array([[330.0, 100.0, 380.0, 200.0]])
+    assert not tracker_crops.roi_shows_people(Roi(310.0, 150.0, 120.0), view, beyond)
+    assert tracker_crops.roi_shows_people(Roi(310.0, 150.0, 120.0), (400, 240), beyond)
+    # rotation: a 45-degree ROI's corner region is not the axis-aligned square's
+    corner = np.array([[0.0, 0.0, 12.0, 12.0]])
+    assert tracker_crops.roi_shows_people(Roi(50.0, 50.0, 100.0), view, corner)
+    assert not tracker_crops.roi_shows_people(Roi(50.0, 50.0, 100.0, np.pi / 4), view, corner)
+
+
+def test_empty_out_takes_the_crops_that_show_nobody(tmp_path, monkeypatch, basketball_rgb, capsys):
+    from training.data.augment import is_person_free
+
+    clip = _video(tmp_path / "clip.avi", [basketball_rgb] * 3)
+    _as_source(monkeypatch, clip)
+    # the labeller finds the person the tracker follows: no crop is empty, the records are as without
+    plain = tracker_crops.build([clip], tmp_path / "plain", num_poses=1)
+    manifest = tracker_crops.build([clip], tmp_path / "out", num_poses=1, empty_out=tmp_path / "empty",
+                                   labeller="blazepose-lite")
+    assert manifest["videos"][0]["empty"] == 0 and manifest["records"] == plain["records"] >= 3
+    assert json.loads((tmp_path / "empty" / "manifest.json").read_text())["records"] == 0
+    # a labeller that finds nobody: every crop goes to the person-free records, none to the unlabelled ones
+    monkeypatch.setattr(tracker_crops, "label_people", lambda labeller, frame, t_ms=None: [])
+    manifest = tracker_crops.build([clip], tmp_path / "out2", num_poses=1, empty_out=tmp_path / "empty2",
+                                   labeller="blazepose-lite")
+    assert manifest["records"] == 0 and manifest["videos"][0]["empty"] == plain["records"]
+    empty = read_tfrecords(sorted(glob.glob(str(tmp_path / "empty2" / "empty-*.tfrecord"))))
+    kept = read_tfrecords(sorted(glob.glob(str(tmp_path / "plain" / "*.tfrecord"))))
+    assert len(empty) == len(kept) and all(is_person_free(s) for s in empty)
+    assert [s.source for s in empty] == ["negative:tracker-empty:clip"] * len(kept)
+    for a, b in zip(empty, kept):  # the same crop, only marked person-free
+        assert a.image_id == b.image_id and np.allclose(a.alignment_px, b.alignment_px, equal_nan=True)
+    info = json.loads((tmp_path / "empty2" / "manifest.json").read_text())
+    assert info["records"] == len(empty) and info["labeller"] == "blazepose-lite" and info["sheets"] == ["sheet_00.png"]
+    sheet = cv2.imread(str(tmp_path / "empty2" / "sheet_00.png"))
+    assert sheet.shape == (tracker_crops.SHEET_TILE_PX, tracker_crops.SHEET_COLS * tracker_crops.SHEET_TILE_PX, 3)
+    with pytest.raises(SystemExit) as e:
+        tracker_crops.main([str(clip), "--out", str(tmp_path / "same"), "--empty-out", str(tmp_path / "same")])
+    assert e.value.code == 2 and "--empty-out" in capsys.readouterr().err
