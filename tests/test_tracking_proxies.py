@@ -85,3 +85,30 @@ def test_rows_are_counted_on_train_stills_windows_and_person_free_pans(tmp_path,
     with pytest.raises(SystemExit) as e:
         tp.main(["--corpus", str(tmp_path / "none"), "--negatives", str(negatives), "--model", "blazepose-lite"])
     assert e.value.code == 2
+
+
+def test_exit_clips_count_frames_kept_and_held_after_the_person_left(basketball_rgb):
+    """A person walking out of a grey photo: kept while in view, nothing held on the grey after."""
+    from blazepose_sdk import PoseTracker, TrackerOptions
+    from training.data import copy_paste as cp
+    from training.data import exit_clips as ec
+    from training.data.sample import Sample, alignment_points
+
+    with PoseTracker(TrackerOptions(static_image_mode=True)) as finder:
+        pose = finder.process(basketball_rgb).pose
+    lm = np.asarray(pose.array_px[:, :3], np.float32).copy()
+    lm[:, :2] += 0.5
+    full = np.ones(33, np.float32)
+    s = Sample(image_jpeg=b"", landmarks_px=lm, visibility=full, landmark_mask=full,
+               box_xyxy_px=np.r_[lm[:, :2].min(0), lm[:, :2].max(0)].astype(np.float32),
+               alignment_px=alignment_points(lm, full).astype(np.float32))
+    with cp.LandmarkSegmenter("blazepose-lite") as seg:
+        _, cut, _ = cp.make_cutout(s, basketball_rgb, seg, cp.MaskThresholds())
+    plan = ec.ClipPlan(person=0, mirror=False, photo=0, window=(0.0, 0.0, 640.0), height=0.8, feet=0.98, start=0.5,
+                       direction=1, exit_frames=12)
+    grey = np.full((360, 640, 3), 128, np.uint8)
+    runs = [(*ec.clip_of(plan, [cut], grey), plan.exit_frames)] * 2
+    with PoseTracker(TrackerOptions()) as tracker:
+        kept, shown, held, gone = tp.exit_counts(tracker, runs)
+    assert shown == 2 * 12 and gone == 2 * ec.TAIL_FRAMES
+    assert kept >= 2 * 6 and held == 0  # both clips alike: the tracker restarts per clip

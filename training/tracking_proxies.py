@@ -22,6 +22,10 @@ so these measures use training data only, each in tracking mode as `blazepose ru
 - **pans**: each person-free photo of ``training.data.negatives`` filmed by a camera that pans and
   zooms in (``PAN_STEPS`` views): poses per 100 views, also apart for the photos of even and of odd
   index, so a model trained on one half (``negatives --photos even``) is judged on the other.
+- **exits** (with ``--exit-samples``): ``--exit-clips`` clips of ``training.data.exit_clips`` on the
+  photos of odd index (seed ``EXIT_SEED``): a train-split person walks out of a person-free photo.
+  Frames with a pose while some of them is in view, and poses held after their last pixel left
+  (the gate clip's survival after exits, on backgrounds a model trained on the even photos never saw).
 
 Counts are per row, beside the rows it ran with; compare rows of one run only.
 """
@@ -54,6 +58,7 @@ SPORTS2D_VIDEO = "media/sports2d-demo/demo.mp4"
 # that none of the person is in view at the end (the window is 0.8 sides wide, 0.45 high).
 LEAVE_DIRECTIONS = ((1.3, 0.0), (-1.3, 0.0), (0.0, 1.0), (0.8, -0.9))
 PAN_STEPS = 60
+EXIT_SEED = 1000
 
 
 def pan_affines(width: int, height: int, steps: int = PAN_STEPS, size: tuple[int, int] = ZOOM_SIZE_PX) -> np.ndarray:
@@ -152,11 +157,44 @@ def negative_photos(negatives: Path) -> list[Path]:
     return [images[s["id"]] for s in manifest["sources"]]
 
 
-def measure(rows, zoom, leave, windows, pans) -> list[dict]:
+def exit_runs(samples: Sequence[str], corpus: Path, photos: Sequence[Path], clips: int) -> list:
+    """``clips`` exit clips (``training.data.exit_clips``, seed ``EXIT_SEED``) on ``photos``:
+    (cut-out, background view, paste affines, exit frames) each, filmed when a row runs."""
+    from training.data import exit_clips
+
+    cuts, weights, _ = exit_clips.load_cutouts(samples, str(corpus / "corpus.json"))
+    images = [read_rgb(p) for p in photos]
+    rng = np.random.default_rng(EXIT_SEED)
+    runs = []
+    for _ in range(clips):
+        plan = exit_clips.plan_clip(rng, weights, [(im.shape[1], im.shape[0]) for im in images])
+        runs.append((*exit_clips.clip_of(plan, cuts, images[plan.photo]), plan.exit_frames))
+    return runs
+
+
+def exit_counts(tracker, runs) -> tuple[int, int, int, int]:
+    """(frames with a pose while the person is in view, such frames, poses held after they left,
+    frames after) over :func:`exit_runs`' clips, each tracked as by a tracker just built."""
+    from training.data.exit_clips import CLIP_FRAME_MS, clip_frames
+
+    kept = shown = held = gone = 0
+    for cut, background, affines, exit_frames in runs:
+        tracker.restart()
+        for t, (frame, _) in enumerate(clip_frames(cut, background, affines)):
+            has = bool(tracker.process(frame, timestamp_ms=t * CLIP_FRAME_MS).poses)
+            if t < exit_frames:
+                kept, shown = kept + has, shown + 1
+            else:
+                held, gone = held + has, gone + 1
+    return kept, shown, held, gone
+
+
+def measure(rows, zoom, leave, windows, pans, exits=()) -> list[dict]:
     """Per row: zoom frames with a pose, leave frames with a pose while the person is in view and
-    after they left, window person-frames, pan poses (all, even, odd photos). ``zoom`` and
-    ``leave`` are :func:`camera_runs`' runs, ``pans`` (photo, affines) pairs: their views are
-    filmed for each row as it runs, so only one run's views are in memory at a time."""
+    after they left, window person-frames, pan poses (all, even, odd photos), and with ``exits``
+    (:func:`exit_runs`) the exit clips' frames kept and held after. ``zoom`` and ``leave`` are
+    :func:`camera_runs`' runs, ``pans`` (photo, affines) pairs: their views are filmed for each
+    row as it runs, so only one run's views are in memory at a time."""
     import dataclasses
 
     from blazepose_sdk.bench.video import row_options
@@ -176,6 +214,7 @@ def measure(rows, zoom, leave, windows, pans) -> list[dict]:
                 gone += int((visible == 0).sum())
             window_counts = [int(pose_counts(two, views).sum()) for views in windows]
             pan_counts = [int(pose_counts(tracker, film(image, affines)).sum()) for image, affines in pans]
+            exit_kept, exit_shown, exit_held, exit_gone = exit_counts(tracker, exits)
         pan_frames = sum(len(affines) for _, affines in pans)
         out.append({"row": row.name, "zoom_frames": sum(len(affines) for _, _, affines, _ in zoom),
                     "zoom_pose_frames": sum(zoom_counts),
@@ -183,6 +222,8 @@ def measure(rows, zoom, leave, windows, pans) -> list[dict]:
                     "window_person_frames": sum(window_counts), "pan_frames": pan_frames, "pan_poses": sum(pan_counts),
                     "pan_per_100": round(100.0 * sum(pan_counts) / max(pan_frames, 1), 1),
                     "pan_poses_even": sum(pan_counts[0::2]), "pan_poses_odd": sum(pan_counts[1::2]),
+                    "exit_clips": len(exits), "exit_person_frames": exit_shown, "exit_kept": exit_kept,
+                    "exit_gone_frames": exit_gone, "exit_held_after": exit_held,
                     "per_zoom_run": zoom_counts, "per_window": window_counts, "per_photo": pan_counts})
     return out
 
@@ -197,6 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--negatives", type=Path, required=True, help="person-free photos (training.data.negatives --out)")
     ap.add_argument("--model", action="append", required=True, metavar="ROW",
                     help="a pipeline name or NAME=DET.tflite+LM.tflite, optionally @OPTIONS.json; repeat")
+    ap.add_argument("--exit-samples", nargs="*", default=[], metavar="DIR",
+                    help="labelled train-split people (e.g. the Heavy + TTA pseudo-labels): adds the exit clips")
+    ap.add_argument("--exit-clips", type=int, default=200, help="exit clips on the odd photos (with --exit-samples)")
     ap.add_argument("--out", type=Path, default=None, help="also write the rows to this JSON file")
     a = ap.parse_args(argv)
     try:
@@ -208,14 +252,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in negative_photos(a.negatives):
             image = read_rgb(path)
             pans.append((image, pan_affines(image.shape[1], image.shape[0])))
-        result = measure(rows, runs["d"], runs["l"], windows, pans)
+        exits = (exit_runs(a.exit_samples, a.corpus, negative_photos(a.negatives)[1::2], a.exit_clips)
+                 if a.exit_samples else [])
+        result = measure(rows, runs["d"], runs["l"], windows, pans, exits)
     except (BlazePoseError, OSError, KeyError, ValueError) as e:
         ap.exit(2, f"error: {e}\n")
     for r in result:
         print(f"{r['row']:<24} zoom {r['zoom_pose_frames']:>5}/{r['zoom_frames']}  leave {r['leave_kept']:>4}/"
               f"{r['leave_person_frames']} held after {r['leave_held_after']:>3}/{r['leave_gone_frames']}  "
               f"windows {r['window_person_frames']:>5}  "
-              f"pans {r['pan_per_100']:>5.1f}/100 (even {r['pan_poses_even']}, odd {r['pan_poses_odd']})")
+              f"pans {r['pan_per_100']:>5.1f}/100 (even {r['pan_poses_even']}, odd {r['pan_poses_odd']})"
+              + (f"  exits {r['exit_kept']}/{r['exit_person_frames']} held after {r['exit_held_after']}/"
+                 f"{r['exit_gone_frames']}" if exits else ""))
     if a.out is not None:
         a.out.write_text(json.dumps(result, indent=1))
     return 0
