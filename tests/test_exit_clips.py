@@ -109,6 +109,15 @@ def test_clips_route_crops_by_whether_they_reach_the_person(tmp_path, basketball
         assert r.source == f"tracker:{clip}" and int(frame) < exits[clip] and not is_person_free(r)
     for r in empty:
         assert is_person_free(r) and r.source.startswith("negative:tracker-empty:exit-")
+    # --empty-every 2: the same clips, of each clip's empty crops the first and every 2nd after
+    m2 = ec.build([str(tmp_path / "people")], tmp_path / "neg", tmp_path / "out2", tmp_path / "empty2", clips=3, seed=1,
+                  segmenter="blazepose-lite", empty_every=2)
+    empty2 = read_tfrecords(sorted(glob.glob(str(tmp_path / "empty2" / "*.tfrecord"))))
+    by_clip = {}
+    for r in empty:
+        by_clip.setdefault(r.image_id.split(":")[0], []).append(r.image_id)
+    assert [r.image_id for r in empty2] == [i for ids in by_clip.values() for i in ids[::2]]
+    assert m2["empty"] == m["empty"] and m2["empty_written"] == len(empty2) and m2["crops"] == m["crops"]
     info = json.loads((tmp_path / "empty" / "manifest.json").read_text())
     assert info["empty"] == len(empty) and len(info["sheets"]) == (1 if empty else 0)
     assert ec.main(["--samples", str(tmp_path / "people"), "--negatives", str(tmp_path / "nothing"), "--out",

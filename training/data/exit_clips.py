@@ -2,7 +2,7 @@
 tracker follows; the crops it keeps making after the person has gone show nobody, for certain.
 
     python -m training.data.exit_clips --samples PL_DIR --negatives NEG_DIR --out DIR --empty-out EMPTY \\
-        --clips N [--seed S] [--model blazepose-lite] [--corpus CORPUS.json]
+        --clips N [--seed S] [--model blazepose-lite] [--corpus CORPUS.json] [--empty-every K]
 
 A tracker that holds a pose after its person has left keeps it on whatever lies behind: the car
 body, the fence, the wall. ``training.data.tracker_crops --empty-out`` looks for such crops in the
@@ -201,9 +201,11 @@ def clip_of(plan: ClipPlan, cuts: Sequence[Cutout], photo: np.ndarray):
     return cut, view_of(photo, plan.window), paste_affines((cut.rgb.shape[1], cut.rgb.shape[0]), plan)
 
 
-def track_clip(tracker, frames, clip_id: str, writer, empty: EmptyCrops) -> tuple[int, int, int]:
-    """Track one clip (``tracker`` restarted first) and route each crop (module docstring);
-    returns (frames, person crops, empty crops)."""
+def track_clip(tracker, frames, clip_id: str, writer, empty: EmptyCrops, empty_every: int = 1) -> tuple[int, int, int]:
+    """Track one clip (``tracker`` restarted first) and route each crop (module docstring), of
+    the empty ones only every ``empty_every``-th (the clip's first, then every k-th after: a pose
+    held on a photo gives many near-identical crops); returns (frames, person crops, empty crops
+    made, written or not)."""
     tracker.restart()
     n = kept = gone = 0
     for t, (frame, box) in enumerate(frames):
@@ -213,20 +215,25 @@ def track_clip(tracker, frames, clip_id: str, writer, empty: EmptyCrops) -> tupl
                 writer.write(tracker_sample(frame, pose.roi, pose.array_px, clip_id, t, pose.id))
                 kept += 1
             else:
-                empty.add(frame, tracker_sample(frame, pose.roi, pose.array_px, clip_id, t, pose.id,
-                                                prefix=EMPTY_SOURCE_PREFIX), pose.roi)
+                if gone % empty_every == 0:
+                    empty.add(frame, tracker_sample(frame, pose.roi, pose.array_px, clip_id, t, pose.id,
+                                                    prefix=EMPTY_SOURCE_PREFIX), pose.roi)
                 gone += 1
         n += 1
     return n, kept, gone
 
 
 def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Path, clips: int, seed: int = 0,
-          model: str = "blazepose-lite", corpus: str | None = None, segmenter: str = "reference-heavy") -> dict:
-    """Make ``clips`` exit clips, track them and write both record sets; returns the manifest."""
+          model: str = "blazepose-lite", corpus: str | None = None, segmenter: str = "reference-heavy",
+          empty_every: int = 1) -> dict:
+    """Make ``clips`` exit clips, track them and write both record sets (of each clip's empty
+    crops every ``empty_every``-th); returns the manifest."""
     from blazepose_sdk.tracker import PoseTracker, TrackerOptions
 
     if clips < 1:
         raise ExitClipsError("--clips must be >= 1")
+    if empty_every < 1:
+        raise ExitClipsError("--empty-every must be >= 1")
     if Path(out).resolve() == Path(empty_out).resolve():
         raise ExitClipsError("--empty-out must be another folder than --out")
     t0 = time.time()
@@ -247,12 +254,14 @@ def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Pa
         for i in range(clips):
             plan = plan_clip(rng, person_p, sizes)
             cut, background, affines = clip_of(plan, cuts, read_photo(photos[plan.photo]))
-            n, kept, gone = track_clip(tracker, clip_frames(cut, background, affines), f"exit-{i:05d}", writer, empty)
+            n, kept, gone = track_clip(tracker, clip_frames(cut, background, affines), f"exit-{i:05d}", writer, empty,
+                                          empty_every)
             per_clip.append({"clip": i, "person": cut.origin.get("image_id"), "scene": cut.origin.get("scene"),
                              "photo": photos[plan.photo].stem, "mirror": plan.mirror,
                              "window": [round(v, 1) for v in plan.window], "height": round(plan.height, 3),
                              "feet": round(plan.feet, 3), "start": round(plan.start, 3), "direction": plan.direction,
-                             "exit_frames": plan.exit_frames, "frames": n, "crops": kept, "empty": gone})
+                             "exit_frames": plan.exit_frames, "frames": n, "crops": kept, "empty": gone,
+                             "empty_written": -(-gone // empty_every)})
         sheets = empty.write_sheets(empty_out)
         files, empty_files = [Path(p).name for p in writer.paths], [Path(p).name for p in empty_writer.paths]
     common = {"made_by": "training.data.exit_clips", "tracker_model": model, "segmenter": segmenter, "seed": seed,
@@ -263,7 +272,8 @@ def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Pa
                           "feet": FEET_RANGE, "start": START_RANGE, "exit_frames": EXIT_FRAMES_RANGE,
                           "tail_frames": TAIL_FRAMES, "window": WINDOW_RANGE, "alpha_min": ALPHA_MIN},
               "per_clip": per_clip, "crops": sum(c["crops"] for c in per_clip),
-              "empty": sum(c["empty"] for c in per_clip), "seconds": round(time.time() - t0, 1)}
+              "empty": sum(c["empty"] for c in per_clip), "empty_every": empty_every,
+              "empty_written": sum(c["empty_written"] for c in per_clip), "seconds": round(time.time() - t0, 1)}
     (out / "manifest.json").write_text(json.dumps({**common, "files": files}, indent=1))
     (empty_out / "manifest.json").write_text(json.dumps({**common, "files": empty_files, "sheets": sheets}, indent=1))
     return common
@@ -281,13 +291,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--model", default="blazepose-lite", help="the pipeline whose tracker makes the ROIs")
     ap.add_argument("--segmenter", default="reference-heavy", help="the pipeline whose segmentation cuts people out")
     ap.add_argument("--corpus", default=None, help="the real corpus's corpus.json (default: found beside --samples)")
+    ap.add_argument("--empty-every", type=int, default=1, metavar="K",
+                    help="write each clip's first empty crop and every K-th after it (default: all)")
     a = ap.parse_args(argv)
     try:
-        m = build(a.samples, a.negatives, a.out, a.empty_out, a.clips, a.seed, a.model, a.corpus, a.segmenter)
+        m = build(a.samples, a.negatives, a.out, a.empty_out, a.clips, a.seed, a.model, a.corpus, a.segmenter,
+                  a.empty_every)
     except (BlazePoseError, OSError) as exc:
         print(f"exit_clips: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps({k: m[k] for k in ("clips", "crops", "empty", "persons", "seconds")}))
+    print(json.dumps({k: m[k] for k in ("clips", "crops", "empty", "empty_written", "persons", "seconds")}))
     return 0
 
 
