@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from training import tracking_proxies as tp
-from training.data.tracker_crops import camera_affines
 from training.data.negatives import NEGATIVE_SOURCES, photo_subset
+from training.data.tracker_crops import camera_affines
 
 
 def test_the_pan_camera_moves_up_right_and_zooms_in():
