@@ -157,19 +157,15 @@ def negative_photos(negatives: Path) -> list[Path]:
     return [images[s["id"]] for s in manifest["sources"]]
 
 
-def exit_runs(samples: Sequence[str], corpus: Path, photos: Sequence[Path], clips: int) -> list:
-    """``clips`` exit clips (``training.data.exit_clips``, seed ``EXIT_SEED``) on ``photos``:
-    (cut-out, background view, paste affines, exit frames) each, filmed when a row runs."""
+def exit_runs(samples: Sequence[str], corpus: Path, photos: Sequence[np.ndarray], clips: int) -> list:
+    """``clips`` exit clips (``training.data.exit_clips``, seed ``EXIT_SEED``) on ``photos``
+    (decoded RGB): (cut-out, background view, paste affines, exit frames) each, filmed when a row
+    runs."""
     from training.data import exit_clips
 
     cuts, weights, _ = exit_clips.load_cutouts(samples, str(corpus / "corpus.json"))
-    images = [read_rgb(p) for p in photos]
-    rng = np.random.default_rng(EXIT_SEED)
-    runs = []
-    for _ in range(clips):
-        plan = exit_clips.plan_clip(rng, weights, [(im.shape[1], im.shape[0]) for im in images])
-        runs.append((*exit_clips.clip_of(plan, cuts, images[plan.photo]), plan.exit_frames))
-    return runs
+    return [(cut, background, affines, plan.exit_frames)
+            for plan, cut, background, affines in exit_clips.planned_clips(photos, cuts, weights, clips, EXIT_SEED)]
 
 
 def exit_counts(tracker, runs) -> tuple[int, int, int, int]:
@@ -252,7 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in negative_photos(a.negatives):
             image = read_rgb(path)
             pans.append((image, pan_affines(image.shape[1], image.shape[0])))
-        exits = (exit_runs(a.exit_samples, a.corpus, negative_photos(a.negatives)[1::2], a.exit_clips)
+        # the odd photos, decoded once for the pans
+        exits = (exit_runs(a.exit_samples, a.corpus, [image for image, _ in pans[1::2]], a.exit_clips)
                  if a.exit_samples else [])
         result = measure(rows, runs["d"], runs["l"], windows, pans, exits)
     except (BlazePoseError, OSError, KeyError, ValueError) as e:

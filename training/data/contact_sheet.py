@@ -32,12 +32,15 @@ def draw_sample(s) -> np.ndarray:
     return im
 
 
+def tile_grid(tiles, cols: int) -> np.ndarray:
+    """One image of equally sized ``tiles`` in rows of ``cols``, the last row padded with black."""
+    tiles = list(tiles)
+    tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % cols)
+    return np.vstack([np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)])
+
+
 def contact_sheet(samples, cols: int = 8, tile_px: int = 256) -> np.ndarray:
-    tiles = [cv2.resize(draw_sample(s), (tile_px, tile_px)) for s in samples]
-    while len(tiles) % cols:
-        tiles.append(np.zeros_like(tiles[0]))
-    rows = [np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)]
-    return np.vstack(rows)
+    return tile_grid([cv2.resize(draw_sample(s), (tile_px, tile_px)) for s in samples], cols)
 
 
 def main(argv=None) -> int:

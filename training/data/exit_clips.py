@@ -201,6 +201,17 @@ def clip_of(plan: ClipPlan, cuts: Sequence[Cutout], photo: np.ndarray):
     return cut, view_of(photo, plan.window), paste_affines((cut.rgb.shape[1], cut.rgb.shape[0]), plan)
 
 
+def planned_clips(photos: Sequence[np.ndarray], cuts: Sequence[Cutout], weights: np.ndarray, count: int, seed: int):
+    """Yield ``count`` clips, each (plan, cut-out, background view, paste affines): plans drawn
+    in turn (:func:`plan_clip`, one generator seeded ``seed``) over ``photos`` (decoded RGB) and
+    ``cuts`` (sampled by ``weights``)."""
+    rng = np.random.default_rng(seed)
+    sizes = [(im.shape[1], im.shape[0]) for im in photos]
+    for _ in range(count):
+        plan = plan_clip(rng, weights, sizes)
+        yield (plan, *clip_of(plan, cuts, photos[plan.photo]))
+
+
 def track_clip(tracker, frames, clip_id: str, writer, empty: EmptyCrops, empty_every: int = 1) -> tuple[int, int, int]:
     """Track one clip (``tracker`` restarted first) and route each crop (module docstring), of
     the empty ones only every ``empty_every``-th (the clip's first, then every k-th after: a pose
@@ -239,11 +250,7 @@ def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Pa
     t0 = time.time()
     photos = list_photos(negatives)
     cuts, person_p, persons = load_cutouts(samples_dirs, corpus, segmenter)
-    sizes = []
-    for p in photos:
-        h, w = read_photo(p).shape[:2]
-        sizes.append((w, h))
-    rng = np.random.default_rng(seed)
+    images = [read_photo(p) for p in photos]  # each decoded once, not once per clip
     out.mkdir(parents=True, exist_ok=True)
     empty_out.mkdir(parents=True, exist_ok=True)
     per_clip = []
@@ -251,9 +258,7 @@ def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Pa
           ShardedWriter(str(empty_out / "empty"), None, per_shard=1000) as empty_writer,
           PoseTracker(TrackerOptions(model=model, num_poses=1)) as tracker):
         empty = EmptyCrops(empty_writer)
-        for i in range(clips):
-            plan = plan_clip(rng, person_p, sizes)
-            cut, background, affines = clip_of(plan, cuts, read_photo(photos[plan.photo]))
+        for i, (plan, cut, background, affines) in enumerate(planned_clips(images, cuts, person_p, clips, seed)):
             n, kept, gone = track_clip(tracker, clip_frames(cut, background, affines), f"exit-{i:05d}", writer, empty,
                                           empty_every)
             per_clip.append({"clip": i, "person": cut.origin.get("image_id"), "scene": cut.origin.get("scene"),

@@ -250,12 +250,12 @@ class EmptyCrops:
         written (``sheet_00.png``, ...); returns their names."""
         import cv2
 
+        from training.data.contact_sheet import tile_grid
+
         names = []
         per = cols * cols
         for k in range(0, len(self.tiles), per):
-            tiles = self.tiles[k:k + per]
-            tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % cols)
-            sheet = np.vstack([np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)])
+            sheet = tile_grid(self.tiles[k:k + per], cols)
             names.append(f"sheet_{k // per:02d}.png")
             cv2.imwrite(str(out / names[-1]), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
         return names
@@ -396,8 +396,8 @@ def build(videos: Sequence[Path], out: Path, model: str = "blazepose-lite", num_
             empty = EmptyCrops(stack.enter_context(ShardedWriter(str(Path(empty_out) / "empty"), None, per_shard=500)))
         for path, source in zip(videos, sources):
             people = label_video(path, labeller) if empty is not None else None
-            before = len(empty.tiles) if empty is not None else 0
             if zoom_frames is not None:
+                before = len(empty.tiles) if empty is not None else 0
                 views, crops, tracks = zoom_video(writer, path, source, zoom_frames, tracker, empty, people)
                 entry = {**source_entry(source), "zoom_frames": zoom_frames, "frames": views, "crops": crops,
                          "tracks": tracks}
