@@ -25,6 +25,7 @@ from training.presence_head import (
     build_presence_student,
     collect_chunk,
     crop_targets,
+    crop_weights,
     load_chunks,
     offset_for_max_rejected,
     presence_report,
@@ -97,6 +98,17 @@ def test_crop_targets_and_the_presence_report():
     r = presence_report(np.float32([0.9, 0.4, 0.6, 0.1]), data)
     assert r["hard_negative_accepted"] == 0.5 and r["person_rejected_where_official_accepts"] == 0.5
     assert r["auroc_person_vs_hard_negative"] == 0.75
+    assert r["auroc_kept_person_vs_hard_negative"] == 0.75  # the official keeps both person crops
+    data["logit"] = np.float32([[3], [-3], [3], [-3]])  # the official drops the second person crop
+    assert presence_report(np.float32([0.9, 0.4, 0.6, 0.1]), data)["auroc_kept_person_vs_hard_negative"] == 1.0
+    assert presence_report(np.float32([0.4, 0.9, 0.6, 0.1]), data)["auroc_kept_person_vs_hard_negative"] == 0.5
+
+
+def test_crop_weights_per_kind_of_crop():
+    w = crop_weights(person=[1, 1, 0, 0], partial=[0, 1, 0, 0], hard_negative=[0, 0, 1, 0], person_weight=16,
+                     partial_weight=32, hard_negative_weight=128)
+    assert w.tolist() == [16, 32, 128, 1]
+    assert crop_weights([1, 1, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], 4).tolist() == [4, 4, 1, 1]
 
 
 def test_at_least_loss_is_one_sided_only_where_asked():

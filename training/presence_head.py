@@ -202,6 +202,17 @@ def crop_targets(person, hard_negative, official_presence, off_person_presence):
     return np.where(hard, 0.0, np.where(person, official_presence, off_person_presence)).astype(np.float32)
 
 
+def crop_weights(person, partial, hard_negative, person_weight: float, partial_weight: float | None = None,
+                 hard_negative_weight: float = 1.0) -> np.ndarray:
+    """Per-crop loss weight, (N,): ``person_weight`` on person crops, ``partial_weight`` (default
+    ``person_weight``) on partial-person crops, ``hard_negative_weight`` on person-free photos' crops,
+    1 on crops taken off the person."""
+    w = np.where(np.asarray(person) > 0.5, person_weight, 1.0)
+    if partial_weight is not None:
+        w = np.where(np.asarray(partial) > 0.5, partial_weight, w)
+    return np.where(np.asarray(hard_negative) > 0.5, hard_negative_weight, w).astype(np.float32)
+
+
 def reference_presence(data: dict) -> np.ndarray:
     """The presence the branch is taught to give back on person crops, (N,): ``--presence-teacher``'s
     (cached as ``reference_presence``) or else the frozen base's own, sigmoid(``logit``)."""
@@ -329,9 +340,10 @@ def auroc(scores_pos, scores_neg) -> float:
 
 
 def presence_report(presence, data: dict, threshold: float = 0.5) -> dict:
-    """On cached crops: AUROC person crops vs person-free photos' crops, the share of person-free
-    crops accepted (presence >= threshold), and the share of person crops the official presence
-    accepts that this presence rejects (a lost track)."""
+    """On cached crops: AUROC person crops vs person-free photos' crops (all person crops, and only
+    the whole-person crops the official presence accepts: those a tracker must keep), the share of
+    person-free crops accepted (presence >= threshold), and the share of person crops the official
+    presence accepts that this presence rejects (a lost track)."""
     p = np.asarray(presence, np.float64).reshape(-1)
     person, hard = data["person"] > 0.5, data["hard_negative"] > 0.5
     partial = np.asarray(data.get("partial", np.zeros(len(p))), np.float64).reshape(-1) > 0.5
@@ -350,6 +362,7 @@ def presence_report(presence, data: dict, threshold: float = 0.5) -> dict:
         extra["off_person_accepted"] = float((p[off] >= threshold).mean())
     return {**extra, "crops": len(p), "person": int(person.sum()), "hard_negative": int(hard.sum()),
             "auroc_person_vs_hard_negative": auroc(p[person], p[hard]),
+            "auroc_kept_person_vs_hard_negative": auroc(p[kept], p[hard]),
             "hard_negative_accepted": float((p[hard] >= threshold).mean()) if hard.any() else float("nan"),
             "person_rejected_where_official_accepts": float((p[kept] < threshold).mean()) if kept.any() else float("nan")}
 
@@ -417,6 +430,8 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--person-weight", type=float, default=2.0,
                     help="loss weight of person crops (a rejected person is a lost track)")
+    ap.add_argument("--hard-negative-weight", type=float, default=1.0,
+                    help="loss weight of crops of person-free photos (--negative-data), whose target is 0")
     ap.add_argument("--person-loss", choices=("match", "at-least"), default="match",
                     help="person crops: match the official presence, or only never fall below it (one-sided)")
     ap.add_argument("--seed", type=int, default=0)
@@ -499,9 +514,8 @@ def main(argv=None) -> int:
         val = load_chunks(*folders("val", a.val_chunks, a.partial_val_chunks))
     targets = crop_targets(train["person"], train["hard_negative"], reference_presence(train),
                            train["off_person_presence"])
-    weights = np.where(train["person"] > 0.5, a.person_weight, 1.0)
-    if a.partial_weight is not None:
-        weights = np.where(train["partial"] > 0.5, a.partial_weight, weights)
+    weights = crop_weights(train["person"], train["partial"], train["hard_negative"], a.person_weight,
+                           a.partial_weight, a.hard_negative_weight)
     weights_path = run_dir / "branch.weights.h5"
     if not weights_path.exists() or a.retrain:
         vec = np.concatenate([train["cues"], train["logit"]], 1)
