@@ -62,8 +62,8 @@ def test_tracker_records_each_stage_once_per_call(basketball_rgb):
     assert times.counts["frame_check"] == times.counts["smoothing"] == 3
     assert set(times.totals) <= set(STAGES)
     assert all(v >= 0 for v in times.totals.values())
-    # the inference is the bulk of a landmark call, not the crop or the decoding
-    assert times.totals["landmark_inference"] > times.totals["landmark_decode"]
+    # no ordering of the stage times is asserted: a busy CI machine can stall any stage
+    # (the 2026-12-07 CI run saw decoding outlast inference); speed lives in `blazepose bench`
 
 
 @pytest.fixture(scope="module")
