@@ -13,7 +13,7 @@ tf = pytest.importorskip("tensorflow")
 from blazepose_sdk.geometry.image import crop_roi
 from blazepose_sdk.geometry.roi import roi_from_alignment_points
 from blazepose_sdk.geometry.topology import FLIP_INDEX, LANDMARK_NAMES
-from training.data.augment import NO_AUGMENT, AugmentOptions, detector_crop, landmark_crop, occlude
+from training.data.augment import NO_AUGMENT, AugmentOptions, degrade, detector_crop, landmark_crop, occlude
 from training.data.pipeline import (
     DETECTOR_TARGET_SHAPES,
     LANDMARK_TARGET_SHAPES,
@@ -263,3 +263,39 @@ def test_export_labels_for_the_benchmark_suite(records, tmp_path):
                                s.alignment_px[0] - 0.5 + [W // 2, H // 2], atol=1e-3)
     # the padded image holds the original in its middle (JPEG: within a few grey levels)
     assert np.abs(image[H // 2:H // 2 + H, W // 2:W // 2 + W].astype(int) - s.image_rgb().astype(int)).mean() < 3
+
+
+def _sharpness(image: np.ndarray) -> float:
+    import cv2
+
+    return float(cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
+
+
+def test_degrade_resamples_a_large_roi_small_and_keeps_the_crop_shape():
+    fine = np.random.default_rng(0).integers(0, 256, (256, 256, 3)).astype(np.uint8)
+    rng = np.random.default_rng(1)
+    # a ROI 1,000 source pixels wide seen through at most 64 of them: the fine detail is gone
+    out = degrade(fine, 1000.0, rng, side_px=(48.0, 64.0), jpeg_quality=(90, 90))
+    assert out.shape == fine.shape and out.dtype == np.uint8
+    assert _sharpness(out) < 0.2 * _sharpness(fine)
+    # a ROI already under the drawn side is only JPEG-coded (at quality 100 a smooth crop barely changes)
+    smooth = _textured(2)[:256, :256]
+    same = degrade(smooth, 40.0, np.random.default_rng(1), side_px=(48.0, 64.0), jpeg_quality=(100, 100))
+    assert np.abs(same.astype(int) - smooth.astype(int)).mean() < 2.0
+    # one seed, one result
+    a = degrade(fine, 500.0, np.random.default_rng(5), (48.0, 256.0), (20, 90))
+    b = degrade(fine, 500.0, np.random.default_rng(5), (48.0, 256.0), (20, 90))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_a_degraded_crop_keeps_its_labels_and_loses_detail():
+    lm = _skeleton(150, 20, 200)
+    img = np.random.default_rng(3).integers(0, 256, (H, W, 3)).astype(np.uint8)  # detail at every pixel
+    s = _sample(img, lm)
+    plain = dataclasses.replace(NO_AUGMENT)
+    worse = dataclasses.replace(NO_AUGMENT, degrade_prob=1.0, degrade_side_px=(48.0, 48.0))
+    a = landmark_crop(s, np.random.default_rng(0), plain, image_rgb=img)
+    b = landmark_crop(s, np.random.default_rng(0), worse, image_rgb=img)
+    np.testing.assert_array_equal(a.landmarks, b.landmarks)
+    assert a.presence == b.presence == 1.0 and not np.array_equal(a.image, b.image)
+    assert _sharpness(b.image) < _sharpness(a.image)

@@ -299,3 +299,21 @@ def test_a_presence_teacher_gives_the_target_on_labelled_and_unlabelled_person_c
     np.savez(tmp_path / "chunk_001.npz", **{k: v for k, v in chunk.items() if k != "reference_presence"})
     with pytest.raises(ValueError, match="presence teacher"):
         load_chunks(tmp_path)
+
+
+def test_degrade_prob_reaches_the_crops_of_the_training_stream(tmp_path):
+    """DistillConfig.degrade_prob (--degrade-prob) goes to the crop path: the same seed gives the
+    same crops, each resampled small (less fine detail) with the share 1."""
+    import cv2
+
+    from training.config import DistillConfig
+    from training.distill_data import make_dataset_fn
+
+    cfg = DistillConfig(student="imported:unused.keras", input_size=256, batch_size=4, data=_records(tmp_path / "d", 4, 0))
+
+    def sharpness(prob):
+        ds = make_dataset_fn(dataclasses.replace(cfg, degrade_prob=prob), 4, "none", None)(None)
+        images = next(iter(ds))[0].numpy().astype(np.uint8)
+        return np.mean([cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var() for im in images])
+
+    assert sharpness(1.0) < 0.7 * sharpness(0.0)

@@ -112,3 +112,12 @@ def test_exit_clips_count_frames_kept_and_held_after_the_person_left(basketball_
         kept, shown, held, gone = tp.exit_counts(tracker, runs)
     assert shown == 2 * 12 and gone == 2 * ec.TAIL_FRAMES
     assert kept >= 2 * 6 and held == 0  # both clips alike: the tracker restarts per clip
+    with PoseTracker(TrackerOptions()) as tracker:
+        tracked, cut_held, after = tp.cut_counts(tracker, runs, cut_frames=5)
+    assert tracked == 2 and after == 2 * 5  # the person is tracked at the cut in both clips
+    assert cut_held == 0  # nothing held on the grey view after the cut
+    # a "view" that still shows someone (the basketball frame) is held after the cut
+    player = cv2.resize(basketball_rgb, (640, 360))
+    with PoseTracker(TrackerOptions()) as tracker:
+        _, held_on_person, _ = tp.cut_counts(tracker, [runs[0], (runs[0][0], player, *runs[0][2:])], cut_frames=5)
+    assert held_on_person >= 4

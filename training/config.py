@@ -272,6 +272,9 @@ class DistillConfig:
     # Share of person crops made partial people (AugmentOptions.partial_person_prob: close-ups and
     # people cut by a frame edge); a black-box teacher's presence is their target.
     partial_person_prob: float = 0.0
+    # Share of crops, people and person-free alike, seen as a small compressed video shows them
+    # (AugmentOptions.degrade_prob): image quality then tells a person from clutter no more.
+    degrade_prob: float = 0.0
     # Person-free photos (training.data.negatives records) and their share of the labelled crops:
     # every crop of them is a negative whose presence, visibility and coordinate targets are 0
     # (not the teacher's: the teacher may see a person in clutter too).

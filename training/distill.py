@@ -297,6 +297,9 @@ def main(argv=None) -> int:
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--negative-prob", type=float, default=0.0,
                     help="share of crops taken off the person (presence target 0; the teacher's presence)")
+    ap.add_argument("--degrade-prob", type=float, default=0.0,
+                    help="share of crops (people and person-free alike) resampled small and JPEG-coded "
+                         "(training.data.augment.degrade), so image quality is no cue to presence")
     ap.add_argument("--partial-person-prob", type=float, default=0.0,
                     help="share of person crops made partial people (close-ups, people cut by a frame edge); "
                          "their presence target is the (presence) teacher's")
@@ -348,7 +351,7 @@ def main(argv=None) -> int:
                         unlabelled_data=a.unlabelled_data, labelled_fraction=a.labelled_fraction,
                         teacher_confidence=a.teacher_confidence, heatmap_fg_weight=a.heatmap_fg_weight,
                         checkpoint_every=a.checkpoint_every,
-                        negative_prob=a.negative_prob, partial_person_prob=a.partial_person_prob,
+                        negative_prob=a.negative_prob, partial_person_prob=a.partial_person_prob, degrade_prob=a.degrade_prob,
                         init_weights=a.init_weights, fake_quant=a.fake_quant,
                         negative_data=a.negative_data, negative_data_prob=a.negative_data_prob,
                         export_precisions=tuple(a.export_precisions), train_only=a.train_only,

@@ -190,7 +190,8 @@ def make_dataset_fn(cfg: DistillConfig, per_replica_batch: int, teacher_kind: st
 
     from training.data.augment import AugmentOptions
 
-    options = (AugmentOptions(negative_prob=cfg.negative_prob, partial_person_prob=cfg.partial_person_prob)
+    options = (AugmentOptions(negative_prob=cfg.negative_prob, partial_person_prob=cfg.partial_person_prob,
+                              degrade_prob=cfg.degrade_prob)
                if training else None)
 
     def labelled(n, seed):

@@ -414,6 +414,9 @@ def main(argv=None) -> int:
                     help="added to the branch's correction before export (> 0: fewer people rejected, more background kept)")
     ap.add_argument("--partial-person-prob", type=float, default=1.0,
                     help="share of the partial stream's person crops made partial (training.data.augment)")
+    ap.add_argument("--degrade-prob", type=float, default=0.0,
+                    help="share of crops (people and person-free alike) resampled small and JPEG-coded "
+                         "(training.data.augment.degrade), so image quality is no cue to presence")
     ap.add_argument("--partial-chunks", type=int, default=0,
                     help="chunks of partial-person crops (person records only, their own seeds) added to the cache")
     ap.add_argument("--partial-val-chunks", type=int, default=0, help="held-out chunks of partial-person crops")
@@ -464,7 +467,8 @@ def main(argv=None) -> int:
     dcfg = DistillConfig(student=a.student, data=list(a.data), negative_data=list(a.negative_data),
                          unlabelled_data=list(a.unlabelled_data), labelled_fraction=a.labelled_fraction,
                          negative_data_prob=a.negative_data_prob, negative_prob=a.negative_prob,
-                         batch_size=a.batch_size, export_precisions=tuple(a.export_precisions), seed=a.seed)
+                         batch_size=a.batch_size, export_precisions=tuple(a.export_precisions), seed=a.seed,
+                         degrade_prob=a.degrade_prob)
     student = build_imported_student(a.student[len(IMPORTED_PREFIX):])
     if a.init_weights:
         load_weights(student, a.init_weights)

@@ -26,6 +26,9 @@ so these measures use training data only, each in tracking mode as `blazepose ru
   photos of odd index (seed ``EXIT_SEED``): a train-split person walks out of a person-free photo.
   Frames with a pose while some of them is in view, and poses held after their last pixel left
   (the gate clip's survival after exits, on backgrounds a model trained on the even photos never saw).
+- **cuts** (with ``--exit-samples``): each exit clip cut, halfway to its exit, to the next clip's
+  empty view for ``CUT_FRAMES`` frames (an edit or a camera switch, as the gate clip's second
+  exit): clips with a pose on the last frame before the cut, and poses held after it.
 
 Counts are per row, beside the rows it ran with; compare rows of one run only.
 """
@@ -59,6 +62,7 @@ SPORTS2D_VIDEO = "media/sports2d-demo/demo.mp4"
 LEAVE_DIRECTIONS = ((1.3, 0.0), (-1.3, 0.0), (0.0, 1.0), (0.8, -0.9))
 PAN_STEPS = 60
 EXIT_SEED = 1000
+CUT_FRAMES = 25
 
 
 def pan_affines(width: int, height: int, steps: int = PAN_STEPS, size: tuple[int, int] = ZOOM_SIZE_PX) -> np.ndarray:
@@ -185,6 +189,27 @@ def exit_counts(tracker, runs) -> tuple[int, int, int, int]:
     return kept, shown, held, gone
 
 
+def cut_counts(tracker, runs, cut_frames: int = CUT_FRAMES) -> tuple[int, int, int]:
+    """(clips with a pose on the frame before the cut, poses held after the cut, frames after) over
+    :func:`exit_runs`' clips: clip i runs until half its exit frames, then the empty view of clip
+    i + 1 (cyclic) stays for ``cut_frames`` frames; each clip tracked as by a tracker just built."""
+    from training.data.exit_clips import CLIP_FRAME_MS, clip_frames
+
+    tracked = held = after = 0
+    for i, (cut, background, affines, exit_frames) in enumerate(runs):
+        tracker.restart()
+        before = max(1, exit_frames // 2)
+        has = False
+        for t, (frame, _) in enumerate(clip_frames(cut, background, affines[:before])):
+            has = bool(tracker.process(frame, timestamp_ms=t * CLIP_FRAME_MS).poses)
+        tracked += has
+        empty = runs[(i + 1) % len(runs)][1]
+        for t in range(before, before + cut_frames):
+            held += bool(tracker.process(empty, timestamp_ms=t * CLIP_FRAME_MS).poses)
+            after += 1
+    return tracked, held, after
+
+
 def measure(rows, zoom, leave, windows, pans, exits=()) -> list[dict]:
     """Per row: zoom frames with a pose, leave frames with a pose while the person is in view and
     after they left, window person-frames, pan poses (all, even, odd photos), and with ``exits``
@@ -211,6 +236,7 @@ def measure(rows, zoom, leave, windows, pans, exits=()) -> list[dict]:
             window_counts = [int(pose_counts(two, views).sum()) for views in windows]
             pan_counts = [int(pose_counts(tracker, film(image, affines)).sum()) for image, affines in pans]
             exit_kept, exit_shown, exit_held, exit_gone = exit_counts(tracker, exits)
+            cut_tracked, cut_held, cut_after = cut_counts(tracker, exits) if exits else (0, 0, 0)
         pan_frames = sum(len(affines) for _, affines in pans)
         out.append({"row": row.name, "zoom_frames": sum(len(affines) for _, _, affines, _ in zoom),
                     "zoom_pose_frames": sum(zoom_counts),
@@ -220,6 +246,7 @@ def measure(rows, zoom, leave, windows, pans, exits=()) -> list[dict]:
                     "pan_poses_even": sum(pan_counts[0::2]), "pan_poses_odd": sum(pan_counts[1::2]),
                     "exit_clips": len(exits), "exit_person_frames": exit_shown, "exit_kept": exit_kept,
                     "exit_gone_frames": exit_gone, "exit_held_after": exit_held,
+                    "cut_tracked": cut_tracked, "cut_held_after": cut_held, "cut_frames_after": cut_after,
                     "per_zoom_run": zoom_counts, "per_window": window_counts, "per_photo": pan_counts})
     return out
 
@@ -260,7 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"windows {r['window_person_frames']:>5}  "
               f"pans {r['pan_per_100']:>5.1f}/100 (even {r['pan_poses_even']}, odd {r['pan_poses_odd']})"
               + (f"  exits {r['exit_kept']}/{r['exit_person_frames']} held after {r['exit_held_after']}/"
-                 f"{r['exit_gone_frames']}" if exits else ""))
+                 f"{r['exit_gone_frames']}  cuts tracked {r['cut_tracked']}/{r['exit_clips']} held after "
+                 f"{r['cut_held_after']}/{r['cut_frames_after']}" if exits else ""))
     if a.out is not None:
         a.out.write_text(json.dumps(result, indent=1))
     return 0

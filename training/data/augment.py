@@ -85,6 +85,13 @@ class AugmentOptions:
     # Detector only: the letterbox ROI is zoomed by a factor in this range (>1 zooms out).
     detector_zoom: tuple[float, float] = (0.9, 1.3)
     detector_rotation_deg: float = 0.0
+    # Landmark crops only: the share of crops (people and person-free alike) seen as a small,
+    # compressed video would show them (:func:`degrade`): the ROI resampled to a side drawn
+    # log-uniformly from ``degrade_side_px`` source pixels (when it had more), JPEG-coded there at
+    # a quality from ``degrade_jpeg_quality``, and scaled back. 0: no draws, crops as before.
+    degrade_prob: float = 0.0
+    degrade_side_px: tuple[float, float] = (48.0, 256.0)
+    degrade_jpeg_quality: tuple[int, int] = (20, 90)
 
 
 NO_AUGMENT = AugmentOptions(scale_jitter=0.0, shift_jitter=0.0, rotation_deg=0.0, flip_prob=0.0, occlusion_prob=0.0,
@@ -299,6 +306,26 @@ def _outside_cut(xy_px, cut) -> np.ndarray:
     return [x < c, x >= c, y < c, y >= c][side]
 
 
+def degrade(crop: np.ndarray, roi_side_px: float, rng: np.random.Generator, side_px: tuple[float, float],
+            jpeg_quality: tuple[int, int]) -> np.ndarray:
+    """A (N, N, 3) uint8 RGB crop of a ROI ``roi_side_px`` source pixels wide, as a lower-resolution,
+    compressed source would give it: resampled (area) to a side drawn log-uniformly from ``side_px``
+    source pixels when the ROI had more, JPEG-coded at that size with a quality drawn uniformly from
+    ``jpeg_quality`` (inclusive), and scaled back (bilinear) to N x N. Same shape and dtype out."""
+    n = crop.shape[0]
+    side = float(np.exp(rng.uniform(np.log(side_px[0]), np.log(side_px[1]))))
+    quality = int(rng.integers(jpeg_quality[0], jpeg_quality[1] + 1))
+    small = max(8, int(round(n * min(1.0, side / max(float(roi_side_px), 1.0)))))
+    out = cv2.resize(crop, (small, small), interpolation=cv2.INTER_AREA) if small < n else crop
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(out[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    if small < n:
+        out = cv2.resize(out, (n, n), interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(out)
+
+
 def is_person_free(sample) -> bool:
     """A record of a person-free photo (``training.data.negatives``): its crops are negatives."""
     return str(getattr(sample, "source", "")).startswith(NEGATIVE_SOURCE_PREFIX)
@@ -381,6 +408,8 @@ def landmark_crop(sample, rng: np.random.Generator, options: AugmentOptions | No
         crop, vis, _ = occlude(crop, lm[:, :2], vis, rng, o.occlusion_count, o.occlusion_side)
     if o.colour_prob > 0 and rng.uniform() < o.colour_prob:
         crop = colour_jitter(crop, rng, o)
+    if o.degrade_prob > 0 and rng.uniform() < o.degrade_prob:
+        crop = degrade(crop, roi.size_px, rng, o.degrade_side_px, o.degrade_jpeg_quality)
     has_world = float(sample.has_world)
     if presence == 0.0:
         vis[:], mask[:], has_world, has_aux = 0.0, 0.0, 0.0, False
