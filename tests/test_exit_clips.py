@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import json
+import types
 
 import cv2
 import numpy as np
@@ -122,3 +123,28 @@ def test_clips_route_crops_by_whether_they_reach_the_person(tmp_path, basketball
     assert info["empty"] == len(empty) and len(info["sheets"]) == (1 if empty else 0)
     assert ec.main(["--samples", str(tmp_path / "people"), "--negatives", str(tmp_path / "nothing"), "--out",
                     str(tmp_path / "o"), "--empty-out", str(tmp_path / "e"), "--clips", "1"]) == 2
+    # --cut: each clip cut halfway to its exit to the next clip's empty view; the person is kept
+    # before the cut, and any crop after it is routed to the empty set
+    m3 = ec.build([str(tmp_path / "people")], tmp_path / "neg", tmp_path / "out3", tmp_path / "empty3", clips=3, seed=1,
+                  segmenter="blazepose-lite", scene_cuts=True)
+    assert m3["scene_cuts"] and m3["options"]["cut_tail_frames"] == ec.CUT_TAIL_FRAMES
+    kept3 = read_tfrecords(sorted(glob.glob(str(tmp_path / "out3" / "*.tfrecord"))))
+    empty3 = read_tfrecords(sorted(glob.glob(str(tmp_path / "empty3" / "*.tfrecord"))))
+    cuts = {f"cut-{c['clip']:05d}": ec.cut_index(c["exit_frames"]) for c in m3["per_clip"]}
+    for c in m3["per_clip"]:
+        assert c["frames"] == ec.cut_index(c["exit_frames"]) + ec.CUT_TAIL_FRAMES
+    assert kept3 and all(int(r.image_id.split(":")[1]) < cuts[r.image_id.split(":")[0]] for r in kept3)
+    assert all(int(r.image_id.split(":")[1]) >= cuts[r.image_id.split(":")[0]] and is_person_free(r) for r in empty3)
+
+
+def test_a_cut_clip_shows_the_person_then_the_other_view():
+    cut = types.SimpleNamespace(rgb=np.full((40, 20, 3), 255, np.uint8), alpha=np.ones((40, 20), np.float32))
+    plan = ec.ClipPlan(person=0, mirror=False, photo=0, window=(0.0, 0.0, 640.0), height=0.5, feet=0.9, start=0.5,
+                       direction=1, exit_frames=10)
+    background = np.zeros((360, 640, 3), np.uint8)
+    other = np.full((360, 640, 3), 7, np.uint8)
+    affines = ec.paste_affines((20, 40), plan)
+    frames = list(ec.cut_clip_frames(cut, background, affines, plan.exit_frames, other, tail=3))
+    assert ec.cut_index(10) == 5 and ec.cut_index(1) == 1 and len(frames) == 5 + 3
+    assert all(len(box) == 1 and frame.max() == 255 for frame, box in frames[:5])  # the person in view
+    assert all(len(box) == 0 and frame is other for frame, box in frames[5:])

@@ -191,22 +191,22 @@ def exit_counts(tracker, runs) -> tuple[int, int, int, int]:
 
 def cut_counts(tracker, runs, cut_frames: int = CUT_FRAMES) -> tuple[int, int, int]:
     """(clips with a pose on the frame before the cut, poses held after the cut, frames after) over
-    :func:`exit_runs`' clips: clip i runs until half its exit frames, then the empty view of clip
-    i + 1 (cyclic) stays for ``cut_frames`` frames; each clip tracked as by a tracker just built."""
-    from training.data.exit_clips import CLIP_FRAME_MS, clip_frames
+    :func:`exit_runs`' clips, each cut halfway to its exit to the empty view of the next clip
+    (cyclic) for ``cut_frames`` frames (``training.data.exit_clips.cut_clip_frames``, as its
+    ``--cut`` training clips on the even photos); each tracked as by a tracker just built."""
+    from training.data.exit_clips import CLIP_FRAME_MS, cut_clip_frames, cut_index
 
     tracked = held = after = 0
     for i, (cut, background, affines, exit_frames) in enumerate(runs):
         tracker.restart()
-        before = max(1, exit_frames // 2)
-        has = False
-        for t, (frame, _) in enumerate(clip_frames(cut, background, affines[:before])):
+        before = cut_index(exit_frames)
+        frames = cut_clip_frames(cut, background, affines, exit_frames, runs[(i + 1) % len(runs)][1], cut_frames)
+        for t, (frame, _) in enumerate(frames):
             has = bool(tracker.process(frame, timestamp_ms=t * CLIP_FRAME_MS).poses)
-        tracked += has
-        empty = runs[(i + 1) % len(runs)][1]
-        for t in range(before, before + cut_frames):
-            held += bool(tracker.process(empty, timestamp_ms=t * CLIP_FRAME_MS).poses)
-            after += 1
+            if t == before - 1:
+                tracked += has
+            elif t >= before:
+                held, after = held + has, after + 1
     return tracked, held, after
 
 

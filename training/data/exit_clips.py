@@ -31,7 +31,9 @@ of its ROI (``training.data.tracker_crops.tracker_sample``):
     it does not: the person has gone, or the ROI sits beside them                 -> EMPTY (negative:, presence 0)
 
 DIR's records train as ``--unlabelled-data`` (a presence teacher gives their target), EMPTY's as
-``--negative-data``. ``EMPTY/sheet_NN.png`` shows every empty crop as the landmark model sees it.
+``--negative-data``. With ``--cut`` the person does not walk out: halfway to the exit the clip cuts
+to the next clip's person-free view (an edit or a camera switch), which stays ``CUT_TAIL_FRAMES``
+frames; the crops the tracker makes there (its ROI still where the person was) go to EMPTY. ``EMPTY/sheet_NN.png`` shows every empty crop as the landmark model sees it.
 Both folders get a ``manifest.json`` (inputs, options, per clip: person, photo, direction, frames,
 crops, empty crops).
 """
@@ -65,6 +67,7 @@ FEET_RANGE = (0.85, 1.15)
 START_RANGE = (0.3, 0.7)
 EXIT_FRAMES_RANGE = (10, 36)
 TAIL_FRAMES = 24
+CUT_TAIL_FRAMES = 25  # frames of the other view after a cut (--cut)
 WINDOW_RANGE = (0.5, 1.0)
 # pixels of the pasted alpha above this count as the person
 ALPHA_MIN = 0.05
@@ -162,6 +165,22 @@ def clip_frames(cut: Cutout, background: np.ndarray, affines: np.ndarray):
         yield composite(background, rgb, alpha), person_box(alpha)
 
 
+def cut_index(exit_frames: int) -> int:
+    """The first frame after the cut of a clip cut halfway to its exit (``--cut``): the person is
+    still wholly in view on every frame before it."""
+    return max(1, int(exit_frames) // 2)
+
+
+def cut_clip_frames(cut: Cutout, background: np.ndarray, affines: np.ndarray, exit_frames: int,
+                    other_view: np.ndarray, tail: int):
+    """Yield (frame RGB, person box) of a clip cut halfway to its exit (:func:`cut_index`) to
+    ``other_view`` (another clip's person-free view, same size), which then stays ``tail`` frames:
+    an edit or a camera switch, where the tracker's ROI lands on a scene with nobody in it."""
+    yield from clip_frames(cut, background, affines[:cut_index(exit_frames)])
+    for _ in range(tail):
+        yield other_view, np.zeros((0, 4))
+
+
 def list_photos(negatives: Path) -> list[Path]:
     """The person-free photos of a ``training.data.negatives`` folder (``DIR/images``), sorted."""
     images = Path(negatives) / "images"
@@ -236,9 +255,11 @@ def track_clip(tracker, frames, clip_id: str, writer, empty: EmptyCrops, empty_e
 
 def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Path, clips: int, seed: int = 0,
           model: str = "blazepose-lite", corpus: str | None = None, segmenter: str = "reference-heavy",
-          empty_every: int = 1) -> dict:
+          empty_every: int = 1, scene_cuts: bool = False) -> dict:
     """Make ``clips`` exit clips, track them and write both record sets (of each clip's empty
-    crops every ``empty_every``-th); returns the manifest."""
+    crops every ``empty_every``-th); returns the manifest. With ``scene_cuts`` each clip is cut halfway
+    to its exit to the next clip's person-free view (:func:`cut_clip_frames`, the last clip to
+    the first's)."""
     from blazepose_sdk.tracker import PoseTracker, TrackerOptions
 
     if clips < 1:
@@ -249,7 +270,7 @@ def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Pa
         raise ExitClipsError("--empty-out must be another folder than --out")
     t0 = time.time()
     photos = list_photos(negatives)
-    cuts, person_p, persons = load_cutouts(samples_dirs, corpus, segmenter)
+    people, person_p, persons = load_cutouts(samples_dirs, corpus, segmenter)
     images = [read_photo(p) for p in photos]  # each decoded once, not once per clip
     out.mkdir(parents=True, exist_ok=True)
     empty_out.mkdir(parents=True, exist_ok=True)
@@ -258,9 +279,12 @@ def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Pa
           ShardedWriter(str(empty_out / "empty"), None, per_shard=1000) as empty_writer,
           PoseTracker(TrackerOptions(model=model, num_poses=1)) as tracker):
         empty = EmptyCrops(empty_writer)
-        for i, (plan, cut, background, affines) in enumerate(planned_clips(images, cuts, person_p, clips, seed)):
-            n, kept, gone = track_clip(tracker, clip_frames(cut, background, affines), f"exit-{i:05d}", writer, empty,
-                                          empty_every)
+        planned = list(planned_clips(images, people, person_p, clips, seed))
+        for i, (plan, cut, background, affines) in enumerate(planned):
+            frames = (cut_clip_frames(cut, background, affines, plan.exit_frames, planned[(i + 1) % len(planned)][2],
+                                      CUT_TAIL_FRAMES) if scene_cuts else clip_frames(cut, background, affines))
+            n, kept, gone = track_clip(tracker, frames, f"{'cut' if scene_cuts else 'exit'}-{i:05d}", writer, empty,
+                                       empty_every)
             per_clip.append({"clip": i, "person": cut.origin.get("image_id"), "scene": cut.origin.get("scene"),
                              "photo": photos[plan.photo].stem, "mirror": plan.mirror,
                              "window": [round(v, 1) for v in plan.window], "height": round(plan.height, 3),
@@ -270,12 +294,13 @@ def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Pa
         sheets = empty.write_sheets(empty_out)
         files, empty_files = [Path(p).name for p in writer.paths], [Path(p).name for p in empty_writer.paths]
     common = {"made_by": "training.data.exit_clips", "tracker_model": model, "segmenter": segmenter, "seed": seed,
-              "clips": clips, "inputs": {"samples": [str(s) for s in samples_dirs], "negatives": str(negatives),
+              "clips": clips, "scene_cuts": scene_cuts, "inputs": {"samples": [str(s) for s in samples_dirs], "negatives": str(negatives),
                                          "photos": [p.stem for p in photos]},
               "persons": persons,
               "options": {"size_px": list(CLIP_SIZE_PX), "frame_ms": CLIP_FRAME_MS, "height": HEIGHT_RANGE,
                           "feet": FEET_RANGE, "start": START_RANGE, "exit_frames": EXIT_FRAMES_RANGE,
-                          "tail_frames": TAIL_FRAMES, "window": WINDOW_RANGE, "alpha_min": ALPHA_MIN},
+                          "tail_frames": TAIL_FRAMES, "window": WINDOW_RANGE, "alpha_min": ALPHA_MIN,
+                          "cut_tail_frames": CUT_TAIL_FRAMES if scene_cuts else None},
               "per_clip": per_clip, "crops": sum(c["crops"] for c in per_clip),
               "empty": sum(c["empty"] for c in per_clip), "empty_every": empty_every,
               "empty_written": sum(c["empty_written"] for c in per_clip), "seconds": round(time.time() - t0, 1)}
@@ -298,10 +323,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--corpus", default=None, help="the real corpus's corpus.json (default: found beside --samples)")
     ap.add_argument("--empty-every", type=int, default=1, metavar="K",
                     help="write each clip's first empty crop and every K-th after it (default: all)")
+    ap.add_argument("--cut", action="store_true",
+                    help="cut each clip halfway to its exit to the next clip's person-free view (an edit, a camera "
+                         "switch) instead of letting the person walk out")
     a = ap.parse_args(argv)
     try:
         m = build(a.samples, a.negatives, a.out, a.empty_out, a.clips, a.seed, a.model, a.corpus, a.segmenter,
-                  a.empty_every)
+                  a.empty_every, a.cut)
     except (BlazePoseError, OSError) as exc:
         print(f"exit_clips: {exc}", file=sys.stderr)
         return 2
