@@ -309,7 +309,8 @@ def test_degrade_prob_reaches_the_crops_of_the_training_stream(tmp_path):
     from training.config import DistillConfig
     from training.distill_data import make_dataset_fn
 
-    cfg = DistillConfig(student="imported:unused.keras", input_size=256, batch_size=4, data=_records(tmp_path / "d", 4, 0))
+    cfg = DistillConfig(student="imported:unused.keras", input_size=256, batch_size=4,
+                        data=_records(tmp_path / "d", 4, 0))
 
     def sharpness(prob):
         ds = make_dataset_fn(dataclasses.replace(cfg, degrade_prob=prob), 4, "none", None)(None)

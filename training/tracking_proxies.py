@@ -27,7 +27,7 @@ so these measures use training data only, each in tracking mode as `blazepose ru
   Frames with a pose while some of them is in view, and poses held after their last pixel left
   (the gate clip's survival after exits, on backgrounds a model trained on the even photos never saw).
 - **cuts** (with ``--exit-samples``): each exit clip cut, halfway to its exit, to the next clip's
-  empty view for ``CUT_FRAMES`` frames (an edit or a camera switch, as the gate clip's second
+  empty view for ``exit_clips.CUT_TAIL_FRAMES`` frames (an edit or a camera switch, as the gate clip's second
   exit): clips with a pose on the last frame before the cut, and poses held after it.
 
 Counts are per row, beside the rows it ran with; compare rows of one run only.
@@ -62,7 +62,6 @@ SPORTS2D_VIDEO = "media/sports2d-demo/demo.mp4"
 LEAVE_DIRECTIONS = ((1.3, 0.0), (-1.3, 0.0), (0.0, 1.0), (0.8, -0.9))
 PAN_STEPS = 60
 EXIT_SEED = 1000
-CUT_FRAMES = 25
 
 
 def pan_affines(width: int, height: int, steps: int = PAN_STEPS, size: tuple[int, int] = ZOOM_SIZE_PX) -> np.ndarray:
@@ -189,13 +188,15 @@ def exit_counts(tracker, runs) -> tuple[int, int, int, int]:
     return kept, shown, held, gone
 
 
-def cut_counts(tracker, runs, cut_frames: int = CUT_FRAMES) -> tuple[int, int, int]:
+def cut_counts(tracker, runs, cut_frames: int | None = None) -> tuple[int, int, int]:
     """(clips with a pose on the frame before the cut, poses held after the cut, frames after) over
     :func:`exit_runs`' clips, each cut halfway to its exit to the empty view of the next clip
-    (cyclic) for ``cut_frames`` frames (``training.data.exit_clips.cut_clip_frames``, as its
-    ``--cut`` training clips on the even photos); each tracked as by a tracker just built."""
-    from training.data.exit_clips import CLIP_FRAME_MS, cut_clip_frames, cut_index
+    (cyclic) for ``cut_frames`` frames (default: the ``--cut`` training clips' ``CUT_TAIL_FRAMES``;
+    ``training.data.exit_clips.cut_clip_frames``, as those clips on the even photos); each tracked
+    as by a tracker just built."""
+    from training.data.exit_clips import CLIP_FRAME_MS, CUT_TAIL_FRAMES, cut_clip_frames, cut_index
 
+    cut_frames = CUT_TAIL_FRAMES if cut_frames is None else cut_frames
     tracked = held = after = 0
     for i, (cut, background, affines, exit_frames) in enumerate(runs):
         tracker.restart()

@@ -33,7 +33,8 @@ of its ROI (``training.data.tracker_crops.tracker_sample``):
 DIR's records train as ``--unlabelled-data`` (a presence teacher gives their target), EMPTY's as
 ``--negative-data``. With ``--cut`` the person does not walk out: halfway to the exit the clip cuts
 to the next clip's person-free view (an edit or a camera switch), which stays ``CUT_TAIL_FRAMES``
-frames; the crops the tracker makes there (its ROI still where the person was) go to EMPTY. ``EMPTY/sheet_NN.png`` shows every empty crop as the landmark model sees it.
+frames; the crops the tracker makes there (its ROI still where the person was) go to EMPTY.
+``EMPTY/sheet_NN.png`` shows every empty crop as the landmark model sees it.
 Both folders get a ``manifest.json`` (inputs, options, per clip: person, photo, direction, frames,
 crops, empty crops).
 """
@@ -279,10 +280,12 @@ def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Pa
           ShardedWriter(str(empty_out / "empty"), None, per_shard=1000) as empty_writer,
           PoseTracker(TrackerOptions(model=model, num_poses=1)) as tracker):
         empty = EmptyCrops(empty_writer)
-        planned = list(planned_clips(images, people, person_p, clips, seed))
-        for i, (plan, cut, background, affines) in enumerate(planned):
-            frames = (cut_clip_frames(cut, background, affines, plan.exit_frames, planned[(i + 1) % len(planned)][2],
-                                      CUT_TAIL_FRAMES) if scene_cuts else clip_frames(cut, background, affines))
+        planned = planned_clips(images, people, person_p, clips, seed)
+        first = following = next(planned)
+        for i in range(clips):  # one clip ahead: a cut shows the following clip's view (the last, the first's)
+            (plan, cut, background, affines), following = following, next(planned, first)
+            frames = (cut_clip_frames(cut, background, affines, plan.exit_frames, following[2], CUT_TAIL_FRAMES)
+                      if scene_cuts else clip_frames(cut, background, affines))
             n, kept, gone = track_clip(tracker, frames, f"{'cut' if scene_cuts else 'exit'}-{i:05d}", writer, empty,
                                        empty_every)
             per_clip.append({"clip": i, "person": cut.origin.get("image_id"), "scene": cut.origin.get("scene"),
@@ -294,8 +297,9 @@ def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Pa
         sheets = empty.write_sheets(empty_out)
         files, empty_files = [Path(p).name for p in writer.paths], [Path(p).name for p in empty_writer.paths]
     common = {"made_by": "training.data.exit_clips", "tracker_model": model, "segmenter": segmenter, "seed": seed,
-              "clips": clips, "scene_cuts": scene_cuts, "inputs": {"samples": [str(s) for s in samples_dirs], "negatives": str(negatives),
-                                         "photos": [p.stem for p in photos]},
+              "clips": clips, "scene_cuts": scene_cuts,
+              "inputs": {"samples": [str(s) for s in samples_dirs], "negatives": str(negatives),
+                         "photos": [p.stem for p in photos]},
               "persons": persons,
               "options": {"size_px": list(CLIP_SIZE_PX), "frame_ms": CLIP_FRAME_MS, "height": HEIGHT_RANGE,
                           "feet": FEET_RANGE, "start": START_RANGE, "exit_frames": EXIT_FRAMES_RANGE,
