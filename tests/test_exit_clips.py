@@ -148,3 +148,28 @@ def test_a_cut_clip_shows_the_person_then_the_other_view():
     assert ec.cut_index(10) == 5 and ec.cut_index(1) == 1 and len(frames) == 5 + 3
     assert all(len(box) == 1 and frame.max() == 255 for frame, box in frames[:5])  # the person in view
     assert all(len(box) == 0 and frame is other for frame, box in frames[5:])
+
+
+def test_a_zoom_clip_closes_in_on_the_standing_person(tmp_path):
+    from training.data.tracker_crops import ZOOM_STEPS
+
+    cut = types.SimpleNamespace(rgb=np.full((40, 20, 3), 255, np.uint8), alpha=np.ones((40, 20), np.float32))
+    plan = ec.ClipPlan(person=0, mirror=False, photo=0, window=(0.0, 0.0, 640.0), height=0.5, feet=0.9, start=0.5,
+                       direction=1, exit_frames=10)
+    background = np.zeros((360, 640, 3), np.uint8)
+    affines = ec.paste_affines((20, 40), plan)
+    (cx, cy), side = ec.zoom_roi(np.array([300.0, 144.0, 340.0, 324.0]))
+    assert (cx, cy) == (320.0, 234.0) and side == ec.ZOOM_ROI_GROWTH * 180.0
+    frames = list(ec.zoom_clip_frames(cut, background, affines[0], (0.0, 0.6)))
+    assert len(frames) == ZOOM_STEPS and all(f.shape == (360, 640, 3) for f, _ in frames)
+    widths = [box[0, 2] - box[0, 0] for _, box in frames]  # the person is a white bar: its width is the zoom
+    assert np.all(np.diff(widths) >= 0) and widths[-1] > 3 * widths[0]
+    last = frames[-1][1][0]
+    assert last[1] == 0 or last[3] == 360  # it spills over the view's top or bottom edge
+    assert frames[0][1][0, 3] < 360 and frames[0][0].max() == 255  # first view: the whole person
+    # a paste that leaves nobody in view gives no frames
+    away = affines[0].copy()
+    away[0, 2] += 5000
+    assert list(ec.zoom_clip_frames(cut, background, away, (0.0, 0.6))) == []
+    with pytest.raises(ec.ExitClipsError):
+        ec.build(["nothing"], tmp_path / "neg", tmp_path / "o", tmp_path / "e", 1, scene_cuts=True, zoom=True)

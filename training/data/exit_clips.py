@@ -3,6 +3,7 @@ tracker follows; the crops it keeps making after the person has gone show nobody
 
     python -m training.data.exit_clips --samples PL_DIR --negatives NEG_DIR --out DIR --empty-out EMPTY \\
         --clips N [--seed S] [--model blazepose-lite] [--corpus CORPUS.json] [--empty-every K]
+        [--cut | --zoom]
 
 A tracker that holds a pose after its person has left keeps it on whatever lies behind: the car
 body, the fence, the wall. ``training.data.tracker_crops --empty-out`` looks for such crops in the
@@ -34,6 +35,11 @@ DIR's records train as ``--unlabelled-data`` (a presence teacher gives their tar
 ``--negative-data``. With ``--cut`` the person does not walk out: halfway to the exit the clip cuts
 to the next clip's person-free view (an edit or a camera switch), which stays ``CUT_TAIL_FRAMES``
 frames; the crops the tracker makes there (its ROI still where the person was) go to EMPTY.
+With ``--zoom`` the person stands still and the camera closes in: the clip's first frame, held,
+is filmed by ``training.data.tracker_crops``' zooming camera (``zoom_affines``, ``ZOOM_STEPS`` views,
+toward ``ZOOM_DIRECTIONS[clip % 4]``) on a square ROI ``ZOOM_ROI_GROWTH`` x the pasted person's box,
+so the person grows past the view's edges as one walking up to the camera does (the people
+``training.tracking_proxies``' zoom stand-in counts, here on the even photos' backgrounds).
 ``EMPTY/sheet_NN.png`` shows every empty crop as the landmark model sees it.
 Both folders get a ``manifest.json`` (inputs, options, per clip: person, photo, direction, frames,
 crops, empty crops).
@@ -59,7 +65,15 @@ from training.data.copy_paste.geometry import composite
 from training.data.copy_paste.inputs import CorpusIndex, find_corpus_json, list_records
 from training.data.copy_paste.options import MaskThresholds
 from training.data.sample import ShardedWriter, read_tfrecords
-from training.data.tracker_crops import EMPTY_SOURCE_PREFIX, EmptyCrops, roi_shows_people, tracker_sample
+from training.data.tracker_crops import (
+    EMPTY_SOURCE_PREFIX,
+    ZOOM_DIRECTIONS,
+    ZOOM_SIZE_PX,
+    EmptyCrops,
+    roi_shows_people,
+    tracker_sample,
+    zoom_affines,
+)
 
 CLIP_SIZE_PX = (640, 360)
 CLIP_FRAME_MS = 1000.0 / 30
@@ -70,6 +84,9 @@ EXIT_FRAMES_RANGE = (10, 36)
 TAIL_FRAMES = 24
 CUT_TAIL_FRAMES = 25  # frames of the other view after a cut (--cut)
 WINDOW_RANGE = (0.5, 1.0)
+# --zoom: the side of the square ROI the camera closes in on, as a multiple of the longer side of
+# the pasted person's box (the landmark model's ROI is about 1.25 x a whole person's height)
+ZOOM_ROI_GROWTH = 1.25
 # pixels of the pasted alpha above this count as the person
 ALPHA_MIN = 0.05
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -182,6 +199,32 @@ def cut_clip_frames(cut: Cutout, background: np.ndarray, affines: np.ndarray, ex
         yield other_view, np.zeros((0, 4))
 
 
+def zoom_roi(box: np.ndarray, growth: float = ZOOM_ROI_GROWTH) -> tuple[tuple[float, float], float]:
+    """((centre x, centre y), side) in view px of the square ROI on a person's (1, 4) box x0, y0,
+    x1, y1 (view px): centred on it, ``growth`` x its longer side."""
+    x0, y0, x1, y1 = np.asarray(box, np.float64).reshape(4)
+    return ((x0 + x1) / 2.0, (y0 + y1) / 2.0), growth * max(x1 - x0, y1 - y0)
+
+
+def zoom_clip_frames(cut: Cutout, background: np.ndarray, affine: np.ndarray, direction: Sequence[float]):
+    """Yield (view RGB, person box in view px) of the zooming camera (``zoom_affines`` toward
+    ``direction``, ``ZOOM_SIZE_PX`` views) on the still of the cut-out pasted onto ``background``
+    with ``affine`` (2, 3): the person stands, the camera closes in on their ROI (:func:`zoom_roi`)
+    until they spill over the view's edges. Nothing when the paste leaves nobody in view."""
+    size = (background.shape[1], background.shape[0])
+    alpha = cv2.warpAffine(cut.alpha, affine, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    box = person_box(alpha)
+    if not len(box):
+        return
+    rgb = cv2.warpAffine(cut.rgb, affine, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    still = composite(background, rgb, alpha)
+    centre, side = zoom_roi(box[0])
+    for m in zoom_affines(size[0], size[1], centre, side, direction):
+        view = cv2.warpAffine(still, m, ZOOM_SIZE_PX, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        yield view, person_box(cv2.warpAffine(alpha, m, ZOOM_SIZE_PX, flags=cv2.INTER_LINEAR,
+                                              borderMode=cv2.BORDER_CONSTANT))
+
+
 def list_photos(negatives: Path) -> list[Path]:
     """The person-free photos of a ``training.data.negatives`` folder (``DIR/images``), sorted."""
     images = Path(negatives) / "images"
@@ -256,11 +299,12 @@ def track_clip(tracker, frames, clip_id: str, writer, empty: EmptyCrops, empty_e
 
 def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Path, clips: int, seed: int = 0,
           model: str = "blazepose-lite", corpus: str | None = None, segmenter: str = "reference-heavy",
-          empty_every: int = 1, scene_cuts: bool = False) -> dict:
+          empty_every: int = 1, scene_cuts: bool = False, zoom: bool = False) -> dict:
     """Make ``clips`` exit clips, track them and write both record sets (of each clip's empty
     crops every ``empty_every``-th); returns the manifest. With ``scene_cuts`` each clip is cut halfway
     to its exit to the next clip's person-free view (:func:`cut_clip_frames`, the last clip to
-    the first's)."""
+    the first's). With ``zoom`` the person stands at their start and the camera closes in
+    (:func:`zoom_clip_frames`, toward ``ZOOM_DIRECTIONS[i % 4]`` for clip ``i``)."""
     from blazepose_sdk.tracker import PoseTracker, TrackerOptions
 
     if clips < 1:
@@ -269,6 +313,8 @@ def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Pa
         raise ExitClipsError("--empty-every must be >= 1")
     if Path(out).resolve() == Path(empty_out).resolve():
         raise ExitClipsError("--empty-out must be another folder than --out")
+    if scene_cuts and zoom:
+        raise ExitClipsError("--cut and --zoom are two kinds of clip: choose one")
     t0 = time.time()
     photos = list_photos(negatives)
     people, person_p, persons = load_cutouts(samples_dirs, corpus, segmenter)
@@ -284,27 +330,34 @@ def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Pa
         first = following = next(planned)
         for i in range(clips):  # one clip ahead: a cut shows the following clip's view (the last, the first's)
             (plan, cut, background, affines), following = following, next(planned, first)
-            frames = (cut_clip_frames(cut, background, affines, plan.exit_frames, following[2], CUT_TAIL_FRAMES)
-                      if scene_cuts else clip_frames(cut, background, affines))
-            n, kept, gone = track_clip(tracker, frames, f"{'cut' if scene_cuts else 'exit'}-{i:05d}", writer, empty,
-                                       empty_every)
+            direction = ZOOM_DIRECTIONS[i % len(ZOOM_DIRECTIONS)]
+            if zoom:
+                frames = zoom_clip_frames(cut, background, affines[0], direction)
+            elif scene_cuts:
+                frames = cut_clip_frames(cut, background, affines, plan.exit_frames, following[2], CUT_TAIL_FRAMES)
+            else:
+                frames = clip_frames(cut, background, affines)
+            kind = "zoom" if zoom else "cut" if scene_cuts else "exit"
+            n, kept, gone = track_clip(tracker, frames, f"{kind}-{i:05d}", writer, empty, empty_every)
             per_clip.append({"clip": i, "person": cut.origin.get("image_id"), "scene": cut.origin.get("scene"),
                              "photo": photos[plan.photo].stem, "mirror": plan.mirror,
                              "window": [round(v, 1) for v in plan.window], "height": round(plan.height, 3),
                              "feet": round(plan.feet, 3), "start": round(plan.start, 3), "direction": plan.direction,
                              "exit_frames": plan.exit_frames, "frames": n, "crops": kept, "empty": gone,
-                             "empty_written": -(-gone // empty_every)})
+                             "empty_written": -(-gone // empty_every),
+                             **({"zoom_direction": list(direction)} if zoom else {})})
         sheets = empty.write_sheets(empty_out)
         files, empty_files = [Path(p).name for p in writer.paths], [Path(p).name for p in empty_writer.paths]
     common = {"made_by": "training.data.exit_clips", "tracker_model": model, "segmenter": segmenter, "seed": seed,
-              "clips": clips, "scene_cuts": scene_cuts,
+              "clips": clips, "scene_cuts": scene_cuts, "zoom": zoom,
               "inputs": {"samples": [str(s) for s in samples_dirs], "negatives": str(negatives),
                          "photos": [p.stem for p in photos]},
               "persons": persons,
               "options": {"size_px": list(CLIP_SIZE_PX), "frame_ms": CLIP_FRAME_MS, "height": HEIGHT_RANGE,
                           "feet": FEET_RANGE, "start": START_RANGE, "exit_frames": EXIT_FRAMES_RANGE,
                           "tail_frames": TAIL_FRAMES, "window": WINDOW_RANGE, "alpha_min": ALPHA_MIN,
-                          "cut_tail_frames": CUT_TAIL_FRAMES if scene_cuts else None},
+                          "cut_tail_frames": CUT_TAIL_FRAMES if scene_cuts else None,
+                          "zoom_roi_growth": ZOOM_ROI_GROWTH if zoom else None},
               "per_clip": per_clip, "crops": sum(c["crops"] for c in per_clip),
               "empty": sum(c["empty"] for c in per_clip), "empty_every": empty_every,
               "empty_written": sum(c["empty_written"] for c in per_clip), "seconds": round(time.time() - t0, 1)}
@@ -330,10 +383,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--cut", action="store_true",
                     help="cut each clip halfway to its exit to the next clip's person-free view (an edit, a camera "
                          "switch) instead of letting the person walk out")
+    ap.add_argument("--zoom", action="store_true",
+                    help="the person stands still and the camera closes in on them until they spill over the view "
+                         "(tracker_crops' zooming camera) instead of walking out")
     a = ap.parse_args(argv)
     try:
         m = build(a.samples, a.negatives, a.out, a.empty_out, a.clips, a.seed, a.model, a.corpus, a.segmenter,
-                  a.empty_every, a.cut)
+                  a.empty_every, a.cut, a.zoom)
     except (BlazePoseError, OSError) as exc:
         print(f"exit_clips: {exc}", file=sys.stderr)
         return 2
