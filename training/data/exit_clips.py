@@ -170,17 +170,24 @@ def person_box(alpha_view: np.ndarray) -> np.ndarray:
     return np.array([[xs.min(), ys.min(), xs.max() + 1.0, ys.max() + 1.0]])
 
 
+def paste(cut: Cutout, background: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(frame RGB, alpha) of the cut-out warped by ``m`` (2, 3) onto ``background`` (a view-sized
+    RGB photo), alpha in view px; the frame is ``background`` itself when none of the cut-out lands
+    in view."""
+    size = (background.shape[1], background.shape[0])
+    alpha = cv2.warpAffine(cut.alpha, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    if not (alpha > ALPHA_MIN).any():
+        return background, alpha
+    rgb = cv2.warpAffine(cut.rgb, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return composite(background, rgb, alpha), alpha
+
+
 def clip_frames(cut: Cutout, background: np.ndarray, affines: np.ndarray):
     """Yield (frame RGB, person box) for each affine: the cut-out warped onto ``background`` (a
     view-sized RGB photo)."""
-    size = (background.shape[1], background.shape[0])
     for m in affines:
-        alpha = cv2.warpAffine(cut.alpha, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        if not (alpha > ALPHA_MIN).any():
-            yield background, np.zeros((0, 4))
-            continue
-        rgb = cv2.warpAffine(cut.rgb, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        yield composite(background, rgb, alpha), person_box(alpha)
+        frame, alpha = paste(cut, background, m)
+        yield frame, person_box(alpha)
 
 
 def cut_index(exit_frames: int) -> int:
@@ -211,15 +218,12 @@ def zoom_clip_frames(cut: Cutout, background: np.ndarray, affine: np.ndarray, di
     ``direction``, ``ZOOM_SIZE_PX`` views) on the still of the cut-out pasted onto ``background``
     with ``affine`` (2, 3): the person stands, the camera closes in on their ROI (:func:`zoom_roi`)
     until they spill over the view's edges. Nothing when the paste leaves nobody in view."""
-    size = (background.shape[1], background.shape[0])
-    alpha = cv2.warpAffine(cut.alpha, affine, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    still, alpha = paste(cut, background, affine)
     box = person_box(alpha)
     if not len(box):
         return
-    rgb = cv2.warpAffine(cut.rgb, affine, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    still = composite(background, rgb, alpha)
     centre, side = zoom_roi(box[0])
-    for m in zoom_affines(size[0], size[1], centre, side, direction):
+    for m in zoom_affines(still.shape[1], still.shape[0], centre, side, direction):
         view = cv2.warpAffine(still, m, ZOOM_SIZE_PX, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         yield view, person_box(cv2.warpAffine(alpha, m, ZOOM_SIZE_PX, flags=cv2.INTER_LINEAR,
                                               borderMode=cv2.BORDER_CONSTANT))
@@ -328,6 +332,7 @@ def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Pa
         empty = EmptyCrops(empty_writer)
         planned = planned_clips(images, people, person_p, clips, seed)
         first = following = next(planned)
+        kind = "zoom" if zoom else "cut" if scene_cuts else "exit"
         for i in range(clips):  # one clip ahead: a cut shows the following clip's view (the last, the first's)
             (plan, cut, background, affines), following = following, next(planned, first)
             direction = ZOOM_DIRECTIONS[i % len(ZOOM_DIRECTIONS)]
@@ -337,7 +342,6 @@ def build(samples_dirs: Sequence[str], negatives: Path, out: Path, empty_out: Pa
                 frames = cut_clip_frames(cut, background, affines, plan.exit_frames, following[2], CUT_TAIL_FRAMES)
             else:
                 frames = clip_frames(cut, background, affines)
-            kind = "zoom" if zoom else "cut" if scene_cuts else "exit"
             n, kept, gone = track_clip(tracker, frames, f"{kind}-{i:05d}", writer, empty, empty_every)
             per_clip.append({"clip": i, "person": cut.origin.get("image_id"), "scene": cut.origin.get("scene"),
                              "photo": photos[plan.photo].stem, "mirror": plan.mirror,
