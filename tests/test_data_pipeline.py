@@ -144,10 +144,13 @@ def test_crop_is_the_sdk_inference_crop():
     assert c.presence == 1.0 and c.has_aux == 1.0
 
 
-def test_flip_swaps_left_and_right_in_the_pipeline(records):
+def test_flip_swaps_left_and_right_in_the_pipeline(tmp_path):
+    with ShardedWriter(str(tmp_path / "one"), 1, per_shard=1) as w:  # one record: training starts anywhere
+        w.write(_sample(_textured(0), _skeleton(150, 20, 200), "t0"))
+    one = sorted(str(p) for p in tmp_path.glob("*.tfrecord"))
     flip = dataclasses.replace(NO_AUGMENT, flip_prob=1.0)
-    img0, t0 = _first(make_landmark_dataset(records[:1], 1, training=False))
-    img1, t1 = _first(make_landmark_dataset(records[:1], 1, training=True, seed=0, options=flip, shuffle_buffer=1))
+    img0, t0 = _first(make_landmark_dataset(one, 1, training=False))
+    img1, t1 = _first(make_landmark_dataset(one, 1, training=True, seed=0, options=flip, shuffle_buffer=1))
     img0, img1 = img0.numpy()[0], img1.numpy()[0]
     np.testing.assert_allclose(img1, img0[:, ::-1], atol=2 / 255)
     lm0, lm1 = t0["landmarks"].numpy()[0], t1["landmarks"].numpy()[0]
@@ -299,3 +302,64 @@ def test_a_degraded_crop_keeps_its_labels_and_loses_detail():
     np.testing.assert_array_equal(a.landmarks, b.landmarks)
     assert a.presence == b.presence == 1.0 and not np.array_equal(a.image, b.image)
     assert _sharpness(b.image) < _sharpness(a.image)
+
+
+def _raw_records(path, tag: str, n: int) -> str:
+    """A TFRecord file of ``n`` records b"tag:k" (the draw is checked before parsing)."""
+    with tf.io.TFRecordWriter(str(path)) as w:
+        for k in range(n):
+            w.write(f"{tag}:{k}".encode())
+    return str(path)
+
+
+def _draw(files, n: int, seed: int) -> list[tuple[str, int]]:
+    from training.data.pipeline import _records
+
+    out = []
+    for _, record in _records(files, True, seed, 1).take(n):
+        tag, k = record.numpy().decode().split(":")
+        out.append((tag, int(k)))
+    return out
+
+
+def test_record_count_reads_the_headers(tmp_path):
+    from training.data.pipeline import record_count
+
+    assert record_count(_raw_records(tmp_path / "a.tfrecord", "a", 37)) == 37
+    assert record_count(_raw_records(tmp_path / "e.tfrecord", "e", 0)) == 0
+
+
+def test_a_short_draw_reaches_every_part_of_every_file(tmp_path):
+    """Ten files of 100 records: a draw of 40 (a cached chunk in miniature) already comes from
+    most files and from all along them, not only from their first records."""
+    files = [_raw_records(tmp_path / f"f{i}.tfrecord", f"f{i}", 100) for i in range(10)]
+    draws = [_draw(files, 40, seed) for seed in range(5)]
+    for d in draws:
+        assert len({tag for tag, _ in d}) >= 7
+    positions = [k for d in draws for _, k in d]
+    assert max(positions) >= 90 and np.median(positions) > 25
+    assert draws[0] == _draw(files, 40, 0) and draws[0] != draws[1]  # a pure function of the seed
+
+
+def test_draws_follow_record_counts_or_the_shares(tmp_path):
+    from training.data.pipeline import file_weights, source_files
+
+    big = _raw_records(tmp_path / "big.tfrecord", "big", 90)
+    small_dir = tmp_path / "small"
+    small_dir.mkdir()
+    _raw_records(small_dir / "s0.tfrecord", "small", 5)
+    _raw_records(small_dir / "s1.tfrecord", "small", 5)
+    _, w = file_weights(source_files([big, str(small_dir)]))
+    np.testing.assert_allclose(w, [0.9, 0.05, 0.05])
+    _, w = file_weights(source_files([f"{big}@3", f"{small_dir}@1"]))
+    np.testing.assert_allclose(w, [0.75, 0.125, 0.125])
+    tags = [tag for tag, _ in _draw([f"{big}@1", f"{small_dir}@1"], 600, 0)]
+    assert 0.4 < tags.count("small") / len(tags) < 0.6
+    with pytest.raises(ValueError, match="share"):
+        source_files([f"{big}@1", str(small_dir)])
+    with pytest.raises(ValueError, match="> 0"):
+        source_files([f"{big}@0"])
+    odd = tmp_path / "a@b"  # an "@" that is not a share stays part of the path
+    odd.mkdir()
+    _raw_records(odd / "x.tfrecord", "x", 2)
+    assert source_files([str(odd)]) == [([str(odd / "x.tfrecord")], None)]

@@ -281,7 +281,7 @@ def test_a_presence_teacher_gives_the_target_on_labelled_and_unlabelled_person_c
     run = tflite_teacher_fn(official, with_scores=True)
     ds = make_dataset_fn(dataclasses.replace(cfg, seed=5), 4, "tflite", official)(None)
     want = np.concatenate([run(image.numpy())[3] for image, _ in ds.take(3)])
-    assert want[hard].max() > 1e-3  # the teacher's own presence on the photos is kept for the report
+    assert (want[hard] > 0).all()  # not zeroed: the teacher's own presence on the photos is kept for the report
     np.testing.assert_allclose(chunk["reference_presence"], want, atol=1e-5)
     np.testing.assert_allclose(reference_presence(chunk), want, atol=1e-5)
     assert not np.allclose(sigmoid(chunk["logit"]).reshape(-1), want, atol=0.05)  # the base's own differs

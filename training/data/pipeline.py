@@ -46,11 +46,23 @@ example with global index i (counting over repeated epochs, after shuffling) is 
 ``numpy.random.default_rng([seed, i])`` and the shuffle uses ``seed`` too, so a dataset is a pure
 function of (files, seed, options) whatever the parallelism. ``training=False``: file order, no
 augmentation, one pass, last batch kept.
+
+Training draws every record with the same probability from the first batch on, however the
+records are spread over files: each file is read from a random record onwards (wrapping round),
+and the files are mixed at random in proportion to their record counts. (Reading a few files at a
+time in file order would give a short run, such as a cached chunk of a few hundred crops, only
+the first records of a few files: the first clips of a clip-ordered data set.) A source may name
+its share of the draws as ``PATH@SHARE`` (a folder, file or glob; e.g. ``/data/real@0.6
+/data/composites@0.4``): then every source needs one, the shares are normalised to sum to 1,
+and within a source records are equally likely. ``training=False`` ignores shares.
 """
 
 from __future__ import annotations
 
+import functools
 import glob
+import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -72,13 +84,82 @@ DETECTOR_TARGET_SHAPES = {"face_box": (4,), "has_face_box": (), "alignment": (4,
 DEFAULT_SHUFFLE_BUFFER = 2048
 
 
+def split_share(spec: str | Path) -> tuple[str, float | None]:
+    """``"PATH@SHARE"`` -> (PATH, SHARE); a plain path -> (path, None). SHARE must be > 0."""
+    text = str(spec)
+    path, sep, share = text.rpartition("@")
+    if not sep or not path:
+        return text, None
+    try:
+        value = float(share)
+    except ValueError:
+        return text, None  # an "@" that is part of the path
+    if not value > 0:
+        raise ValueError(f"the share in {text!r} must be > 0")
+    return path, value
+
+
+def source_files(tfrecord_files) -> list[tuple[list[str], float | None]]:
+    """Each source (``PATH`` or ``PATH@SHARE``) -> (its sorted files, its share or None).
+    Raises ValueError when some sources have a share and others not."""
+    if isinstance(tfrecord_files, (str, Path)):
+        tfrecord_files = [tfrecord_files]
+    out = []
+    for spec in tfrecord_files:
+        path, share = split_share(spec)
+        out.append((expand_files([path]), share))
+    if len({share is None for _, share in out}) > 1:
+        raise ValueError(f"give every source a share (PATH@SHARE) or none: {list(map(str, tfrecord_files))}")
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _record_count(path: str, size: int, mtime_ns: int) -> int:
+    n, offset = 0, 0
+    with open(path, "rb") as f:
+        while offset < size:
+            header = f.read(8)
+            if len(header) < 8:
+                break
+            (length,) = struct.unpack("<Q", header)
+            offset += 8 + 4 + length + 4  # length, its CRC, payload, its CRC
+            f.seek(offset)
+            n += 1
+    return n
+
+
+def record_count(path: str | Path) -> int:
+    """Records in a TFRecord file, from its length headers (payloads are skipped, not read)."""
+    st = os.stat(path)
+    return _record_count(str(path), st.st_size, st.st_mtime_ns)
+
+
+def file_weights(sources: list[tuple[list[str], float | None]]) -> tuple[list[str], np.ndarray]:
+    """(files, probability of drawing from each): proportional to record counts, or, with
+    shares, each source's share split over its files by their record counts. Empty files drop."""
+    files, weights = [], []
+    shares = np.array([share if share is not None else 1.0 for _, share in sources], np.float64)
+    shared = sources[0][1] is not None
+    for (paths, _), share in zip(sources, shares / shares.sum()):
+        counts = np.array([record_count(p) for p in paths], np.float64)
+        if counts.sum() == 0:
+            continue
+        files += [p for p, c in zip(paths, counts) if c > 0]
+        weights += list(counts[counts > 0] * (share / counts.sum() if shared else 1.0))
+    if not files:
+        raise ValueError(f"the TFRecord files hold no records: {[p for paths, _ in sources for p in paths]}")
+    w = np.array(weights)
+    return files, w / w.sum()
+
+
 def expand_files(tfrecord_files) -> list[str]:
-    """Paths, folders (every ``*.tfrecord`` inside) or glob patterns -> sorted file list."""
+    """Paths, folders (every ``*.tfrecord`` inside) or glob patterns -> sorted file list
+    (a ``PATH@SHARE`` source counts as PATH)."""
     if isinstance(tfrecord_files, (str, Path)):
         tfrecord_files = [tfrecord_files]
     out = []
     for f in tfrecord_files:
-        f = str(f)
+        f = split_share(f)[0]
         if Path(f).is_dir():
             out += sorted(glob.glob(str(Path(f) / "*.tfrecord")))
         elif any(c in f for c in "*?["):
@@ -96,19 +177,21 @@ def _resolve_seed(seed: int | None) -> int:
     return int(seed)
 
 
-def _records(files: list[str], training: bool, seed: int, shuffle_buffer: int):
-    """(index, serialized record) pairs: shuffled and repeated for training."""
+def _records(tfrecord_files, training: bool, seed: int, shuffle_buffer: int):
+    """(index, serialized record) pairs. Training: an endless draw, every record (or every
+    record of a source, with shares) equally likely from the start (module docstring), then
+    shuffled; otherwise one pass in file order."""
     import tensorflow as tf
 
-    if training and len(files) > 1:
-        ds = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(8, len(files)), block_length=1,
-                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    else:
-        ds = tf.data.TFRecordDataset(files)
-    if training:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
-    return ds.enumerate()
+    if not training:
+        return tf.data.TFRecordDataset(expand_files(tfrecord_files)).enumerate()
+    files, weights = file_weights(source_files(tfrecord_files))
+    starts = np.random.default_rng([seed, len(files)]).random(len(files))
+    streams = [tf.data.TFRecordDataset(f).repeat().skip(int(start * record_count(f)))
+               for f, start in zip(files, starts)]
+    ds = streams[0] if len(streams) == 1 else tf.data.Dataset.sample_from_datasets(
+        streams, weights=weights.tolist(), seed=seed, stop_on_empty_dataset=False)
+    return ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).enumerate()
 
 
 def _landmark_fn(seed: int, training: bool, input_size: int, options: AugmentOptions | None):
@@ -138,7 +221,6 @@ def _build(fn, keys_shapes: dict, files, batch_size, training, input_size, seed,
            num_parallel_calls, scale_image):
     import tensorflow as tf
 
-    files = expand_files(files)
     n = int(input_size)
     names = list(keys_shapes)
     tout = [tf.uint8] + [tf.float32] * len(names) + [tf.bool]
@@ -186,7 +268,8 @@ def make_landmark_dataset(tfrecord_files, batch_size: int, training: bool = True
     module docstring for the exact signature. Training datasets repeat forever.
 
     Args:
-        tfrecord_files: files, folders or glob patterns of records written by ShardedWriter.
+        tfrecord_files: files, folders or glob patterns of records written by ShardedWriter,
+            each optionally ``PATH@SHARE`` (module docstring).
         training: shuffle, repeat, augment (``options``, default ``AugmentOptions()``) and drop
             the last partial batch; False: one plain pass in file order.
         seed: makes the shuffle and every augmentation reproducible; None = a fresh random seed.
