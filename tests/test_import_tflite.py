@@ -58,7 +58,8 @@ def _synthetic_function():
         t = tf.tanh(tf.nn.conv2d(r, w3, 1, "VALID", dilations=1))  # TANH
         c = tf.minimum(tf.maximum(tf.nn.conv2d(r, w4, 1, "SAME") + b4, -1.0), 1.0)  # fused RELU_N1_TO_1
         fc = tf.matmul(tf.reshape(p, [1, 256]), fc_w) + fc_b  # RESHAPE, FULLY_CONNECTED
-        return {"feat": t, "fc": fc, "clipped": c}
+        swapped = tf.transpose(tf.reshape(t, [1, 16, 2, 8, 8]), [0, 3, 2, 1, 4])  # TRANSPOSE (5-D)
+        return {"feat": t, "fc": fc, "clipped": c, "swapped": swapped}
 
     return f
 
@@ -168,6 +169,15 @@ def test_unsupported_op_names_it():
     with pytest.raises(UnsupportedOpError, match="EXP") as err:
         import_tflite(_convert(f))
     assert err.value.op == "EXP"
+
+
+def test_transpose_of_the_batch_axis_is_refused():
+    @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32)])
+    def f(x):
+        return tf.transpose(x, [1, 0])
+
+    with pytest.raises(UnsupportedOpError, match="batch"):
+        import_tflite(_convert(f))
 
 
 def test_cli_writes_a_loadable_keras_file(synthetic, tmp_path):

@@ -20,8 +20,8 @@ from training.tflite_graph import Operator, TFLiteGraph, TFLiteImportError, Unsu
 # sparse constants are folded into the weights by tflite_graph.fold_constants).
 SUPPORTED_OPS = (
     "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "PAD", "MAX_POOL_2D",
-    "AVERAGE_POOL_2D", "RESIZE_BILINEAR", "DEPTH_TO_SPACE", "RESHAPE", "CONCATENATION", "LOGISTIC",
-    "RELU", "RELU6", "TANH", "PRELU",
+    "AVERAGE_POOL_2D", "RESIZE_BILINEAR", "DEPTH_TO_SPACE", "RESHAPE", "TRANSPOSE", "CONCATENATION",
+    "LOGISTIC", "RELU", "RELU6", "TANH", "PRELU",
 )
 # ActivationFunctionType of the schema -> Keras activation name (None: identity).
 _ACTIVATIONS = {0: None, 1: "relu", 2: "hard_tanh", 3: "relu6", 4: "tanh"}
@@ -265,6 +265,15 @@ class _Builder:
         if not out_shape or out_shape[0] != in_shape[0] or any(d < 0 for d in out_shape):
             raise UnsupportedOpError(op.op, f"{in_shape} -> {out_shape} changes the batch dimension")
         return self.keras.layers.Reshape(out_shape[1:], name=self.layer_name(op))(self.value(op.inputs[0]))
+
+    def op_transpose(self, op: Operator):
+        # Keras' own DEPTH_TO_SPACE (Reshape, Permute, Reshape) converts to a 6-D TRANSPOSE, so
+        # the files training.models.export writes hold it.
+        perm = self.const(op, 1, "perm").reshape(-1).astype(int)
+        if perm[0] != 0:
+            raise UnsupportedOpError(op.op, f"perm {perm.tolist()} moves the batch dimension")
+        return self.keras.layers.Permute(tuple(int(p) for p in perm[1:]),
+                                         name=self.layer_name(op))(self.value(op.inputs[0]))
 
     def op_concatenation(self, op: Operator):
         if any(self.graph.is_constant(i) for i in op.inputs):
