@@ -352,9 +352,21 @@ def test_labels_command_finds_and_confirms_the_player(shared_data, tmp_path):
 def test_train_cli_resumes_and_exports_a_detector_the_sdk_runs(tmp_path):
     from training.models.detector import build_detector
 
+    from training.finetune_detector import conv_kernels
+    from training.tflite_graph import load_graph, read_tflite
+
     keras.utils.set_random_seed(0)
     init = tmp_path / "init.keras"
-    build_detector().save(init)
+    model = build_detector()
+    pruned = 0
+    for layer in conv_kernels(model):  # pruned like the official detector: 3 of 4 weights zero
+        w = layer.get_weights()
+        if w[0].shape[:2] == (1, 1) and w[0].size >= 256:
+            w[0][np.random.default_rng(0).random(w[0].shape) < 0.75] = 0.0
+            layer.set_weights(w)
+            pruned += int((w[0] == 0).sum())
+    assert pruned > 10_000
+    model.save(init)
     rng = np.random.default_rng(1)
     frames = []
     for i in range(2):
@@ -380,6 +392,11 @@ def test_train_cli_resumes_and_exports_a_detector_the_sdk_runs(tmp_path):
     with TFLiteModel(out, expected_sha256=det_file.sha256) as tfl:
         found = PoseDetector(tfl, min_score=0.0, output_roles=det_file.output_roles)(cv2.imread(frames[0]["image"]))
         assert len(found) >= 1
+    # the pruned weights stayed zero through 3 optimizer steps, and the float16 file stores them sparse
+    dense = load_graph(run / "export" / "pose_detection_small_float32.tflite")
+    zeros = sum(int((dense.tensors[op.inputs[1]].data == 0).sum()) for op in dense.operators if op.op == "CONV_2D")
+    assert zeros >= pruned
+    assert read_tflite(out).op_counts().get("DENSIFY", 0) > 0
 
 
 def test_head_layers_are_the_convs_that_feed_the_outputs():

@@ -12,6 +12,12 @@ Two steps:
     python -m training.finetune_detector train --init /tmp/imp/pose_detection.keras \
         --labels /tmp/det_ft/labels.json --run-dir /tmp/det_ft/run1 --steps 1500 --batch-size 16 --export
 
+The official detector's pruned weights (three quarters of each 1x1 convolution) stay zero while
+it trains (:func:`hold_zeros`) and the float16 export stores them sparse, as the official file
+does, so the file is the official one's size. (Zeroing them after a free fine-tune is no
+substitute: it moved them by 1-23 % of a kernel's norm, and putting them back to zero loses the
+fine-tune's detections; docs/lab/2026-12-07_sampler_and_sparse_tiles.md.)
+
 Loss (``training.losses.detector_distill_losses``): on the anchors that answer for a labelled
 person (:func:`training.detector_views.assign_anchors`, the way the official detector assigns
 them) the score target is 1 and the box target the teacher's detection, encoded for that anchor;
@@ -284,14 +290,44 @@ def head_layers(model) -> list:
     return found
 
 
+def conv_kernels(model) -> list:
+    """The model's Conv2D layers (not depthwise), in layer order."""
+    import keras
+
+    return [layer for layer in model.layers if type(layer) is keras.layers.Conv2D]
+
+
+class KeepZeros:
+    """A Keras variable constraint: the weights that were exactly zero at the start stay zero."""
+
+    def __init__(self, initial: np.ndarray) -> None:
+        self.mask = (np.asarray(initial) != 0).astype(np.float32)
+
+    def __call__(self, w):
+        return w * self.mask
+
+
+def hold_zeros(model) -> int:
+    """Give every Conv2D kernel with exact zeros (the official detector's pruned 1x1 convs, about
+    75 % zeros each) a :class:`KeepZeros` constraint, so the optimizer keeps them pruned and the
+    export stays sparse; returns how many kernels were held."""
+    held = 0
+    for layer in conv_kernels(model):
+        kernel = layer.get_weights()[0]
+        if (kernel == 0).any():
+            layer.kernel.constraint = KeepZeros(kernel)
+            held += 1
+    return held
+
+
 def export_student(student, out_dir: Path, name: str) -> list[dict]:
-    """The student as ``name.tflite`` (float16 weights, as the official file) and
-    ``name_float32.tflite``, with their manifest."""
+    """The student as ``name.tflite`` (float16 weights stored sparse where mostly zero, as in the
+    official file) and ``name_float32.tflite``, with their manifest."""
     from training.models.export import detector_manifest_entry, to_tflite, write_manifest
 
     entries = []
     for quantize, suffix in (("float16", ""), ("float", "_float32")):
-        p = to_tflite(student, out_dir / f"{name}{suffix}.tflite", quantize)
+        p = to_tflite(student, out_dir / f"{name}{suffix}.tflite", quantize, sparse=quantize == "float16")
         entries.append(detector_manifest_entry(p, quantize))
     write_manifest(out_dir, entries)
     return entries
@@ -328,6 +364,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     def build():
         wrapper, student = build_student_teacher(args.init)
         built["student"] = student
+        print(f"{hold_zeros(student)} pruned Conv2D kernels keep their zeros", flush=True)
         return wrapper
 
     def loss_fn(out, t):

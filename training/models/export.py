@@ -20,12 +20,15 @@ from blazepose_sdk.assets.manifest import MANIFEST_FILE, manifest_entry, update_
 
 
 def to_tflite(model, path: str | Path, quantize: str = "float",
-              representative: Callable[[], Iterable[np.ndarray]] | None = None) -> Path:
+              representative: Callable[[], Iterable[np.ndarray]] | None = None, sparse: bool = False) -> Path:
     """Convert a Keras model to ``path``.
 
     quantize: "float" (float32 weights), "float16" (half weights), or "int8" (full-integer
     weights and activations, float32 I/O; ``representative`` yields (1, S, S, 3) inputs for
     calibration, a few hundred real crops are the usual choice).
+    sparse: weights that are mostly exact zeros are stored in TFLite's sparse format behind a
+    DENSIFY op, as in the official detector (the converter's EXPERIMENTAL_SPARSITY; the runtime
+    densifies them once at load, so the graph computes the same values).
     Outputs keep the model's output order (the SDK identifies them by shape anyway).
     """
     import tensorflow as tf
@@ -34,12 +37,12 @@ def to_tflite(model, path: str | Path, quantize: str = "float",
         # Keras 3 route: traces the model once (faster than SavedModel + from_saved_model).
         with contextlib.redirect_stdout(io.StringIO()):
             conv = tf.lite.TFLiteConverter.from_keras_model(batch_one_model(model))
-            data = _convert(conv, quantize, representative)
+            data = _convert(conv, quantize, representative, sparse)
     except Exception:  # noqa: BLE001 - fall back to the SavedModel route, batch fixed to 1
         with tempfile.TemporaryDirectory() as saved:
             spec = [tf.TensorSpec((1, *model.inputs[0].shape[1:]), tf.float32)]
             model.export(saved, format="tf_saved_model", verbose=False, input_signature=spec)
-            data = _convert(tf.lite.TFLiteConverter.from_saved_model(saved), quantize, representative)
+            data = _convert(tf.lite.TFLiteConverter.from_saved_model(saved), quantize, representative, sparse)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -62,7 +65,7 @@ def batch_one_model(model):
     return keras.Model(inputs, outputs, name=model.name)
 
 
-def _convert(conv, quantize: str, representative) -> bytes:
+def _convert(conv, quantize: str, representative, sparse: bool = False) -> bytes:
     import tensorflow as tf
 
     if quantize == "float16":
@@ -78,6 +81,8 @@ def _convert(conv, quantize: str, representative) -> bytes:
         conv.inference_output_type = tf.float32
     elif quantize != "float":
         raise ValueError(f"unknown quantize mode {quantize!r}")
+    if sparse:
+        conv.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY, *conv.optimizations]
     return conv.convert()
 
 
