@@ -409,3 +409,26 @@ def test_head_layers_are_the_convs_that_feed_the_outputs():
     s = keras.layers.Reshape((-1, 1))(keras.layers.Conv2D(2, 1, name="score")(trunk))
     model = keras.Model(x, [keras.layers.Concatenate(axis=1)([a, b]), s])
     assert sorted(layer.name for layer in head_layers(model)) == ["box_a", "box_b", "score"]
+
+
+def test_hold_zeros_keeps_pruned_weights_through_optimizer_steps():
+    from training.finetune_detector import hold_zeros
+
+    def step_zeros(hold: bool) -> int:
+        x = keras.Input((8, 8, 16))
+        model = keras.Model(x, keras.layers.Conv2D(32, 1, name="pruned")(keras.layers.Conv2D(16, 3, name="dense")(x)))
+        w = model.get_layer("pruned").get_weights()
+        w[0][np.random.default_rng(0).random(w[0].shape) < 0.75] = 0.0
+        model.get_layer("pruned").set_weights(w)
+        assert (hold_zeros(model) if hold else 0) == (1 if hold else 0)  # the dense 3x3 kernel has no zeros
+        opt = keras.optimizers.Adam(1e-2)
+        data = np.random.default_rng(1).standard_normal((4, 8, 8, 16)).astype(np.float32)
+        for _ in range(3):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(model(data) - 1.0))
+            opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return int((model.get_layer("pruned").get_weights()[0] == 0).sum())
+
+    pruned = int((np.random.default_rng(0).random((1, 1, 16, 32)) < 0.75).sum())
+    assert step_zeros(hold=True) == pruned
+    assert step_zeros(hold=False) < pruned // 10  # without it Adam moves them all
