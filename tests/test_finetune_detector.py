@@ -380,7 +380,7 @@ def test_train_cli_resumes_and_exports_a_detector_the_sdk_runs(tmp_path):
     labels.write_text(json.dumps({"format": "blazepose-detector-labels/1", "frames": frames}))
     run = tmp_path / "run"
     common = ["train", "--init", str(init), "--labels", str(labels), "--run-dir", str(run), "--batch-size", "2",
-              "--log-every", "1", "--checkpoint-every", "1", "--strategy", "default", "--warmup", "1"]
+              "--log-every", "1", "--checkpoint-every", "1", "--strategy", "default", "--warmup", "1", "--hold-zeros"]
     assert main(common + ["--steps", "2"]) == 0
     assert main(common + ["--steps", "3", "--export"]) == 0
     logged = [json.loads(line) for line in (run / "losses.jsonl").read_text().splitlines()]

@@ -12,11 +12,12 @@ Two steps:
     python -m training.finetune_detector train --init /tmp/imp/pose_detection.keras \
         --labels /tmp/det_ft/labels.json --run-dir /tmp/det_ft/run1 --steps 1500 --batch-size 16 --export
 
-The official detector's pruned weights (three quarters of each 1x1 convolution) stay zero while
-it trains (:func:`hold_zeros`) and the float16 export stores them sparse, as the official file
-does, so the file is the official one's size. (Zeroing them after a free fine-tune is no
-substitute: it moved them by 1-23 % of a kernel's norm, and putting them back to zero loses the
-fine-tune's detections; docs/lab/2026-12-07_sampler_and_sparse_tiles.md.)
+The float16 export stores weights that are mostly zero sparse, as the official file does. A free
+fine-tune moves the official detector's pruned weights (three quarters of each 1x1 convolution)
+off zero, so its file is dense and twice the size. ``--hold-zeros`` keeps them zero while it
+trains (:func:`hold_zeros`), which gives a file of the official size; but run13z, run13 with it,
+found 80 of vtest's small people on the tiles against run13's 155 (step 750), and putting the
+zeros back after run13 found 121 (docs/lab/2026-12-07_sampler_and_sparse_tiles.md).
 
 Loss (``training.losses.detector_distill_losses``): on the anchors that answer for a labelled
 person (:func:`training.detector_views.assign_anchors`, the way the official detector assigns
@@ -364,7 +365,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     def build():
         wrapper, student = build_student_teacher(args.init)
         built["student"] = student
-        print(f"{hold_zeros(student)} pruned Conv2D kernels keep their zeros", flush=True)
+        if args.hold_zeros:
+            print(f"{hold_zeros(student)} pruned Conv2D kernels keep their zeros", flush=True)
         return wrapper
 
     def loss_fn(out, t):
@@ -461,6 +463,9 @@ def main(argv=None) -> int:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--strategy", default="auto")
     tr.add_argument("--name", default="pose_detection_small")
+    tr.add_argument("--hold-zeros", action="store_true",
+                    help="the init's zero weights (the official detector's pruned 1x1 kernels) stay zero, so the "
+                         "export is stored sparse at the official file's size (it cost run13z half its small people)")
     tr.add_argument("--export", action="store_true")
     tr.add_argument("--export-every-checkpoint", action="store_true",
                     help="also export the student at every checkpoint (RUN/export_stepN), to pick a step")
