@@ -350,9 +350,8 @@ def test_labels_command_finds_and_confirms_the_player(shared_data, tmp_path):
 
 
 def test_train_cli_resumes_and_exports_a_detector_the_sdk_runs(tmp_path):
-    from training.models.detector import build_detector
-
     from training.finetune_detector import conv_kernels
+    from training.models.detector import build_detector
     from training.tflite_graph import load_graph, read_tflite
 
     keras.utils.set_random_seed(0)
