@@ -33,12 +33,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def prune_pointwise(model, sparsity: float) -> int:
     """Zero the smallest ``sparsity`` share of each 1x1 convolution kernel of ``model`` in
     place; returns how many kernels were pruned."""
-    import keras
+    from training.finetune_detector import conv_kernels
 
     count = 0
-    for layer in model.layers:
-        if (isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, keras.layers.DepthwiseConv2D)
-                and tuple(layer.kernel_size) == (1, 1)):
+    for layer in conv_kernels(model):
+        if tuple(layer.kernel_size) == (1, 1):
             weights = layer.get_weights()
             kernel = weights[0]
             threshold = np.quantile(np.abs(kernel), sparsity)
@@ -48,12 +47,14 @@ def prune_pointwise(model, sparsity: float) -> int:
 
 
 def convert(model, sparse: bool) -> bytes:
-    import tensorflow as tf
+    """The model as float32 TFLite bytes by the project's one export path
+    (:func:`training.models.export.to_tflite`), stored sparse when ``sparse``."""
+    import tempfile
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if sparse:
-        converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
-    return converter.convert()
+    from training.models.export import to_tflite
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return to_tflite(model, Path(tmp) / "probe.tflite", "float", sparse=sparse).read_bytes()
 
 
 def interpreter_for(model_bytes: bytes, threads: int):
