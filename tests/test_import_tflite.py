@@ -18,7 +18,7 @@ from training.import_tflite import (  # noqa: E402
     model_kind,
     sdk_units,
 )
-from training.tflite_graph import UnsupportedOpError, densify, load_graph, read_tflite  # noqa: E402
+from training.tflite_graph import TFLiteImportError, UnsupportedOpError, densify, load_graph, read_tflite  # noqa: E402
 from training.tflite_keras import SUPPORTED_OPS, _Builder  # noqa: E402
 
 REFERENCE_VERSION = "0.5.1675469404"
@@ -277,3 +277,30 @@ def test_a_few_training_steps_lower_the_loss(basketball_rgb):
         opt.apply_gradients(zip(grads, variables))
         losses.append(loss)
     assert all(b < a for a, b in zip(losses, losses[1:])) and losses[-1] < 0.8 * losses[0], losses
+
+
+@pytest.mark.reference
+def test_landmark_fork_gives_the_same_outputs_and_a_trainable_copy_the_presence_never_reads(basketball_rgb, tmp_path):
+    """--fork-landmark-blocks 2 on the official Lite: every output as the unforked import's; the
+    layers that landmark-readout training moves are the copy and the heads, none the presence reads;
+    a fork longer than the shared trunk is refused."""
+    from training.students import _ancestor_layers, build_imported_student, landmark_readout_layers
+
+    path = _official("pose_landmark_lite.tflite")
+    graph = load_graph(path)
+    plain = _Builder(graph).build("plain")
+    builder = _Builder(graph, fork_landmark_blocks=2)
+    forked = builder.build("forked")
+    x = model_input(basketball_rgb, 256, model_kind(path))
+    for a, b in zip(plain(x), forked(x)):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), atol=1e-6)
+    extra = forked.count_params() - plain.count_params()
+    assert 70_000 < extra < 90_000  # two 2x2 blocks of 192 channels: depthwise + 1x1, ~39k each
+    forked.save(tmp_path / "fork.keras")
+    student = build_imported_student(str(tmp_path / "fork.keras"))
+    names = set(landmark_readout_layers(student))
+    copies = {n for n in names if n.endswith("_lm") or "_lm_" in n}
+    assert len(copies) >= 6 and "Identity" in names and "Identity_4" not in names  # the world stays
+    assert not names & _ancestor_layers(student, student.output["presence"])
+    with pytest.raises(TFLiteImportError, match="cannot fork the last 99"):
+        _Builder(graph, fork_landmark_blocks=99).build("too_long")

@@ -193,3 +193,35 @@ def test_tail_layers_are_the_last_shared_blocks_and_the_heads_on_them():
         f"{n}/{w}" for n in ("block_1", "block_2", "lm_head", "presence_head") for w in ("kernel", "bias"))
     with pytest.raises(ValueError, match="3 residual blocks"):
         tail_layers(model, 3)
+
+
+def test_landmark_readout_layers_leave_presence_and_all_it_reads_alone():
+    """Landmarks, world and presence read one shared trunk: only the landmark head trains (the
+    world has no distillation target), and the presence before and after a step is the same."""
+    pytest.importorskip("tensorflow")
+    import keras
+    import tensorflow as tf
+    from keras import layers
+
+    from training.students import freeze_all_but, landmark_readout_layers
+
+    inp = keras.Input((4,))
+    trunk = layers.Dense(5, name="trunk")(inp)
+    heatmap = layers.Dense(8, name="heatmap_head")(trunk)
+    landmarks = layers.Dense(6, name="lm_head")(trunk)
+    world = layers.Dense(3, name="world_head")(trunk)
+    presence = layers.Dense(1, activation="sigmoid", name="presence_head")(trunk)
+    model = keras.Model(inp, {"landmarks": landmarks, "visibility_logit": landmarks, "presence": presence,
+                              "heatmap": heatmap, "raw_0": landmarks, "raw_1": presence, "raw_4": world})
+    names = landmark_readout_layers(model)
+    assert names == ["lm_head"]
+    freeze_all_but(model, names)
+    x = tf.random.stateless_normal((2, 4), seed=(1, 2))
+    before = model(x)["presence"].numpy()
+    with tf.GradientTape() as tape:
+        out = model(x)
+        loss = tf.reduce_sum(out["landmarks"] ** 2) + tf.reduce_sum(out["presence"])
+    grads = tape.gradient(loss, model.trainable_variables)
+    keras.optimizers.SGD(0.1).apply_gradients(zip(grads, model.trainable_variables))
+    assert np.array_equal(model(x)["presence"].numpy(), before)
+    assert not np.allclose(model(x)["landmarks"].numpy(), out["landmarks"].numpy())

@@ -233,7 +233,7 @@ HEATMAP_SIGMA = 2.0
 # FPD's balance of the distillation and ground-truth terms (the paper uses 0.5).
 FPD_ALPHA = 0.5
 TEACHER_CONFIDENCE_MODES = ("weight", "scale")  # DistillConfig.teacher_confidence
-TRAIN_ONLY_CHOICES = ("all", "presence-head", "tail")  # DistillConfig.train_only
+TRAIN_ONLY_CHOICES = ("all", "presence-head", "tail", "landmark-readout")  # DistillConfig.train_only
 EXPORT_PRECISIONS = ("float", "float16", "int8")  # DistillConfig.export_precisions
 
 

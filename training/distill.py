@@ -75,6 +75,7 @@ from training.students import (
     REGRESSION_STUDENTS,
     build_student,
     freeze_all_but,
+    landmark_readout_layers,
     is_imported,
     load_keras_teacher,
     parse_teacher,
@@ -239,8 +240,8 @@ def run(cfg: DistillConfig, run_dir: str | Path, strategy_name: str = "auto", ex
         if cfg.train_only != "all":
             if not is_imported(cfg.student):
                 raise ValueError(f"--train-only {cfg.train_only} needs an imported student")
-            names = (presence_head_layers(student) if cfg.train_only == "presence-head"
-                     else tail_layers(student, cfg.tail_blocks))
+            names = {"presence-head": presence_head_layers, "landmark-readout": landmark_readout_layers,
+                     "tail": lambda m: tail_layers(m, cfg.tail_blocks)}[cfg.train_only](student)
             freeze_all_but(student, names)
         built["float"] = student
         if not cfg.fake_quant:
@@ -312,7 +313,9 @@ def main(argv=None) -> int:
     ap.add_argument("--train-only", choices=TRAIN_ONLY_CHOICES, default="all",
                     help="presence-head: train only the layers that feed the pose presence alone (imported "
                          "students), every other weight frozen; tail: only the last --tail-blocks residual blocks "
-                         "of the trunk the landmarks and presence share, and the heads on them")
+                         "of the trunk the landmarks and presence share, and the heads on them; landmark-readout: "
+                         "only the layers between the shared features and the landmark/world outputs (the "
+                         "presence and all it reads stay the imported model's)")
     ap.add_argument("--tail-blocks", type=int, default=1,
                     help="with --train-only tail: how many of the shared trunk's last residual blocks train")
     ap.add_argument("--aux-kd-weight", type=float, default=0.0,

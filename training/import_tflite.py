@@ -14,8 +14,11 @@ outputs keep the .tflite output order and names (``Identity``, ``Identity_1``, .
 .tflite interpreter and the Keras model and prints the largest absolute difference of every
 output (exit 1 when one exceeds ``--tol``). With ``--export`` the Keras model is converted back to
 TFLite (float32, with its SDK manifest entry beside it) and the SDK's landmarks with the
-re-exported file are compared with those of the original on the same frames. See
-docs/import_tflite.md.
+re-exported file are compared with those of the original on the same frames.
+``--fork-landmark-blocks N`` builds a landmark model's last N shared residual blocks twice: the
+presence on the file's, the landmark and world outputs on a copy (same outputs at import), so that
+``training.distill --train-only landmark-readout`` trains the copy and the presence stays the
+file's on every crop. See docs/import_tflite.md.
 """
 
 from __future__ import annotations
@@ -237,7 +240,9 @@ def check_model(tflite_path: str | os.PathLike, builder: "_Builder", inputs: Seq
     pieces = []  # (op, its activation inputs, sub-model from them to the op's output)
     for op in graph.operators:
         ins = [i for i in op.inputs if i >= 0 and not graph.is_constant(i)]
-        pieces.append((op, ins, keras.Model([builder.values[i] for i in ins], builder.values[op.outputs[0]])))
+        # a landmark fork's own operators read its tensors; every other operator, the original's
+        values = builder.values if op.index in builder.landmark_only_ops else builder.original_values
+        pieces.append((op, ins, keras.Model([values[i] for i in ins], values[op.outputs[0]])))
     with TFLiteModel(tflite_path) as runtime:
         names, shapes = [s.name for s in runtime.outputs], [s.shape for s in runtime.outputs]
         rows = [{"output": n, "shape": list(s), "max_abs_value": 0.0, "keras_vs_tflite": 0.0,
@@ -310,6 +315,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m training.import_tflite", description=__doc__.splitlines()[0])
     p.add_argument("source", type=Path, help="float .tflite file")
     p.add_argument("--out", type=Path, required=True, help="Keras model to write (.keras)")
+    p.add_argument("--fork-landmark-blocks", type=int, default=0, metavar="N",
+                   help="landmark models: build the last N residual blocks of the trunk that the presence and the "
+                        "landmarks share twice, the presence on the original, the landmark and world outputs on the "
+                        "copy (same outputs; `training.distill --train-only landmark-readout` then trains the copy "
+                        "and leaves the presence the file's)")
     p.add_argument("--check", nargs="+", type=Path, default=None, metavar="FRAMES",
                    help="images or videos: compare every output of the .tflite and the Keras model")
     p.add_argument("--frames-per-video", type=int, default=3, help="evenly spaced frames taken from each video")
@@ -324,7 +334,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pair", type=Path, default=None,
                    help="the other model of the SDK pipeline for that comparison (default: pose_detection.tflite, "
                         "or pose_landmark_full.tflite for a detector, beside SOURCE)")
-    return p.parse_args(argv)
+    a = p.parse_args(argv)
+    if a.fork_landmark_blocks < 0:
+        p.error(f"--fork-landmark-blocks takes a count >= 0, got {a.fork_landmark_blocks}")
+    return a
 
 
 def main(argv=None) -> int:
@@ -348,7 +361,7 @@ def _run(args: argparse.Namespace) -> int:
         raise TFLiteImportError(f"no such file: {args.source}")
     if args.out.suffix != ".keras":
         raise TFLiteImportError(f"--out must end in .keras, got {args.out}")
-    builder = _Builder(load_graph(args.source))
+    builder = _Builder(load_graph(args.source), args.fork_landmark_blocks)
     model = builder.build(args.source.stem)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)

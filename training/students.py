@@ -75,6 +75,19 @@ def presence_head_layers(model) -> list[str]:
             if layer.name in _ancestor_layers(model, pres) and layer.name not in others]
 
 
+def landmark_readout_layers(model) -> list[str]:
+    """The layers of an imported student that feed its landmark rows (landmarks, visibility, rows
+    33-34) and not its ``presence`` (for the official Lite: the 2x2 convolution that reads the
+    shared features into the 195 landmark values; with a fork, ``training.import_tflite
+    --fork-landmark-blocks``, also the copied blocks). Training only these leaves the presence, and
+    every layer it reads, bit-identical to the imported model's. The world landmarks have no
+    distillation target, so their head is not among them."""
+    out = model.output
+    presence = _ancestor_layers(model, out["presence"])
+    heads = _ancestor_layers(model, out["landmarks"]) | _ancestor_layers(model, out["visibility_logit"])
+    return [layer.name for layer in model.layers if layer.name in heads and layer.name not in presence]
+
+
 def tail_layers(model, blocks: int) -> list[str]:
     """The layers of an imported student from its last ``blocks`` residual blocks on: those blocks of
     the trunk shared by the landmarks and the presence, and every layer after them (the landmark,

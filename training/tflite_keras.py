@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import ChainMap
 from collections.abc import Callable
 
 import numpy as np
@@ -45,12 +46,14 @@ def _clean(name: str) -> str:
 class _Builder:
     """Walks the operators in file order (TFLite stores them topologically) and maps tensors."""
 
-    def __init__(self, graph: TFLiteGraph) -> None:
+    def __init__(self, graph: TFLiteGraph, fork_landmark_blocks: int = 0) -> None:
         self.keras = _keras()
         self.graph = graph
         self.values: dict[int, object] = {}  # tensor index -> KerasTensor
         self.used: set[str] = set()
         self.output_names = {i: _clean(graph.tensors[i].name) for i in graph.outputs}
+        self.fork_landmark_blocks = fork_landmark_blocks
+        self._fork_suffix = ""
 
     # -- names and weights -------------------------------------------------------------------
     def _unique(self, base: str) -> str:
@@ -64,7 +67,7 @@ class _Builder:
         out = op.outputs[0]
         if not suffix and out in self.output_names and out not in self.values:
             return self._unique(self.output_names[out])
-        return self._unique(f"{op.op.lower()}_{op.index}{suffix}")
+        return self._unique(f"{op.op.lower()}_{op.index}{self._fork_suffix}{suffix}")
 
     def const(self, op: Operator, position: int, what: str) -> np.ndarray:
         index = op.inputs[position] if position < len(op.inputs) else -1
@@ -109,22 +112,19 @@ class _Builder:
             layer_input = k.Input(shape=t.shape[1:], name=self._unique(_clean(t.name)))
             self.values[index] = layer_input
             inputs.append(layer_input)
+        forked, landmark_only = self.fork_plan()
+        fork_values: dict[int, object] = {}
         for op in self.graph.operators:
-            handler = getattr(self, "op_" + op.op.lower().replace(":", "_"), None)
-            if handler is None:
-                raise UnsupportedOpError(op.op, f"operator #{op.index} (supported: {', '.join(SUPPORTED_OPS)})")
-            for index in op.outputs:
-                t = self.graph.tensors[index]
-                if t.dtype != "FLOAT32" or t.quantized:
-                    raise UnsupportedOpError(op.op, f"output {t.name!r} is {t.dtype}"
-                                             f"{' quantized' if t.quantized else ''}; only float32 graphs import")
-            out = handler(op)
-            expected = self.shape(op.outputs[0])
-            got = tuple(out.shape[1:])
-            if got != tuple(expected[1:]):
-                raise TFLiteImportError(f"{op.op} #{op.index} gives shape {got}, the file says {expected[1:]}")
-            self.values[op.outputs[0]] = out
+            if op.index in landmark_only:
+                self._build_op(op, fork_values)
+                continue
+            self._build_op(op)
+            if op.index in forked:
+                self._build_op(op, fork_values)
         outputs = []
+        # the original's tensors (the presence path, the per-operator check) and the fork's
+        self.original_values, self.landmark_only_ops = self.values, landmark_only
+        self.values = ChainMap(fork_values, self.values) if fork_values else self.values
         for index in self.graph.outputs:
             out = self.value(index)
             wanted = self.output_names[index]
@@ -135,6 +135,69 @@ class _Builder:
         self.model = k.Model(inputs[0] if len(inputs) == 1 else inputs, outputs,
                              name=_clean(name or "imported_tflite"))
         return self.model
+
+    def _build_op(self, op: Operator, fork_values: dict | None = None) -> None:
+        """Build ``op``'s layer(s) on the values computed so far; with ``fork_values``, a second
+        copy (layers named ``..._lm``) that reads the fork's tensors where it has them and writes
+        its output there."""
+        handler = getattr(self, "op_" + op.op.lower().replace(":", "_"), None)
+        if handler is None:
+            raise UnsupportedOpError(op.op, f"operator #{op.index} (supported: {', '.join(SUPPORTED_OPS)})")
+        for index in op.outputs:
+            t = self.graph.tensors[index]
+            if t.dtype != "FLOAT32" or t.quantized:
+                raise UnsupportedOpError(op.op, f"output {t.name!r} is {t.dtype}"
+                                         f"{' quantized' if t.quantized else ''}; only float32 graphs import")
+        base = self.values
+        if fork_values is not None:
+            self.values, self._fork_suffix = ChainMap(fork_values, base), "_lm"
+        try:
+            out = handler(op)
+            expected = self.shape(op.outputs[0])
+            got = tuple(out.shape[1:])
+            if got != tuple(expected[1:]):
+                raise TFLiteImportError(f"{op.op} #{op.index} gives shape {got}, the file says {expected[1:]}")
+            self.values[op.outputs[0]] = out  # with a fork: into fork_values (a ChainMap writes its first map)
+        finally:
+            self.values, self._fork_suffix = base, ""
+
+    def fork_plan(self) -> tuple[set[int], set[int]]:
+        """(shared operators built twice, landmark-only operators built on the copy) for
+        ``fork_landmark_blocks`` N: in a landmark model, the operators after the (N+1)-th last
+        residual ADD of the trunk that the pose presence and the landmark rows share, and the
+        operators that feed only the landmark rows (the output the SDK reads as ``landmarks``).
+        The presence, world and every other output keep the original operators; the landmark rows
+        read the copy, so a student can train the copy without moving the presence (or the world
+        landmarks, which have no distillation target). N = 0: no fork."""
+        n = self.fork_landmark_blocks
+        if not n:
+            return set(), set()
+        from blazepose_sdk.stages.roles import output_roles
+
+        g = self.graph
+        roles = dict(zip(output_roles("landmark", [g.tensors[i].shape for i in g.outputs]), g.outputs))
+        if "presence" not in roles or "landmarks" not in roles:
+            raise TFLiteImportError("a landmark fork needs a landmark model (a presence and a landmarks output)")
+        presence, heads = [roles["presence"]], [roles["landmarks"]]
+        producer = {t: op for op in g.operators for t in op.outputs}
+
+        def ancestors(tensors) -> set[int]:
+            seen, stack = set(), list(tensors)
+            while stack:
+                op = producer.get(stack.pop())
+                if op is not None and op.index not in seen:
+                    seen.add(op.index)
+                    stack.extend(op.inputs)
+            return seen
+
+        pres, marks = ancestors(presence), ancestors(heads)
+        shared = pres & marks
+        kinds = {op.index: op.op for op in g.operators}
+        adds = sorted(i for i in shared if kinds[i] == "ADD")
+        if len(adds) <= n:
+            raise TFLiteImportError(f"the shared trunk has {len(adds)} residual blocks; cannot fork the last {n}")
+        start = adds[-n - 1]
+        return {i for i in shared if i > start}, marks - pres
 
     # -- operators ---------------------------------------------------------------------------
     def op_conv_2d(self, op: Operator):
@@ -316,10 +379,12 @@ def _padding(op: Operator) -> str:
     return _PADDING[code]
 
 
-def build_keras_model(graph: TFLiteGraph, name: str | None = None):
+def build_keras_model(graph: TFLiteGraph, name: str | None = None, fork_landmark_blocks: int = 0):
     """A Keras functional model computing ``graph`` (constants already folded) with its weights
-    as trainable variables; outputs in the graph's order, named after its output tensors.
+    as trainable variables; outputs in the graph's order, named after its output tensors. With
+    ``fork_landmark_blocks`` N, the last N residual blocks of a landmark model's shared trunk are
+    built twice (:meth:`_Builder.fork_plan`): same outputs, and the presence reads its own copy.
 
     Raises :class:`UnsupportedOpError` naming the first operator (or option) it cannot rebuild.
     """
-    return _Builder(graph).build(name)
+    return _Builder(graph, fork_landmark_blocks).build(name)
