@@ -431,3 +431,28 @@ def test_hold_zeros_keeps_pruned_weights_through_optimizer_steps():
     pruned = int((np.random.default_rng(0).random((1, 1, 16, 32)) < 0.75).sum())
     assert step_zeros(hold=True) == pruned
     assert step_zeros(hold=False) < pruned // 10  # without it Adam moves them all
+
+
+def test_remask_puts_the_pattern_back_only_where_the_fine_tune_barely_moved_it():
+    from training.finetune_detector import masked_share, pair_kernels, remask_kernels
+
+    rng = np.random.default_rng(0)
+    a0 = rng.normal(size=(4, 1, 1, 8)).astype(np.float32)
+    a0[:, :, :, :6] = 0  # pruned: 3/4 zeros
+    b0 = rng.normal(size=(4, 1, 1, 8)).astype(np.float32)
+    b0[:, :, :, 2:] = 0
+    c0 = rng.normal(size=(3, 3, 1, 2)).astype(np.float32)  # not pruned
+    a, b, c = a0.copy(), b0.copy(), c0 + 0.01
+    a[:, :, :, :6] = 0.001  # barely moved off the pattern
+    b[:, :, :, 2:] = 1.0  # moved far off it
+    assert masked_share(a, a0 == 0) < 0.02 < masked_share(b, b0 == 0)
+    # the tuned export lists its kernels in another order
+    assert pair_kernels([c, b, a], [a0, b0, c0]) == [2, 1, 0]
+    kernels, masked = remask_kernels([c, b, a], [a0, b0, c0], 0.02)
+    assert masked == [2]
+    assert np.all(kernels[2][a0 == 0] == 0) and np.array_equal(kernels[2][a0 != 0], a[a0 != 0])
+    assert kernels[1] is b and kernels[0] is c
+    kernels, masked = remask_kernels([c, b, a], [a0, b0, c0], 1.0)
+    assert masked == [1, 2]
+    with pytest.raises(ValueError, match="no counterpart"):
+        pair_kernels([np.zeros((5, 5))], [a0])

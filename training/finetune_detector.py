@@ -17,7 +17,13 @@ fine-tune moves the official detector's pruned weights (three quarters of each 1
 off zero, so its file is dense and twice the size. ``--hold-zeros`` keeps them zero while it
 trains (:func:`hold_zeros`), which gives a file of the official size; but run13z, run13 with it,
 found 80 of vtest's small people on the tiles against run13's 155 (step 750), and putting the
-zeros back after run13 found 121 (docs/lab/2026-12-07_sampler_and_sparse_tiles.md).
+zeros back after run13 found 121 (docs/lab/2026-12-07_sampler_and_sparse_tiles.md). ``remask``
+puts them back only in the kernels the fine-tune barely moved (at most ``--max-share`` of a kernel's
+norm on its pruned weights): the shipped tile detector is run13 remasked at 0.02
+(docs/lab/2026-12-07_landmark_fork_and_tile_remask.md):
+
+    python -m training.finetune_detector remask run13/export/pose_detection_small.tflite \
+        --original blazepose_sdk/model_files/pose_detection.tflite --max-share 0.02 --out /tmp/tiles_pm0.02.tflite
 
 Loss (``training.losses.detector_distill_losses``): on the anchors that answer for a labelled
 person (:func:`training.detector_views.assign_anchors`, the way the official detector assigns
@@ -321,6 +327,72 @@ def hold_zeros(model) -> int:
     return held
 
 
+def masked_share(kernel: np.ndarray, zero: np.ndarray) -> float:
+    """The share of ``kernel``'s L2 norm carried by the weights where ``zero`` is True (0: a
+    pruning pattern the kernel still has; 1: it is all on the pruned weights)."""
+    norm = float(np.linalg.norm(kernel))
+    return float(np.linalg.norm(kernel[zero])) / norm if norm else 0.0
+
+
+def pair_kernels(tuned: list[np.ndarray], original: list[np.ndarray]) -> list[int]:
+    """For each kernel of ``tuned``, the index of its kernel in ``original``: the nearest (relative
+    L2) of equal shape not yet taken. Two exports of one network may order their layers
+    differently, so they are paired by their weights, not their order."""
+    taken: set[int] = set()
+    pairs = []
+    for i, w in enumerate(tuned):
+        best, best_d = None, np.inf
+        for j, w0 in enumerate(original):
+            if j in taken or w0.shape != w.shape:
+                continue
+            d = float(np.linalg.norm(w - w0)) / max(float(np.linalg.norm(w0)), 1e-12)
+            if d < best_d:
+                best, best_d = j, d
+        if best is None:
+            raise ValueError(f"kernel {i} of shape {w.shape} has no counterpart left in the original")
+        taken.add(best)
+        pairs.append(best)
+    return pairs
+
+
+def remask_kernels(tuned: list[np.ndarray], original: list[np.ndarray], max_share: float) -> tuple[list[np.ndarray], list[int]]:
+    """Put ``original``'s exact zeros (its pruning pattern) back into the kernels of ``tuned`` whose
+    weights there carry at most ``max_share`` of their norm (:func:`masked_share`): the kernels a
+    fine-tune barely moved off the pattern. Kernels are paired by :func:`pair_kernels`; returns
+    the kernels (``tuned``'s order) and the indices of those masked."""
+    out, masked = [], []
+    for i, (w, j) in enumerate(zip(tuned, pair_kernels(tuned, original))):
+        zero = original[j] == 0
+        if zero.any() and masked_share(w, zero) <= max_share:
+            out.append(np.where(zero, 0.0, w).astype(w.dtype))
+            masked.append(i)
+        else:
+            out.append(w)
+    return out, masked
+
+
+def cmd_remask(args: argparse.Namespace) -> int:
+    """A fine-tuned detector's file made smaller: the official pruning pattern back in the kernels
+    the fine-tune barely moved off it, float16 weights stored sparse (:func:`remask_kernels`)."""
+    from training.import_tflite import import_tflite
+    from training.models.export import detector_manifest_entry, to_tflite, write_manifest
+
+    tuned, original = import_tflite(args.tuned), import_tflite(args.original)
+    layers, layers0 = conv_kernels(tuned), conv_kernels(original)
+    kernels, masked = remask_kernels([l.get_weights()[0] for l in layers], [l.get_weights()[0] for l in layers0],
+                                     args.max_share)
+    for layer, kernel in zip(layers, kernels):
+        weights = layer.get_weights()
+        layer.set_weights([kernel] + weights[1:])
+    pruned = sum(bool((l.get_weights()[0] == 0).any()) for l in layers0)
+    out = Path(args.out)
+    path = to_tflite(tuned, out, "float16", sparse=True)
+    write_manifest(out.parent, [detector_manifest_entry(path, "float16")])
+    print(f"{len(masked)} of {pruned} pruned Conv2D kernels masked again (share <= {args.max_share:g}); "
+          f"{path}: {path.stat().st_size} bytes")
+    return 0
+
+
 def export_student(student, out_dir: Path, name: str) -> list[dict]:
     """The student as ``name.tflite`` (float16 weights stored sparse where mostly zero, as in the
     official file) and ``name_float32.tflite``, with their manifest."""
@@ -416,6 +488,14 @@ def main(argv=None) -> int:
                      help="keep detections whose landmarks are those of another kept detection (tiles fire "
                           "on parts of people; by default only the one that saw the whole person is kept)")
     lab.set_defaults(func=cmd_labels)
+    rm = sub.add_parser("remask", help="put the official pruning pattern back into the kernels a fine-tune "
+                                       "barely moved; float16, sparse")
+    rm.add_argument("tuned", help="the fine-tuned detector (.tflite)")
+    rm.add_argument("--original", required=True, help="the detector it was fine-tuned from (pose_detection.tflite)")
+    rm.add_argument("--max-share", type=float, required=True,
+                    help="mask a kernel when its pruned weights carry at most this share of its L2 norm")
+    rm.add_argument("--out", required=True, help="the .tflite to write (a manifest.json beside it)")
+    rm.set_defaults(func=cmd_remask)
     tr = sub.add_parser("train", help="fine-tune the imported detector on small-people views")
     tr.add_argument("--init", required=True, help="the detector imported into Keras (training.import_tflite)")
     tr.add_argument("--labels", required=True)
