@@ -241,7 +241,10 @@ def test_second_command_installs_the_test_needs_and_the_suite_passes(fresh_check
     test_env.pop(REQUIRE_REFERENCE_ENV, None)
     test_env[INNER_ENV] = "1"
     proc = _bash(install_test, repo, test_env, timeout=2400)
-    problems = [ln for ln in proc.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))]
+    lines = proc.stdout.splitlines()
+    # the failing tests, then their assertion lines (pytest's "E   ..." lines), so that a failure of
+    # the inner run says why, not only which
+    problems = [ln for ln in lines if ln.startswith(("FAILED", "ERROR"))] + [ln for ln in lines if ln.startswith("E ")][:60]
     assert proc.returncode == 0, "\n".join(problems) or (proc.stdout[-4000:] + proc.stderr[-2000:])
     summary = proc.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
