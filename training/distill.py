@@ -75,8 +75,8 @@ from training.students import (
     REGRESSION_STUDENTS,
     build_student,
     freeze_all_but,
-    landmark_readout_layers,
     is_imported,
+    landmark_readout_layers,
     load_keras_teacher,
     parse_teacher,
     presence_head_layers,
@@ -314,8 +314,8 @@ def main(argv=None) -> int:
                     help="presence-head: train only the layers that feed the pose presence alone (imported "
                          "students), every other weight frozen; tail: only the last --tail-blocks residual blocks "
                          "of the trunk the landmarks and presence share, and the heads on them; landmark-readout: "
-                         "only the layers between the shared features and the landmark/world outputs (the "
-                         "presence and all it reads stay the imported model's)")
+                         "only the layers that feed the landmark rows and not the presence (the presence and all it "
+                         "reads stay the imported model's)")
     ap.add_argument("--tail-blocks", type=int, default=1,
                     help="with --train-only tail: how many of the shared trunk's last residual blocks train")
     ap.add_argument("--aux-kd-weight", type=float, default=0.0,

@@ -378,13 +378,12 @@ def cmd_remask(args: argparse.Namespace) -> int:
     from training.models.export import detector_manifest_entry, to_tflite, write_manifest
 
     tuned, original = import_tflite(args.tuned), import_tflite(args.original)
-    layers, layers0 = conv_kernels(tuned), conv_kernels(original)
-    kernels, masked = remask_kernels([l.get_weights()[0] for l in layers], [l.get_weights()[0] for l in layers0],
-                                     args.max_share)
+    layers = conv_kernels(tuned)
+    kernels0 = [layer.get_weights()[0] for layer in conv_kernels(original)]
+    kernels, masked = remask_kernels([layer.get_weights()[0] for layer in layers], kernels0, args.max_share)
     for layer, kernel in zip(layers, kernels):
-        weights = layer.get_weights()
-        layer.set_weights([kernel] + weights[1:])
-    pruned = sum(bool((l.get_weights()[0] == 0).any()) for l in layers0)
+        layer.set_weights([kernel] + layer.get_weights()[1:])
+    pruned = sum(bool((k == 0).any()) for k in kernels0)
     out = Path(args.out)
     path = to_tflite(tuned, out, "float16", sparse=True)
     write_manifest(out.parent, [detector_manifest_entry(path, "float16")])

@@ -16,7 +16,8 @@ output (exit 1 when one exceeds ``--tol``). With ``--export`` the Keras model is
 TFLite (float32, with its SDK manifest entry beside it) and the SDK's landmarks with the
 re-exported file are compared with those of the original on the same frames.
 ``--fork-landmark-blocks N`` builds a landmark model's last N shared residual blocks twice: the
-presence on the file's, the landmark and world outputs on a copy (same outputs at import), so that
+presence (and every output but the landmark rows) on the file's, the landmark rows on a copy (same
+outputs at import), so that
 ``training.distill --train-only landmark-readout`` trains the copy and the presence stays the
 file's on every crop. See docs/import_tflite.md.
 """
@@ -317,7 +318,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, required=True, help="Keras model to write (.keras)")
     p.add_argument("--fork-landmark-blocks", type=int, default=0, metavar="N",
                    help="landmark models: build the last N residual blocks of the trunk that the presence and the "
-                        "landmarks share twice, the presence on the original, the landmark and world outputs on the "
+                        "landmarks share twice, the presence and world on the original, the landmark rows on the "
                         "copy (same outputs; `training.distill --train-only landmark-readout` then trains the copy "
                         "and leaves the presence the file's)")
     p.add_argument("--check", nargs="+", type=Path, default=None, metavar="FRAMES",

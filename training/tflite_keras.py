@@ -383,7 +383,8 @@ def build_keras_model(graph: TFLiteGraph, name: str | None = None, fork_landmark
     """A Keras functional model computing ``graph`` (constants already folded) with its weights
     as trainable variables; outputs in the graph's order, named after its output tensors. With
     ``fork_landmark_blocks`` N, the last N residual blocks of a landmark model's shared trunk are
-    built twice (:meth:`_Builder.fork_plan`): same outputs, and the presence reads its own copy.
+    built twice (:meth:`_Builder.fork_plan`): same outputs, the presence on the original blocks and
+    the landmark rows on the copy.
 
     Raises :class:`UnsupportedOpError` naming the first operator (or option) it cannot rebuild.
     """
