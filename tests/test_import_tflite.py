@@ -304,3 +304,39 @@ def test_landmark_fork_gives_the_same_outputs_and_a_trainable_copy_the_presence_
     assert not names & _ancestor_layers(student, student.output["presence"])
     with pytest.raises(TFLiteImportError, match="cannot fork the last 99"):
         _Builder(graph, fork_landmark_blocks=99).build("too_long")
+
+
+@pytest.mark.reference
+def test_landmark_fork_that_keeps_aux_rows_trains_rows_0_32_only(basketball_rgb, tmp_path):
+    """--fork-keeps-aux-rows: at import every output is the plain import's; a step of
+    landmark-readout training on a loss over all 39 rows moves rows 0-32 and leaves rows 33-38
+    (the tracker's ROI points) and the presence bit-identical; without a fork it is refused."""
+    import keras
+    import tensorflow as tf
+
+    from training.students import build_imported_student, freeze_all_but, landmark_readout_layers
+
+    path = _official("pose_landmark_lite.tflite")
+    graph = load_graph(path)
+    plain = _Builder(graph).build("plain")
+    forked = _Builder(graph, fork_landmark_blocks=2, fork_keeps_aux_rows=True).build("forked")
+    x = model_input(basketball_rgb, 256, model_kind(path))
+    for a, b in zip(plain(x), forked(x)):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), atol=1e-6)
+    forked.save(tmp_path / "fork.keras")
+    student = build_imported_student(str(tmp_path / "fork.keras"))
+    names = landmark_readout_layers(student)
+    assert not [n for n in names if n.endswith("_aux") or "_aux_" in n]
+    freeze_all_but(student, names)
+    before = student(x)
+    variables = student.trainable_variables
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(student(x)["landmarks"]))  # every row, the auxiliary ones too
+    keras.optimizers.SGD(1e-3).apply_gradients(zip(tape.gradient(loss, variables), variables))
+    after = student(x)
+    rows_before, rows_after = (np.asarray(o["landmarks"])[0] for o in (before, after))
+    assert np.abs(rows_after[:33] - rows_before[:33]).max() > 1e-3
+    np.testing.assert_array_equal(rows_after[33:], rows_before[33:])
+    np.testing.assert_array_equal(np.asarray(after["presence"]), np.asarray(before["presence"]))
+    with pytest.raises(TFLiteImportError, match="needs a landmark fork"):
+        _Builder(graph, fork_keeps_aux_rows=True)

@@ -19,7 +19,9 @@ re-exported file are compared with those of the original on the same frames.
 presence (and every output but the landmark rows) on the file's, the landmark rows on a copy (same
 outputs at import), so that
 ``training.distill --train-only landmark-readout`` trains the copy and the presence stays the
-file's on every crop. See docs/import_tflite.md.
+file's on every crop. With ``--fork-keeps-aux-rows`` only the 33 landmark rows read the copy: rows 33
+on (the auxiliary points the tracker makes its next ROI from) stay the file's too, so the tracker's
+ROIs and presence are the file's on every frame. See docs/import_tflite.md.
 """
 
 from __future__ import annotations
@@ -321,6 +323,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "landmarks share twice, the presence and world on the original, the landmark rows on the "
                         "copy (same outputs; `training.distill --train-only landmark-readout` then trains the copy "
                         "and leaves the presence the file's)")
+    p.add_argument("--fork-keeps-aux-rows", action="store_true",
+                   help="with --fork-landmark-blocks: only landmark rows 0-32 read the copy; the auxiliary rows (33 on, "
+                        "which steer the tracker's next ROI) stay the file's, like the presence")
     p.add_argument("--check", nargs="+", type=Path, default=None, metavar="FRAMES",
                    help="images or videos: compare every output of the .tflite and the Keras model")
     p.add_argument("--frames-per-video", type=int, default=3, help="evenly spaced frames taken from each video")
@@ -338,6 +343,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     a = p.parse_args(argv)
     if a.fork_landmark_blocks < 0:
         p.error(f"--fork-landmark-blocks takes a count >= 0, got {a.fork_landmark_blocks}")
+    if a.fork_keeps_aux_rows and not a.fork_landmark_blocks:
+        p.error("--fork-keeps-aux-rows needs --fork-landmark-blocks N (N >= 1)")
     return a
 
 
@@ -362,7 +369,7 @@ def _run(args: argparse.Namespace) -> int:
         raise TFLiteImportError(f"no such file: {args.source}")
     if args.out.suffix != ".keras":
         raise TFLiteImportError(f"--out must end in .keras, got {args.out}")
-    builder = _Builder(load_graph(args.source), args.fork_landmark_blocks)
+    builder = _Builder(load_graph(args.source), args.fork_landmark_blocks, args.fork_keeps_aux_rows)
     model = builder.build(args.source.stem)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)

@@ -81,11 +81,17 @@ def landmark_readout_layers(model) -> list[str]:
     shared features into the 195 landmark values; with a fork, ``training.import_tflite
     --fork-landmark-blocks``, also the copied blocks). Training only these leaves the presence, and
     every layer it reads, bit-identical to the imported model's. The world landmarks have no
-    distillation target, so their head is not among them."""
+    distillation target, so their head is not among them; nor, in a fork that keeps the auxiliary
+    rows (``--fork-keeps-aux-rows``), is anything those rows read."""
+    from training.tflite_keras import AUX_ROWS_LAYER
+
     out = model.output
-    presence = _ancestor_layers(model, out["presence"])
+    fixed = _ancestor_layers(model, out["presence"])
     heads = _ancestor_layers(model, out["landmarks"]) | _ancestor_layers(model, out["visibility_logit"])
-    return [layer.name for layer in model.layers if layer.name in heads and layer.name not in presence]
+    aux = [layer for layer in model.layers if layer.name == AUX_ROWS_LAYER]
+    if aux:
+        fixed |= _ancestor_layers(model, aux[0].output)
+    return [layer.name for layer in model.layers if layer.name in heads and layer.name not in fixed]
 
 
 def tail_layers(model, blocks: int) -> list[str]:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from blazepose_sdk.geometry.topology import NUM_LANDMARKS
 from training.tflite_graph import Operator, TFLiteGraph, TFLiteImportError, UnsupportedOpError
 
 # Every TFLite builtin this importer rebuilds (DEQUANTIZE of float16 constants and DENSIFY of
@@ -29,6 +30,9 @@ _ACTIVATIONS = {0: None, 1: "relu", 2: "hard_tanh", 3: "relu6", 4: "tanh"}
 _ACTIVATION_NAMES = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 # Padding enum of the schema.
 _PADDING = {0: "same", 1: "valid"}
+# a landmark fork's copied layers end in FORK_SUFFIX; with the auxiliary rows kept, the file's own
+# landmark-only layers end in AUX_SUFFIX and rows 33 on leave through the layer AUX_ROWS_LAYER
+FORK_SUFFIX, AUX_SUFFIX, AUX_ROWS_LAYER = "_lm", "_aux", "landmark_rows_aux"
 
 
 def _keras():
@@ -46,13 +50,16 @@ def _clean(name: str) -> str:
 class _Builder:
     """Walks the operators in file order (TFLite stores them topologically) and maps tensors."""
 
-    def __init__(self, graph: TFLiteGraph, fork_landmark_blocks: int = 0) -> None:
+    def __init__(self, graph: TFLiteGraph, fork_landmark_blocks: int = 0, fork_keeps_aux_rows: bool = False) -> None:
         self.keras = _keras()
         self.graph = graph
         self.values: dict[int, object] = {}  # tensor index -> KerasTensor
         self.used: set[str] = set()
         self.output_names = {i: _clean(graph.tensors[i].name) for i in graph.outputs}
         self.fork_landmark_blocks = fork_landmark_blocks
+        self.fork_keeps_aux_rows = fork_keeps_aux_rows
+        if fork_keeps_aux_rows and not fork_landmark_blocks:
+            raise TFLiteImportError("keeping the auxiliary rows on the original needs a landmark fork")
         self._fork_suffix = ""
 
     # -- names and weights -------------------------------------------------------------------
@@ -65,7 +72,7 @@ class _Builder:
 
     def layer_name(self, op: Operator, suffix: str = "") -> str:
         out = op.outputs[0]
-        if not suffix and out in self.output_names and out not in self.values:
+        if not suffix and self._fork_suffix != AUX_SUFFIX and out in self.output_names and out not in self.values:
             return self._unique(self.output_names[out])
         return self._unique(f"{op.op.lower()}_{op.index}{self._fork_suffix}{suffix}")
 
@@ -116,6 +123,8 @@ class _Builder:
         fork_values: dict[int, object] = {}
         for op in self.graph.operators:
             if op.index in landmark_only:
+                if self.fork_keeps_aux_rows:  # the file's landmark rows too, for rows 33 on
+                    self._build_op(op, suffix=AUX_SUFFIX)
                 self._build_op(op, fork_values)
                 continue
             self._build_op(op)
@@ -127,6 +136,8 @@ class _Builder:
         self.values = ChainMap(fork_values, self.values) if fork_values else self.values
         for index in self.graph.outputs:
             out = self.value(index)
+            if self.fork_keeps_aux_rows and index == self._landmark_output:
+                out = self._join_rows(out, self.original_values[index], self.output_names[index])
             wanted = self.output_names[index]
             if out._keras_history.operation.name != wanted or any(o is out for o in outputs):
                 out = k.layers.Identity(name=self._unique(wanted))(out)
@@ -136,10 +147,26 @@ class _Builder:
                              name=_clean(name or "imported_tflite"))
         return self.model
 
-    def _build_op(self, op: Operator, fork_values: dict | None = None) -> None:
+    def _join_rows(self, copy, original, name: str):
+        """The landmark output with rows 0-32 (the 33 landmarks: x, y, z, visibility, presence) from
+        the fork's copy and rows 33 on (the auxiliary points that set the tracker's next ROI) from
+        the file's operators, in built-in layers (Reshape, Cropping1D, Concatenate)."""
+        layers = self.keras.layers
+        width = int(copy.shape[-1])
+        if width % 5 or width // 5 <= NUM_LANDMARKS:
+            raise TFLiteImportError(f"the landmark output has {width} values, not rows of 5 past {NUM_LANDMARKS}")
+        rows = width // 5
+        table = layers.Reshape((rows, 5), name=self._unique("landmark_rows_copy"))(copy)
+        aux = layers.Reshape((rows, 5), name=self._unique("landmark_rows_original"))(original)
+        marks = layers.Cropping1D((0, rows - NUM_LANDMARKS), name=self._unique("landmark_rows_0_32"))(table)
+        aux = layers.Cropping1D((NUM_LANDMARKS, 0), name=self._unique(AUX_ROWS_LAYER))(aux)
+        joined = layers.Concatenate(axis=1, name=self._unique("landmark_rows_joined"))([marks, aux])
+        return layers.Reshape(tuple(int(d) for d in copy.shape[1:]), name=self._unique(name))(joined)
+
+    def _build_op(self, op: Operator, fork_values: dict | None = None, suffix: str = "") -> None:
         """Build ``op``'s layer(s) on the values computed so far; with ``fork_values``, a second
         copy (layers named ``..._lm``) that reads the fork's tensors where it has them and writes
-        its output there."""
+        its output there; with ``suffix``, on the original's tensors, layers named with it."""
         handler = getattr(self, "op_" + op.op.lower().replace(":", "_"), None)
         if handler is None:
             raise UnsupportedOpError(op.op, f"operator #{op.index} (supported: {', '.join(SUPPORTED_OPS)})")
@@ -149,8 +176,9 @@ class _Builder:
                 raise UnsupportedOpError(op.op, f"output {t.name!r} is {t.dtype}"
                                          f"{' quantized' if t.quantized else ''}; only float32 graphs import")
         base = self.values
+        self._fork_suffix = suffix
         if fork_values is not None:
-            self.values, self._fork_suffix = ChainMap(fork_values, base), "_lm"
+            self.values, self._fork_suffix = ChainMap(fork_values, base), FORK_SUFFIX
         try:
             out = handler(op)
             expected = self.shape(op.outputs[0])
@@ -168,8 +196,11 @@ class _Builder:
         operators that feed only the landmark rows (the output the SDK reads as ``landmarks``).
         The presence, world and every other output keep the original operators; the landmark rows
         read the copy, so a student can train the copy without moving the presence (or the world
-        landmarks, which have no distillation target). N = 0: no fork."""
+        landmarks, which have no distillation target). N = 0: no fork. With
+        ``fork_keeps_aux_rows`` the landmark-only operators are built on the original as well and
+        rows 33 on of the landmark output come from there (:meth:`_join_rows`)."""
         n = self.fork_landmark_blocks
+        self._landmark_output = None
         if not n:
             return set(), set()
         from blazepose_sdk.stages.roles import output_roles
@@ -179,6 +210,7 @@ class _Builder:
         if "presence" not in roles or "landmarks" not in roles:
             raise TFLiteImportError("a landmark fork needs a landmark model (a presence and a landmarks output)")
         presence, heads = [roles["presence"]], [roles["landmarks"]]
+        self._landmark_output = roles["landmarks"]
         producer = {t: op for op in g.operators for t in op.outputs}
 
         def ancestors(tensors) -> set[int]:
@@ -379,13 +411,15 @@ def _padding(op: Operator) -> str:
     return _PADDING[code]
 
 
-def build_keras_model(graph: TFLiteGraph, name: str | None = None, fork_landmark_blocks: int = 0):
+def build_keras_model(graph: TFLiteGraph, name: str | None = None, fork_landmark_blocks: int = 0,
+                      fork_keeps_aux_rows: bool = False):
     """A Keras functional model computing ``graph`` (constants already folded) with its weights
     as trainable variables; outputs in the graph's order, named after its output tensors. With
     ``fork_landmark_blocks`` N, the last N residual blocks of a landmark model's shared trunk are
     built twice (:meth:`_Builder.fork_plan`): same outputs, the presence on the original blocks and
-    the landmark rows on the copy.
+    the landmark rows on the copy; with ``fork_keeps_aux_rows`` only rows 0-32 read the copy and
+    the auxiliary rows (the tracker's ROI) stay the file's, like the presence.
 
     Raises :class:`UnsupportedOpError` naming the first operator (or option) it cannot rebuild.
     """
-    return _Builder(graph, fork_landmark_blocks).build(name)
+    return _Builder(graph, fork_landmark_blocks, fork_keeps_aux_rows).build(name)
