@@ -6,6 +6,7 @@ and a gate that must fail whenever the candidate is worse on any axis."""
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -159,12 +160,14 @@ def test_gate_table_names_the_verdict_and_the_cpu():
     checks = gate_checks(side, {**side, "ghosts_per_100": 30.0}, 0.9)
     payload = {"settings": {"candidate": "a", "current": "b"}, "sides": {"candidate": side, "current": side},
                "timing": {"clip": "/x/vtest.avi", "candidate_median_s": 9.0, "current_median_s": 10.0,
-                          "median_ratio": 0.9, "ratios": [0.88, 0.9, 0.93], "repeats": 3},
+                          "median_ratio": 0.9, "ratios": [0.88, 0.9, 0.93], "repeats": 3,
+                          "median_cpu_ratio": 1.01, "cpu_ratios": [0.97, 1.01, 1.04]},
                "checks": [c.__dict__ for c in checks], "passed": False,
                "machine": {"cpu_model": "Test CPU", "cpu_flags": ["avx2"], "cores_usable": 2}}
     text = gate_table(payload).markdown()
     assert "FAIL" in text and "ghosts / 100 person-free frames: FAIL" in text and "Test CPU (avx2)" in text
     assert "69/86 (80.2%)" in text
+    assert "1.010 (0.970-1.040)" in text  # CPU time beside the wall time, not in the verdict
 
 
 def test_bench_parser_knows_the_user_suites():
@@ -225,7 +228,8 @@ def test_paired_run_times_keeps_two_runs_of_one_pipeline_apart(monkeypatch, tmp_
 
     def fake_timed(cmd, what):
         calls.append(cmd)
-        return next(walls)
+        wall = next(walls)
+        return wall, 2 * wall
 
     monkeypatch.setattr(gate, "_timed", fake_timed)
     out = gate.paired_run_times("blazepose-lite", "blazepose-lite", tmp_path / "clip.avi", 3, Reporter(progress=False))
@@ -233,6 +237,20 @@ def test_paired_run_times_keeps_two_runs_of_one_pipeline_apart(monkeypatch, tmp_
     # order rotates: (candidate, current), (current, candidate), (candidate, current)
     assert out["candidate_s"] == [1.0, 3.0, 5.0] and out["current_s"] == [2.0, 4.0, 5.0]
     assert out["ratios"] == [0.5, 0.75, 1.0] and out["median_ratio"] == 0.75
+    assert out["candidate_cpu_s"] == [2.0, 6.0, 10.0] and out["median_cpu_ratio"] == 0.75
+
+
+def test_a_timed_process_reports_its_cpu_time_apart_from_its_wall_time():
+    """A child that sleeps takes wall time and almost no CPU; one that spins takes both."""
+    from blazepose_sdk.bench.gate import _timed
+
+    wall, cpu = _timed([sys.executable, "-c", "import time; time.sleep(0.6)"], "sleep")
+    assert wall >= 0.6 and cpu < 0.5 * wall
+    wall, cpu = _timed([sys.executable, "-c", "import time\nt = time.process_time()\n"
+                        "while time.process_time() - t < 0.6: pass"], "spin")
+    assert cpu >= 0.6
+    with pytest.raises(RuntimeError, match="fails failed"):
+        _timed([sys.executable, "-c", "raise SystemExit(3)"], "fails")
 
 
 def test_a_row_may_carry_tracker_options_into_every_suite_and_the_timed_run(tmp_path):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -96,15 +97,22 @@ def run_command(model: str, clip: Path, json_out: Path, threads: int | None = No
     return cmd
 
 
-def _timed(cmd: list[str], what: str) -> float:
-    t0 = time.perf_counter()
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of this process's waited-for children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(cmd: list[str], what: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system over all its threads) of ``cmd`` as a whole process."""
+    t0, cpu0 = time.perf_counter(), _children_cpu_s()
     proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu_s() - cpu0
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"{what} failed ({proc.returncode}): {last}")
-    return wall
+    return wall, cpu
 
 
 def mediapipe_command(python: str, clip: Path, landmark_model: Path | None) -> list[str]:
@@ -120,28 +128,37 @@ def paired_run_times(candidate: str, current: str, clip: Path, repeats: int, rep
                      threads: int | None = None, mediapipe_python: str | None = None) -> dict:
     """Whole-process wall times of ``blazepose run`` for both pipelines (and, with
     ``mediapipe_python``, MediaPipe's legacy pipeline as a peer), interleaved with the order rotated
-    every repeat; the per-pair candidate / current ratios and their median."""
+    every repeat; the per-pair candidate / current ratios and their median. The processes' CPU
+    time (user + system, all threads) is recorded beside the wall time, with its own per-pair
+    median ratio: reported, not gated, it tells a candidate that computes more from a pair that a
+    busy host slowed down."""
     from blazepose_sdk.assets.models import resolve_pipeline
 
     models = {"candidate": candidate, "current": current}  # by role: the two may be the same pipeline
     sides = ["candidate", "current"] + (["mediapipe"] if mediapipe_python else [])
     times: dict[str, list[float]] = {s: [] for s in sides}
+    cpu: dict[str, list[float]] = {s: [] for s in sides}
     lite = resolve_pipeline("blazepose-lite").landmark.path
     with tempfile.TemporaryDirectory(prefix="blazepose-gate-") as tmp:
         for r in range(repeats):
             order = sides[r % len(sides):] + sides[:r % len(sides)]
             for side in order:
                 if side == "mediapipe":
-                    times[side].append(_timed(mediapipe_command(mediapipe_python, clip, lite), "MediaPipe"))
+                    wall, cpu_s = _timed(mediapipe_command(mediapipe_python, clip, lite), "MediaPipe")
                 else:
                     out = Path(tmp) / f"{side}{len(times[side])}.jsonl"
-                    times[side].append(_timed(run_command(models[side], clip, out, threads),
-                                              f"blazepose run --model {models[side]}"))
+                    wall, cpu_s = _timed(run_command(models[side], clip, out, threads),
+                                         f"blazepose run --model {models[side]}")
+                times[side].append(wall)
+                cpu[side].append(cpu_s)
             reporter.say(f"gate: run {r + 1}/{repeats}: "
                          + ", ".join(f"{models.get(s, s)} {times[s][-1]:.2f} s" for s in sides))
     ratios = [a / b for a, b in zip(times["candidate"], times["current"])]
+    cpu_ratios = [a / b if b > 0 else float("nan") for a, b in zip(cpu["candidate"], cpu["current"])]
     out = {"clip": str(clip), "repeats": repeats, "candidate_s": times["candidate"], "current_s": times["current"],
            "ratios": ratios, "median_ratio": statistics.median(ratios),
+           "candidate_cpu_s": cpu["candidate"], "current_cpu_s": cpu["current"], "cpu_ratios": cpu_ratios,
+           "median_cpu_ratio": statistics.median(cpu_ratios),
            "candidate_median_s": statistics.median(times["candidate"]),
            "current_median_s": statistics.median(times["current"])}
     if mediapipe_python:
@@ -212,6 +229,9 @@ def gate_table(payload: dict):
         ["presence AUROC (person-free footage)", fmt(a["presence_auroc"], 3), fmt(b["presence_auroc"], 3)],
         [f"`blazepose run {Path(t['clip']).name}` median s", fmt(t["candidate_median_s"], 2), fmt(t["current_median_s"], 2)],
     ]
+    if t.get("median_cpu_ratio") is not None:  # gate.json files before 2026-12-08 have no CPU times
+        rows.append(["same, CPU time (user + system): per-pair median ratio (range), not gated",
+                     f"{fmt(t['median_cpu_ratio'], 3)} ({fmt(min(t['cpu_ratios']), 3)}-{fmt(max(t['cpu_ratios']), 3)})", "1"])
     if t.get("mediapipe_median_s") is not None:
         rows.append([f"same, x MediaPipe legacy (complexity 0, {fmt(t['mediapipe_median_s'], 2)} s)",
                      fmt(t["candidate_vs_mediapipe"], 2), fmt(t["current_vs_mediapipe"], 2)])
