@@ -94,6 +94,33 @@ def test_score_clip_known_answers():
     assert s["pose_frames"] == 3 and s["pa_mpjpe_mm"] is None
 
 
+def test_pck_difference_pairs_frames_and_its_interval_covers_only_real_gaps():
+    """Per-frame counts of two rows on the same clips: the difference is exact on all frames; a
+    row against itself has a zero-width interval at 0; a uniform 17-joint gain on one frame in
+    four is +0.25 with an interval that stays above 0; a gain on one frame alone spans 0."""
+    from blazepose_sdk.bench.metrics import paired_pck_difference
+    from blazepose_sdk.bench.video import pck_difference
+
+    gt = _truth(40)
+    good = score_clip(gt.xy_px.copy(), gt.xyz_m.copy(), gt)
+    assert good["per_frame"]["evaluated"] == [17] * 40 and good["per_frame"]["correct@0.1"] == [17] * 40
+    pred = gt.xy_px.copy()
+    pred[::4] += [15.0, 0.0]  # frames 0, 4, 8, ...: every joint wrong at 0.1
+    some = score_clip(pred, gt.xyz_m.copy(), gt)
+    a = {"per_frame": {"cam01": good["per_frame"], "cam02": good["per_frame"]}}
+    b = {"per_frame": {"cam01": some["per_frame"], "cam02": some["per_frame"]}}
+    d, lo, hi = pck_difference(a, b, 0.1, block=4)
+    assert d == pytest.approx(0.25) and 0.0 < lo <= d <= hi
+    assert pck_difference(a, a, 0.1) == (0.0, 0.0, 0.0)
+    assert pck_difference(a, b, 0.2)[0] == 0.0  # 0.15 torso off is right at 0.2
+    assert pck_difference({"per_frame": None}, b, 0.1) is None  # an older video.json
+    one = np.zeros((1, 40)); one[0, 7] = 17
+    d, lo, hi = paired_pck_difference(one, np.zeros((1, 40)), np.full((1, 40), 17), block=5)
+    assert d == pytest.approx(1 / 40) and lo <= 0.0 < hi
+    with pytest.raises(ValueError, match="shapes differ"):
+        paired_pck_difference(np.zeros((2, 3)), np.zeros((2, 4)), np.zeros((2, 3)))
+
+
 def test_jitter_is_acceleration_in_torso_units():
     torso = np.full(5, 100.0)
     steady = np.cumsum(np.full((5, 1, 2), 3.0), axis=0)  # constant speed: no acceleration
@@ -162,12 +189,14 @@ def test_gate_table_names_the_verdict_and_the_cpu():
                "timing": {"clip": "/x/vtest.avi", "candidate_median_s": 9.0, "current_median_s": 10.0,
                           "median_ratio": 0.9, "ratios": [0.88, 0.9, 0.93], "repeats": 3,
                           "median_cpu_ratio": 1.01, "cpu_ratios": [0.97, 1.01, 1.04]},
+               "tracking_pck_difference": {"pck@0.1": {"difference": -0.003, "low": -0.011, "high": 0.004}},
                "checks": [c.__dict__ for c in checks], "passed": False,
                "machine": {"cpu_model": "Test CPU", "cpu_flags": ["avx2"], "cores_usable": 2}}
     text = gate_table(payload).markdown()
     assert "FAIL" in text and "ghosts / 100 person-free frames: FAIL" in text and "Test CPU (avx2)" in text
     assert "69/86 (80.2%)" in text
     assert "1.010 (0.970-1.040)" in text  # CPU time beside the wall time, not in the verdict
+    assert "-0.003 (-0.011 to +0.004)" in text  # the accuracy difference's interval, not in the verdict
 
 
 def test_bench_parser_knows_the_user_suites():
@@ -246,8 +275,8 @@ def test_a_timed_process_reports_its_cpu_time_apart_from_its_wall_time():
 
     wall, cpu = _timed([sys.executable, "-c", "import time; time.sleep(0.6)"], "sleep")
     assert wall >= 0.6 and cpu < 0.5 * wall
-    wall, cpu = _timed([sys.executable, "-c", "import time\nt = time.process_time()\n"
-                        "while time.process_time() - t < 0.6: pass"], "spin")
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass"
+    wall, cpu = _timed([sys.executable, "-c", spin], "spin")
     assert cpu >= 0.6
     with pytest.raises(RuntimeError, match="fails failed"):
         _timed([sys.executable, "-c", "raise SystemExit(3)"], "fails")

@@ -37,7 +37,7 @@ from .common import Reporter, default_data_dir, new_payload, write_json
 from .ghosts import run_ghosts
 from .rows import split_label, split_options
 from .tables import Table, fmt
-from .video import run_video
+from .video import PCK_THRESHOLDS, pck_difference, run_video
 
 # Median candidate/current wall-time ratio that still counts as "at or below": the spread of
 # identical pipelines timed as paired whole processes on a 2-core x86 machine (docs/benchmarks.md).
@@ -195,10 +195,17 @@ def run_gate(candidate: str, current: str, out: Path, work_dir: Path | None, rep
                 "presence_auroc": g["presence_auroc"]}
 
     sides = {"candidate": side("candidate"), "current": side("current")}
+    tracking = {r["row"]: r for r in video["rows"] if r["mode"] == "tracking"}
+    intervals = {}
+    for t in PCK_THRESHOLDS:
+        d = pck_difference(tracking["candidate"], tracking["current"], t)
+        if d is not None:
+            intervals[f"pck@{t}"] = {"difference": d[0], "low": d[1], "high": d[2]}
     checks = gate_checks(sides["candidate"], sides["current"], timing["median_ratio"], time_tolerance)
     payload = new_payload("gate", {"candidate": candidate, "current": current, "threads": threads,
                                    "repeats": repeats, "time_tolerance": time_tolerance}, False)
     payload.update({"sides": sides, "timing": timing, "passed": all(c.passed for c in checks),
+                    "tracking_pck_difference": intervals,
                     "checks": [c.__dict__ for c in checks],
                     "ground_truth": video["ground_truth"]})
     payload["notes"] = reporter.notes
@@ -219,6 +226,11 @@ def gate_table(payload: dict):
     rows = [
         ["tracking PCK@0.1", fmt(a["pck@0.1"], 3), fmt(b["pck@0.1"], 3)],
         ["tracking PCK@0.2", fmt(a["pck@0.2"], 3), fmt(b["pck@0.2"], 3)],
+    ]
+    for key, d in sorted((payload.get("tracking_pck_difference") or {}).items()):
+        rows.append([f"tracking {key.upper()}, candidate - current, 95% block-bootstrap interval (not gated)",
+                     f"{d['difference']:+.3f} ({d['low']:+.3f} to {d['high']:+.3f})", "0"])
+    rows += [
         ["static PCK@0.1", fmt(a["static_pck@0.1"], 3), fmt(b["static_pck@0.1"], 3)],
         ["static PCK@0.2", fmt(a["static_pck@0.2"], 3), fmt(b["static_pck@0.2"], 3)],
         ["tracking PA-MPJPE mm", fmt(a["pa_mpjpe_mm"], 0), fmt(b["pa_mpjpe_mm"], 0)],

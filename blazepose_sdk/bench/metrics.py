@@ -304,3 +304,32 @@ def threshold_error_rates(
     frr = float(np.mean(pos < threshold)) if pos.size else float("nan")
     far = float(np.mean(neg >= threshold)) if neg.size else float("nan")
     return frr, far
+
+
+def paired_pck_difference(correct_a: np.ndarray, correct_b: np.ndarray, evaluated: np.ndarray, block: int = 10,
+                          resamples: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """PCK of A minus PCK of B on the same ground truth, with a paired moving-block bootstrap interval.
+
+    ``correct_a``, ``correct_b``, ``evaluated``: (C, F) joint counts per clip and frame (correct
+    joints of each model, joints with ground truth); the C clips are views of the same F moments, so
+    a resample draws blocks of ``block`` consecutive frame indices and takes them in every clip
+    (frames of one moment and its neighbours are not independent). Returns (difference, low,
+    high): the difference on all frames and the ``level`` percentile interval over ``resamples``.
+    """
+    a, b, n = (np.atleast_2d(np.asarray(x, dtype=np.float64)) for x in (correct_a, correct_b, evaluated))
+    if not a.shape == b.shape == n.shape:
+        raise ValueError(f"shapes differ: {a.shape}, {b.shape}, {n.shape}")
+    frames = a.shape[1]
+    per_frame = (a - b).sum(axis=0), n.sum(axis=0)
+    if per_frame[1].sum() <= 0:
+        return float("nan"), float("nan"), float("nan")
+    diff = float(per_frame[0].sum() / per_frame[1].sum())
+    block = max(1, min(block, frames))
+    blocks = -(-frames // block)
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, frames - block + 1, size=(resamples, blocks))
+    idx = (starts[..., None] + np.arange(block)).reshape(resamples, -1)[:, :frames]
+    num, den = per_frame[0][idx].sum(axis=1), per_frame[1][idx].sum(axis=1)
+    stats = num[den > 0] / den[den > 0]
+    lo, hi = np.percentile(stats, [50 * (1 - level), 50 * (1 + level)])
+    return diff, float(lo), float(hi)

@@ -45,7 +45,7 @@ from blazepose_sdk.app.video import VideoReader
 from . import multiview
 from .common import Reporter, json_ready, new_payload, write_json
 from .independent_set import POSE2SIM_VERSION, fetch_wheel
-from .metrics import TORSO_PAIR_COCO17, procrustes_align
+from .metrics import TORSO_PAIR_COCO17, paired_pck_difference, procrustes_align
 from .rows import ModelRow, parse_row
 from .tables import Table, fmt
 
@@ -297,15 +297,18 @@ def torso_px(truth: ClipTruth) -> np.ndarray:
 
 def score_clip(xy_px: np.ndarray, world_m: np.ndarray, truth: ClipTruth) -> dict:
     """Counts and sums of one clip's predictions against its truth (summable across clips:
-    :func:`summarise`)."""
+    :func:`summarise`), and ``per_frame`` joint counts (evaluated, correct at each threshold) for
+    the paired intervals of :func:`pck_difference`."""
     torso = torso_px(truth)
     evaluated = truth.mask & np.isfinite(torso)[:, None]
     err = np.linalg.norm(xy_px - truth.xy_px, axis=-1)
     err = np.where(np.isnan(err), np.inf, err)
     out = {"frames": int(len(xy_px)), "pose_frames": int(np.isfinite(xy_px[:, 0, 0]).sum()),
-           "evaluated": int(evaluated.sum())}
+           "evaluated": int(evaluated.sum()), "per_frame": {"evaluated": evaluated.sum(axis=1).tolist()}}
     for t in PCK_THRESHOLDS:
-        out[f"correct@{t}"] = int((evaluated & (err < t * torso[:, None])).sum())
+        correct = evaluated & (err < t * torso[:, None])
+        out[f"correct@{t}"] = int(correct.sum())
+        out["per_frame"][f"correct@{t}"] = correct.sum(axis=1).tolist()
     pa = []
     for f in range(len(world_m)):
         ok = np.isfinite(world_m[f]).all(axis=1) & np.isfinite(truth.xyz_m[f]).all(axis=1)
@@ -335,6 +338,24 @@ def summarise(parts: list[dict]) -> dict:
     return out
 
 
+def pck_difference(a: dict, b: dict, threshold: float, **bootstrap) -> tuple[float, float, float] | None:
+    """PCK@``threshold`` of row entry ``a`` minus that of ``b`` (two :func:`evaluate_rows` entries on
+    the same clips) with its paired block-bootstrap interval
+    (:func:`blazepose_sdk.bench.metrics.paired_pck_difference`); None when either lacks per-frame
+    counts (video.json files before 2026-12-08)."""
+    pa, pb = a.get("per_frame"), b.get("per_frame")
+    if not pa or not pb or set(pa) != set(pb):
+        return None
+    clips = sorted(pa)
+    frames = min(len(pa[c]["evaluated"]) for c in clips)
+
+    def stack(side: dict, key: str) -> np.ndarray:
+        return np.array([side[c][key][:frames] for c in clips])
+
+    key = f"correct@{threshold}"
+    return paired_pck_difference(stack(pa, key), stack(pb, key), stack(pa, "evaluated"), **bootstrap)
+
+
 def evaluate_rows(rows: list[ModelRow], truth: dict[str, ClipTruth], clips: dict[str, Path],
                   reporter: Reporter, threads: int | None = None, modes: tuple[str, ...] = ("tracking", "static")
                   ) -> list[dict]:
@@ -348,7 +369,8 @@ def evaluate_rows(rows: list[ModelRow], truth: dict[str, ClipTruth], clips: dict
                 xy, world = run_clip(row_options(row, mode == "static", threads), clips[name], frames)
                 parts[name] = score_clip(xy, world, gt)
             entry = {"row": row.name, "mode": mode, "overall": summarise(list(parts.values())),
-                     "clips": {n: summarise([p]) for n, p in parts.items()}}
+                     "clips": {n: summarise([p]) for n, p in parts.items()},
+                     "per_frame": {n: p["per_frame"] for n, p in parts.items()}}
             o = entry["overall"]
             reporter.say(f"video: {row.name:<16} {mode:<8} PCK@0.1 {o['pck@0.1']:.3f} PCK@0.2 {o['pck@0.2']:.3f} "
                          f"PA-MPJPE {o['pa_mpjpe_mm'] or float('nan'):.0f} mm jitter {o['jitter_pct_torso'] or 0:.2f}%")
