@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tools.heldout_agreement import MIN_CROP_PX, build, cut, person_crop_box
+from tools.heldout_agreement import MIN_CROP_PX, build, person_crop_box
 
 
 def test_the_crop_is_a_square_1_5_times_the_confident_extent_around_its_centre():
@@ -17,9 +17,12 @@ def test_the_crop_is_a_square_1_5_times_the_confident_extent_around_its_centre()
     assert side == MIN_CROP_PX and (x0, y0) == (-5, -6)
 
 
-def test_cut_pads_black_where_the_crop_leaves_the_frame():
+def test_the_crop_at_1_to_1_pads_black_where_it_leaves_the_frame():
+    """The tool cuts each person with MoveNet's crop_image at its own size: a plain shift."""
+    from blazepose_sdk.bench.peers.movenet import CropRegion, crop_image
+
     frame = np.arange(5 * 6 * 3, dtype=np.uint8).reshape(5, 6, 3) + 1
-    out = cut(frame, -2, 3, 4)
+    out = crop_image(frame, CropRegion(-2, 3, 4), 4)
     assert out.shape == (4, 4, 3)
     assert (out[:, :2] == 0).all() and (out[2:] == 0).all()
     np.testing.assert_array_equal(out[:2, 2:], frame[3:5, 0:2])

@@ -12,7 +12,8 @@ and are refused here.
 
 Every person BlazePose-Heavy finds (static mode, up to ``--max-people``, the detector also on 3x3
 zoomed tiles so that vtest's small walkers are found) is cropped: a square of
-1.5x its keypoints' extent around their centre, padded with black at the frame edge; MoveNet
+1.5x its keypoints' extent around their centre, padded with black at the frame edge (MoveNet's own
+``crop_image`` at 1:1); MoveNet
 Thunder (an unrelated model: other data, other team) runs on that crop alone. A COCO-17 joint is
 ground truth where both are confident and agree (the independent set's rule,
 :func:`blazepose_sdk.bench.independent_set.combine`); a person needs 10 such joints including
@@ -27,11 +28,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from blazepose_sdk.bench.independent_set import AGREEMENT_FRACTION, combine, person_entry, write_labels
+from blazepose_sdk.bench.independent_set import (
+    AGREEMENT_FRACTION,
+    HEAVY_MIN_VISIBILITY,
+    combine,
+    person_entry,
+    write_labels,
+)
 
 CROP_SCALE = 1.5  # crop side / the person's keypoint extent (its larger side)
 MIN_CROP_PX = 32
@@ -47,31 +55,21 @@ def person_crop_box(xy: np.ndarray, ok: np.ndarray, scale: float = CROP_SCALE) -
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     side = max(MIN_CROP_PX, int(np.ceil(scale * float(np.max(hi - lo)))))
     cx, cy = (lo + hi) / 2.0
-    return int(round(cx - side / 2)), int(round(cy - side / 2)), side
-
-
-def cut(frame: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
-    """The ``side`` x ``side`` crop of ``frame`` at (x0, y0), black where it leaves the frame."""
-    h, w = frame.shape[:2]
-    out = np.zeros((side, side) + frame.shape[2:], dtype=frame.dtype)
-    xa, ya, xb, yb = max(0, x0), max(0, y0), min(w, x0 + side), min(h, y0 + side)
-    if xb > xa and yb > ya:
-        out[ya - y0:yb - y0, xa - x0:xb - x0] = frame[ya:yb, xa:xb]
-    return out
+    return round(float(cx) - side / 2), round(float(cy) - side / 2), side
 
 
 def build(source: Path, out_dir: Path, max_people: int = 10, threads: int | None = None,
           tiles: str | None = "3x3") -> dict:
     from blazepose_sdk import PoseTracker, TrackerOptions
     from blazepose_sdk.app.video import read_image
-    from blazepose_sdk.bench.peers.movenet import MoveNetThunder
+    from blazepose_sdk.bench.peers.movenet import CropRegion, MoveNetThunder, crop_image
 
     files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if any("pose2sim" in str(p).lower() or "test-only" in p.parts for p in files):
         raise SystemExit("error: the pose2sim media are the reserved test set; give a held-out source")
     if not files:
         raise SystemExit(f"error: no images under {source}")
-    frames, persons, dropped = [], 0, {}
+    frames, persons, dropped = [], 0, Counter()
     options = TrackerOptions(model="reference-heavy", static_image_mode=True, num_poses=max_people,
                              detector_tiles=tiles, num_threads=threads)
     with PoseTracker(options) as heavy, MoveNetThunder(num_threads=threads) as movenet:
@@ -82,16 +80,17 @@ def build(source: Path, out_dir: Path, max_people: int = 10, threads: int | None
             entries = []
             for pose in result.poses or []:
                 hv = pose.coco17()
-                box = person_crop_box(hv[:, :2], hv[:, 2] >= 0.5)
+                box = person_crop_box(hv[:, :2], hv[:, 2] >= HEAVY_MIN_VISIBILITY)
                 if box is None:
                     continue
                 persons += 1
-                mv = movenet.process(cut(frame, *box))
-                mv[:, :2] += box[:2]
+                x0, y0, side = box  # the crop at 1:1, black past the frame's edge
+                mv = movenet.process(crop_image(frame, CropRegion(x0, y0, side), side))
+                mv[:, :2] += (x0, y0)
                 person = combine(hv, mv, w, h)
                 why = person.keep_reason()
                 if why is not None:
-                    dropped[why.split(" (")[0]] = dropped.get(why.split(" (")[0], 0) + 1
+                    dropped[why] += 1
                     continue
                 entries.append(person_entry(person))
             if entries:
@@ -102,7 +101,7 @@ def build(source: Path, out_dir: Path, max_people: int = 10, threads: int | None
                    f"(< {AGREEMENT_FRACTION} x person diagonal, both confident); label = their mean")
     write_labels(out_dir / "labels.json", frames, description)
     summary = {"source": str(source), "images": len(files), "images_kept": len(frames), "persons_found": persons,
-               "persons_kept": sum(len(f["persons"]) for f in frames), "dropped": dropped,
+               "persons_kept": sum(len(f["persons"]) for f in frames), "dropped": dict(dropped),
                "labelled_joints": int(sum(sum(p["visible"]) for f in frames for p in f["persons"]))}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
