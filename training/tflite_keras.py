@@ -120,6 +120,7 @@ class _Builder:
             self.values[index] = layer_input
             inputs.append(layer_input)
         forked, landmark_only = self.fork_plan()
+        joined = self.output_tensors_by_role()["landmarks"] if self.fork_keeps_aux_rows else None
         fork_values: dict[int, object] = {}
         for op in self.graph.operators:
             if op.index in landmark_only:
@@ -136,7 +137,7 @@ class _Builder:
         self.values = ChainMap(fork_values, self.values) if fork_values else self.values
         for index in self.graph.outputs:
             out = self.value(index)
-            if self.fork_keeps_aux_rows and index == self._landmark_output:
+            if index == joined:
                 out = self._join_rows(out, self.original_values[index], self.output_names[index])
             wanted = self.output_names[index]
             if out._keras_history.operation.name != wanted or any(o is out for o in outputs):
@@ -189,6 +190,13 @@ class _Builder:
         finally:
             self.values, self._fork_suffix = base, ""
 
+    def output_tensors_by_role(self) -> dict[str, int]:
+        """The graph's output tensor indices by the SDK's landmark-model output roles."""
+        from blazepose_sdk.stages.roles import output_roles
+
+        g = self.graph
+        return dict(zip(output_roles("landmark", [g.tensors[i].shape for i in g.outputs]), g.outputs))
+
     def fork_plan(self) -> tuple[set[int], set[int]]:
         """(shared operators built twice, landmark-only operators built on the copy) for
         ``fork_landmark_blocks`` N: in a landmark model, the operators after the (N+1)-th last
@@ -200,17 +208,13 @@ class _Builder:
         ``fork_keeps_aux_rows`` the landmark-only operators are built on the original as well and
         rows 33 on of the landmark output come from there (:meth:`_join_rows`)."""
         n = self.fork_landmark_blocks
-        self._landmark_output = None
         if not n:
             return set(), set()
-        from blazepose_sdk.stages.roles import output_roles
-
         g = self.graph
-        roles = dict(zip(output_roles("landmark", [g.tensors[i].shape for i in g.outputs]), g.outputs))
+        roles = self.output_tensors_by_role()
         if "presence" not in roles or "landmarks" not in roles:
             raise TFLiteImportError("a landmark fork needs a landmark model (a presence and a landmarks output)")
         presence, heads = [roles["presence"]], [roles["landmarks"]]
-        self._landmark_output = roles["landmarks"]
         producer = {t: op for op in g.operators for t in op.outputs}
 
         def ancestors(tensors) -> set[int]:
